@@ -1,0 +1,126 @@
+"""Throughput benchmarks: fp32 GEMM peak, training tokens/s, sampling new tokens/s.
+
+Pure functions returning plain dicts (JSON-ready). Random-init models and random tokens: the
+numbers measure speed, not quality. Every timing is a median over repeats, with min/max as spread.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+
+from rlhf_core.generate import generate
+from rlhf_core.model import GPT, GPTConfig
+
+
+def _device(device: str | torch.device | None) -> torch.device:
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _spread(samples: list[float]) -> dict:
+    return {"median": statistics.median(samples), "min": min(samples), "max": max(samples), "n": len(samples)}
+
+
+def matmul_peak_gflops(n: int | None = None, repeats: int = 5, device: str | torch.device | None = None) -> float:
+    """Median fp32 GEMM GFLOP/s for an n x n x n product (n defaults to 2048 on CPU, 8192 on GPU)."""
+    dev = _device(device)
+    n = n or (8192 if dev.type == "cuda" else 2048)
+    g = torch.Generator(device="cpu").manual_seed(0)
+    a = torch.randn(n, n, generator=g).to(dev)
+    b = torch.randn(n, n, generator=g).to(dev)
+    c = torch.empty(n, n, device=dev)
+    torch.mm(a, b, out=c)  # warm-up (allocations, kernel selection)
+    _sync(dev)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        torch.mm(a, b, out=c)
+        _sync(dev)
+        times.append(time.perf_counter() - t0)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def train_flops_per_token(cfg: GPTConfig, n_params: int, seq: int) -> float:
+    """~6 * params (forward + backward through every weight matmul, the tied LM head included) plus
+    attention scores and weighted values: 12 * n_layer * d_model * seq (PaLM appendix B convention)."""
+    return 6 * n_params + 12 * cfg.n_layer * cfg.d_model * seq
+
+
+def bench_train(cfg: GPTConfig, batch: int = 16, seq: int = 256, steps: int = 5, *, warmup: int = 1,
+                device: str | torch.device | None = None, peak_gflops: float | None = None) -> dict:
+    """Tokens/s of forward + backward + AdamW step on random tokens (fp32), median over `steps`."""
+    dev = _device(device)
+    if seq > cfg.block_size:
+        raise ValueError(f"seq {seq} > block_size {cfg.block_size}")
+    torch.manual_seed(0)
+    model = GPT(cfg).to(dev).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.1)
+    g = torch.Generator(device="cpu").manual_seed(0)
+    data = torch.randint(0, cfg.vocab_size, (batch, seq + 1), generator=g).to(dev)
+    x, y = data[:, :-1], data[:, 1:]
+
+    def step():
+        logits = model(x)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, cfg.vocab_size), y.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    for _ in range(warmup):
+        step()
+    _sync(dev)
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step()
+        _sync(dev)
+        times.append(time.perf_counter() - t0)
+    tokens = batch * seq
+    tps = [tokens / t for t in times]
+    if peak_gflops is None:
+        peak_gflops = matmul_peak_gflops(device=dev)
+    flops_tok = train_flops_per_token(cfg, model.num_params(), seq)
+    med = statistics.median(tps)
+    return {
+        "device": str(dev), "batch": batch, "seq": seq, "n_params": model.num_params(),
+        "tokens_per_s": _spread(tps), "step_s": _spread(times),
+        "flops_per_token": flops_tok, "achieved_gflops": med * flops_tok / 1e9,
+        "peak_gflops": peak_gflops, "frac_of_peak": med * flops_tok / 1e9 / peak_gflops,
+    }
+
+
+def bench_sample(cfg: GPTConfig, batch: int, prompt_len: int = 32, new_tokens: int = 64,
+                 temperature: float = 0.7, top_k: int | None = 50, *, repeats: int = 3,
+                 device: str | torch.device | None = None) -> dict:
+    """New tokens/s of generate() (prefill included) on random prompts; never stops early."""
+    dev = _device(device)
+    torch.manual_seed(0)
+    model = GPT(cfg).to(dev).eval()
+    g = torch.Generator(device="cpu").manual_seed(0)
+    prompts = torch.randint(0, cfg.vocab_size, (batch, prompt_len), generator=g).tolist()
+    gen = torch.Generator(device=dev).manual_seed(0)
+    kw = dict(max_new_tokens=new_tokens, eos_id=-1, pad_id=0, temperature=temperature, top_k=top_k, generator=gen)
+    generate(model, prompts, **{**kw, "max_new_tokens": min(4, new_tokens)})  # warm-up
+    _sync(dev)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = generate(model, prompts, **kw)
+        _sync(dev)
+        times.append(time.perf_counter() - t0)
+        assert out.tokens.shape == (batch, new_tokens)
+    return {
+        "device": str(dev), "batch": batch, "prompt_len": prompt_len, "new_tokens": new_tokens,
+        "temperature": temperature, "top_k": top_k,
+        "new_tokens_per_s": _spread([batch * new_tokens / t for t in times]),
+        "ms_per_token_step": 1e3 * statistics.median(times) / new_tokens,
+    }

@@ -1,0 +1,248 @@
+"""Typed, validated params.
+
+`params.yaml` is parsed into frozen dataclasses. Every field carries its help text and its allowed
+range in `metadata`, so validation and error messages come from one place:
+
+    params.yaml: tokenizer.vocab_size = -1 is not allowed: must be an integer >= 256 (vocabulary size of the BPE tokenizer)
+
+Unknown keys, wrong types and out-of-range values are all `RlhfError`s naming the key.
+
+Phases (DVC-NOTES.md): the top-level sections hold the base (Phase 1) values; `phases:` maps a phase
+name to sparse overrides of those sections. `resolve_phase` deep-merges one phase's overrides onto the
+base and validates the result with the same rules, so an override gets the same error messages.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from rlhf_core.errors import RlhfError
+
+
+def knob(default: Any, help: str, *, min: float | None = None, max: float | None = None,
+         gt: float | None = None, choices: tuple | None = None) -> Any:
+    """A dataclass field with its help text and allowed range."""
+    meta = {"help": help, "min": min, "max": max, "gt": gt, "choices": choices}
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class DataParams:
+    source: str = knob("builtin", "'builtin' (offline suite with a gold judge), a Hugging Face dataset id "
+                       "(e.g. tatsu-lab/alpaca), or a path to a json/jsonl/parquet/csv file")
+    n_train: int = knob(50_000, "builtin: number of training rows", min=16)
+    n_heldout: int = knob(512, "held-out evaluation prompts (never trained on)", min=16)
+    split: str = knob("train", "hub datasets: the split to load")
+    max_rows: int = knob(0, "hub/local: keep at most this many rows after cleaning (0 = all)", min=0)
+
+
+@dataclass(frozen=True)
+class TokenizerParams:
+    vocab_size: int = knob(8000, "vocabulary size of the BPE tokenizer", min=300, max=1_000_000)
+    min_frequency: int = knob(2, "a merge must be seen at least this many times", min=1)
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    n_layer: int = knob(2, "transformer blocks", min=1, max=64)
+    n_head: int = knob(2, "attention heads (must divide d_model)", min=1, max=64)
+    d_model: int = knob(128, "embedding width", min=8, max=8192)
+    block_size: int = knob(256, "context length in tokens (prompt + response)", min=16, max=16384)
+    ffn_hidden: int = knob(0, "SwiGLU hidden width (0 = 8/3 * d_model rounded up to a multiple of 8)", min=0)
+    rope_theta: float = knob(10000.0, "RoPE base frequency", gt=0)
+
+
+@dataclass(frozen=True)
+class SFTParams:
+    max_steps: int = knob(1500, "optimiser steps (the run stops earlier if `epochs` is reached)", min=1)
+    epochs: float = knob(1.0, "upper bound on passes over the training rows", gt=0)
+    batch_size: int = knob(32, "sequences per optimiser step", min=1)
+    lr: float = knob(2e-3, "peak AdamW learning rate", gt=0, max=1.0)
+    min_lr_ratio: float = knob(0.1, "cosine decay floor as a fraction of lr", min=0, max=1)
+    warmup_steps: int = knob(100, "linear warmup steps", min=0)
+    weight_decay: float = knob(0.1, "AdamW weight decay (matrices only; norms and embeddings excluded)", min=0)
+    beta1: float = knob(0.9, "AdamW beta1", min=0, max=0.9999)
+    beta2: float = knob(0.95, "AdamW beta2", min=0, max=0.9999)
+    grad_clip: float = knob(1.0, "max gradient norm (0 = no clipping)", min=0)
+    eval_every: int = knob(250, "steps between held-out loss evaluations", min=1)
+    log_every: int = knob(10, "steps between logged training metrics", min=1)
+    eval_rows: int = knob(512, "held-out rows for the held-out loss", min=1)
+    gold_prompts: int = knob(512, "held-out prompts answered (greedy) for the gold score; 0 = skip", min=0)
+    gold_max_new_tokens: int = knob(64, "new tokens per answer when measuring the gold score", min=1)
+    gen_batch_size: int = knob(64, "prompts per batch when generating", min=1)
+
+
+@dataclass(frozen=True)
+class Params:
+    seed: int = knob(0, "global seed: every stage is deterministic for it", min=0)
+    device: str = knob("auto", "'auto' (cuda when available), 'cpu' or 'cuda'", choices=("auto", "cpu", "cuda"))
+    data: DataParams = field(default_factory=DataParams)
+    tokenizer: TokenizerParams = field(default_factory=TokenizerParams)
+    model: ModelParams = field(default_factory=ModelParams)
+    sft: SFTParams = field(default_factory=SFTParams)
+    phases: dict = field(default_factory=dict, metadata={"help": "phase name -> sparse overrides of the sections above"})
+
+    def __post_init__(self) -> None:
+        if self.model.d_model % self.model.n_head:
+            _fail("model.n_head", self.model.n_head, f"must divide model.d_model ({self.model.d_model})")
+        if (self.model.d_model // self.model.n_head) % 2:
+            _fail("model.d_model", self.model.d_model, "d_model / n_head must be even (RoPE rotates pairs)")
+
+
+def _fail(key: str, value: Any, rule: str) -> typing.NoReturn:
+    raise RlhfError(f"params.yaml: {key} = {value!r} is not allowed: {rule}")
+
+
+def _describe(f: dataclasses.Field, kind: type) -> str:
+    m = f.metadata
+    parts = [{int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(kind, kind.__name__)]
+    if m.get("choices"):
+        parts = ["one of " + ", ".join(repr(c) for c in m["choices"])]
+    if m.get("min") is not None:
+        parts.append(f">= {m['min']}")
+    if m.get("gt") is not None:
+        parts.append(f"> {m['gt']}")
+    if m.get("max") is not None:
+        parts.append(f"<= {m['max']}")
+    bounds = " and ".join(parts[1:])
+    return "must be " + parts[0] + (f" {bounds}" if bounds else "") + (f" ({m['help']})" if m.get("help") else "")
+
+
+def _coerce(key: str, value: Any, f: dataclasses.Field, kind: type) -> Any:
+    rule = _describe(f, kind)
+    if kind is bool:
+        if not isinstance(value, bool):
+            _fail(key, value, rule)
+        return value
+    if kind in (int, float) and isinstance(value, str):
+        # PyYAML (YAML 1.1) reads 1e-5 and 5.0e4 as strings; take them as the numbers they spell.
+        try:
+            value = float(value)
+        except ValueError:
+            _fail(key, value, rule)
+    if kind is int:
+        # accept integral floats (5.0e4), refuse 2.5, true and nan
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value != int(value):
+            _fail(key, value, rule)
+        value = int(value)
+    elif kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            _fail(key, value, rule)
+        value = float(value)
+    elif kind is str:
+        if not isinstance(value, str) or not value.strip():
+            _fail(key, value, rule)
+    m = f.metadata
+    if m.get("choices") and value not in m["choices"]:
+        _fail(key, value, rule)
+    if m.get("min") is not None and value < m["min"]:
+        _fail(key, value, rule)
+    if m.get("gt") is not None and value <= m["gt"]:
+        _fail(key, value, rule)
+    if m.get("max") is not None and value > m["max"]:
+        _fail(key, value, rule)
+    return value
+
+
+def build(cls: type, raw: Any, prefix: str = "") -> Any:
+    """Build dataclass `cls` from a mapping, validating every key; errors name the dotted key."""
+    where = prefix.rstrip(".") or "params.yaml"
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise RlhfError(f"params.yaml: {where} must be a mapping of keys to values, got {raw!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise RlhfError(f"params.yaml: unknown key {prefix}{unknown[0]} (allowed in {where}: {', '.join(fields)})")
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name, value in raw.items():
+        kind = hints[name]
+        key = prefix + name
+        if dataclasses.is_dataclass(kind):
+            values[name] = build(kind, value, key + ".")
+        elif kind is dict or typing.get_origin(kind) is dict:
+            if value is None:
+                value = {}
+            if not isinstance(value, Mapping):
+                raise RlhfError(f"params.yaml: {key} must be a mapping, got {value!r}")
+            values[name] = dict(value)
+        else:
+            if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
+                kind = next(a for a in typing.get_args(kind) if a is not type(None))
+            values[name] = _coerce(key, value, fields[name], kind)
+    return cls(**values)
+
+
+def deep_merge(base: Mapping, override: Mapping) -> dict:
+    """Override leaves of `base` with those of `override` (mappings merge, everything else replaces)."""
+    out = dict(base)
+    for k, v in override.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) else v
+    return out
+
+
+def load_raw(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise RlhfError(f"params file '{path}' not found; run from the project root or pass --params PATH")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        line = getattr(getattr(e, "problem_mark", None), "line", None)
+        at = f" (line {line + 1})" if line is not None else ""
+        raise RlhfError(f"params file '{path}' is not valid YAML{at}; fix the syntax") from None
+    return raw or {}
+
+
+def load_params(path: str | Path = "params.yaml", phase: str | None = None) -> Params:
+    """Load and validate params; with `phase`, apply that phase's overrides first."""
+    raw = load_raw(path)
+    params = build(Params, raw)
+    for name, overrides in params.phases.items():  # validate every phase up front
+        resolve_phase(raw, name)
+    return resolve_phase(raw, phase) if phase else params
+
+
+def resolve_phase(raw: Mapping, phase: str) -> Params:
+    phases = raw.get("phases") or {}
+    if phase not in phases:
+        known = ", ".join(phases) or "none"
+        raise RlhfError(f"params.yaml: unknown phase '{phase}' (phases defined: {known})")
+    overrides = phases[phase] or {}
+    if not isinstance(overrides, Mapping):
+        raise RlhfError(f"params.yaml: phases.{phase} must be a mapping of overrides, got {overrides!r}")
+    if "phases" in overrides:
+        raise RlhfError(f"params.yaml: phases.{phase} cannot override 'phases'")
+    try:
+        return build(Params, deep_merge(raw, overrides))
+    except RlhfError as e:
+        raise RlhfError(str(e).replace("params.yaml: ", f"params.yaml (phase {phase}): ", 1)) from None
+
+
+def to_dict(params: Any) -> dict:
+    return dataclasses.asdict(params)
+
+
+# Which sections each stage reads. `rlhf resolve` writes one JSON of exactly these per stage, and
+# stages depend on that file rather than on params.yaml, so DVC reruns a stage only when a value it
+# reads changed, and a bad value anywhere stops the run before any stage's outputs are removed.
+STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
+    "download": ("seed", "data"),
+    "bpe": ("tokenizer",),
+    "sft": ("seed", "device", "model", "sft"),
+}
+
+
+def stage_config(params: Params, stage: str) -> dict:
+    full = to_dict(params)
+    return {key: full[key] for key in STAGE_SECTIONS[stage]}

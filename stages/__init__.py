@@ -1,0 +1,1 @@
+"""One thin Typer command per DAG stage; `stages.cli` composes them into the `rlhf` command."""

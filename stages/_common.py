@@ -1,0 +1,31 @@
+"""What every stage shares at the CLI boundary: the one-line error handler and the console."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Callable
+
+import typer
+from rich.console import Console
+
+from rlhf_core.errors import RlhfError
+
+console = Console(stderr=True, soft_wrap=True)  # no hard wraps in logs
+
+
+def user_errors(fn: Callable) -> Callable:
+    """Turn an RlhfError into one line on stderr and exit code 2 (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except RlhfError as e:
+            print(f"error: {e}", file=sys.stderr)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+PARAMS_OPT = typer.Option("params.yaml", "--params", help="params file")

@@ -1,0 +1,28 @@
+"""The `rlhf` command: one subcommand per DAG stage, plus tools (generate, bench)."""
+
+import typer
+
+from stages import bench, bpe, download, generate, resolve, sft
+
+app = typer.Typer(
+    name="rlhf",
+    help="A reproducible RLHF study: download -> bpe -> sft -> rm -> ppo/grpo/dpo -> eval -> report. "
+    "Stages read params.yaml; run them all with `dvc repro`.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("resolve")(resolve.main)
+app.command("download")(download.main)
+app.command("bpe")(bpe.main)
+app.command("sft")(sft.main)
+app.command("generate")(generate.main)
+app.command("bench")(bench.main)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
