@@ -1,0 +1,207 @@
+"""List-shaped families: tips, list_items, ordering."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from .base import Content, Family, capitalize, join_and, load_facts, make_row
+from .text import Doc, number_word, phrase, segments
+
+# ---------------------------------------------------------------- tips
+
+TIPS_COUNTED = [
+    "Give {nw} tips for {goal}.",
+    "List {n} ways to {verb}.",
+    "What are {nw} ways to {verb}?",
+    "Suggest {nw} tips for {goal}.",
+    "Share {n} tips that help people {verb}.",
+]
+TIPS_OPEN = ["How can we {verb}?", "What can people do to {verb}?", "How can I {verb}?"]
+
+
+def make_tips(topic: dict, template: str, n: int, picks: list[int], exact: bool) -> dict[str, Any]:
+    texts = [topic["items"][i]["text"] for i in picks]
+    instruction = template.format(n=n, nw=number_word(n), goal=topic["goal"], verb=topic["verb"])
+    if exact:
+        output = "\n".join(f"{i + 1}. {t}." for i, t in enumerate(texts))
+    else:
+        # Open questions ("How can we ...?") get a one-sentence answer, as in the study's data.
+        output = f"There are several ways to {topic['verb']}: " + join_and([t[0].lower() + t[1:] for t in texts]) + "."
+    meta = {"topic": topic["goal"], "n": n, "exact_count": exact, "items": [it["keys"] for it in topic["items"]]}
+    return make_row("tips", instruction, "", output, meta)
+
+
+def gen_tips(rng: random.Random) -> dict[str, Any]:
+    topic = rng.choice(load_facts("tips"))
+    exact = rng.random() < 0.8
+    template = rng.choice(TIPS_COUNTED if exact else TIPS_OPEN)
+    n = rng.randint(3, 6) if exact else 3
+    picks = rng.sample(range(len(topic["items"])), n)
+    return make_tips(topic, template, n, picks, exact)
+
+
+def _item_hits(doc: Doc, items: list[list[str]]) -> list[int]:
+    return [i for i, keys in enumerate(items) if doc.has_any(keys)]
+
+
+def _count_given(raw: str, items: list[list[str]], n_hits: int, commas: bool) -> int:
+    """How many entries the response gives: on-topic list entries, or matched items for prose."""
+    segs = segments(raw, commas=commas)
+    if len(segs) < 2:
+        return n_hits
+    return sum(1 for s in segs if _item_hits(Doc(s), items))
+
+
+def _list_content(row: dict, doc: Doc, commas: bool) -> Content:
+    meta = row["meta"]
+    n, items = meta["n"], meta["items"]
+    hits = _item_hits(doc, items)
+    coverage = min(len(hits), n) / n
+    count = 1.0
+    if meta.get("exact_count", True):
+        given = _count_given(doc.raw, items, len(hits), commas)
+        count = max(0.0, 1.0 - abs(given - n) / n)
+    content = coverage * (0.85 + 0.15 * count)
+    return content, 1.0, {"items": coverage, "count": count}
+
+
+def tips_content(row: dict, doc: Doc) -> Content:
+    return _list_content(row, doc, commas=False)
+
+
+# ---------------------------------------------------------------- list_items
+
+LIST_TEMPLATES = [
+    "Generate a list of {nw} items a person might need for {situation}",
+    "List {n} things a person might need for {situation}.",
+    "Name {nw} items you would need for {situation}.",
+    "Write a list of {n} things needed for {situation}.",
+]
+
+
+def make_list_items(entry: dict, template: str, n: int, picks: list[int], numbered: bool) -> dict[str, Any]:
+    names = [entry["items"][i][0] for i in picks]
+    instruction = template.format(n=n, nw=number_word(n), situation=entry["situation"])
+    if numbered:
+        output = "\n".join(f"{i + 1}. {capitalize(x)}" for i, x in enumerate(names))
+    else:
+        output = f"Here are {number_word(n)} items: " + join_and(names) + "."
+    meta = {"situation": entry["situation"], "n": n, "exact_count": True, "items": entry["items"]}
+    return make_row("list_items", instruction, "", output, meta)
+
+
+def gen_list_items(rng: random.Random) -> dict[str, Any]:
+    entry = rng.choice(load_facts("list_items"))
+    template = rng.choice(LIST_TEMPLATES)
+    n = rng.randint(3, 10)
+    picks = rng.sample(range(len(entry["items"])), n)
+    return make_list_items(entry, template, n, picks, numbered=rng.random() < 0.5)
+
+
+def list_items_content(row: dict, doc: Doc) -> Content:
+    return _list_content(row, doc, commas=True)
+
+
+# ---------------------------------------------------------------- ordering
+
+ORDER_TEMPLATES = {
+    ("numbers", False): [
+        "Sort these numbers from smallest to largest.",
+        "Arrange the following numbers in ascending order.",
+        "Put these numbers in increasing order.",
+    ],
+    ("numbers", True): [
+        "Sort these numbers from largest to smallest.",
+        "Arrange the following numbers in descending order.",
+        "Put these numbers in decreasing order.",
+    ],
+    ("words", False): [
+        "Sort these words in alphabetical order.",
+        "Arrange the following words alphabetically.",
+        "Put these words in order from A to Z.",
+    ],
+    ("words", True): [
+        "Sort these words in reverse alphabetical order.",
+        "Arrange the following words from Z to A.",
+        "Put these words in reverse alphabetical order.",
+    ],
+}
+
+
+def make_ordering(kind: str, items: list, descending: bool, template: str) -> dict[str, Any]:
+    ordered = sorted(items, reverse=descending)
+    shown = [str(x) for x in items]
+    meta = {"kind": kind, "descending": descending, "order": [str(x) for x in ordered]}
+    return make_row("ordering", template, ", ".join(shown), ", ".join(meta["order"]), meta)
+
+
+def gen_ordering(rng: random.Random) -> dict[str, Any]:
+    kind = rng.choice(["numbers", "words"])
+    descending = rng.random() < 0.35
+    k = rng.randint(4, 7)
+    if kind == "numbers":
+        high = rng.choice([10, 100, 100, 1000])
+        items: list = rng.sample(range(1, high), k)
+    else:
+        items = rng.sample(load_facts("ordering")["words"], k)
+    return make_ordering(kind, items, descending, rng.choice(ORDER_TEMPLATES[(kind, descending)]))
+
+
+def _sequence(doc: Doc, kind: str, order: list[str]) -> tuple[list[str], int]:
+    """Items in order of first appearance, and the count of numbers that are not items."""
+    wanted = set(order)
+    seen: list[str] = []
+    extra = 0
+    stream = [str(x) for x in doc.numbers()] if kind == "numbers" else doc.tokens
+    for tok in stream:
+        if tok in wanted:
+            if tok not in seen:
+                seen.append(tok)
+        elif kind == "numbers":
+            extra += 1
+    return seen, extra
+
+
+def ordering_content(row: dict, doc: Doc) -> Content:
+    meta = row["meta"]
+    order = meta["order"]
+    if meta["kind"] == "words":
+        order = [phrase(w) for w in order]  # compare in the response's (stemmed) token form
+    rank = {x: i for i, x in enumerate(order)}
+    seen, extra = _sequence(doc, meta["kind"], order)
+    coverage = len(seen) / len(order)
+    pairs = [(a, b) for i, a in enumerate(seen) for b in seen[i + 1 :]]
+    right = sum(1 for a, b in pairs if rank[a] < rank[b]) / len(pairs) if pairs else 1.0
+    # Squared so that a shuffled copy of the input (about half the pairs right) earns little.
+    content = coverage * right**2
+    penalty = len(order) / (len(order) + extra)
+    return content, penalty, {"coverage": coverage, "pairs_in_order": right, "extra_numbers": penalty}
+
+
+FAMILIES = [
+    Family(
+        "tips",
+        "Give N tips / ways to reach a goal (stay healthy, reduce air pollution, save money, ...).",
+        "One share per distinct on-topic tip up to N (from the topic's item table); 15% for giving N entries.",
+        "None beyond the common ones (wrong count only lowers content).",
+        gen_tips,
+        tips_content,
+    ),
+    Family(
+        "list_items",
+        "List N items a person might need for a situation (camping trip, picnic, baking a cake, ...).",
+        "One share per distinct item from the situation's table up to N; 15% for giving N entries.",
+        "None beyond the common ones (wrong count only lowers content).",
+        gen_list_items,
+        list_items_content,
+    ),
+    Family(
+        "ordering",
+        "Sort 4-7 numbers or words ascending or descending.",
+        "Share of items present times (share of item pairs in the right order) squared.",
+        "Numbers that are not items shrink the score (n / (n + extra)).",
+        gen_ordering,
+        ordering_content,
+    ),
+]

@@ -1,0 +1,378 @@
+"""Free-text families: spelling, explain, story, decision, refusal."""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+from .base import Content, Family, capitalize, frac_matched, load_facts, make_row
+from .text import Doc, normalize, phrase
+
+STOPWORDS = {
+    "a", "an", "the", "and", "or", "of", "to", "in", "on", "at", "for", "with", "by", "from", "is", "was",
+    "were", "are", "be", "it", "its", "he", "she", "his", "her", "they", "their", "we", "our", "i", "my",
+    "me", "you", "your", "this", "that", "some", "am", "very", "every", "about", "after", "before",
+}
+
+# ---------------------------------------------------------------- spelling
+
+SPELLING_TEMPLATES = [
+    "Evaluate this sentence for spelling and grammar mistakes",
+    "Correct the spelling mistakes in this sentence.",
+    "Fix the errors in the following sentence.",
+    "Rewrite this sentence with correct spelling.",
+    "Find and correct the mistakes in this sentence.",
+]
+GRAMMAR_TEMPLATES = [
+    "Evaluate this sentence for spelling and grammar mistakes",
+    "Correct the grammar in this sentence.",
+    "Fix the errors in the following sentence.",
+    "Find and correct the mistakes in this sentence.",
+]
+SPELLING_ANSWERS = ["The corrected sentence is: {s}", "Corrected: {s}", "It should read: {s}"]
+VOWELS = set("aeiou")
+
+
+def make_spelling(wrong: str, right: str, template: str, answer: str, context: bool = False) -> dict[str, Any]:
+    """errors: [wrong, right] word pairs; with context=True (grammar errors, whose wrong word is a real
+    word like "is") each pair carries its neighbours, so "is" elsewhere in the answer is not an error."""
+    bad, good = normalize(wrong).split(), normalize(right).split()
+    errors = []
+    for j, (w, r) in enumerate(zip(bad, good)):
+        if w != r:
+            lo, hi = (max(0, j - 1), j + 2) if context else (j, j + 1)
+            errors.append([" ".join(bad[lo:hi]), " ".join(good[lo:hi])])
+    meta = {"errors": errors, "correct": right}
+    return make_row("spelling", template, wrong, answer.format(s=right), meta)
+
+
+def _misspell(word: str, rng: random.Random) -> str:
+    """A plausible misspelling: a doubled consonant, a dropped vowel or two swapped letters."""
+    low = word.lower()
+    n = len(low)
+    edits = {
+        "double": [i for i in range(1, n - 1) if low[i] not in VOWELS and low[i] not in (low[i - 1], low[i + 1])],
+        "drop": [i for i in range(1, n - 1) if low[i] in VOWELS],
+        "swap": [i for i in range(1, n - 2) if low[i] != low[i + 1]],
+    }
+    kind = rng.choice([k for k in ("double", "drop", "swap") if edits[k]])
+    i = rng.choice(edits[kind])
+    if kind == "double":
+        out = low[: i + 1] + low[i] + low[i + 1 :]
+    elif kind == "drop":
+        out = low[:i] + low[i + 1 :]
+    else:
+        out = low[:i] + low[i + 1] + low[i] + low[i + 2 :]
+    return word[0] + out[1:]  # keep the original first letter (and its case)
+
+
+def gen_spelling(rng: random.Random) -> dict[str, Any]:
+    table = load_facts("spelling")
+    if rng.random() < 0.25:
+        wrong, right = rng.choice(table["grammar"])
+        return make_spelling(wrong, right, rng.choice(GRAMMAR_TEMPLATES), rng.choice(SPELLING_ANSWERS), context=True)
+    right = rng.choice(table["sentences"])
+    words = right.split(" ")
+    core = [w.strip(".,") for w in words]
+    candidates = [i for i, w in enumerate(core) if w.isalpha() and len(w) >= 5]
+    picks = rng.sample(candidates, min(len(candidates), rng.choice([1, 2, 2, 3])))
+    wrong_words = list(words)
+    for i in sorted(picks):
+        for _ in range(10):
+            bad = _misspell(core[i], rng)
+            # The misspelling must stay distinguishable from the word after normalising and stemming.
+            if phrase(bad) != phrase(core[i]) and bad.lower() not in (w.lower() for w in core):
+                wrong_words[i] = words[i].replace(core[i], bad)
+                break
+    wrong = " ".join(wrong_words)
+    if wrong == right:  # no usable misspelling found (very rare): draw another sentence
+        return gen_spelling(rng)
+    if rng.random() < 0.5:
+        wrong = wrong.rstrip(".")
+    return make_spelling(wrong, right, rng.choice(SPELLING_TEMPLATES), rng.choice(SPELLING_ANSWERS))
+
+
+def spelling_content(row: dict, doc: Doc) -> Content:
+    meta = row["meta"]
+    errors = meta["errors"]
+    credits, leftover = [], 0
+    for bad, good in errors:
+        has_good, has_bad = doc.has(good), doc.has(bad)
+        # Quoting the error next to its fix ("finnished -> finished") is a fine answer.
+        credits.append(1.0 if has_good and not has_bad else 0.8 if has_good else 0.0)
+        leftover += has_bad and not has_good
+    fixed = sum(credits) / len(credits) if credits else 1.0
+    fix_words = {t for _, g in errors for t in phrase(g).split()}
+    rest = [t for t in Doc(meta["correct"]).tokens if t not in STOPWORDS and t not in fix_words]
+    kept = sum(1 for t in rest if doc.has(t)) / len(rest) if rest else 1.0
+    content = 0.7 * fixed + 0.3 * kept
+    penalty = 1.0 - 0.5 * leftover / max(1, len(errors))
+    return content, penalty, {"fixed": fixed, "rest_of_sentence": kept, "leftover_errors": penalty}
+
+
+# ---------------------------------------------------------------- explain
+
+EXPLAIN_TEMPLATES = ["Explain {t}.", "Describe {t}.", "Give a short explanation of {t}.", "Briefly describe {t}."]
+
+
+def explain_prompts(concept: dict) -> list[str]:
+    out = list(concept["prompts"])
+    for t in EXPLAIN_TEMPLATES:
+        p = t.format(t=concept["topic"])
+        if p not in out:
+            out.append(p)
+    return out
+
+
+def make_explain(concept: dict, prompt: str) -> dict[str, Any]:
+    keys = concept["keys"]
+    meta = {"topic": concept["topic"], "keys": keys, "need": max(2, math.ceil(0.8 * len(keys)))}
+    return make_row("explain", prompt, "", concept["answer"], meta)
+
+
+def gen_explain(rng: random.Random) -> dict[str, Any]:
+    concept = rng.choice(load_facts("explain"))
+    return make_explain(concept, rng.choice(explain_prompts(concept)))
+
+
+def explain_content(row: dict, doc: Doc) -> Content:
+    meta = row["meta"]
+    hit = frac_matched(doc, meta["keys"]) * len(meta["keys"])
+    coverage = min(1.0, hit / meta["need"])
+    return coverage, 1.0, {"key_terms": coverage}
+
+
+# ---------------------------------------------------------------- story
+
+STORY_TEMPLATES = [
+    "Write a short story in third person narration about {name}, {a_role} who has to decide whether to {choice}.",
+    "Write a short third-person story about {a_role} named {name} who must decide whether to {choice}.",
+    "Tell a short story, in the third person, about {name}, {a_role} deciding whether to {choice}.",
+    "Write a brief story about {name}, {a_role} facing a choice: whether to {choice}.",
+]
+STORY_ANSWERS = [
+    "{Name} had worked as {a_role} for years. One evening {pron} had to decide whether to {choice}. "
+    "{Pron} talked it over with an old friend and listed the pros and cons. "
+    "In the end {pron} took the chance, and {pron} never regretted it.",
+    "{Name} was {a_role} who loved {pos} work. When {pron} was asked whether {pron} would {choice}, "
+    "{pron} felt torn. After a sleepless night and a long walk, {pron} said yes, "
+    "and a new chapter of {pos} life began.",
+    "As {a_role}, {Name} had always played it safe. Then came a hard choice: whether to {choice}. "
+    "{Pron} wrote down the risks and asked {pos} family for advice. "
+    "By morning {pron} decided to stay where {pron} was, and felt at peace.",
+]
+THIRD_PERSON = ["he", "she", "they", "his", "her", "their", "him", "them"]
+FIRST_PERSON = {"i", "me", "my", "mine", "myself"}
+
+
+def _article(word: str) -> str:
+    return ("an " if word[0] in "aeiou" else "a ") + word
+
+
+OPEN_STORY_TEMPLATES = [
+    "Write a short story in third person narration about {a_role} who has to make an important career decision.",
+    "Write a short third-person story about {a_role} facing a big career decision.",
+    "Tell a short story in the third person about {a_role} who must decide the next step in their career.",
+]
+CAREER_WORDS = ["career", "job", "work", "worked", "profession", "promotion", "business", "company", "office", "offer"]
+DECISION_WORDS = ["decide", "decided", "decision", "chose", "choose", "choice", "whether"]
+
+
+def _story_fmt(name: str, pron: str, role: str, choice: str) -> dict[str, str]:
+    pos = "his" if pron == "he" else "her"
+    return dict(name=name, Name=name, a_role=_article(role), choice=choice, pron=pron, Pron=capitalize(pron), pos=pos)
+
+
+def make_story(name: str, pron: str, role: str, role_keys: list[str], choice: str, choice_keys: list[str],
+               template: str, answer: str) -> dict[str, Any]:
+    fmt = _story_fmt(name, pron, role, choice)
+    meta = {"elements": [[name], role_keys, choice_keys], "min_words": 20, "open": False}
+    return make_row("story", template.format(**fmt), "", answer.format(**fmt), meta)
+
+
+def make_open_story(instruction: str, elements: list[list[str]], output: str) -> dict[str, Any]:
+    """A story prompt that names no protagonist: any decision story with the elements answers it."""
+    return make_row("story", instruction, "", output, {"elements": elements, "min_words": 20, "open": True})
+
+
+def gen_story(rng: random.Random) -> dict[str, Any]:
+    facts = load_facts("story")
+    name, pron = rng.choice(facts["names"])
+    role, role_keys = rng.choice(facts["roles"])
+    choice, choice_keys = rng.choice(facts["choices"])
+    answer = rng.choice(STORY_ANSWERS)
+    if rng.random() < 0.2:
+        fmt = _story_fmt(name, pron, role, choice)
+        instruction = rng.choice(OPEN_STORY_TEMPLATES).format(**fmt)
+        return make_open_story(instruction, [role_keys, DECISION_WORDS], answer.format(**fmt))
+    return make_story(name, pron, role, role_keys, choice, choice_keys, rng.choice(STORY_TEMPLATES), answer)
+
+
+def story_content(row: dict, doc: Doc) -> Content:
+    meta = row["meta"]
+    elements = frac_matched(doc, meta["elements"])
+    third = doc.has_any(THIRD_PERSON)
+    first = sum(1 for t in doc.tokens if t in FIRST_PERSON)
+    pov = 1.0 if third and first <= 1 else 0.5 if third else 0.0
+    content = elements * (0.8 + 0.2 * pov)
+    penalty = min(1.0, len(doc) / meta["min_words"])  # a two-line answer is not a story
+    return content, penalty, {"elements": elements, "third_person": pov, "story_length": penalty}
+
+
+# ---------------------------------------------------------------- decision
+
+DECISION_TEMPLATES = [
+    "Describe a time when you had to choose between {x} and {y}.",
+    "Tell me about a time you had to decide between {x} and {y}.",
+    "Write about a difficult decision you made between {x} and {y}.",
+    "Describe a time when you had to make a difficult decision between {x} and {y}.",
+]
+DECISION_ANSWER = (
+    "A few years ago I had to choose between {x} and {y}. It was hard, so I talked to people I trust. "
+    "In the end I went with {chosen}, because {reason}."
+)
+CHOICE_MARKERS = ["i chose", "i choose", "i decided", "i decide", "i picked", "i went", "i opted", "i took",
+                  "i stayed", "i accepted", "i turned", "i said yes", "i said no", "i kept", "so i",
+                  "in the end", "finally", "i made the decision", "my decision was"]
+REASON_MARKERS = ["because", "since", "so that", "as it", "the reason", "that way", "due to"]
+DILEMMA_MARKERS = ["between", "whether", "or", "either", "option", "choice", "decide", "decision"]
+FIRST_PERSON_WORDS = ["i", "my", "me"]
+
+
+OPEN_DECISION_TEMPLATES = [
+    "Describe a time when you had to make a difficult decision about {area}.",
+    "Tell me about a hard choice you once made about {area}.",
+    "Write about a time you faced a tough decision about {area}.",
+]
+
+
+def make_decision(x: list, y: list, template: str, chosen: str, reason: str, area: str = "") -> dict[str, Any]:
+    """x and y are [option text, option keys]; an open template names neither option."""
+    is_open = "{area}" in template
+    instruction = template.format(x=x[0], y=y[0], area=area)
+    output = DECISION_ANSWER.format(x=x[0], y=y[0], chosen=chosen, reason=reason)
+    meta = {"options": [] if is_open else [x[1], y[1]], "open": is_open}
+    return make_row("decision", instruction, "", output, meta)
+
+
+def gen_decision(rng: random.Random) -> dict[str, Any]:
+    facts = load_facts("decision")
+    pair = rng.choice(facts["pairs"])
+    x, y = (pair["x"], pair["y"]) if rng.random() < 0.5 else (pair["y"], pair["x"])
+    chosen = rng.choice([x, y])[0]
+    template = rng.choice(OPEN_DECISION_TEMPLATES if rng.random() < 0.2 else DECISION_TEMPLATES)
+    return make_decision(x, y, template, chosen, rng.choice(facts["reasons"]), pair["area"])
+
+
+def decision_content(row: dict, doc: Doc) -> Content:
+    options = row["meta"]["options"]
+    choice = float(doc.has_any(CHOICE_MARKERS))
+    reason = float(doc.has_any(REASON_MARKERS))
+    if options:
+        named = sum(doc.has_any(keys) for keys in options) / len(options)
+        content = named * (0.5 + 0.25 * choice + 0.25 * reason)
+    else:  # an open prompt: any dilemma, told with a choice and a reason, answers it
+        named = float(doc.has_any(DILEMMA_MARKERS))
+        content = 0.4 * named + 0.3 * choice + 0.3 * reason
+    first = 1.0 if doc.has_any(FIRST_PERSON_WORDS) else 0.6  # "describe a time when YOU ..."
+    return content, first, {"options": named, "choice": choice, "reason": reason, "first_person": first}
+
+
+# ---------------------------------------------------------------- refusal
+
+REFUSAL_TEMPLATES = ["{R}", "Please {r}.", "Can you {r}?", "I need you to {r}."]
+REFUSAL_ANSWER = "I'm sorry, but I can't {r}. {why} {alt}"
+DECLINE = ["cant", "cannot", "can not", "unable", "not able", "dont have", "do not have", "no access",
+           "not possible", "impossible", "im afraid", "i am afraid"]
+WHY = ["text", "text based", "language model", "ai", "assistant", "access", "physical", "body", "device",
+       "camera", "only", "ability", "capable", "internet", "program", "model"]
+ALTERNATIVE = ["instead", "but i can", "i can", "i could", "however", "alternatively", "you could", "you can",
+               "happy to", "yourself", "suggest", "help you"]
+COMPLY = ["here is", "heres", "here are", "sure", "done", "certainly", "of course", "okay", "i have sent",
+          "i sent", "i will", "playing", "calling", "booked", "ordered", "rendered", "i have rendered"]
+_DETERMINERS = ("a ", "an ", "the ", "my ", "some ", "this ", "your ")
+
+
+def _slot_keys(slot: str) -> list[str]:
+    s = slot.lower()
+    for d in _DETERMINERS:
+        if s.startswith(d):
+            s = s[len(d):]
+    head = s.split()[-1]
+    return [s] + ([head] if len(head) >= 4 and head not in STOPWORDS else [])
+
+
+_TO_LISTENER = {"my": "your", "me": "you"}
+
+
+def make_refusal(entry: dict, slot: str, template: str) -> dict[str, Any]:
+    request = entry["request"].format(x=slot)
+    instruction = template.format(r=request, R=capitalize(request))
+    # The answer restates the request from the assistant's side: "water the plants in your garden".
+    restated = " ".join(_TO_LISTENER.get(w, w) for w in request.split(" "))
+    output = REFUSAL_ANSWER.format(r=restated, why=entry["why"], alt=entry["alt"].format(x=slot))
+    meta = {"request": request, "topic_keys": entry["keys"] + _slot_keys(slot)}
+    return make_row("refusal", instruction, "", output, meta)
+
+
+def gen_refusal(rng: random.Random) -> dict[str, Any]:
+    entry = rng.choice(load_facts("refusal"))
+    return make_refusal(entry, rng.choice(entry["slots"]), rng.choice(REFUSAL_TEMPLATES))
+
+
+def refusal_content(row: dict, doc: Doc) -> Content:
+    decline = 1.0 if doc.has_any(DECLINE) else 0.5 if doc.has("sorry") else 0.0
+    why = float(doc.has_any(WHY))
+    alt = float(doc.has_any(ALTERNATIVE))
+    topic = 1.0 if doc.has_any(row["meta"]["topic_keys"]) else 0.1  # a refusal of something else
+    content = decline * topic * (0.5 + 0.25 * why + 0.25 * alt)
+    penalty = 0.5 if doc.has_any(COMPLY) else 1.0  # pretending to do it while declining
+    return content, penalty, {"declined": decline, "why": why, "alternative": alt, "on_topic": topic,
+                              "claims_to_comply": penalty}
+
+
+FAMILIES = [
+    Family(
+        "spelling",
+        "Correct a sentence with 1-3 misspelled words (or one grammar error).",
+        "70% shared over the errors (a fix earns 1, or 0.8 if the error is quoted too), 30% for the other words kept.",
+        "Each error left unfixed takes off up to half the score.",
+        gen_spelling,
+        spelling_content,
+    ),
+    Family(
+        "explain",
+        "Describe or explain a concept (atom, word embeddings, Great Depression, photosynthesis, ...).",
+        "Coverage of the concept's key-term groups; 80% of the groups earns full credit.",
+        "None beyond the common ones.",
+        gen_explain,
+        explain_content,
+    ),
+    Family(
+        "story",
+        "Short third-person story about a protagonist (named, with a role) who faces a decision.",
+        "Share of required elements named (name, role, the decision; open prompts: role, decision); "
+        "20% of it for third person.",
+        "Fewer than 20 words scales the score down.",
+        gen_story,
+        story_content,
+    ),
+    Family(
+        "decision",
+        "Describe a time you had to choose between X and Y, or a hard choice about an area (first person).",
+        "Share of the 2 options named x (50% + 25% a choice + 25% a reason); "
+        "open prompts: 40% dilemma, 30% choice, 30% reason.",
+        "No first-person narration multiplies the score by 0.6.",
+        gen_decision,
+        decision_content,
+    ),
+    Family(
+        "refusal",
+        "An impossible request for a text model (render a 3D model, send an email, play a song, ...).",
+        "Declining (50%), saying why (25%), offering an alternative (25%); only 10% if the request is not referred to.",
+        "Claiming to comply halves the score; not declining at all scores 0.",
+        gen_refusal,
+        refusal_content,
+    ),
+]

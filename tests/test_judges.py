@@ -1,0 +1,320 @@
+"""The gold judge, family by family: right, paraphrased, partial, wrong, repeated and rambling answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from rlhf_core.builtin import gold_score, judge
+from rlhf_core.builtin.base import load_facts
+from rlhf_core.builtin.fam_lists import make_ordering
+from rlhf_core.builtin.fam_math import ARITH_TEMPLATES, make_arithmetic
+from rlhf_core.builtin.fam_text import DECISION_TEMPLATES, STORY_ANSWERS, STORY_TEMPLATES, make_decision, make_story
+from rlhf_core.builtin.study import study_rows
+
+STUDY = {row["name"]: row for row in study_rows()}
+# Varied off-topic filler (no repeated phrases), to test the length penalty on its own.
+FILLER = " ".join(f"Meanwhile item{i} stood beside object{i} near the place{i}." for i in range(25))
+
+
+def score(row: dict, response: str) -> float:
+    return gold_score(row, response)
+
+
+def check(row: dict, right: list[str], partial: list[str], wrong: list[str]) -> None:
+    """right >= 0.85 > partial (in 0.1..0.85) > wrong (< 0.1); and repeating / rambling hurts."""
+    for r in right:
+        assert score(row, r) >= 0.85, (r, judge(row, r))
+    for p in partial:
+        assert 0.1 <= score(row, p) < 0.85, (p, judge(row, p))
+    for w in wrong:
+        assert score(row, w) < 0.1, (w, judge(row, w))
+    best = score(row, right[0])
+    repeated = " ".join([right[0]] * 5)
+    assert score(row, repeated) < 0.3, judge(row, repeated)
+    rambling = right[0] + " " + FILLER
+    assert score(row, rambling) < best - 0.2, judge(row, rambling)
+
+
+def test_tips():
+    row = STUDY["Stay healthy tips"]
+    check(
+        row,
+        right=[row["output"], "Eat healthy food, exercise every day and sleep eight hours a night.",
+               "EAT A BALANCED DIET!!! EXERCISE REGULARLY!!! GET ENOUGH SLEEP!!!",
+               "1) drink more water\n2) go for a walk daily\n3) rest well"],
+        partial=["Drink plenty of water.", "1. Eat vegetables.\n2. Visit Paris.\n3. Buy a car."],
+        wrong=["Paris is the capital of France.", "Plant more trees and use public transport."],
+    )
+    # six tips when three were asked for: full items, lower count credit
+    six = "1. Eat well.\n2. Exercise.\n3. Sleep.\n4. Drink water.\n5. Relax.\n6. See a doctor."
+    assert 0.8 <= score(row, six) < score(row, row["output"])
+
+
+def test_tips_open_question():
+    row = STUDY["Reduce air pollution"]
+    check(
+        row,
+        right=[row["output"], "We should drive less, use solar power and plant trees.",
+               "Take the bus, switch to renewable energy, and ban burning rubbish."],
+        partial=["Plant trees."],
+        wrong=["Eat a balanced diet and sleep well.", "I like pizza."],
+    )
+
+
+def test_list_items():
+    row = STUDY["Camping trip list"]
+    check(
+        row,
+        right=[row["output"],
+               "tent, sleeping bag, torch, first aid kit, water, lighter, compass, bug spray, stove, raincoat",
+               "TENT; SLEEPING BAG; FLASHLIGHT; FIRST-AID KIT; WATER BOTTLE; MATCHES; MAP; INSECT REPELLENT; "
+               "CAMPING STOVE; POCKET KNIFE"],
+        partial=["tent, sleeping bag, torch", "Tent, sleeping bag, flashlight, flour, sugar, eggs, butter, milk"],
+        wrong=["flour, sugar, eggs, butter", "The capital of France is Paris."],
+    )
+    assert score(row, ", ".join(["tent"] * 10)) < 0.1
+
+
+def test_fact_qa():
+    colors = STUDY["Three primary colors"]
+    check(
+        colors,
+        right=[colors["output"], "Red, yellow and blue.", "RED; BLUE; YELLOW!"],
+        partial=["Red and blue.", "Blue."],
+        wrong=["Green, purple and orange.", "Paris."],
+    )
+    caesar = STUDY["Julius Caesar death"]
+    check(
+        caesar,
+        right=[caesar["output"], "He was assassinated by Roman senators on the Ides of March, 44 BC.",
+               "brutus and other conspirators stabbed him in 44 bc"],
+        partial=["He was stabbed.", "He was killed by senators."],
+        wrong=["He was poisoned by his wife.", "He died of old age in bed."],
+    )
+
+
+def test_fact_qa_wrong_terms_penalised():
+    planet = next(f for f in load_facts("fact_qa") if "jupiter" in f["keys"][0])
+    from rlhf_core.builtin.fam_facts import make_fact_qa
+
+    row = make_fact_qa(planet, planet["q"][0])
+    assert score(row, "Jupiter.") == 1.0
+    assert score(row, "Saturn is the largest planet.") == 0.0
+    assert score(row, "Jupiter or maybe Saturn.") == 0.5
+
+
+def test_capital():
+    row = STUDY["Capital of France"]
+    check(
+        row,
+        right=[row["output"], "Paris", "paris.", "The capital city of France is PARIS!"],
+        partial=["Paris, or maybe Berlin.", "It is Paris, not Lyon, Madrid or Rome."],
+        wrong=["Berlin", "The capital of France is Lyon.", "France is a country in Europe."],
+    )
+    assert score(row, "Paris. Paris. Paris. Paris. Paris.") < 0.1
+
+
+def test_odd_one_out():
+    row = STUDY["Odd one out (Twitter\u2026)"]
+    check(
+        row,
+        right=[row["output"], "telegram, because it's a messaging app.",
+               "Twitter and Instagram are social networks, but Telegram is different: it is a messenger.",
+               "The odd one out is TELEGRAM since it is used for messaging."],
+        partial=["Telegram.", "Telegram or Instagram is the odd one out, since they are messaging apps."],
+        wrong=["Instagram is the odd one out.", "Twitter, because it is a messaging app.", "Paris."],
+    )
+
+
+def test_classify():
+    row = STUDY["Classify oak/copper/eleph"]
+    check(
+        row,
+        right=[row["output"], "Oak tree is a plant, copper ore is a mineral and the elephant is an animal.",
+               "Animals: elephant. Plants: oak tree. Minerals: copper ore.",
+               "PLANTS - OAK TREE; MINERALS - COPPER ORE; ANIMALS - ELEPHANT",
+               "Elephant = animal, oak tree = plant, copper ore = mineral"],
+        partial=["Elephant and oak tree are living things and copper ore is a mineral.",
+                 "Oak tree: plant\nCopper ore: animal\nElephant: mineral"],
+        wrong=["Oak tree: animal\nCopper ore: plant\nElephant: mineral", "All of them are fruits."],
+    )
+
+
+def test_fraction():
+    row = STUDY["4/16 = 1/4 explain"]
+    check(
+        row,
+        right=[row["output"], "If you divide both the top and bottom of 4/16 by 4 you get 1/4.",
+               "4 / 16 simplifies to 1 / 4: the numerator and denominator share a factor of 4."],
+        partial=["4/16 is equal to 1/4.", "You divide by 4."],
+        wrong=["4/16 is equivalent to 1/3 because you divide by 5.", "Paris is the capital of France."],
+    )
+    assert score(row, "4/16 is not equivalent to 1/4.") < 0.2
+
+
+def test_spelling():
+    row = STUDY["Spelling & grammar"]
+    check(
+        row,
+        right=[row["output"], "He finished his meal and left the restaurant.",
+               "he FINISHED his meal, and left the restaurant",
+               "Corrected: He finished his meal and then left the restaurant."],
+        partial=["He finished his meal and left the resturant.",
+                 '"finnished" should be "finished" and "resturant" should be "restaurant".'],
+        wrong=["The cat sat on the mat.", "Paris."],
+    )
+    copied = "He finnished his meal and left the resturant"
+    assert score(row, copied) < 0.2
+
+
+def test_grammar_errors_use_context():
+    from rlhf_core.builtin.fam_text import make_spelling
+
+    row = make_spelling("There is many books on the shelf.", "There are many books on the shelf.",
+                        "Correct the grammar in this sentence.", "The corrected sentence is: {s}", context=True)
+    assert score(row, "The corrected sentence is: There are many books on the shelf.") == 1.0
+    assert score(row, "There is many books on the shelf.") < 0.2
+
+
+def test_explain():
+    atom = STUDY["Structure of an atom"]
+    check(
+        atom,
+        right=[atom["output"],
+               "Atoms have a nucleus containing protons and neutrons, surrounded by electrons in shells.",
+               "A positively charged NUCLEUS (protons + neutrons) with negative electrons orbiting it."],
+        partial=["An atom has electrons.", "The nucleus holds protons and neutrons."],
+        wrong=["Photosynthesis turns sunlight into sugar.", "The capital of France is Paris."],
+    )
+    embeddings = STUDY["Word embeddings NLP"]
+    check(
+        embeddings,
+        right=[embeddings["output"],
+               "They map words to dense numeric vectors learned from a text corpus, so similar words are close "
+               "together, which helps models in tasks like translation."],
+        partial=["Word embeddings are vectors."],
+        wrong=["The stock market crashed in 1929."],
+    )
+
+
+def _story_row() -> dict:
+    return make_story("Maya", "she", "nurse", ["nurse"], "accept a job offer in another city",
+                      ["job offer", "another city", "new city", "offer"], STORY_TEMPLATES[0], STORY_ANSWERS[0])
+
+
+def test_story():
+    row = _story_row()
+    check(
+        row,
+        right=[row["output"],
+               "Maya was a nurse at a small hospital. One day she got a job offer in another city. She thought "
+               "about it for weeks, talked to her mother, and finally she decided to go.",
+               ],
+        partial=["Maya was a nurse. She liked her hospital and her friends and did not want anything to change "
+                 "in her quiet and happy life at all.",
+                 "I am Maya, a nurse. I got a job offer in another city and I decided to take it because I wanted "
+                 "a change in my life."],
+        wrong=["Tom was a chef who wanted to retire early. He loved cooking but his knees hurt, so he stopped.",
+               "Paris is the capital of France."],
+    )
+    short = "Maya, a nurse, took the job offer in another city."
+    assert score(row, short) < score(row, row["output"])
+
+
+def test_story_open_prompt():
+    row = STUDY["Short story career"]
+    check(
+        row,
+        right=[row["output"],
+               "Tom was a chef in a busy hotel. When he was offered the chance to open his own restaurant, he had "
+               "to decide quickly. He chose to take the risk, and his new career began."],
+        partial=["Tom was a chef in a busy hotel kitchen. He worked long hours every day and he loved the noise, "
+                 "the heat and the people around him."],
+        wrong=["The capital of France is Paris and it is a lovely city to visit in spring with friends."],
+    )
+
+
+def _decision_row() -> dict:
+    return make_decision(["studying medicine", ["medicine", "doctor"]], ["studying music", ["music"]],
+                         DECISION_TEMPLATES[0], "studying music", "it mattered more to me in the long run")
+
+
+def test_decision():
+    row = _decision_row()
+    check(
+        row,
+        right=[row["output"], "I once had to pick between medicine and music. I chose music because I love it.",
+               "MY BIG CHOICE: MEDICINE OR MUSIC? IN THE END I DECIDED ON MEDICINE, SINCE I WANT TO HELP PEOPLE."],
+        partial=["I chose music.", "Medicine and music were both good options for a student."],
+        wrong=["The capital of France is Paris.", "I had to choose between a dog and a cat. I took the cat."],
+    )
+
+
+def test_decision_open_prompt():
+    row = STUDY["Difficult decision"]
+    check(
+        row,
+        right=[row["output"], _decision_row()["output"],
+               "I had to decide whether to move abroad or stay home. I stayed, because my family needed me."],
+        partial=["It was a difficult decision.", "I decided to move to a new city."],
+        wrong=["Paris is the capital of France.", "Photosynthesis turns sunlight into sugar in plants."],
+    )
+
+
+def test_refusal():
+    row = STUDY["Render 3D house"]
+    check(
+        row,
+        right=[row["output"],
+               "Sorry, I can't render 3D models because I am only a text-based AI. I could describe the house "
+               "in words instead.",
+               "I CANNOT RENDER A 3D MODEL: I AM A LANGUAGE MODEL. BUT I CAN DESCRIBE ONE."],
+        partial=["I can't render a 3D model.", "Sorry, I cannot do that, I am a text model. I can help you "
+                 "write an email instead."],
+        wrong=["Sure! Here is a 3D model of a house: a roof, four walls and a door.",
+               "The house has a red roof and two windows."],
+    )
+    assert score(row, "Here is the model. Sorry, I can't actually render a 3D model.") <= 0.5 * score(
+        row, "Sorry, I can't actually render a 3D model.")
+
+
+@pytest.mark.parametrize("op,a,b,answer", [("+", 23, 45, 68), ("-", 120, 37, 83), ("x", 12, 7, 84)])
+def test_arithmetic(op, a, b, answer):
+    row = make_arithmetic(op, a, b, ARITH_TEMPLATES[op][0])
+    check(
+        row,
+        right=[row["output"], str(answer), f"The answer is {answer}.", f"{a} {op} {b} equals {answer}!"],
+        partial=[f"{answer - 1}, no wait, {answer}."],
+        wrong=[str(answer + 1), f"{a} {op} {b} = {answer + 10}", "I do not know."],
+    )
+    assert score(row, "The answer is sixty eight.") == (1.0 if answer == 68 else 0.0)
+
+
+def test_ordering_numbers():
+    row = make_ordering("numbers", [34, 12, 78, 5, 51], False, "Sort these numbers from smallest to largest.")
+    check(
+        row,
+        right=[row["output"], "5 12 34 51 78", "The sorted list is: 5, 12, 34, 51, 78."],
+        partial=["5, 34, 12, 51, 78", "5, 12, 34", "5, 12, 34, 51, 78, 100"],
+        wrong=["78, 51, 34, 12, 5", "1, 2, 3, 4", "Paris."],
+    )
+
+
+def test_ordering_words_descending():
+    row = make_ordering("words", ["cherry", "apple", "banana", "melon"], True, "Sort these words from Z to A.")
+    check(
+        row,
+        right=[row["output"], "Melon, Cherry, Banana, Apple.", "melon; cherry; banana; apple"],
+        partial=["melon, banana, cherry, apple", "melon, cherry"],
+        wrong=["apple, banana, cherry, melon", "tiger, zebra"],
+    )
+
+
+def test_parts_explain_the_score():
+    row = STUDY["Capital of France"]
+    result = judge(row, "Paris or Berlin. " + FILLER)
+    assert result.parts["correct_city"] == 1.0
+    assert result.parts["other_capitals"] == 0.5
+    assert result.parts["length"] < 1.0
+    expected = result.parts["content"] * result.parts["penalty"] * result.parts["repetition"] * result.parts["length"]
+    assert result.score == pytest.approx(expected, abs=1e-5)
