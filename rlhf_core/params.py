@@ -81,6 +81,54 @@ class SFTParams:
 
 
 @dataclass(frozen=True)
+class RMParams:
+    # the reward model: a bidirectional encoder with a scalar head
+    n_layer: int = knob(4, "encoder blocks", min=1, max=64)
+    n_head: int = knob(4, "attention heads (must divide d_model)", min=1, max=64)
+    d_model: int = knob(256, "embedding width", min=8, max=8192)
+    ffn_hidden: int = knob(0, "SwiGLU hidden width (0 = 8/3 * d_model rounded up to a multiple of 8)", min=0)
+    block_size: int = knob(256, "max tokens of prompt + response + EOS (longer responses are cut, EOS kept)",
+                           min=16, max=16384)
+    pooling: str = knob("eos", "what the scalar head reads: 'eos' (the final EOS token's state, which attends "
+                        "to every token) or 'mean' (masked mean of all real tokens)", choices=("eos", "mean"))
+    # preference pairs
+    pair_prompts: int = knob(4000, "training prompts used to build pairs (0 = all)", min=0)
+    samples_per_prompt: int = knob(4, "builtin: SFT samples per prompt, ranked by the gold judge", min=2, max=64)
+    gold_margin: float = knob(0.2, "builtin: keep a pair only if its gold scores differ by at least this", gt=0, max=1)
+    sft_pairs_per_prompt: int = knob(3, "builtin: at most this many SFT-vs-SFT pairs per prompt", min=0)
+    ref_pairs_per_prompt: int = knob(2, "reference answer vs a corrupted or mismatched answer: pairs per prompt "
+                                     "(builtin: of truncated, shuffled, mismatched, repeated; hub/local: an SFT "
+                                     "sample and another prompt's answer)", min=0, max=4)
+    heldout_prompts: int = knob(256, "held-out prompts used to build the held-out pairs (0 = all)", min=0)
+    sample_temperature: float = knob(1.0, "SFT sampling temperature for pairs and trust samples", gt=0)
+    sample_top_k: int = knob(50, "SFT sampling top-k (0 = no filter)", min=0)
+    sample_max_new_tokens: int = knob(64, "new tokens per SFT sample", min=1)
+    gen_batch_size: int = knob(64, "prompts per batch when sampling", min=1)
+    # training (Bradley-Terry)
+    max_steps: int = knob(400, "optimiser steps (the run stops earlier if `epochs` is reached)", min=1)
+    epochs: float = knob(2.0, "upper bound on passes over the training pairs", gt=0)
+    batch_size: int = knob(32, "pairs per optimiser step", min=1)
+    lr: float = knob(3e-4, "peak AdamW learning rate", gt=0, max=1.0)
+    min_lr_ratio: float = knob(0.1, "cosine decay floor as a fraction of lr", min=0, max=1)
+    warmup_steps: int = knob(50, "linear warmup steps", min=0)
+    weight_decay: float = knob(0.1, "AdamW weight decay (matrices only)", min=0)
+    beta1: float = knob(0.9, "AdamW beta1", min=0, max=0.9999)
+    beta2: float = knob(0.95, "AdamW beta2", min=0, max=0.9999)
+    grad_clip: float = knob(1.0, "max gradient norm (0 = no clipping)", min=0)
+    margin: float = knob(0.0, "Llama-2 margin: the loss wants r_chosen - r_rejected > margin x pair strength "
+                         "(builtin: the gold gap; hub/local: 1); 0 = plain Bradley-Terry", min=0)
+    center_coef: float = knob(0.01, "reward centring: + center_coef * mean((r_chosen + r_rejected)^2), keeps "
+                              "rewards near 0", min=0)
+    log_every: int = knob(1, "steps between logged training metrics", min=1)
+    eval_every: int = knob(100, "steps between held-out pair evaluations", min=1)
+    score_batch_size: int = knob(128, "sequences per batch when scoring", min=1)
+    # trust: agreement with the gold judge (builtin)
+    trust_prompts: int = knob(512, "builtin: held-out prompts answered with fresh SFT samples for RM-vs-gold "
+                              "agreement (0 = skip)", min=0)
+    trust_samples: int = knob(4, "builtin: fresh SFT samples per trust prompt", min=2, max=64)
+
+
+@dataclass(frozen=True)
 class Params:
     seed: int = knob(0, "global seed: every stage is deterministic for it", min=0)
     device: str = knob("auto", "'auto' (cuda when available), 'cpu' or 'cuda'", choices=("auto", "cpu", "cuda"))
@@ -88,6 +136,7 @@ class Params:
     tokenizer: TokenizerParams = field(default_factory=TokenizerParams)
     model: ModelParams = field(default_factory=ModelParams)
     sft: SFTParams = field(default_factory=SFTParams)
+    rm: RMParams = field(default_factory=RMParams)
     phases: dict = field(default_factory=dict, metadata={"help": "phase name -> sparse overrides of the sections above"})
 
     def __post_init__(self) -> None:
@@ -95,6 +144,10 @@ class Params:
             _fail("model.n_head", self.model.n_head, f"must divide model.d_model ({self.model.d_model})")
         if (self.model.d_model // self.model.n_head) % 2:
             _fail("model.d_model", self.model.d_model, "d_model / n_head must be even (RoPE rotates pairs)")
+        if self.rm.d_model % self.rm.n_head:
+            _fail("rm.n_head", self.rm.n_head, f"must divide rm.d_model ({self.rm.d_model})")
+        if (self.rm.d_model // self.rm.n_head) % 2:
+            _fail("rm.d_model", self.rm.d_model, "d_model / n_head must be even (RoPE rotates pairs)")
 
 
 def _fail(key: str, value: Any, rule: str) -> typing.NoReturn:
@@ -240,6 +293,7 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     "download": ("seed", "data"),
     "bpe": ("tokenizer",),
     "sft": ("seed", "device", "model", "sft"),
+    "rm": ("seed", "device", "rm"),
 }
 
 

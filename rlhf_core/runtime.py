@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import random
 
@@ -24,3 +25,11 @@ def pick_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise RlhfError("params.yaml: device = 'cuda' but no CUDA device is available; use 'auto' or 'cpu'")
     return torch.device(name)
+
+
+def check_finite(step: int, stats: dict) -> None:
+    """Stop a training loop at the first NaN/inf statistic instead of training on garbage."""
+    bad = [k for k, v in stats.items() if isinstance(v, float) and not math.isfinite(v)]
+    if bad:
+        raise RlhfError(f"non-finite {', '.join(bad)} at step {step}; lower the learning rate or check the "
+                        "checkpoint the run started from (nothing was saved for this run)")

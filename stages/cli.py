@@ -2,7 +2,7 @@
 
 import typer
 
-from stages import bench, bpe, download, generate, resolve, sft
+from stages import bench, bpe, download, generate, resolve, rm, sft
 
 app = typer.Typer(
     name="rlhf",
@@ -16,6 +16,7 @@ app.command("resolve")(resolve.main)
 app.command("download")(download.main)
 app.command("bpe")(bpe.main)
 app.command("sft")(sft.main)
+app.command("rm")(rm.main)
 app.command("generate")(generate.main)
 app.command("bench")(bench.main)
 

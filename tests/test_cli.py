@@ -16,7 +16,7 @@ def invoke(*args):
 
 def test_help_lists_every_stage():
     out = invoke("--help").output
-    for stage in ("resolve", "download", "bpe", "sft", "generate", "bench"):
+    for stage in ("resolve", "download", "bpe", "sft", "rm", "generate", "bench"):
         assert stage in out
 
 
@@ -66,6 +66,7 @@ def test_resolve_writes_each_stage_its_sections(tmp_path):
     sft = json.loads((tmp_path / "configs/sft.json").read_text())
     assert set(sft) == {"seed", "device", "model", "sft"} and sft["sft"]["lr"] == 0.01
     assert set(json.loads((tmp_path / "configs/bpe.json").read_text())) == {"tokenizer"}
+    assert set(json.loads((tmp_path / "configs/rm.json").read_text())) == {"seed", "device", "rm"}
 
 
 def test_missing_tokenizer_is_one_line(tmp_path):
@@ -73,3 +74,30 @@ def test_missing_tokenizer_is_one_line(tmp_path):
                     "--data", tmp_path, "--out", tmp_path / "sft", "--live", tmp_path / "live")
     assert result.exit_code == 2
     assert "run `rlhf bpe`" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def tiny_tokenizer(path, text):
+    from rlhf_core.tokenizer import load_tokenizer, save_tokenizer, train_bpe
+
+    save_tokenizer(train_bpe([text] * 5, vocab_size=300, min_frequency=1), path)
+    return load_tokenizer(path)
+
+
+@pytest.mark.parametrize("kind, fragment", [
+    ("policy", "was trained with a different tokenizer than the one given"),
+    ("reward", "is a 'reward' checkpoint, not the SFT policy; pass --sft data/sft"),
+])
+def test_rm_refuses_a_mismatched_sft_checkpoint(tmp_path, kind, fragment):
+    from rlhf_core.checkpoint import save_checkpoint
+    from rlhf_core.model import GPT, GPTConfig
+
+    ours = tiny_tokenizer(tmp_path / "tok", "The capital of France is Paris.")
+    other = tiny_tokenizer(tmp_path / "other", "Sort these numbers: 3, 1, 2.") if kind == "policy" else ours
+    cfg = GPTConfig(vocab_size=other.vocab_size, block_size=32, n_layer=1, n_head=2, d_model=16)
+    save_checkpoint(tmp_path / "sft", GPT(cfg), cfg, other, kind=kind)
+    result = invoke("rm", "--params", params_with(tmp_path, source="builtin"), "--tokenizer", tmp_path / "tok",
+                    "--sft", tmp_path / "sft", "--data", tmp_path, "--out", tmp_path / "rm", "--live", tmp_path / "live")
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0]
+    assert not (tmp_path / "rm").exists()
