@@ -129,6 +129,80 @@ class RMParams:
 
 
 @dataclass(frozen=True)
+class PPOParams:
+    steps: int = knob(200, "PPO iterations (rollout + updates)", min=1)
+    batch_size: int = knob(16, "rollouts (prompts) per iteration", min=1)
+    mini_batch_size: int = knob(8, "rollouts per gradient step (must divide batch_size)", min=1)
+    epochs: int = knob(4, "passes over each rollout batch", min=1)
+    lr: float = knob(1e-5, "AdamW learning rate (policy and value head)", gt=0, max=1.0)
+    kl_coef: float = knob(0.01, "KL penalty in the shaped reward r - kl_coef * (log pi - log pi_ref)", min=0)
+    reward_placement: str = knob("every", "where the RM score goes: 'every' response token (the study) or the 'last' one",
+                                 choices=("every", "last"))
+    resp_len: int = knob(64, "max new tokens per rollout", min=1)
+    temperature: float = knob(1.0, "rollout sampling temperature", gt=0)
+    top_k: int = knob(0, "rollout top-k (0 = full distribution)", min=0)
+    gamma: float = knob(1.0, "GAE discount", min=0, max=1)
+    lam: float = knob(0.95, "GAE lambda", min=0, max=1)
+    clip_eps: float = knob(0.2, "policy ratio clip range", gt=0)
+    vf_clip: float = knob(0.2, "value clip range around the rollout's values (0 = unclipped)", min=0)
+    vf_coef: float = knob(0.1, "value-loss coefficient", min=0)
+    weight_decay: float = knob(0.0, "AdamW weight decay", min=0)
+    grad_clip: float = knob(1.0, "max gradient norm (0 = no clipping)", min=0)
+
+
+@dataclass(frozen=True)
+class GRPOParams:
+    steps: int = knob(200, "GRPO steps", min=1)
+    prompts_per_step: int = knob(4, "prompts (groups) per step", min=1)
+    group_size: int = knob(4, "samples per prompt k (group statistics need at least 2)", min=2)
+    gen_temperature: float = knob(0.8, "sampling temperature of the group's responses", gt=0)
+    gen_top_k: int = knob(0, "top-k of the group's responses (0 = full distribution)", min=0)
+    resp_len: int = knob(64, "max new tokens per response", min=1)
+    lr: float = knob(1e-5, "AdamW learning rate", gt=0, max=1.0)
+    kl_coef: float = knob(0.04, "weight of the k3 KL(pi || pi_ref) term (DeepSeekMath's beta)", min=0)
+    clip_eps: float = knob(0.2, "ratio clip range", gt=0)
+    epochs: int = knob(1, "gradient steps per batch of groups (1 = on-policy, ratio 1)", min=1)
+    collapse_threshold: float = knob(0.1, "a group whose reward std is below this counts as collapsed", min=0)
+    weight_decay: float = knob(0.0, "AdamW weight decay", min=0)
+    grad_clip: float = knob(1.0, "max gradient norm (0 = no clipping)", min=0)
+
+
+@dataclass(frozen=True)
+class DPOParams:
+    steps: int = knob(200, "optimiser steps", min=1)
+    batch_size: int = knob(1, "pairs per micro-batch (the study used 1)", min=1)
+    grad_accum: int = knob(1, "micro-batches per optimiser step", min=1)
+    lr: float = knob(1e-5, "AdamW learning rate", gt=0, max=1.0)
+    beta: float = knob(0.1, "DPO beta: strength of the implicit KL to the reference", gt=0)
+    rej_temperature: float = knob(0.9, "temperature of the reference model's rejected samples", gt=0)
+    rej_top_k: int = knob(0, "top-k of the rejected samples (0 = full distribution)", min=0)
+    rej_max_new_tokens: int = knob(64, "max new tokens of a rejected sample", min=1)
+    weight_decay: float = knob(0.0, "AdamW weight decay", min=0)
+    grad_clip: float = knob(1.0, "max gradient norm (0 = no clipping)", min=0)
+
+
+@dataclass(frozen=True)
+class EvalParams:
+    temperature: float = knob(0.7, "sampling temperature of every evaluated answer", gt=0)
+    top_k: int = knob(50, "top-k of every evaluated answer (0 = full distribution)", min=0)
+    max_new_tokens: int = knob(64, "max new tokens per answer", min=1)
+    heldout_prompts: int = knob(128, "held-out prompts answered (beyond the 16 study prompts); 0 = none", min=0)
+    samples_per_prompt: int = knob(4, "answers per held-out prompt", min=1)
+    batch_size: int = knob(64, "prompts per generation / scoring batch", min=1)
+    bootstrap: int = knob(1000, "bootstrap resamples (over prompts) for confidence intervals", min=100)
+    ci: float = knob(0.95, "confidence level of the intervals", gt=0, max=0.999)
+
+
+@dataclass(frozen=True)
+class ReportParams:
+    sample_prompts: int = knob(4, "study prompts whose answers are shown per phase (0 = all)", min=0)
+    answer_chars: int = knob(160, "sample answers are cut to this many characters", min=20)
+    bootstrap: int = knob(2000, "bootstrap resamples for the CI of a phase-to-phase difference", min=100)
+    ci: float = knob(0.95, "confidence level of that interval", gt=0, max=0.999)
+    smooth: int = knob(0, "moving-average window of training curves (0 = about 1/20 of the steps)", min=0)
+
+
+@dataclass(frozen=True)
 class Params:
     seed: int = knob(0, "global seed: every stage is deterministic for it", min=0)
     device: str = knob("auto", "'auto' (cuda when available), 'cpu' or 'cuda'", choices=("auto", "cpu", "cuda"))
@@ -137,6 +211,11 @@ class Params:
     model: ModelParams = field(default_factory=ModelParams)
     sft: SFTParams = field(default_factory=SFTParams)
     rm: RMParams = field(default_factory=RMParams)
+    ppo: PPOParams = field(default_factory=PPOParams)
+    grpo: GRPOParams = field(default_factory=GRPOParams)
+    dpo: DPOParams = field(default_factory=DPOParams)
+    eval: EvalParams = field(default_factory=EvalParams)
+    report: ReportParams = field(default_factory=ReportParams)
     phases: dict = field(default_factory=dict, metadata={"help": "phase name -> sparse overrides of the sections above"})
 
     def __post_init__(self) -> None:
@@ -148,6 +227,13 @@ class Params:
             _fail("rm.n_head", self.rm.n_head, f"must divide rm.d_model ({self.rm.d_model})")
         if (self.rm.d_model // self.rm.n_head) % 2:
             _fail("rm.d_model", self.rm.d_model, "d_model / n_head must be even (RoPE rotates pairs)")
+        if self.ppo.batch_size % self.ppo.mini_batch_size:
+            _fail("ppo.mini_batch_size", self.ppo.mini_batch_size, f"must divide ppo.batch_size ({self.ppo.batch_size})")
+        for key, n in (("ppo.resp_len", self.ppo.resp_len), ("grpo.resp_len", self.grpo.resp_len),
+                       ("dpo.rej_max_new_tokens", self.dpo.rej_max_new_tokens),
+                       ("eval.max_new_tokens", self.eval.max_new_tokens)):
+            if n + 16 > self.model.block_size:
+                _fail(key, n, f"must leave at least 16 prompt tokens in model.block_size ({self.model.block_size})")
 
 
 def _fail(key: str, value: Any, rule: str) -> typing.NoReturn:
@@ -295,8 +381,15 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     "sft": ("seed", "device", "model", "sft"),
     "rm": ("seed", "device", "rm"),
 }
+# ... and each phase's stages (resolve@PHASE writes reports/configs/PHASE/<stage>.json).
+PHASE_SECTIONS: dict[str, tuple[str, ...]] = {
+    "ppo": ("seed", "device", "ppo"),
+    "grpo": ("seed", "device", "grpo"),
+    "dpo": ("seed", "device", "dpo"),
+    "eval": ("seed", "device", "eval"),
+}
 
 
-def stage_config(params: Params, stage: str) -> dict:
+def stage_config(params: Params, stage: str, sections: dict[str, tuple[str, ...]] = STAGE_SECTIONS) -> dict:
     full = to_dict(params)
-    return {key: full[key] for key in STAGE_SECTIONS[stage]}
+    return {key: full[key] for key in sections[stage]}

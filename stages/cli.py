@@ -2,7 +2,7 @@
 
 import typer
 
-from stages import bench, bpe, download, generate, resolve, rm, sft
+from stages import bench, bpe, download, dpo, eval, generate, grpo, ppo, report, resolve, rm, sft
 
 app = typer.Typer(
     name="rlhf",
@@ -17,6 +17,11 @@ app.command("download")(download.main)
 app.command("bpe")(bpe.main)
 app.command("sft")(sft.main)
 app.command("rm")(rm.main)
+app.command("ppo")(ppo.main)
+app.command("grpo")(grpo.main)
+app.command("dpo")(dpo.main)
+app.command("eval")(eval.main)
+app.command("report")(report.main)
 app.command("generate")(generate.main)
 app.command("bench")(bench.main)
 

@@ -33,8 +33,55 @@ def test_repro_writes_every_declared_output(tiny_project):
     assert 0.0 <= rm["heldout"]["accuracy"] <= 1.0 and "gold" in rm and rm["gold"]["samples"] > 0
     assert json.loads((p / "data/rm/config.json").read_text())["kind"] == "reward"
     assert (p / "reports/live/rm/plots/metrics/train/loss.tsv").is_file()
+    for phase in ("phase1", "phase5"):
+        for algo in ("ppo", "grpo", "dpo"):
+            assert (p / f"data/{phase}/{algo}/model.safetensors").is_file()
+            live = json.loads((p / f"reports/live/{phase}/{algo}/metrics.json").read_text())
+            assert {"final", "last20", "overall"} <= set(live)
+        assert (p / f"data/{phase}/ppo/value_head.safetensors").is_file()
+        metrics = json.loads((p / f"reports/metrics/{phase}.json").read_text())
+        assert set(metrics) == {"sft", "ppo", "grpo", "dpo", "settings"}
+        assert metrics["sft"]["kl"] == 0.0 and metrics["dpo"]["heldout_rm_lo"] <= metrics["dpo"]["heldout_rm"]
+        answers = (p / f"data/eval/{phase}/answers.jsonl").read_text().splitlines()
+        assert len(answers) == 4 * (16 + 8 * 2)
+    grpo5 = json.loads((p / "reports/configs/phase5/grpo.json").read_text())["grpo"]
+    assert grpo5["group_size"] == 4 and grpo5["gen_temperature"] == 1.0  # phase5 overrides applied
+    report = (p / "reports/report.md").read_text()
+    assert "phase1" in report and "phase5" in report
+    assert len(list((p / "reports/figures").glob("*.png"))) >= 8
     status = run(["dvc", "status", "--json"], p).stdout
     assert json.loads(status) == {}
+
+
+def stage_lines(out: str) -> tuple[set[str], set[str]]:
+    ran = set(re.findall(r"Running stage '([^']+)'", out))
+    skipped = set(re.findall(r"Stage '([^']+)' didn't change, skipping", out))
+    return ran, skipped
+
+
+def test_dpo_beta_reruns_only_what_reads_it(tiny_project, tmp_path):
+    p = tmp_path / "proj"
+    shutil.copytree(tiny_project, p, symlinks=True)
+    ran, skipped = stage_lines(run(["dvc", "exp", "run", "-S", "dpo.beta=0.2"], p).stdout)
+    assert ran == {"resolve@phase1", "resolve@phase5", "dpo@phase1", "eval@phase1", "report"}, ran
+    assert {"download", "bpe", "sft", "rm", "dpo@phase5", "ppo@phase1", "grpo@phase5", "eval@phase5"} <= skipped
+
+
+def test_phase_override_reruns_only_that_phase(tiny_project, tmp_path):
+    p = tmp_path / "proj"
+    shutil.copytree(tiny_project, p, symlinks=True)
+    ran, _ = stage_lines(run(["dvc", "exp", "run", "-S", "phases.phase5.grpo.group_size=5"], p).stdout)
+    assert ran == {"resolve@phase5", "grpo@phase5", "eval@phase5", "report"}, ran
+
+
+def test_removing_a_phase_removes_it_from_the_report(tiny_project, tmp_path):
+    p = tmp_path / "proj"
+    shutil.copytree(tiny_project, p, symlinks=True)
+    text = (p / "params.yaml").read_text()
+    (p / "params.yaml").write_text(text[: text.index("  phase5:")])
+    run(["dvc", "repro"], p)
+    report = (p / "reports/report.md").read_text()
+    assert "phase1" in report and "phase5" not in report
 
 
 def test_changing_sft_knob_reruns_only_sft(tiny_project, tmp_path):
@@ -60,7 +107,11 @@ def test_same_params_same_bytes(tiny_project, tmp_path):
     other = make_project(tmp_path / "again", ROOT / "tests/fixtures/params-tiny.yaml")
     run(["dvc", "repro"], other)
     for path in ("data/raw/train.jsonl", "data/tokenizer/tokenizer.json", "data/sft/model.safetensors",
-                 "data/rm/pairs_train.jsonl", "data/rm/model.safetensors", "reports/live/rm/metrics.json"):
+                 "data/rm/pairs_train.jsonl", "data/rm/model.safetensors", "reports/live/rm/metrics.json",
+                 "data/phase1/ppo/model.safetensors", "data/phase5/grpo/model.safetensors",
+                 "data/phase1/dpo/model.safetensors", "reports/live/phase5/grpo/metrics.json",
+                 "reports/metrics/phase1.json", "reports/metrics/phase5.json", "data/eval/phase5/answers.jsonl",
+                 "reports/report.md"):
         assert (other / path).read_bytes() == (tiny_project / path).read_bytes(), path
     a = json.loads((tiny_project / "reports/live/sft/metrics.json").read_text())
     b = json.loads((other / "reports/live/sft/metrics.json").read_text())

@@ -1,0 +1,95 @@
+"""GRPO (Shao et al. 2024, DeepSeekMath §4.1): k samples per prompt, group-normalised rewards as
+advantages, a clipped ratio loss plus a k3 KL penalty to the reference; no value head.
+
+The diagnostic the study built its Phase 5 on: when a group's rewards are (near) identical its
+std -> 0, every advantage -> 0 and the prompt contributes no gradient ("group collapse"). Every
+step logs the groups' reward std and how many fell below `collapse_threshold`.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Callable
+
+import torch
+
+from rlhf_core.generate import generate
+from rlhf_core.losses import grpo_advantages, grpo_loss, masked_mean
+from rlhf_core.model import GPT
+from rlhf_core.rollout import build_sequences, token_stats, with_eos
+from rlhf_core.runtime import check_finite
+from rlhf_core.tokenizer import TextTokenizer
+
+RewardFn = Callable[[list[dict], list[str]], torch.Tensor]
+
+
+def draw(rows: list[dict], n: int, rng: random.Random, order: list[int]) -> list[dict]:
+    """`n` rows without replacement, reshuffling when a pass over `rows` is used up."""
+    picked = []
+    while len(picked) < n:
+        if not order:
+            order.extend(range(len(rows)))
+            rng.shuffle(order)
+        picked.append(rows[order.pop()])
+    return picked
+
+
+def rollout(policy: GPT, tok: TextTokenizer, rows: list[dict], *, temperature: float, top_k: int | None,
+            max_new_tokens: int, generator: torch.Generator) -> tuple[list[list[int]], list[list[int]], list[str]]:
+    """Sample one response per row (rows repeat for groups); returns prompt ids, response ids (with
+    EOS where emitted) and decoded texts."""
+    prompts = tok.encode_prompts(rows)
+    gen = generate(policy, prompts, max_new_tokens=max_new_tokens, eos_id=tok.eos_id, pad_id=tok.pad_id,
+                   temperature=temperature, top_k=top_k, generator=generator)
+    new = gen.to_lists()
+    responses = [r if r else [tok.eos_id] for r in with_eos(new, gen.finished.tolist(), tok.eos_id)]
+    return prompts, responses, tok.decode_batch(new)
+
+
+def train_grpo(policy: GPT, ref: GPT, tok: TextTokenizer, rows: list[dict], reward_fn: RewardFn, p, *, seed: int,
+               generator: torch.Generator, on_log: Callable[[int, dict], None], gold_fn: RewardFn | None = None,
+               on_groups: Callable[[int, list[dict]], None] | None = None,
+               on_progress: Callable[[int, int], None] | None = None) -> None:
+    """`p` is a GRPOParams. `on_groups(step, [{id, family, rewards, std}])` receives every group;
+    `gold_fn`, when given (builtin data), scores the same samples with the gold judge for logging only."""
+    rng, order = random.Random(seed), []
+    device = next(policy.parameters()).device
+    opt = torch.optim.AdamW(policy.parameters(), lr=p.lr, weight_decay=p.weight_decay, betas=(0.9, 0.999))
+    k = p.group_size
+    for step in range(p.steps):
+        group_rows = draw(rows, p.prompts_per_step, rng, order)
+        rep_rows = [r for r in group_rows for _ in range(k)]  # groups are contiguous
+        policy.eval()
+        prompts, responses, texts = rollout(policy, tok, rep_rows, temperature=p.gen_temperature,
+                                            top_k=p.gen_top_k or None, max_new_tokens=p.resp_len, generator=generator)
+        rewards = reward_fn(rep_rows, texts).float().view(-1, k).cpu()  # (P, k)
+        advantages, std = grpo_advantages(rewards)
+        batch = build_sequences(prompts, responses, tok.pad_id).to(device)
+        with torch.inference_mode():
+            old_logp = token_stats(policy, batch).logp
+            ref_logp = token_stats(ref, batch).logp
+        adv = advantages.flatten().to(device)  # (P*k,), one per response
+        policy.train()
+        for _ in range(p.epochs):
+            cur = token_stats(policy, batch)
+            loss, st = grpo_loss(cur.logp, old_logp, ref_logp, adv, batch.mask, p.clip_eps, p.kl_coef)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(policy.parameters(), p.grad_clip or float("inf")))
+            check_finite(step + 1, {"loss": loss.item(), "grad_norm": grad_norm})
+            opt.step()
+        collapsed = (std < p.collapse_threshold)
+        stats = {"loss": loss.item(), "reward_mean": rewards.mean().item(), "group_std_mean": std.mean().item(),
+                 "group_std_min": std.min().item(), "collapsed_groups": int(collapsed.sum()),
+                 "collapsed_frac": collapsed.float().mean().item(), "kl": st["kl"], "clipfrac": st["clipfrac"],
+                 "grad_norm": grad_norm, "response_len": float(batch.mask.sum(-1).float().mean()),
+                 "kl_k1": masked_mean(old_logp - ref_logp, batch.mask).item()}
+        if gold_fn is not None:
+            stats["gold_mean"] = gold_fn(rep_rows, texts).float().mean().item()
+        check_finite(step + 1, stats)
+        on_log(step + 1, stats)
+        if on_groups:
+            on_groups(step + 1, [{"id": r.get("id"), "family": r.get("family"), "rewards": g.tolist(), "std": s.item()}
+                                 for r, g, s in zip(group_rows, rewards, std)])
+        if on_progress:
+            on_progress(step + 1, p.steps)

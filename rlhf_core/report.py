@@ -1,0 +1,1272 @@
+"""The study report: tables, figures and findings from what eval and training wrote.
+
+Reads, for each phase named in params.yaml (in that order; a removed phase disappears):
+
+    reports/metrics/PHASE.json                       headline numbers per algorithm (eval@PHASE)
+    data/eval/PHASE/answers.jsonl                    every answer with its RM / gold score (eval@PHASE)
+    reports/live/PHASE/ALGO/plots/metrics/train/*.tsv  training curves (ppo/grpo/dpo@PHASE)
+    reports/live/PHASE/grpo/groups.jsonl             per-group reward std (optional second view)
+    reports/configs/PHASE/{ppo,grpo,dpo}.json        each phase's effective settings (figure labels)
+    reports/live/{sft,rm}/metrics.json               optional: SFT and reward-model metrics
+
+and writes reports/report.md, reports/figures/*.png and reports/tables/*.md + *.csv.
+
+The shape: `load_study` -> table builders (pandas) -> markdown; one function per figure taking the
+data and an output path; `findings` turns the numbers into sentences; `write_report` ties them up.
+Every number in the prose is computed here, never typed in, and the output is byte-identical for
+identical inputs (seeded bootstrap, fixed figure metadata).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from rlhf_core import io
+from rlhf_core.errors import RlhfError
+
+ALGOS = ("sft", "ppo", "grpo", "dpo")
+TRAINED = ("ppo", "grpo", "dpo")
+LABEL = {"sft": "SFT", "ppo": "PPO", "grpo": "GRPO", "dpo": "DPO"}
+COLOR = {"sft": "#7f7f7f", "ppo": "#1f77b4", "grpo": "#ff7f0e", "dpo": "#2ca02c"}
+ANSWER_KEYS = ("algo", "set", "prompt_id", "name", "sample", "instruction", "response", "rm", "gold", "kl")
+# training-log stats the figures need (required) and use when present (optional)
+REQUIRED_LOGS = {"ppo": ("reward", "kl"), "grpo": ("reward_mean", "group_std_mean", "kl"), "dpo": ("loss", "reward_margin")}
+OPTIONAL_LOGS = {"ppo": ("gold_mean",), "grpo": ("gold_mean", "group_std_min", "collapsed_groups"), "dpo": ("accuracy",)}
+RM_LOG = {"ppo": "reward", "grpo": "reward_mean"}  # the RM reward column of each RL algorithm's log
+GOLD_DROP = 0.02  # gold falling this far below its peak while the RM still rises counts as over-optimisation
+DPI = 110
+WIDTH = 10.0
+
+
+@dataclass(frozen=True)
+class ReportKnobs:
+    """Defaults of the `report:` params section (used until params.yaml has one)."""
+
+    sample_prompts: int = 4  # study prompts whose answers are shown per phase (0 = all)
+    answer_chars: int = 160  # sample answers are cut to this many characters
+    bootstrap: int = 2000  # resamples for the CI of a phase-to-phase difference
+    ci: float = 0.95  # confidence level of that interval
+    smooth: int = 0  # moving-average window of training curves (0 = about 1/20 of the steps)
+
+
+# ---------------------------------------------------------------------------------------------- inputs
+
+
+@dataclass
+class Phase:
+    name: str
+    metrics: dict
+    answers: pd.DataFrame
+    configs: dict  # algo -> effective config (ppo/grpo/dpo)
+    logs: dict  # algo -> DataFrame of training stats, one row per step
+    groups: pd.DataFrame | None = None
+
+    @property
+    def settings(self) -> dict:
+        return self.metrics.get("settings") or {}
+
+    @property
+    def study(self) -> pd.DataFrame:
+        return self.answers[self.answers["set"] == "study"]
+
+    @property
+    def heldout(self) -> pd.DataFrame:
+        return self.answers[self.answers["set"] == "heldout"]
+
+    @property
+    def has_gold(self) -> bool:
+        return len(self.answers) > 0 and bool(self.answers["gold"].notna().all())
+
+    def knob(self, algo: str, key: str) -> Any:
+        return (self.configs.get(algo) or {}).get(algo, {}).get(key)
+
+
+@dataclass
+class Study:
+    phases: list[Phase]
+    sft_metrics: dict | None = None
+    rm_metrics: dict | None = None
+
+    @property
+    def gold(self) -> bool:
+        return all(p.has_gold for p in self.phases)
+
+    @property
+    def first(self) -> Phase:
+        return self.phases[0]
+
+    @property
+    def last(self) -> Phase:
+        return self.phases[-1]
+
+
+def _missing(path: Path, stage: str) -> RlhfError:
+    return RlhfError(f"missing {path} (written by {stage}); run `dvc repro` ({stage})")
+
+
+def _read_json(path: Path, stage: str) -> Any:
+    if not path.is_file():
+        raise _missing(path, stage)
+    try:
+        return io.read_json(path)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise RlhfError(f"{path} is not valid JSON; rerun `dvc repro` ({stage})") from None
+
+
+def _read_optional_json(path: Path) -> dict | None:
+    try:
+        obj = io.read_json(path)
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def read_log(folder: Path, stats: Sequence[str], optional: Sequence[str], stage: str) -> pd.DataFrame:
+    """dvclive's per-stat TSVs (`step\\t<stat>`) joined on step."""
+    cols = []
+    for stat in (*stats, *optional):
+        path = folder / f"{stat}.tsv"
+        if not path.is_file():
+            if stat in stats:
+                raise _missing(path, stage)
+            continue
+        try:
+            df = pd.read_csv(path, sep="\t")
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+            raise RlhfError(f"{path} is not a tab-separated log; rerun `dvc repro` ({stage})") from None
+        if "step" not in df.columns or len(df.columns) < 2:
+            raise RlhfError(f"{path} has no 'step' column; rerun `dvc repro` ({stage})")
+        value = stat if stat in df.columns else [c for c in df.columns if c != "step"][-1]
+        cols.append(df[["step", value]].rename(columns={value: stat}).drop_duplicates("step", keep="last")
+                    .set_index("step"))
+    return pd.concat(cols, axis=1).sort_index().reset_index()
+
+
+def read_answers(path: Path, stage: str) -> pd.DataFrame:
+    if not path.is_file():
+        raise _missing(path, stage)
+    try:
+        rows = io.read_jsonl(path)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise RlhfError(f"{path} is not valid JSON lines; rerun `dvc repro` ({stage})") from None
+    df = pd.DataFrame(rows, columns=list(dict.fromkeys([*ANSWER_KEYS, *(rows[0] if rows else {})])))
+    lacking = [k for k in ANSWER_KEYS if k not in (rows[0] if rows else {})]
+    if lacking or not rows:
+        raise RlhfError(f"{path} {'is empty' if not rows else 'lacks ' + ', '.join(lacking)}; "
+                        f"rerun `dvc repro` ({stage})")
+    if not set(ALGOS) <= set(df.loc[df["set"] == "study", "algo"]):
+        raise RlhfError(f"{path} lacks study answers of {', '.join(sorted(set(ALGOS) - set(df['algo'])))}; "
+                        f"rerun `dvc repro` ({stage})")
+    df["gold"] = pd.to_numeric(df["gold"], errors="coerce")
+    df["rm"] = pd.to_numeric(df["rm"], errors="coerce")
+    return df
+
+
+def load_phase(name: str, reports: Path, data: Path) -> Phase:
+    ev = f"eval@{name}"
+    metrics = _read_json(reports / "metrics" / f"{name}.json", ev)
+    lacking = [a for a in ALGOS if not isinstance(metrics.get(a), dict)]
+    if lacking:
+        raise RlhfError(f"{reports / 'metrics' / f'{name}.json'} lacks {', '.join(lacking)}; rerun `dvc repro` ({ev})")
+    answers = read_answers(data / "eval" / name / "answers.jsonl", ev)
+    configs = {a: _read_json(reports / "configs" / name / f"{a}.json", f"resolve@{name}") for a in TRAINED}
+    logs = {a: read_log(reports / "live" / name / a / "plots" / "metrics" / "train", REQUIRED_LOGS[a],
+                        OPTIONAL_LOGS[a], f"{a}@{name}") for a in TRAINED}
+    groups = None
+    path = reports / "live" / name / "grpo" / "groups.jsonl"
+    if path.is_file():
+        try:
+            groups = pd.DataFrame(io.read_jsonl(path))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise RlhfError(f"{path} is not valid JSON lines; rerun `dvc repro` (grpo@{name})") from None
+        if not {"step", "std"} <= set(groups.columns):
+            groups = None
+    return Phase(name, metrics, answers, configs, logs, groups)
+
+
+def load_study(phases: Sequence[str], reports: Path, data: Path) -> Study:
+    """Everything the report reads, for exactly the phases named (no folder globbing)."""
+    if not phases:
+        raise RlhfError("params.yaml: phases is empty; name at least one phase (e.g. `phases: {phase1: {}}`)")
+    return Study([load_phase(n, Path(reports), Path(data)) for n in phases],
+                 sft_metrics=_read_optional_json(Path(reports) / "live" / "sft" / "metrics.json"),
+                 rm_metrics=_read_optional_json(Path(reports) / "live" / "rm" / "metrics.json"))
+
+
+# ---------------------------------------------------------------------------------------------- numbers
+
+
+def bootstrap_ci(values: Sequence[float], *, n_boot: int, ci: float, seed: int) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of `values` (numpy Generator seeded: deterministic)."""
+    x = np.asarray(values, dtype=np.float64)
+    if len(x) == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, len(x), size=(n_boot, len(x)))].mean(axis=1)
+    lo, hi = np.quantile(means, [(1 - ci) / 2, (1 + ci) / 2])
+    return float(lo), float(hi)
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman rank correlation (average ranks for ties); nan when undefined."""
+    a, b = pd.Series(x, dtype=float).rank(), pd.Series(y, dtype=float).rank()
+    if len(a) < 3 or a.std() == 0 or b.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def prompt_names(phase: Phase) -> dict:
+    """prompt_id -> short display name, in the order of the study prompts."""
+    names: dict = {}
+    for r in phase.study.itertuples():
+        if r.prompt_id not in names:
+            name = r.name if isinstance(r.name, str) and r.name.strip() else _shorten(str(r.instruction), 40)
+            names[r.prompt_id] = name
+    seen: dict = {}
+    for pid, name in names.items():  # keep names unique
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:
+            names[pid] = f"{name} ({pid})"
+    return names
+
+
+def per_prompt(phase: Phase, key: str = "rm") -> pd.DataFrame:
+    """Study prompts x algorithms: the `key` score (mean over samples, normally one)."""
+    names = prompt_names(phase)
+    table = phase.study.groupby(["prompt_id", "algo"])[key].mean().unstack("algo")
+    table = table.reindex(index=list(names), columns=list(ALGOS))
+    table.index = [names[i] for i in table.index]
+    table.index.name = "prompt"
+    return table
+
+
+def per_prompt_delta(first: Phase, last: Phase, key: str = "rm") -> pd.DataFrame:
+    """Last minus first phase, per study prompt (matched by prompt id) and algorithm."""
+    names = prompt_names(first)
+    a = first.study.groupby(["prompt_id", "algo"])[key].mean().unstack("algo")
+    b = last.study.groupby(["prompt_id", "algo"])[key].mean().unstack("algo")
+    ids = [i for i in names if i in b.index]
+    d = (b.reindex(index=ids, columns=list(ALGOS)) - a.reindex(index=ids, columns=list(ALGOS)))
+    d.index = [names[i] for i in ids]
+    d.index.name = "prompt"
+    return d
+
+
+def averages(study: Study) -> pd.DataFrame:
+    """One row per (phase, algorithm): study means, held-out means with CIs, KL, length, EOS rate."""
+    rows = []
+    for ph in study.phases:
+        for a in ALGOS:
+            m = ph.metrics[a]
+            row = {"phase": ph.name, "algo": a}
+            for k in ("study_rm", "heldout_rm", "heldout_rm_lo", "heldout_rm_hi", "study_gold", "heldout_gold",
+                      "heldout_gold_lo", "heldout_gold_hi", "kl", "length", "eos_rate"):
+                row[k] = _num(m.get(k))
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class Delta:
+    """First -> last phase change of one algorithm on one score."""
+
+    algo: str
+    key: str  # "rm" or "gold"
+    first: float  # study means (16 prompts)
+    last: float
+    held: float | None = None  # held-out mean difference
+    lo: float | None = None
+    hi: float | None = None
+    method: str = ""  # "bootstrap" (paired, over prompts), "overlap" (non-overlap of the phases' CIs) or ""
+    n: int = 0
+    significant: bool | None = None
+
+    @property
+    def delta(self) -> float:
+        return self.last - self.first
+
+
+def heldout_per_prompt(phase: Phase, algo: str, key: str) -> pd.Series:
+    h = phase.heldout
+    return h[h["algo"] == algo].groupby("prompt_id")[key].mean().dropna()
+
+
+def phase_delta(first: Phase, last: Phase, algo: str, key: str, knobs: ReportKnobs, seed: int) -> Delta:
+    """The study-mean delta, plus the held-out delta with a CI: a paired bootstrap over the held-out
+    prompts both phases answered (resampling prompts); else whether the phases' own CIs overlap."""
+    d = Delta(algo, key, _num(first.metrics[algo].get(f"study_{key}")), _num(last.metrics[algo].get(f"study_{key}")))
+    a, b = heldout_per_prompt(first, algo, key), heldout_per_prompt(last, algo, key)
+    common = a.index.intersection(b.index)
+    if len(common) >= 2:
+        diff = (b[common] - a[common]).sort_index()
+        lo, hi = bootstrap_ci(diff.to_numpy(), n_boot=knobs.bootstrap, ci=knobs.ci, seed=seed)
+        d.held, d.lo, d.hi, d.method, d.n = float(diff.mean()), lo, hi, "bootstrap", len(common)
+        d.significant = lo > 0 or hi < 0
+        return d
+    fm, lm = first.metrics[algo], last.metrics[algo]
+    bounds = [_num(m.get(f"heldout_{key}{s}")) for m in (fm, lm) for s in ("", "_lo", "_hi")]
+    if not any(math.isnan(v) for v in bounds):
+        (m1, lo1, hi1), (m2, lo2, hi2) = bounds[:3], bounds[3:]
+        d.held, d.method = m2 - m1, "overlap"
+        d.significant = lo2 > hi1 or hi2 < lo1
+    return d
+
+
+def deltas(study: Study, knobs: ReportKnobs, seed: int) -> dict[str, list[Delta]]:
+    keys = ["rm"] + (["gold"] if study.gold else [])
+    return {k: [phase_delta(study.first, study.last, a, k, knobs, seed + i) for i, a in enumerate(ALGOS)] for k in keys}
+
+
+def ranking(phase: Phase, key: str = "rm") -> list[tuple[str, float]]:
+    """Algorithms by their study mean, best first (ties keep the SFT, PPO, GRPO, DPO order)."""
+    vals = [(a, _num(phase.metrics[a].get(f"study_{key}"))) for a in ALGOS]
+    return sorted(vals, key=lambda t: -t[1] if not math.isnan(t[1]) else math.inf)
+
+
+def heldout_ranking(phase: Phase, key: str = "rm") -> list[tuple[str, float, float, float]]:
+    vals = [(a, *(_num(phase.metrics[a].get(f"heldout_{key}{s}")) for s in ("", "_lo", "_hi"))) for a in ALGOS]
+    vals = [v for v in vals if not math.isnan(v[1])]
+    return sorted(vals, key=lambda t: -t[1])
+
+
+def settings_table(study: Study) -> pd.DataFrame:
+    rows = []
+    for ph in study.phases:
+        s = ph.settings
+        rows.append({"phase": ph.name, "temperature": s.get("temperature"), "top_k": s.get("top_k"),
+                     "max_new_tokens": s.get("max_new_tokens"), "ppo.kl_coef": ph.knob("ppo", "kl_coef"),
+                     "ppo.lr": ph.knob("ppo", "lr"), "grpo.group_size": ph.knob("grpo", "group_size"),
+                     "grpo.gen_temperature": ph.knob("grpo", "gen_temperature"),
+                     "grpo.collapse_threshold": ph.knob("grpo", "collapse_threshold"),
+                     "dpo.beta": ph.knob("dpo", "beta"), "dpo.lr": ph.knob("dpo", "lr")})
+    return pd.DataFrame(rows, dtype=object)  # keep 64 an int and 1.0 a float
+
+
+def changes_table(study: Study) -> pd.DataFrame:
+    """Every effective setting whose value differs between phases (algorithm configs and eval settings)."""
+    flat = []
+    for ph in study.phases:
+        f = {}
+        for a in TRAINED:
+            f.update({k: v for k, v in _flatten(ph.configs.get(a) or {}).items() if k.startswith(a + ".")})
+        f.update({f"eval.{k}": v for k, v in _flatten(ph.settings).items()
+                  if not k.startswith("n_")})  # n_study / n_heldout_prompts are counts, not knobs
+        flat.append(f)
+    keys = sorted(set().union(*flat))
+    rows = []
+    for k in keys:
+        vals = [f.get(k) for f in flat]
+        if len({json.dumps(v, sort_keys=True) for v in vals}) > 1:
+            rows.append({"setting": k, **{ph.name: v for ph, v in zip(study.phases, vals)}})
+    return pd.DataFrame(rows, columns=["setting", *[p.name for p in study.phases]], dtype=object)
+
+
+# ---------------------------------------------------------------------------------------------- text
+
+
+def fmt(x: Any, digits: int = 2, sign: bool = True) -> str:
+    v = _num(x)
+    if math.isnan(v):
+        return "—"
+    s = f"{v:+.{digits}f}" if sign else f"{v:.{digits}f}"
+    return "+0." + "0" * digits if s == "-0." + "0" * digits else s
+
+
+def fmt_ci(mean: Any, lo: Any, hi: Any, digits: int = 2, sign: bool = True) -> str:
+    if math.isnan(_num(mean)):
+        return "—"
+    if math.isnan(_num(lo)) or math.isnan(_num(hi)):
+        return fmt(mean, digits, sign)
+    return f"{fmt(mean, digits, sign)} [{fmt(lo, digits, sign)}, {fmt(hi, digits, sign)}]"
+
+
+def md_escape(text: str) -> str:
+    """Make arbitrary model output safe inside a markdown table cell."""
+    text = text.replace("\\", "\\\\")
+    text = re.sub(r"([|*_`\[\]<>#~$])", r"\\\1", text)
+    return re.sub(r"\s*\n\s*", " ⏎ ", text).replace("\r", " ").replace("\t", " ")
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], align: Sequence[str] | None = None) -> str:
+    align = align or ["---"] + ["---:"] * (len(header) - 1)
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def bold_max(values: Sequence[float], digits: int = 2) -> list[bool]:
+    """Which cells hold the row maximum as displayed (ties all bold; NaN never)."""
+    shown = [round(_num(v), digits) for v in values]
+    finite = [v for v in shown if not math.isnan(v)]
+    top = max(finite) if finite else None
+    return [top is not None and v == top for v in shown]
+
+
+def _cells(values: Sequence[float], digits: int = 2, sign: bool = True, bold: bool = True) -> list[str]:
+    marks = bold_max(values, digits) if bold else [False] * len(values)
+    return [f"**{fmt(v, digits, sign)}**" if b else fmt(v, digits, sign) for v, b in zip(values, marks)]
+
+
+def per_prompt_markdown(phase: Phase, gold: bool) -> tuple[str, pd.DataFrame]:
+    rm = per_prompt(phase, "rm")
+    g = per_prompt(phase, "gold") if gold else None
+    header = ["Prompt", *(LABEL[a] for a in ALGOS)] + ([f"{LABEL[a]} gold" for a in ALGOS] if gold else [])
+    rows = []
+    for name in rm.index:
+        row = [md_escape(name), *_cells(rm.loc[name].tolist())]
+        if gold:
+            row += _cells(g.loc[name].tolist(), sign=False)
+        rows.append(row)
+    avg = [f"**{fmt(v, 3)}**" for v in rm.mean().tolist()]
+    if gold:
+        avg += [f"**{fmt(v, 3, sign=False)}**" for v in g.mean().tolist()]
+    rows.append(["**AVERAGE**", *avg])
+    note = "*Bold = highest score in row" + (" (RM and gold separately)" if gold else "") + \
+        "; single sample per prompt and algorithm.*\n"
+    csv = rm.rename(columns=lambda a: f"{a}_rm")
+    if gold:
+        csv = csv.join(g.rename(columns=lambda a: f"{a}_gold"))
+    return markdown_table(header, rows) + "\n" + note, csv
+
+
+def averages_markdown(study: Study, ci: float) -> tuple[str, pd.DataFrame]:
+    df = averages(study)
+    pct = _pct(ci)
+    header = ["Phase", "Algorithm", "RM (study)", f"RM held-out [{pct} CI]"]
+    if study.gold:
+        header += ["Gold (study)", f"Gold held-out [{pct} CI]"]
+    header += ["KL to SFT", "Length", "EOS rate"]
+    rows = []
+    for ph in study.phases:
+        sub = df[df["phase"] == ph.name]
+        marks = bold_max(sub["study_rm"].tolist(), 3)
+        gmarks = bold_max(sub["study_gold"].tolist(), 3)
+        for (_, r), b, gb in zip(sub.iterrows(), marks, gmarks):
+            row = [md_escape(ph.name), LABEL[r["algo"]], _b(fmt(r["study_rm"], 3), b),
+                   fmt_ci(r["heldout_rm"], r["heldout_rm_lo"], r["heldout_rm_hi"], 3)]
+            if study.gold:
+                row += [_b(fmt(r["study_gold"], 3, sign=False), gb),
+                        fmt_ci(r["heldout_gold"], r["heldout_gold_lo"], r["heldout_gold_hi"], 3, sign=False)]
+            row += [fmt(r["kl"], 3, sign=False), fmt(r["length"], 1, sign=False), fmt(r["eos_rate"], 2, sign=False)]
+            rows.append(row)
+    note = (f"*Study = the 16 study prompts, one sample each (bold = best of the phase); held-out = mean over "
+            f"held-out prompts with the eval stage's {pct} bootstrap CI over prompts.*\n")
+    cols = [c for c in df.columns if study.gold or "gold" not in c]
+    return markdown_table(header, rows, ["---", "---"] + ["---:"] * (len(header) - 2)) + "\n" + note, df[cols]
+
+
+def summary_markdown(study: Study, ds: dict[str, list[Delta]], ci: float) -> tuple[str, pd.DataFrame]:
+    f, l = study.first.name, study.last.name
+    pct = _pct(ci)
+    rm = ds["rm"]
+    gains = [d.delta for d in rm if d.delta > 0]
+    header = ["Algorithm", f"{md_escape(f)} avg", f"{md_escape(l)} avg", "Delta", "Direction",
+              f"Held-out delta [{pct} CI]", "Beyond noise?"]
+    if "gold" in ds:
+        header += [f"{md_escape(f)} gold", f"{md_escape(l)} gold", "Gold delta", f"Held-out gold delta [{pct} CI]",
+                   "Beyond noise?"]
+    rows, csv = [], []
+    for i, d in enumerate(rm):
+        row = [LABEL[d.algo], fmt(d.first, 3), fmt(d.last, 3), _b(fmt(d.delta, 3), d.delta > 0),
+               _direction(d.delta, gains), _held(d), _yes(d.significant)]
+        rec = {"algo": d.algo, "first": d.first, "last": d.last, "delta": d.delta, "heldout_delta": d.held,
+               "heldout_delta_lo": d.lo, "heldout_delta_hi": d.hi, "significant": d.significant, "method": d.method}
+        if "gold" in ds:
+            g = ds["gold"][i]
+            row += [fmt(g.first, 3, sign=False), fmt(g.last, 3, sign=False), _b(fmt(g.delta, 3), g.delta > 0),
+                    _held(g, 3), _yes(g.significant)]
+            rec.update({"gold_first": g.first, "gold_last": g.last, "gold_delta": g.delta, "gold_heldout_delta": g.held,
+                        "gold_heldout_delta_lo": g.lo, "gold_heldout_delta_hi": g.hi, "gold_significant": g.significant})
+        rows.append(row)
+        csv.append(rec)
+    note = f"*Delta = {md_escape(l)} − {md_escape(f)} on the study prompts (bold = improved). {_method_note(rm, ci)}*\n"
+    return markdown_table(header, rows, ["---"] + ["---:"] * 3 + ["---"] + ["---:", "---"] +
+                          (["---:"] * 4 + ["---"] if "gold" in ds else [])) + "\n" + note, pd.DataFrame(csv)
+
+
+def ranking_markdown(study: Study) -> tuple[str, pd.DataFrame]:
+    keys = ["rm"] + (["gold"] if study.gold else [])
+    header, cols, csv = ["Rank"], [], {"rank": [1, 2, 3, 4]}
+    for ph in study.phases:
+        for k in keys:
+            r = ranking(ph, k)
+            header += [f"{md_escape(ph.name)}{' (gold)' if k == 'gold' else ''}", "Avg"]
+            cols.append([(LABEL[a], fmt(v, 2 if k == "rm" else 3, sign=k == "rm")) for a, v in r])
+            csv[f"{ph.name}_{k}"] = [a for a, _ in r]
+            csv[f"{ph.name}_{k}_avg"] = [v for _, v in r]
+    rows = [[_ordinal(i + 1)] + [x for c in cols for x in c[i]] for i in range(len(ALGOS))]
+    note = "*Ranked by the mean over the 16 study prompts" + (", on the RM and on gold" if study.gold else "") + ".*\n"
+    return markdown_table(header, rows, ["---"] + ["---", "---:"] * len(cols)) + "\n" + note, pd.DataFrame(csv)
+
+
+def delta_markdown(study: Study) -> tuple[str, pd.DataFrame]:
+    d = per_prompt_delta(study.first, study.last, "rm")
+    g = per_prompt_delta(study.first, study.last, "gold") if study.gold else None
+    header = ["Prompt", *(f"{LABEL[a]} Δ" for a in ALGOS)] + ([f"{LABEL[a]} gold Δ" for a in ALGOS] if study.gold else [])
+    rows = []
+    for name in d.index:
+        row = [md_escape(name), *(fmt(v) for v in d.loc[name])]
+        if g is not None:
+            row += [fmt(v) for v in g.loc[name]]
+        rows.append(row)
+    csv = d.rename(columns=lambda a: f"{a}_rm_delta")
+    if g is not None:
+        csv = csv.join(g.rename(columns=lambda a: f"{a}_gold_delta"))
+    note = (f"*{md_escape(study.last.name)} − {md_escape(study.first.name)} per study prompt "
+            "(one sample each, so noisy).*\n")
+    return markdown_table(header, rows) + "\n" + note, csv
+
+
+def settings_markdown(study: Study) -> tuple[str, pd.DataFrame]:
+    df = settings_table(study)
+    rows = [[md_escape(str(r["phase"]))] + [_plain(r[c]) for c in df.columns[1:]] for _, r in df.iterrows()]
+    return markdown_table(["Phase", *df.columns[1:]], rows, ["---"] + ["---:"] * (len(df.columns) - 1)), df
+
+
+def changes_markdown(study: Study) -> tuple[str, pd.DataFrame]:
+    df = changes_table(study)
+    if df.empty:
+        return "*No setting differs between the phases.*\n", df
+    rows = []
+    for _, r in df.iterrows():
+        vals = [_plain(r[p.name]) for p in study.phases]
+        rows.append([f"`{r['setting']}`", " → ".join(vals[:1] + [f"**{v}**" if v != vals[0] else v for v in vals[1:]])])
+    return markdown_table(["Setting", " → ".join(md_escape(p.name) for p in study.phases)], rows, ["---", "---"]), df
+
+
+def metrics_markdown(metrics: dict) -> tuple[str, pd.DataFrame]:
+    flat = {k: v for k, v in _flatten(metrics).items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+    rows = [[f"`{md_escape(k)}`", _plain(v)] for k, v in flat.items()]
+    return markdown_table(["Metric", "Value"], rows, ["---", "---:"]), pd.DataFrame(
+        {"metric": list(flat), "value": list(flat.values())})
+
+
+def sample_answers_markdown(phase: Phase, knobs: ReportKnobs, gold: bool) -> str:
+    names = prompt_names(phase)
+    ids = list(names)
+    if knobs.sample_prompts and knobs.sample_prompts < len(ids):
+        picks = np.linspace(0, len(ids) - 1, knobs.sample_prompts).round().astype(int)
+        ids = [ids[i] for i in dict.fromkeys(picks.tolist())]
+    study = phase.study[phase.study["sample"] == phase.study["sample"].min()]
+    header = ["Prompt", "Algorithm", "RM"] + (["Gold"] if gold else []) + ["Answer"]
+    rows = []
+    for pid in ids:
+        sub = study[study["prompt_id"] == pid]
+        for a in ALGOS:
+            r = sub[sub["algo"] == a]
+            if r.empty:
+                continue
+            r = r.iloc[0]
+            text = _shorten(str(r["response"]), knobs.answer_chars)
+            rows.append([md_escape(names[pid]) if a == "sft" else "", LABEL[a], fmt(r["rm"])]
+                        + ([fmt(r["gold"], sign=False)] if gold else []) + [md_escape(text) if text else "*(empty)*"])
+    return markdown_table(header, rows, ["---", "---", "---:"] + (["---:"] if gold else []) + ["---"])
+
+
+# ---------------------------------------------------------------------------------------------- findings
+
+
+def findings(study: Study, ds: dict[str, list[Delta]] | None, knobs: ReportKnobs) -> list[str]:
+    """Sentences computed from the numbers: winners, deltas beyond noise, regressions, RM vs gold."""
+    out = []
+    pct = _pct(knobs.ci)
+    for ph in study.phases:
+        r = ranking(ph, "rm")
+        s = f"**{ph.name}**: {LABEL[r[0][0]]} ranks first on the RM ({fmt(r[0][1], 3)} on the study prompts, " \
+            f"ahead of {LABEL[r[1][0]]} at {fmt(r[1][1], 3)}); {LABEL[r[-1][0]]} ranks last ({fmt(r[-1][1], 3)})."
+        if study.gold:
+            g = ranking(ph, "gold")
+            same = "agreeing with" if g[0][0] == r[0][0] else "unlike"
+            s += f" On gold, {LABEL[g[0][0]]} ranks first ({fmt(g[0][1], 3, sign=False)}), {same} the RM."
+        h = heldout_ranking(ph, "rm")
+        if len(h) >= 2:
+            (a1, m1, lo1, hi1), (a2, m2, lo2, hi2) = h[0], h[1]
+            if not (math.isnan(lo1) or math.isnan(hi2)):
+                clear = lo1 > hi2
+                s += (f" On the held-out prompts {LABEL[a1]} leads ({fmt_ci(m1, lo1, hi1, 3)}) and its {pct} interval "
+                      + ("does not overlap" if clear else "overlaps")
+                      + f" {LABEL[a2]}'s ({fmt_ci(m2, lo2, hi2, 3)}), so first place is "
+                      + ("clear." if clear else "within noise."))
+        out.append(s)
+    if len(study.phases) < 2:
+        out.append(f"Only one phase ({study.first.name}) is defined: phase-to-phase deltas are skipped.")
+    else:
+        f, l = study.first.name, study.last.name
+        for key, label in (("rm", "RM"), ("gold", "Gold")):
+            if not ds or key not in ds:
+                continue
+            dl = ds[key]
+            if not any(d.method for d in dl):
+                out.append(f"{label} deltas from {f} to {l}: no held-out prompts were evaluated, so no interval "
+                           "can tell them from noise; the study-prompt deltas are single samples.")
+                continue
+            digits = 2 if key == "rm" else 3
+            beyond = [d for d in dl if d.significant]
+            within = [d for d in dl if d.method and not d.significant]
+            show = (lambda d: f"{LABEL[d.algo]} {fmt_ci(d.held, d.lo, d.hi, digits)}") if dl[0].method == "bootstrap" \
+                else (lambda d: f"{LABEL[d.algo]} {fmt(d.held, digits)}")
+            s = f"{label} change from {f} to {l} on the held-out prompts ({_method_note(dl, knobs.ci)}): "
+            s += ("beyond noise: " + ", ".join(show(d) for d in beyond)) if beyond else "no change is beyond noise"
+            s += ("; within noise: " + ", ".join(show(d) for d in within) + ".") if within else "."
+            out.append(s)
+        for key, label in (("rm", "RM"), ("gold", "gold")):
+            if key == "gold" and not study.gold:
+                continue
+            d = per_prompt_delta(study.first, study.last, key)
+            digits = 2 if key == "rm" else 3
+            parts = []
+            for a in ALGOS:
+                neg = d[a][d[a] < 0].sort_values()
+                if len(neg):
+                    top = ", ".join(f"{md_escape(n)} ({fmt(v, digits)})" for n, v in neg.head(3).items())
+                    parts.append(f"{LABEL[a]} {len(neg)}/{len(d)} ({top}{', …' if len(neg) > 3 else ''})")
+                else:
+                    parts.append(f"{LABEL[a]} none")
+            out.append(f"Study prompts that regressed on {label} from {f} to {l} (single samples): "
+                       + "; ".join(parts) + ".")
+    if study.gold:
+        rhos = []
+        for ph in study.phases:
+            rho = spearman(ph.answers["rm"], ph.answers["gold"])
+            rhos.append(f"{_strength(rho)} in {ph.name} (Spearman ρ = {fmt(rho, 2)} over {len(ph.answers):,} answers)")
+        out.append("The RM agrees with gold " + "; ".join(rhos) + ".")
+        for ph in study.phases:
+            r, g = dict(ranking(ph, "rm")), dict(ranking(ph, "gold"))
+            pairs = [(a, b) for i, a in enumerate(ALGOS) for b in ALGOS[i + 1:]]
+            same = sum((r[a] - r[b]) * (g[a] - g[b]) > 0 for a, b in pairs)
+            out.append(f"In {ph.name} the RM and gold order {same} of {len(pairs)} algorithm pairs the same way.")
+        out += overoptimisation_findings(study, knobs)
+    else:
+        out.append("No gold judge for this data source: agreement with the truth cannot be measured.")
+    return out
+
+
+def overoptimisation(log: pd.DataFrame, rm_col: str, window: int) -> dict | None:
+    """Where the smoothed gold reward peaks during training, and what RM and gold did after."""
+    if "gold_mean" not in log or log["gold_mean"].isna().all() or len(log) < 3:
+        return None
+    sm = log[["step", rm_col, "gold_mean", "kl"]].copy()
+    for c in (rm_col, "gold_mean", "kl"):
+        sm[c] = sm[c].rolling(window, min_periods=1).mean()
+    peak = int(sm["gold_mean"].to_numpy().argmax())
+    end = sm.iloc[-1]
+    return {"peak_step": int(sm["step"].iloc[peak]), "peak_kl": float(sm["kl"].iloc[peak]),
+            "peak_gold": float(sm["gold_mean"].iloc[peak]), "peak_rm": float(sm[rm_col].iloc[peak]),
+            "end_gold": float(end["gold_mean"]), "end_rm": float(end[rm_col]), "end_kl": float(end["kl"]),
+            "start_rm": float(sm[rm_col].iloc[0]), "start_gold": float(sm["gold_mean"].iloc[0]),
+            "over": bool(end["gold_mean"] < sm["gold_mean"].iloc[peak] - GOLD_DROP and end[rm_col] > sm[rm_col].iloc[peak])}
+
+
+def overoptimisation_findings(study: Study, knobs: ReportKnobs) -> list[str]:
+    out = []
+    for a, col in RM_LOG.items():
+        for ph in study.phases:
+            o = overoptimisation(ph.logs[a], col, _window(ph.logs[a], knobs))
+            if o is None:
+                continue
+            if o["over"]:
+                out.append(f"{LABEL[a]} {ph.name} over-optimises the RM: gold peaks at step {o['peak_step']} "
+                           f"({o['peak_gold']:.3f}, KL {o['peak_kl']:.3g}) and falls to {o['end_gold']:.3f} while the "
+                           f"RM reward keeps rising ({fmt(o['peak_rm'])} → {fmt(o['end_rm'])}, KL {o['end_kl']:.3g}).")
+            else:
+                out.append(f"{LABEL[a]} {ph.name}: no sign of over-optimisation; over training the RM reward went "
+                           f"{fmt(o['start_rm'])} → {fmt(o['end_rm'])} and gold {o['start_gold']:.3f} → "
+                           f"{o['end_gold']:.3f} (smoothed; KL at the end {o['end_kl']:.3g}).")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- figures
+
+
+def _mpl():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    return matplotlib
+
+
+RC = {"svg.hashsalt": "rlhf-report", "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9,
+      "legend.fontsize": 8, "xtick.labelsize": 8, "ytick.labelsize": 8, "axes.spines.top": False,
+      "axes.spines.right": False, "figure.dpi": DPI, "savefig.dpi": DPI}
+
+
+def _figure(nrows: int, ncols: int, height: float, **kw):
+    _mpl()
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(WIDTH, height), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
+    return fig, axes
+
+
+def _save(fig, path: Path) -> list[str]:
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    if fig.get_suptitle():
+        titles.insert(0, fig.get_suptitle())
+    with io.atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None})
+    return titles
+
+
+def _algo_legend(ax, algos: Sequence[str] = ALGOS, **kw) -> None:
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(color=COLOR[a], label=LABEL[a]) for a in algos], **kw)
+
+
+def _phase_style(i: int, n: int) -> dict:
+    """First phase hatched and faded, middle phases dotted, the last solid."""
+    if i == 0:
+        return {"alpha": 0.45, "hatch": "///"}
+    return {"alpha": 1.0} if i == n - 1 else {"alpha": 0.75, "hatch": ".."}
+
+
+def _eval_label(ph: Phase) -> str:
+    s = ph.settings
+    parts = [f"T={s['temperature']}" if s.get("temperature") is not None else "",
+             f"top_k={s['top_k']}" if s.get("top_k") is not None else "",
+             f"max_new_tokens={s['max_new_tokens']}" if s.get("max_new_tokens") is not None else ""]
+    return ", ".join(p for p in parts if p)
+
+
+def fig_per_prompt(phase: Phase, path: Path, gold: bool) -> list[str]:
+    """Fig 1 / Fig 5: per-prompt scores of every algorithm in one phase (RM; gold beside it)."""
+    keys = ["rm"] + (["gold"] if gold else [])
+    tables = {k: per_prompt(phase, k) for k in keys}
+    n = len(tables["rm"])
+    with _rc():
+        fig, axes = _figure(1, len(keys), 1.6 + 0.42 * n, sharey=True)
+        y = np.arange(n)
+        h = 0.8 / len(ALGOS)
+        for ax, k in zip(axes[0], keys):
+            t = tables[k]
+            for i, a in enumerate(ALGOS):
+                ax.barh(y - 0.4 + h * (i + 0.5), t[a].to_numpy(), height=h, color=COLOR[a], label=LABEL[a])
+            ax.axvline(0, color="black", lw=0.8)
+            ax.set_yticks(y, [_shorten(s, 28) for s in t.index])
+            if k == keys[0]:
+                ax.invert_yaxis()  # first prompt on top (the y axis is shared)
+            ax.set_xlabel("reward-model score" if k == "rm" else "gold score (0-1)")
+            ax.set_title(f"{phase.name}: {'RM' if k == 'rm' else 'gold'} score per prompt")
+            ax.grid(axis="x", alpha=0.3)
+        _algo_legend(axes[0][-1], loc="lower right", framealpha=0.9)
+        fig.suptitle(f"Per-prompt scores, {phase.name} ({_eval_label(phase)})")
+        return _save(fig, path)
+
+
+def fig_averages(study: Study, path: Path) -> list[str]:
+    """Fig 2: average score by algorithm per phase; held-out mean and CI as error bars."""
+    keys = ["rm"] + (["gold"] if study.gold else [])
+    df = averages(study)
+    with _rc():
+        fig, axes = _figure(len(keys), len(study.phases), 0.6 + 3.2 * len(keys), sharey="row")
+        x = np.arange(len(ALGOS))
+        for r, k in enumerate(keys):
+            for c, ph in enumerate(study.phases):
+                ax = axes[r][c]
+                sub = df[df["phase"] == ph.name].set_index("algo").reindex(ALGOS)
+                vals = sub[f"study_{k}"].to_numpy()
+                bars = ax.bar(x, vals, color=[COLOR[a] for a in ALGOS], width=0.65, label="study prompts (mean)")
+                ax.bar_label(bars, labels=[fmt(v, 2, k == "rm") for v in vals], padding=2, fontsize=8)
+                held = sub[f"heldout_{k}"].to_numpy(dtype=float)
+                if not np.isnan(held).all():
+                    err = np.vstack([held - sub[f"heldout_{k}_lo"].to_numpy(dtype=float),
+                                     sub[f"heldout_{k}_hi"].to_numpy(dtype=float) - held])
+                    ax.errorbar(x + 0.2, held, yerr=err, fmt="D", color="black", ms=4, capsize=3,
+                                label=f"held-out mean, {_pct(_ci_of(ph))} CI")
+                ax.axhline(0, color="black", lw=0.8)
+                ax.set_xticks(x, [LABEL[a] for a in ALGOS])
+                ax.set_ylabel("average RM score" if k == "rm" else "average gold score")
+                ax.set_title(f"{ph.name}: average {'RM' if k == 'rm' else 'gold'} score")
+                ax.grid(axis="y", alpha=0.3)
+                ax.margins(y=0.15)
+                if r == 0 and c == 0:
+                    ax.legend(loc="best")
+        fig.suptitle("Average score by algorithm")
+        return _save(fig, path)
+
+
+def fig_dpo(study: Study, path: Path, knobs: ReportKnobs) -> list[str]:
+    """Fig 3: DPO loss and reward margin per step, one row per phase."""
+    with _rc():
+        fig, axes = _figure(len(study.phases), 2, 0.6 + 2.4 * len(study.phases), sharex="col")
+        for r, ph in enumerate(study.phases):
+            log = ph.logs["dpo"]
+            w = _window(log, knobs)
+            beta = ph.knob("dpo", "beta")
+            for c, (col, label) in enumerate((("loss", "DPO loss"), ("reward_margin", "reward margin"))):
+                ax = axes[r][c]
+                ax.plot(log["step"], log[col], color=COLOR["dpo"], alpha=0.3, lw=0.8, label="per step")
+                ax.plot(log["step"], log[col].rolling(w, min_periods=1).mean(), color=COLOR["dpo"], lw=1.8,
+                        label=f"moving average ({w} steps)")
+                if col == "reward_margin":
+                    ax.axhline(0, color="black", lw=0.8)
+                ax.set_title(f"{ph.name} (β={beta}): {label}")
+                ax.set_ylabel(label)
+                ax.grid(alpha=0.3)
+                if r == len(study.phases) - 1:
+                    ax.set_xlabel("training step")
+                if r == 0 and c == 0:
+                    ax.legend(loc="upper right")
+        fig.suptitle("DPO training dynamics (one row per phase)")
+        return _save(fig, path)
+
+
+def fig_grpo(study: Study, path: Path, knobs: ReportKnobs) -> list[str]:
+    """Fig 4: GRPO group reward std per step, collapse threshold red dashed; per-family view below."""
+    with_groups = any(ph.groups is not None and len(ph.groups) for ph in study.phases)
+    n = len(study.phases)
+    with _rc():
+        fig, axes = _figure(2 if with_groups else 1, n, 3.6 * (2 if with_groups else 1))
+        for c, ph in enumerate(study.phases):
+            log = ph.logs["grpo"]
+            thr = ph.knob("grpo", "collapse_threshold")
+            k, temp = ph.knob("grpo", "group_size"), ph.knob("grpo", "gen_temperature")
+            w = _window(log, knobs)
+            ax = axes[0][c]
+            ax.plot(log["step"], log["group_std_mean"], color=COLOR["grpo"], alpha=0.3, lw=0.8)
+            ax.plot(log["step"], log["group_std_mean"].rolling(w, min_periods=1).mean(), color=COLOR["grpo"], lw=1.8,
+                    label="mean group std")
+            if "group_std_min" in log:
+                ax.plot(log["step"], log["group_std_min"], color="#8c564b", lw=0.8, alpha=0.7, label="min group std")
+            if thr is not None:
+                ax.axhline(thr, color="red", ls="--", lw=1.2, label=f"collapse threshold ({thr})")
+            title = f"{ph.name} (k={k}, T={temp})"
+            if "collapsed_groups" in log:
+                title += f": {int(log['collapsed_groups'].sum())} collapsed groups"
+            ax.set_title(title)
+            ax.set_xlabel("training step")
+            ax.set_ylabel("group reward std")
+            ax.set_ylim(bottom=0)
+            ax.grid(alpha=0.3)
+            ax.legend(loc="best")
+            if not with_groups:
+                continue
+            ax = axes[1][c]
+            g = ph.groups
+            if g is None or not len(g):
+                ax.set_axis_off()
+                ax.text(0.5, 0.5, "no groups.jsonl", ha="center", va="center", transform=ax.transAxes)
+                continue
+            collapsed = (g["std"] < thr).mean() if thr is not None else float("nan")
+            if "family" in g and g["family"].notna().all():
+                fam = g.groupby("family")["std"].agg(["mean", "count"]).sort_index(ascending=False)
+                frac = g.assign(c=g["std"] < (thr if thr is not None else -1)).groupby("family")["c"].mean()
+                ax.barh(np.arange(len(fam)), fam["mean"], color=COLOR["grpo"])
+                ax.set_yticks(np.arange(len(fam)), [f"{f} ({frac[f]:.0%} collapsed)" for f in fam.index])
+                ax.set_xlabel("mean group reward std over training")
+                if thr is not None:
+                    ax.axvline(thr, color="red", ls="--", lw=1.2)
+                ax.set_title(f"{ph.name}: std per family ({collapsed:.0%} collapsed)")
+            else:
+                ax.hist(g["std"], bins=30, color=COLOR["grpo"])
+                if thr is not None:
+                    ax.axvline(thr, color="red", ls="--", lw=1.2)
+                ax.set_xlabel("group reward std")
+                ax.set_ylabel("groups")
+                ax.set_title(f"{ph.name}: std per group ({collapsed:.0%} collapsed)")
+            ax.grid(axis="x", alpha=0.3)
+        fig.suptitle("GRPO group reward std (red dashed = collapse threshold)")
+        return _save(fig, path)
+
+
+def fig_before_after(study: Study, path: Path) -> list[str]:
+    """Fig 6: average per algorithm in every phase (first hatched), last − first annotated."""
+    keys = ["rm"] + (["gold"] if study.gold else [])
+    df = averages(study)
+    n = len(study.phases)
+    with _rc():
+        from matplotlib.patches import Patch
+
+        fig, axes = _figure(1, len(keys), 4.4)
+        x = np.arange(len(ALGOS))
+        w = 0.8 / n
+        for ax, k in zip(axes[0], keys):
+            tops = np.full(len(ALGOS), -np.inf)
+            for i, ph in enumerate(study.phases):
+                vals = df[df["phase"] == ph.name].set_index("algo").reindex(ALGOS)[f"study_{k}"].to_numpy()
+                ax.bar(x - 0.4 + w * (i + 0.5), vals, width=w, color=[COLOR[a] for a in ALGOS], edgecolor="black",
+                       lw=0.5, **_phase_style(i, n))
+                tops = np.maximum(tops, np.maximum(vals, 0))
+            first = df[df["phase"] == study.first.name].set_index("algo").reindex(ALGOS)[f"study_{k}"]
+            last = df[df["phase"] == study.last.name].set_index("algo").reindex(ALGOS)[f"study_{k}"]
+            span = float(np.nanmax(np.abs(np.concatenate([first.to_numpy(), last.to_numpy()])))) or 1.0
+            for j, a in enumerate(ALGOS):
+                d = last[a] - first[a]
+                ax.annotate(f"Δ {fmt(d, 2 if k == 'rm' else 3)}", (x[j], tops[j] + 0.04 * span), ha="center",
+                            fontsize=8, fontweight="bold", color="#2ca02c" if d > 0 else "#d62728" if d < 0 else "black")
+            ax.axhline(0, color="black", lw=0.8)
+            ax.set_xticks(x, [LABEL[a] for a in ALGOS])
+            ax.set_ylabel("average RM score" if k == "rm" else "average gold score")
+            ax.set_title(f"{'RM' if k == 'rm' else 'Gold'}: {study.first.name} (hatched) vs "
+                         + ", ".join(p.name for p in study.phases[1:]))
+            ax.margins(y=0.15)
+            ax.grid(axis="y", alpha=0.3)
+        fig.legend(handles=[Patch(facecolor="#999999", edgecolor="black", label=p.name, **_phase_style(i, n))
+                            for i, p in enumerate(study.phases)], loc="outside lower center", ncols=n)
+        fig.suptitle(f"Average score before and after (Δ = {study.last.name} − {study.first.name})")
+        return _save(fig, path)
+
+
+def fig_delta_heatmap(study: Study, path: Path) -> list[str]:
+    """Fig 7: per-prompt delta (last − first); green improvement, red regression."""
+    keys = ["rm"] + (["gold"] if study.gold else [])
+    tables = {k: per_prompt_delta(study.first, study.last, k) for k in keys}
+    n = len(tables["rm"])
+    with _rc():
+        from matplotlib.colors import TwoSlopeNorm
+
+        fig, axes = _figure(1, len(keys), 1.6 + 0.36 * n)
+        for ax, k in zip(axes[0], keys):
+            d = tables[k]
+            m = d.to_numpy(dtype=float)
+            lim = float(np.nanmax(np.abs(m))) if np.isfinite(m).any() else 1.0
+            lim = lim or 1.0
+            im = ax.imshow(m, cmap="RdYlGn", norm=TwoSlopeNorm(0, -lim, lim), aspect="auto")
+            for (i, j), v in np.ndenumerate(m):
+                ax.text(j, i, fmt(v, 2), ha="center", va="center", fontsize=7,
+                        color="black" if abs(v) < 0.6 * lim or np.isnan(v) else "white")
+            ax.set_xticks(np.arange(len(ALGOS)), [LABEL[a] for a in ALGOS])
+            ax.set_yticks(np.arange(n), [_shorten(s, 28) for s in d.index])
+            ax.set_title(f"{'RM' if k == 'rm' else 'Gold'} Δ per prompt")
+            for s in ax.spines.values():
+                s.set_visible(False)
+            fig.colorbar(im, ax=ax, shrink=0.6,
+                         label=f"{'RM' if k == 'rm' else 'gold'} Δ ({study.last.name} − {study.first.name})")
+        fig.suptitle(f"Per-prompt delta, {study.last.name} − {study.first.name} (green = improvement, red = regression)")
+        return _save(fig, path)
+
+
+def fig_ranking(study: Study, path: Path) -> list[str]:
+    """Fig 8: ranking bump chart across phases (RM; gold beside it)."""
+    keys = ["rm"] + (["gold"] if study.gold else [])
+    n = len(study.phases)
+    with _rc():
+        fig, axes = _figure(1, len(keys), 4.2)
+        for ax, k in zip(axes[0], keys):
+            ranks = {a: [] for a in ALGOS}
+            vals = {a: [] for a in ALGOS}
+            for ph in study.phases:
+                for i, (a, v) in enumerate(ranking(ph, k)):
+                    ranks[a].append(i + 1)
+                    vals[a].append(v)
+            for a in ALGOS:
+                ax.plot(range(n), ranks[a], "-o", color=COLOR[a], lw=2.5, ms=9, label=LABEL[a])
+                for i in range(n):
+                    ax.annotate(fmt(vals[a][i], 2 if k == "rm" else 3, k == "rm"), (i, ranks[a][i]),
+                                textcoords="offset points", xytext=(0, 9), ha="center", fontsize=8)
+                ax.annotate(LABEL[a], (n - 1, ranks[a][-1]), textcoords="offset points", xytext=(12, -3),
+                            color=COLOR[a], fontweight="bold")
+            ax.set_xticks(range(n), [p.name for p in study.phases])
+            ax.set_yticks(range(1, len(ALGOS) + 1), [_ordinal(i) for i in range(1, len(ALGOS) + 1)])
+            ax.set_ylim(len(ALGOS) + 0.5, 0.5)
+            ax.set_xlim(-0.4, n - 0.4 + 0.25)
+            ax.set_xlabel("phase")
+            ax.set_ylabel("rank (study-prompt mean)")
+            ax.set_title(f"Ranking by {'RM' if k == 'rm' else 'gold'} score")
+        fig.suptitle("Algorithm ranking across phases")
+        return _save(fig, path)
+
+
+def fig_rm_vs_gold(study: Study, path: Path) -> list[str]:
+    """RM score against gold score for every answer, one panel per phase, Spearman in the title."""
+    n = len(study.phases)
+    with _rc():
+        fig, axes = _figure(1, n, 4.2, sharey=True)
+        for ax, ph in zip(axes[0], study.phases):
+            for a in ALGOS:
+                sub = ph.answers[ph.answers["algo"] == a]
+                ax.scatter(sub["rm"], sub["gold"], s=10, alpha=0.45, color=COLOR[a], lw=0,
+                           label=f"{LABEL[a]} (ρ={fmt(spearman(sub['rm'], sub['gold']), 2)})")
+            rho = spearman(ph.answers["rm"], ph.answers["gold"])
+            ax.set_title(f"{ph.name}: Spearman ρ = {fmt(rho, 2)} (n={len(ph.answers):,})")
+            ax.set_xlabel("reward-model score")
+            ax.set_ylabel("gold score")
+            ax.grid(alpha=0.3)
+            ax.legend(loc="best", markerscale=1.5)
+        fig.suptitle("Reward model vs gold judge, every answer (study + held-out)")
+        return _save(fig, path)
+
+
+def fig_overoptimisation(study: Study, path: Path, knobs: ReportKnobs) -> list[str]:
+    """RM reward (left axis) and gold reward (right axis) against KL over PPO and GRPO training."""
+    n = len(study.phases)
+    with _rc():
+        fig, axes = _figure(len(RM_LOG), n, 0.6 + 3.0 * len(RM_LOG))
+        for r, (a, col) in enumerate(RM_LOG.items()):
+            for c, ph in enumerate(study.phases):
+                ax = axes[r][c]
+                log = ph.logs[a]
+                w = _window(log, knobs)
+                sm = log.rolling(w, min_periods=1).mean()
+                knob = f"kl_coef={ph.knob('ppo', 'kl_coef')}" if a == "ppo" else \
+                    f"k={ph.knob('grpo', 'group_size')}, T={ph.knob('grpo', 'gen_temperature')}"
+                ax.set_title(f"{LABEL[a]} {ph.name} ({knob})")
+                ax.plot(sm["kl"], sm[col], color=COLOR[a], lw=1.8, label="RM reward")
+                ax.plot(sm["kl"].iloc[[0]], sm[col].iloc[[0]], "o", color=COLOR[a], ms=5)
+                ax.set_xlabel(f"KL to SFT reference (training log, {w}-step average)")
+                ax.set_ylabel("RM reward", color=COLOR[a])
+                ax.grid(alpha=0.3)
+                handles = ax.get_lines()[:1]
+                o = overoptimisation(log, col, w)
+                if o is not None:
+                    ax2 = ax.twinx()
+                    ax2.spines["right"].set_visible(True)
+                    ax2.plot(sm["kl"], sm["gold_mean"], color="black", ls="--", lw=1.5, label="gold reward")
+                    ax2.plot([o["peak_kl"]], [o["peak_gold"]], "*", color="red", ms=11,
+                             label=f"gold peak (step {o['peak_step']})")
+                    ax2.set_ylabel("gold reward")
+                    handles += ax2.get_lines()
+                else:
+                    ax.text(0.98, 0.04, "no gold log", ha="right", transform=ax.transAxes, fontsize=8)
+                ax.legend(handles=handles, loc="upper left", framealpha=0.85)
+        fig.suptitle("Reward over-optimisation: RM vs gold reward as the policy moves away from SFT (circle = start)")
+        return _save(fig, path)
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+
+@dataclass
+class Written:
+    files: list[Path] = field(default_factory=list)
+    panels: dict[str, list[str]] = field(default_factory=dict)  # figure file name -> its titles
+
+
+def write_report(study: Study, reports: Path, knobs: ReportKnobs = ReportKnobs(), seed: int = 0) -> Written:
+    """Write report.md, figures/*.png and tables/*.md|csv; remove stale ones from earlier runs."""
+    reports = Path(reports)
+    figs, tabs = reports / "figures", reports / "tables"
+    out = Written()
+    multi = len(study.phases) >= 2
+    ds = deltas(study, knobs, seed) if multi else None
+
+    def table(name: str, md: str, df: pd.DataFrame | None) -> str:
+        io.write_text(tabs / f"{name}.md", md)
+        out.files.append(tabs / f"{name}.md")
+        if df is not None:
+            io.write_text(tabs / f"{name}.csv", df.to_csv(index=df.index.name is not None, float_format="%.6g",
+                                                          lineterminator="\n"))
+            out.files.append(tabs / f"{name}.csv")
+        return md
+
+    def figure(name: str, draw: Callable[[Path], list[str]], caption: str) -> str:
+        path = figs / f"{name}.png"
+        out.panels[path.name] = draw(path)
+        out.files.append(path)
+        return f"![{caption}](figures/{path.name})\n\n*{caption}*\n"
+
+    names = [p.name for p in study.phases]
+    slug = {p.name: _slug(p.name) for p in study.phases}
+    md = ["# RLHF study report\n",
+          f"Generated by `rlhf report` from the outputs of eval and training for the phases named in params.yaml: "
+          f"{', '.join(f'**{md_escape(n)}**' for n in names)}. "
+          + ("The data has a gold judge: gold scores stand beside RM scores. " if study.gold else
+             "The data has no gold judge (hub/local data): sections that need gold are skipped. ")
+          + ("" if multi else "With a single phase, phase-to-phase deltas are skipped. ")
+          + "Every number and sentence below is computed from those files.\n"]
+
+    md += ["## 1. Setup\n", "### Each phase's settings\n", table("settings", *settings_markdown(study))]
+    if multi:
+        md += ["### What changed between phases\n", table("changes", *changes_markdown(study))]
+    if study.rm_metrics or study.sft_metrics:
+        md.append("### Reward model and SFT baseline\n")
+        if study.rm_metrics:
+            md += ["Reward model (`reports/live/rm/metrics.json`):\n",
+                   table("reward_model", *metrics_markdown(study.rm_metrics))]
+        if study.sft_metrics:
+            md += ["SFT (`reports/live/sft/metrics.json`):\n", table("sft", *metrics_markdown(study.sft_metrics))]
+
+    md += ["## 2. Findings\n", "\n".join(f"- {s}" for s in findings(study, ds, knobs)) + "\n"]
+
+    md.append("## 3. Per-prompt results\n")
+    for i, ph in enumerate(study.phases):
+        fig_no = "1" if i == 0 else ("5" if len(study.phases) == 2 else f"5{chr(ord('a') + i - 1)}")
+        md += [f"### {md_escape(ph.name)} ({md_escape(_eval_label(ph))})\n",
+               figure(f"fig{fig_no}_per_prompt_{slug[ph.name]}", lambda p, ph=ph: fig_per_prompt(ph, p, study.gold),
+                      f"Fig {fig_no} — {ph.name} per-prompt scores across all four methods."),
+               table(f"per_prompt_{slug[ph.name]}", *per_prompt_markdown(ph, study.gold))]
+
+    md += ["## 4. Average score by algorithm\n",
+           figure("fig2_averages", lambda p: fig_averages(study, p),
+                  "Fig 2 — Average score per algorithm and phase; bars = the 16 study prompts, "
+                  "diamonds = held-out mean with its CI."),
+           table("averages", *averages_markdown(study, _ci_of(study.first)))]
+
+    md += ["## 5. DPO training dynamics\n",
+           figure("fig3_dpo_training_dynamics", lambda p: fig_dpo(study, p, knobs),
+                  "Fig 3 — DPO training dynamics, one row per phase ("
+                  + ", ".join(f"{n}: β={ph.knob('dpo', 'beta')}" for n, ph in zip(names, study.phases))
+                  + "). Left: loss. Right: reward margin.")]
+    md += ["## 6. GRPO group collapse\n",
+           figure("fig4_grpo_group_std", lambda p: fig_grpo(study, p, knobs),
+                  "Fig 4 — GRPO group reward std per training step, one panel per phase; red dashed = collapse "
+                  "threshold. Second row (when groups.jsonl exists): std per task family or per group.")]
+
+    if multi:
+        f, l = study.first.name, study.last.name
+        md += [f"## 7. {md_escape(f)} vs {md_escape(l)}\n",
+               figure("fig6_before_after_averages", lambda p: fig_before_after(study, p),
+                      f"Fig 6 — Average score, {f} (hatched) vs later phases; Δ = {l} − {f} annotated."),
+               table("summary", *summary_markdown(study, ds, knobs.ci)),
+               "### Per-prompt deltas\n",
+               figure("fig7_delta_heatmap", lambda p: fig_delta_heatmap(study, p),
+                      f"Fig 7 — Delta heatmap ({l} − {f}). Green = improvement. Red = regression."),
+               table("per_prompt_delta", *delta_markdown(study))]
+    else:
+        md += ["## 7. Phase comparison\n",
+               f"*Only one phase ({md_escape(study.first.name)}): the before/after summary, delta heatmap and "
+               "ranking bump chart need two or more phases and are skipped.*\n"]
+
+    md += ["## 8. Ranking\n"]
+    if multi:
+        md += [figure("fig8_ranking_bump_chart", lambda p: fig_ranking(study, p),
+                      "Fig 8 — Algorithm ranking across phases (study-prompt means annotated).")]
+    md += [table("ranking", *ranking_markdown(study))]
+
+    md.append("## 9. Beyond the study: the reward model against the truth\n")
+    if study.gold:
+        md += [figure("fig9_rm_vs_gold", lambda p: fig_rm_vs_gold(study, p),
+                      "Fig 9 — RM score vs gold score for every answer (study and held-out), colours by algorithm; "
+                      "Spearman rank correlation in the titles."),
+               figure("fig10_overoptimisation", lambda p: fig_overoptimisation(study, p, knobs),
+                      "Fig 10 — Over-optimisation: smoothed RM reward (solid) and gold reward (dashed, right axis) "
+                      "against KL over PPO and GRPO training; red star = gold's peak.")]
+    else:
+        md.append("*No gold judge for this data source (hub/local data): RM-vs-gold agreement and the "
+                  "over-optimisation curves are skipped.*\n")
+
+    md.append("## 10. Sample answers\n")
+    md.append(f"*Answers to {knobs.sample_prompts or 'all'} of the study prompts, cut to {knobs.answer_chars} "
+              "characters (⏎ = line break).*\n")
+    for ph in study.phases:
+        md += [f"### {md_escape(ph.name)}\n", sample_answers_markdown(ph, knobs, study.gold)]
+
+    io.write_text(reports / "report.md", "\n".join(md).rstrip() + "\n")
+    out.files.append(reports / "report.md")
+    keep = set(out.files)
+    for folder in (figs, tabs):  # outputs of removed phases or sections must not linger
+        for p in sorted(folder.glob("*")) if folder.is_dir() else []:
+            if p.is_file() and p.suffix in (".png", ".md", ".csv") and p not in keep:
+                p.unlink()
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def _rc():
+    import matplotlib
+
+    _mpl()
+    return matplotlib.rc_context(RC)
+
+
+def _num(x: Any) -> float:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return float("nan")
+    return v
+
+
+def _b(s: str, bold: bool) -> str:
+    return f"**{s}**" if bold else s
+
+
+def _pct(ci: float) -> str:
+    return f"{ci * 100:g}%"
+
+
+def _ci_of(ph: Phase) -> float:
+    ci = _num(ph.settings.get("ci"))
+    return ci if 0 < ci < 1 else 0.95
+
+
+def _yes(x: bool | None) -> str:
+    return "—" if x is None else ("yes" if x else "no")
+
+
+def _held(d: Delta, digits: int = 3) -> str:
+    if d.held is None:
+        return "—"
+    if d.method == "bootstrap":
+        return fmt_ci(d.held, d.lo, d.hi, digits)
+    return fmt(d.held, digits) + " (CIs " + ("apart" if d.significant else "overlap") + ")"
+
+
+def _method_note(ds: Sequence[Delta], ci: float) -> str:
+    methods = {d.method for d in ds if d.method}
+    if methods == {"bootstrap"}:
+        n = max(d.n for d in ds)
+        return (f"{_pct(ci)} CI of the difference by paired bootstrap over the {n} held-out prompts both phases "
+                "answered; beyond noise = the interval excludes 0")
+    if methods == {"overlap"}:
+        return f"beyond noise = the two phases' {_pct(ci)} held-out intervals do not overlap (a conservative test)"
+    if methods:
+        return "paired bootstrap CI of the difference where the held-out prompts match, else non-overlap of intervals"
+    return "no held-out prompts, so no interval"
+
+
+def _direction(delta: float, gains: Sequence[float]) -> str:
+    if math.isnan(delta) or abs(delta) < 5e-4:
+        return "Unchanged"
+    if delta < 0:
+        return "Regressed"
+    return "Largest gain" if len(gains) > 1 and delta == max(gains) else "Improved"
+
+
+def _ordinal(i: int) -> str:
+    return {1: "1st", 2: "2nd", 3: "3rd"}.get(i, f"{i}th")
+
+
+def _strength(rho: float) -> str:
+    if math.isnan(rho):
+        return "unmeasurably"
+    if rho >= 0.7:
+        return "strongly"
+    if rho >= 0.4:
+        return "moderately"
+    if rho >= 0.1:
+        return "weakly"
+    return "not at all" if rho > -0.1 else "inversely"
+
+
+def _shorten(text: str, n: int) -> str:
+    text = text.strip()
+    return text if len(text) <= n else text[: max(n - 1, 1)].rstrip() + "…"
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+def _plain(v: Any) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    if isinstance(v, float):
+        return f"{v:.1f}" if v.is_integer() and abs(v) < 1e6 else f"{v:.4g}"
+    return md_escape(str(v))
+
+
+def _flatten(d: Any, prefix: str = "") -> dict:
+    out = {}
+    if isinstance(d, dict):
+        for k, v in d.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+    else:
+        out[prefix.rstrip(".")] = d
+    return out
+
+
+def _window(log: pd.DataFrame, knobs: ReportKnobs) -> int:
+    return knobs.smooth or max(1, len(log) // 20)

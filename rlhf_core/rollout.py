@@ -1,0 +1,102 @@
+"""Prompt + response batches and the per-token quantities every RL algorithm needs.
+
+A batch is right-padded `prompt + response` rows, so the causal model runs on its fast path with
+no attention mask and default positions (padding only ever follows the real tokens). Only the
+positions that predict a response token go through the 8,000-way LM head.
+
+Position convention: `mask[:, t]` (shape (B, L-1)) is True when token t+1 is a response token; the
+logits at position t predict it. Per-token tensors (log-probs, values, KL) use that (B, L-1) layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+from rlhf_core.losses import entropy_from_logits, gather_logprobs
+from rlhf_core.model import GPT
+
+
+@dataclass
+class SequenceBatch:
+    tokens: torch.Tensor  # (B, L) prompt + response, right-padded
+    mask: torch.Tensor  # (B, L-1) bool: position t predicts a response token
+    prompt_lens: list[int]
+    response_lens: list[int]
+
+    @property
+    def inputs(self) -> torch.Tensor:
+        return self.tokens[:, :-1]
+
+    @property
+    def targets(self) -> torch.Tensor:
+        return self.tokens[:, 1:]
+
+    def to(self, device) -> "SequenceBatch":
+        return SequenceBatch(self.tokens.to(device), self.mask.to(device), self.prompt_lens, self.response_lens)
+
+    def select(self, idx: list[int]) -> "SequenceBatch":
+        """Rows `idx`, trimmed to their own longest row."""
+        L = max(self.prompt_lens[i] + self.response_lens[i] for i in idx)
+        return SequenceBatch(self.tokens[idx, :L], self.mask[idx, : L - 1],
+                             [self.prompt_lens[i] for i in idx], [self.response_lens[i] for i in idx])
+
+
+def build_sequences(prompts: list[list[int]], responses: list[list[int]], pad_id: int) -> SequenceBatch:
+    """Concatenate each prompt with its response (which should already include EOS if one was emitted)."""
+    rows = [p + r for p, r in zip(prompts, responses)]
+    L = max(max(len(r) for r in rows), 2)
+    tokens = torch.full((len(rows), L), pad_id, dtype=torch.long)
+    mask = torch.zeros(len(rows), L - 1, dtype=torch.bool)
+    for b, (p, r) in enumerate(zip(prompts, responses)):
+        tokens[b, : len(p) + len(r)] = torch.tensor(p + r, dtype=torch.long)
+        mask[b, len(p) - 1 : len(p) + len(r) - 1] = True
+    return SequenceBatch(tokens, mask, [len(p) for p in prompts], [len(r) for r in responses])
+
+
+def with_eos(generated: list[list[int]], finished: list[bool], eos_id: int) -> list[list[int]]:
+    """Responses as the policy emitted them: EOS is an action too, so it is kept where it was sampled."""
+    return [g + [eos_id] if f else list(g) for g, f in zip(generated, finished)]
+
+
+class ValueHead(nn.Module):
+    """Scalar value per position on the policy's final hidden state (shared trunk, as in
+    InstructGPT/TRL's value-head models); initialised to predict zero."""
+
+    def __init__(self, d_model: int):
+        super().__init__()
+        self.proj = nn.Linear(d_model, 1)
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.proj(h).squeeze(-1)
+
+
+@dataclass
+class TokenStats:
+    logp: torch.Tensor  # (B, L-1), 0 off the mask
+    logits: torch.Tensor | None  # (N, V) response-position logits (N = mask.sum()), when asked for
+    values: torch.Tensor | None  # (B, L-1), 0 off the mask, when a value head is given
+    entropy: torch.Tensor | None  # (B, L-1)
+
+
+def token_stats(model: GPT, batch: SequenceBatch, *, value_head: ValueHead | None = None,
+                keep_logits: bool = False, entropy: bool = False) -> TokenStats:
+    """Per-token log-probs of the response tokens (and values, entropy, raw logits if asked)."""
+    h = model.hidden_states(batch.inputs)  # (B, L-1, d)
+    sel = h[batch.mask]  # (N, d)
+    logits = model.logits(sel)  # (N, V)
+    logp = scatter(gather_logprobs(logits, batch.targets[batch.mask]), batch.mask)
+    values = scatter(value_head(sel), batch.mask) if value_head is not None else None
+    ent = scatter(entropy_from_logits(logits), batch.mask) if entropy else None
+    return TokenStats(logp, logits if keep_logits else None, values, ent)
+
+
+def scatter(flat: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Put (N,) values at the True positions of a (B, T) mask; zeros elsewhere."""
+    out = flat.new_zeros(mask.shape)
+    out[mask] = flat
+    return out

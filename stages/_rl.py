@@ -1,0 +1,110 @@
+"""What the three RL stages share: load SFT policy + frozen reference, log with dvclive, save.
+
+Each stage passes its own training function; this module owns the bookkeeping around it so the
+three loops stay flat and the bookkeeping is written once.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from rlhf_core import io
+from rlhf_core.checkpoint import load_policy, save_checkpoint
+from rlhf_core.data import read_split
+from rlhf_core.params import Params, to_dict
+from rlhf_core.runtime import pick_device, seed_everything
+from rlhf_core.tokenizer import TextTokenizer, load_tokenizer
+from stages._common import console
+
+TAIL = 20  # steps averaged for the "last20" summary, smoothing the noise of batch-1 steps
+
+
+def summarize(history: list[dict]) -> dict:
+    """Final-step values, means over the last TAIL steps, and means over the whole run."""
+    keys = [k for k, v in history[-1].items() if isinstance(v, (int, float))]
+    mean = lambda hs, k: sum(h[k] for h in hs) / len(hs)  # noqa: E731
+    return {"final": {k: history[-1][k] for k in keys},
+            "last20": {k: mean(history[-TAIL:], k) for k in keys},
+            "overall": {k: mean(history, k) for k in keys}}
+
+
+class RLRun:
+    """Context for one RL stage: params, device, tokenizer, rows, policy (trainable) and reference."""
+
+    def __init__(self, name: str, params: Params, *, data: Path, tokenizer: Path, sft: Path, live: Path):
+        self.t0 = time.perf_counter()
+        self.name, self.p, self.live_dir = name, params, live
+        self.generator = seed_everything(params.seed)
+        self.device = pick_device(params.device)
+        self.tok: TextTokenizer = load_tokenizer(tokenizer)
+        self.rows = read_split(data, "train")
+        self.policy = load_policy(sft, self.tok, self.device)
+        self.ref = load_policy(sft, self.tok, self.device)
+        self.ref.requires_grad_(False)
+        self.history: list[dict] = []
+
+    def train(self, fn: Callable[..., None], **kw) -> dict:
+        """Run `fn(on_log=..., on_progress=..., **kw)` under dvclive and a progress bar; return the summary."""
+        from dvclive import Live
+
+        with Live(dir=str(self.live_dir), dvcyaml=False, save_dvc_exp=False, report=None) as lv:
+            def on_log(step: int, stats: dict) -> None:
+                self.history.append(stats)
+                lv.step = step
+                for k, v in stats.items():
+                    lv.log_metric(f"train/{k}", v)
+
+            with Progress(TextColumn(f"[bold]{self.name}"), BarColumn(), MofNCompleteColumn(),
+                          TimeRemainingColumn(), console=console, transient=True) as bar:
+                task = bar.add_task(self.name, total=None)
+                fn(on_log=on_log, on_progress=lambda d, t: bar.update(task, completed=d, total=t), **kw)
+            summary = summarize(self.history)
+            lv.summary.clear()
+            lv.summary.update(summary)
+        return summary
+
+    def save(self, out: Path, stage_params: dict, summary: dict, extra_modules: dict[str, torch.nn.Module] | None = None) -> None:
+        save_checkpoint(out, self.policy, self.policy.cfg, self.tok, kind="policy", stage=self.name,
+                        params=stage_params, metrics=summary["final"])
+        for name, module in (extra_modules or {}).items():
+            from safetensors.torch import save_model
+
+            with io.atomic_path(out / f"{name}.safetensors") as tmp:
+                save_model(module, str(tmp))
+        io.write_json(self.live_dir / "timing.json", {"stage_seconds": round(time.perf_counter() - self.t0, 2)})
+        f, last = summary["final"], summary["last20"]
+        shown = ", ".join(f"{k} {last[k]:.4g}" for k in list(last)[:6])
+        console.print(f"[bold]{self.name}[/]: {len(self.history)} steps in {time.perf_counter() - self.t0:.0f}s; "
+                      f"last {TAIL} steps: {shown}")
+
+
+def section(params: Params, name: str) -> dict:
+    return to_dict(params)[name]
+
+
+def reward_fn(rm_dir: Path, run: RLRun) -> Callable[[list[dict], list[str]], torch.Tensor]:
+    return reward_fn_from(rm_dir, run.tok, run.device)
+
+
+def reward_fn_from(rm_dir: Path, tok: TextTokenizer, device) -> Callable[[list[dict], list[str]], torch.Tensor]:
+    """The frozen reward model as `(rows, responses) -> (N,) scores`."""
+    from rlhf_core.reward import load_reward_model, score
+
+    rm = load_reward_model(rm_dir, tok, device)
+    return lambda rows, texts: score(rm, tok, rows, texts, batch_size=64)
+
+
+def gold_fn(rows: list[dict]) -> Callable[[list[dict], list[str]], torch.Tensor] | None:
+    """The builtin gold judge as a reward-shaped function, or None for data without one."""
+    from rlhf_core.data import has_gold
+
+    if not has_gold(rows):
+        return None
+    from rlhf_core.builtin import gold_score
+
+    return lambda rs, texts: torch.tensor([gold_score(r, t) for r, t in zip(rs, texts)])

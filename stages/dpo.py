@@ -1,0 +1,27 @@
+"""rlhf dpo: Direct Preference Optimisation from the SFT checkpoint (no reward model)."""
+
+from pathlib import Path
+
+import typer
+
+from rlhf_core.dpo import train_dpo
+from rlhf_core.params import load_params
+from stages._common import PARAMS_OPT, user_errors
+from stages._rl import RLRun, section
+
+
+@user_errors
+def main(
+    params: Path = PARAMS_OPT,
+    data: Path = typer.Option(Path("data/raw"), help="folder written by `rlhf download`"),
+    tokenizer: Path = typer.Option(Path("data/tokenizer"), help="folder written by `rlhf bpe`"),
+    sft: Path = typer.Option(Path("data/sft"), help="SFT checkpoint: the policy's start and the frozen reference"),
+    out: Path = typer.Option(Path("data/phase1/dpo"), help="checkpoint folder to write"),
+    live: Path = typer.Option(Path("reports/live/phase1/dpo"), help="dvclive folder: per-step logs and metrics"),
+) -> None:
+    """Chosen = the reference answer; rejected = a reference-model sample at dpo.rej_temperature."""
+    p = load_params(params)
+    run = RLRun("dpo", p, data=data, tokenizer=tokenizer, sft=sft, live=live)
+    summary = run.train(train_dpo, policy=run.policy, ref=run.ref, tok=run.tok, rows=run.rows, p=p.dpo,
+                        seed=p.seed, generator=run.generator)
+    run.save(out, section(p, "dpo"), summary)

@@ -1,0 +1,362 @@
+"""`rlhf report` on small synthetic eval and training outputs written to the input contract."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from rlhf_core import report as R
+from stages import report as stage
+
+ALGOS = ("sft", "ppo", "grpo", "dpo")
+NAMES = ["Stay healthy tips", "Three primary colors", "Structure of an atom", "Reduce air pollution",
+         "Difficult decision", "Odd one out (Twitter…)", "4/16 = 1/4 explain", "Short story career",
+         "Render 3D house", "Spelling | grammar", "Julius Caesar death", "Capital of France",
+         "Camping trip list", "Great Depression causes", "Classify oak/copper/eleph", "Word embeddings NLP"]
+# the study's averages: PPO first in phase1, DPO first in phase5
+LEVELS = {"phase1": {"sft": 3.0, "ppo": 4.0, "grpo": -0.1, "dpo": 2.4},
+          "phase5": {"sft": 4.1, "ppo": 3.5, "grpo": 3.3, "dpo": 4.15}}
+SETTINGS = {"phase1": (0.7, 50, 64, 0.01, 4, 0.8, 0.1), "phase5": (0.3, 20, 96, 0.1, 8, 1.0, 0.3)}
+N_HELD, SAMPLES, STEPS = 12, 2, 40
+
+
+def gold_of(rm: float, rng) -> float:
+    return float(np.clip(1 / (1 + math.exp(-rm / 3)) + rng.normal(0, 0.1), 0, 1))
+
+
+def write_tsv(folder: Path, stat: str, values) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{stat}.tsv").write_text(f"step\t{stat}\n" + "".join(f"{i + 1}\t{v!r}\n" for i, v in enumerate(values)))
+
+
+def make_phase(root: Path, phase: str, gold: bool, seed: int, heldout: bool = True) -> None:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for a in ALGOS:
+        for i, name in enumerate(NAMES):
+            rm = round(LEVELS[phase][a] + rng.normal(0, 2.5), 3)
+            rows.append({"algo": a, "set": "study", "prompt_id": f"study-{i:02d}", "name": name,
+                         "family": "fam" if gold else None, "sample": 0, "instruction": f"Do task {i}", "input": "",
+                         "response": f"Answer of {a} to {name}\nwith *markdown* | pipes", "rm": rm,
+                         "gold": gold_of(rm, rng) if gold else None, "kl": 0.1, "length": 20, "eos": True})
+        for j in range(N_HELD if heldout else 0):
+            for s in range(SAMPLES):
+                rm = LEVELS[phase][a] + rng.normal(0, 1.0)
+                rows.append({"algo": a, "set": "heldout", "prompt_id": f"held-{j:03d}", "name": None,
+                             "family": "fam" if gold else None, "sample": s, "instruction": "q", "input": "",
+                             "response": "x", "rm": rm, "gold": gold_of(rm, rng) if gold else None, "kl": 0.2,
+                             "length": 30, "eos": s == 0})
+    out = root / "data" / "eval" / phase
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "answers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    temp, top_k, max_new, kl_coef, k, gen_t, beta = SETTINGS[phase]
+    metrics = {"settings": {"temperature": temp, "top_k": top_k, "max_new_tokens": max_new, "ci": 0.95,
+                            "bootstrap": 200, "n_study": 16, "n_heldout_prompts": N_HELD}}
+    for a in ALGOS:
+        mine = [r for r in rows if r["algo"] == a]
+        study = [r for r in mine if r["set"] == "study"]
+        m = {"study_rm": float(np.mean([r["rm"] for r in study])),
+             "study_gold": float(np.mean([r["gold"] for r in study])) if gold else None,
+             "kl": 0.1, "length": 25.0, "eos_rate": 0.9}
+        for key in ("rm", "gold"):
+            if not heldout or (key == "gold" and not gold):
+                m.update({f"heldout_{key}": None, f"heldout_{key}_lo": None, f"heldout_{key}_hi": None})
+                continue
+            per = [np.mean([r[key] for r in mine if r["prompt_id"] == f"held-{j:03d}"]) for j in range(N_HELD)]
+            lo, hi = R.bootstrap_ci(per, n_boot=200, ci=0.95, seed=0)
+            m.update({f"heldout_{key}": float(np.mean(per)), f"heldout_{key}_lo": lo, f"heldout_{key}_hi": hi})
+        metrics[a] = m
+    (root / "reports" / "metrics").mkdir(parents=True, exist_ok=True)
+    (root / "reports" / "metrics" / f"{phase}.json").write_text(json.dumps(metrics))
+    cfg = root / "reports" / "configs" / phase
+    cfg.mkdir(parents=True, exist_ok=True)
+    for a, section in (("ppo", {"kl_coef": kl_coef, "lr": 1e-5}), ("grpo", {"group_size": k, "gen_temperature": gen_t,
+                       "collapse_threshold": 0.1, "lr": 1e-5}), ("dpo", {"beta": beta, "lr": 1e-5})):
+        (cfg / f"{a}.json").write_text(json.dumps({"seed": 0, "device": "auto", a: section}))
+    (cfg / "eval.json").write_text(json.dumps({"eval": {"temperature": temp, "top_k": top_k, "max_new_tokens": max_new}}))
+    t = np.arange(STEPS) / STEPS
+    live = root / "reports" / "live" / phase
+    train = lambda a: live / a / "plots" / "metrics" / "train"  # noqa: E731
+    write_tsv(train("dpo"), "loss", (0.7 * np.exp(-5 * t) + rng.uniform(0, 0.05, STEPS)).tolist())
+    write_tsv(train("dpo"), "reward_margin", (50 * t / beta + rng.normal(0, 3, STEPS)).tolist())
+    write_tsv(train("dpo"), "accuracy", np.clip(0.5 + t, 0, 1).tolist())
+    write_tsv(train("ppo"), "reward", (t * 4 + rng.normal(0, 0.3, STEPS)).tolist())
+    write_tsv(train("ppo"), "kl", (t * 10).tolist())
+    write_tsv(train("grpo"), "reward_mean", (t * 3 + rng.normal(0, 0.3, STEPS)).tolist())
+    write_tsv(train("grpo"), "kl", (t * 2).tolist())
+    std = np.abs(0.3 + 0.2 * np.sin(9 * t) + rng.normal(0, 0.05, STEPS))
+    write_tsv(train("grpo"), "group_std_mean", std.tolist())
+    write_tsv(train("grpo"), "group_std_min", (std * 0.2).tolist())
+    write_tsv(train("grpo"), "collapsed_groups", [int(v < 0.1) for v in std * 0.2])
+    if gold:  # PPO: gold peaks at 40% of training then falls while the reward climbs; GRPO: gold keeps pace
+        write_tsv(train("ppo"), "gold_mean", (0.6 - 2 * (t - 0.4) ** 2).tolist())
+        write_tsv(train("grpo"), "gold_mean", (0.4 + 0.3 * t).tolist())
+    groups = [{"step": s + 1, "id": f"train-{g}", "family": f"family{g % 3}" if gold else None,
+               "rewards": [0.0] * k, "std": float(abs(rng.normal(0.3, 0.2)))} for s in range(STEPS) for g in range(4)]
+    (live / "grpo" / "groups.jsonl").write_text("".join(json.dumps(g) + "\n" for g in groups))
+
+
+def make_inputs(root: Path, gold: bool = True, phases=("phase1", "phase5"), heldout: bool = True) -> Path:
+    for i, ph in enumerate(phases):
+        make_phase(root, ph, gold, seed=10 + i, heldout=heldout)
+    write_params(root, phases)
+    if gold:
+        (root / "reports" / "live" / "rm").mkdir(parents=True, exist_ok=True)
+        (root / "reports" / "live" / "rm" / "metrics.json").write_text(json.dumps(
+            {"heldout": {"accuracy": 0.81, "n": 512}, "trust": {"spearman": 0.42}, "note": "text is ignored"}))
+    return root
+
+
+def write_params(root: Path, phases) -> Path:
+    path = root / "params.yaml"
+    path.write_text("seed: 0\nphases:\n" + "".join(f"  {p}: {{}}\n" for p in phases))
+    return path
+
+
+def run_stage(root: Path):
+    app = typer.Typer()
+    app.command()(stage.main)
+    return CliRunner().invoke(app, ["--params", str(root / "params.yaml"), "--reports", str(root / "reports"),
+                                    "--data", str(root / "data")])
+
+
+def table_rows(md: str, first_cell: str) -> list[str]:
+    """The cells of the markdown table row starting with `first_cell`."""
+    for line in md.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        if line.startswith("|") and cells[0] == first_cell:
+            return cells
+    raise AssertionError(f"no row {first_cell!r}")
+
+
+def num(cell: str) -> float:
+    return float(cell.strip("*").split(" ")[0])
+
+
+@pytest.fixture(scope="module")
+def gold_run(tmp_path_factory):
+    root = make_inputs(tmp_path_factory.mktemp("gold"))
+    result = run_stage(root)
+    assert result.exit_code == 0, result.output
+    return root
+
+
+@pytest.fixture(scope="module")
+def hub_run(tmp_path_factory):
+    root = make_inputs(tmp_path_factory.mktemp("hub"), gold=False)
+    result = run_stage(root)
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def load(root: Path, phases=("phase1", "phase5")) -> R.Study:
+    return R.load_study(list(phases), root / "reports", root / "data")
+
+
+FIGURES = ["fig1_per_prompt_phase1.png", "fig5_per_prompt_phase5.png", "fig2_averages.png",
+           "fig3_dpo_training_dynamics.png", "fig4_grpo_group_std.png", "fig6_before_after_averages.png",
+           "fig7_delta_heatmap.png", "fig8_ranking_bump_chart.png"]
+
+
+def test_every_output_written(gold_run):
+    figs = gold_run / "reports" / "figures"
+    assert sorted(p.name for p in figs.iterdir()) == sorted(FIGURES + ["fig9_rm_vs_gold.png", "fig10_overoptimisation.png"])
+    for p in figs.iterdir():
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000
+    tables = {p.name for p in (gold_run / "reports" / "tables").iterdir()}
+    for name in ("settings", "changes", "reward_model", "per_prompt_phase1", "per_prompt_phase5", "averages", "summary",
+                 "per_prompt_delta", "ranking"):
+        assert {f"{name}.md", f"{name}.csv"} <= tables
+    md = (gold_run / "reports" / "report.md").read_text()
+    for fig in FIGURES:
+        assert f"(figures/{fig})" in md
+
+
+def test_per_prompt_table_numbers_and_bold_max(gold_run):
+    md = (gold_run / "reports" / "tables" / "per_prompt_phase1.md").read_text()
+    answers = [json.loads(line) for line in (gold_run / "data/eval/phase1/answers.jsonl").read_text().splitlines()]
+    study = [r for r in answers if r["set"] == "study"]
+    for name in NAMES:
+        cells = table_rows(md, R.md_escape(name))
+        rm = {r["algo"]: r["rm"] for r in study if r["name"] == name}
+        gold = {r["algo"]: r["gold"] for r in study if r["name"] == name}
+        assert [num(c) for c in cells[1:5]] == [round(rm[a], 2) for a in ALGOS]
+        assert [num(c) for c in cells[5:9]] == pytest.approx([round(gold[a], 2) for a in ALGOS])
+        best = max(round(v, 2) for v in rm.values())
+        assert [c.startswith("**") for c in cells[1:5]] == [round(rm[a], 2) == best for a in ALGOS]
+        gbest = max(round(v, 2) for v in gold.values())
+        assert [c.startswith("**") for c in cells[5:9]] == [round(gold[a], 2) == gbest for a in ALGOS]
+    avg = table_rows(md, "**AVERAGE**")
+    means = [float(np.mean([r["rm"] for r in study if r["algo"] == a])) for a in ALGOS]
+    assert [num(c) for c in avg[1:5]] == [round(m, 3) for m in means]
+    assert "Spelling \\| grammar" in md  # escaped: the row keeps its columns
+
+
+def test_summary_ranking_and_averages_tables(gold_run):
+    study = load(gold_run)
+    m1, m5 = study.first.metrics, study.last.metrics
+    md = (gold_run / "reports" / "tables" / "summary.md").read_text()
+    for a in ALGOS:
+        cells = table_rows(md, R.LABEL[a])
+        d = m5[a]["study_rm"] - m1[a]["study_rm"]
+        assert [num(c) for c in cells[1:4]] == [round(m1[a]["study_rm"], 3), round(m5[a]["study_rm"], 3), round(d, 3)]
+        assert cells[4] in (("Improved", "Largest gain") if d > 0 else ("Regressed",))
+        assert cells[3].startswith("**") == (d > 0)
+        assert num(cells[7]) == round(m1[a]["study_gold"], 3)  # gold beside RM
+    gains = {a: m5[a]["study_rm"] - m1[a]["study_rm"] for a in ALGOS}
+    assert table_rows(md, R.LABEL[max(gains, key=gains.get)])[4] == "Largest gain"
+    rank = (gold_run / "reports" / "tables" / "ranking.md").read_text()
+    first = table_rows(rank, "1st")
+    assert first[1] == "PPO" and num(first[2]) == round(m1["ppo"]["study_rm"], 2)
+    assert first[5] == "DPO" and num(first[6]) == round(m5["dpo"]["study_rm"], 2)
+    avg = (gold_run / "reports" / "tables" / "averages.md").read_text()
+    ppo1 = [line for line in avg.splitlines() if line.startswith("| phase1 | PPO |")][0]
+    h = m1["ppo"]
+    assert f"{h['heldout_rm']:+.3f} [{h['heldout_rm_lo']:+.3f}, {h['heldout_rm_hi']:+.3f}]" in ppo1
+
+
+def test_report_sections_and_findings(gold_run):
+    md = (gold_run / "reports" / "report.md").read_text()
+    assert "**phase1**: PPO ranks first on the RM" in md and "**phase5**: DPO ranks first on the RM" in md
+    assert "paired bootstrap over the 12 held-out prompts" in md
+    assert "The RM agrees with gold" in md and "Spearman ρ" in md
+    assert "PPO phase1 over-optimises the RM: gold peaks at step" in md
+    assert "GRPO phase1: no sign of over-optimisation" in md
+    assert "`ppo.kl_coef` | 0.01 → **0.1**" in md  # what changed between phases
+    assert "`heldout.accuracy` | 0.81" in md and "note" not in md.split("## 2.")[0].split("Reward model")[-1]
+    # sample answers: escaped, line breaks marked
+    assert "Answer of ppo to Stay healthy tips ⏎ with \\*markdown\\* \\| pipes" in md
+
+
+def test_findings_follow_the_numbers(gold_run):
+    study = load(gold_run)
+    knobs = R.ReportKnobs(bootstrap=200)
+    ds = R.deltas(study, knobs, seed=0)
+    text = "\n".join(R.findings(study, ds, knobs))
+    assert "**phase1**: PPO ranks first on the RM" in text
+    # swap the winner: now GRPO leads phase1 on the RM
+    study.first.metrics["grpo"]["study_rm"] = 9.0
+    text = "\n".join(R.findings(study, ds, knobs))
+    assert "**phase1**: GRPO ranks first on the RM (+9.000 on the study prompts, ahead of PPO" in text
+    # deltas beyond / within noise come from the intervals
+    beyond = [d for d in ds["rm"] if d.significant]
+    within = [d for d in ds["rm"] if not d.significant]
+    line = next(s for s in R.findings(study, ds, knobs) if s.startswith("RM change from phase1 to phase5"))
+    head, _, tail = line.partition("within noise")
+    for d in beyond:
+        assert f"{R.LABEL[d.algo]} {R.fmt_ci(d.held, d.lo, d.hi, 2)}" in head
+    for d in within:
+        assert f"{R.LABEL[d.algo]} {R.fmt_ci(d.held, d.lo, d.hi, 2)}" in tail
+    # regressions list exactly the prompts whose delta is negative
+    d = R.per_prompt_delta(study.first, study.last)
+    reg = next(s for s in R.findings(study, ds, knobs) if s.startswith("Study prompts that regressed on RM"))
+    for a in ALGOS:
+        n = int((d[a] < 0).sum())
+        assert (f"{R.LABEL[a]} {n}/16" in reg) if n else (f"{R.LABEL[a]} none" in reg)
+
+
+def test_bootstrap_ci_known_cases():
+    assert R.bootstrap_ci([2.0] * 10, n_boot=500, ci=0.95, seed=1) == (2.0, 2.0)
+    x = np.array([0.0, 1.0, 2.0, 3.0, 10.0])
+    lo, hi = R.bootstrap_ci(x, n_boot=1000, ci=0.9, seed=3)
+    rng = np.random.default_rng(3)  # the same resampling by hand
+    means = sorted(x[rng.integers(0, 5, size=(1000, 5))].mean(axis=1))
+    assert (lo, hi) == pytest.approx((np.quantile(means, 0.05), np.quantile(means, 0.95)))
+    assert lo < x.mean() < hi
+    assert R.bootstrap_ci(x, n_boot=1000, ci=0.9, seed=3) == (lo, hi)  # deterministic
+
+
+def test_phase_delta_ci_paired_bootstrap_and_overlap_fallback(gold_run):
+    study = load(gold_run)
+    first, last = study.first, dataclasses.replace(study.first)
+    last.answers = first.answers.copy()
+    last.answers["rm"] = last.answers["rm"] + 1.5  # every prompt exactly +1.5
+    d = R.phase_delta(first, last, "ppo", "rm", R.ReportKnobs(bootstrap=300), seed=0)
+    assert d.method == "bootstrap" and d.n == N_HELD and d.significant
+    assert (d.held, d.lo, d.hi) == pytest.approx((1.5, 1.5, 1.5))
+    last.answers["rm"] = first.answers["rm"]  # no change at all: zero, not significant
+    d = R.phase_delta(first, last, "ppo", "rm", R.ReportKnobs(bootstrap=300), seed=0)
+    assert (d.held, d.lo, d.hi, d.significant) == (0.0, 0.0, 0.0, False)
+    # held-out prompts that do not match: fall back to the phases' own intervals
+    last.answers = first.answers.assign(prompt_id=first.answers["prompt_id"] + "-other")
+    last.metrics = json.loads(json.dumps(first.metrics))
+    last.metrics["ppo"].update(heldout_rm=5.0, heldout_rm_lo=4.0, heldout_rm_hi=6.0)
+    first.metrics["ppo"].update(heldout_rm=1.0, heldout_rm_lo=0.0, heldout_rm_hi=3.9)
+    d = R.phase_delta(first, last, "ppo", "rm", R.ReportKnobs(), seed=0)
+    assert (d.method, d.held, d.significant) == ("overlap", 4.0, True)
+    first.metrics["ppo"]["heldout_rm_hi"] = 4.1
+    assert not R.phase_delta(first, last, "ppo", "rm", R.ReportKnobs(), seed=0).significant
+
+
+def test_without_gold_sections_say_so(hub_run):
+    md = (hub_run / "reports" / "report.md").read_text()
+    assert "no gold judge" in md.lower()
+    assert "RM-vs-gold agreement and the over-optimisation curves are skipped" in md
+    assert "gold" not in (hub_run / "reports" / "tables" / "per_prompt_phase1.md").read_text()
+    assert "gold" not in (hub_run / "reports" / "tables" / "summary.md").read_text()
+    figs = {p.name for p in (hub_run / "reports" / "figures").iterdir()}
+    assert figs == set(FIGURES)
+    assert "reward_model.md" not in {p.name for p in (hub_run / "reports" / "tables").iterdir()}
+
+
+def test_removing_a_phase_removes_it_everywhere(gold_run, tmp_path):
+    root = tmp_path / "one"
+    shutil.copytree(gold_run, root)
+    write_params(root, ["phase1"])  # phase5's files stay on disk; the report must ignore them
+    result = run_stage(root)
+    assert result.exit_code == 0, result.output
+    md = (root / "reports" / "report.md").read_text()
+    assert "phase5" not in md
+    assert "Only one phase (phase1)" in md and "are skipped" in md
+    for folder in ("figures", "tables"):
+        for p in (root / "reports" / folder).iterdir():
+            assert "phase5" not in p.name and "phase5" not in (p.read_text() if p.suffix != ".png" else "")
+    names = {p.name for p in (root / "reports" / "figures").iterdir()}
+    assert "fig7_delta_heatmap.png" not in names and "fig6_before_after_averages.png" not in names
+    one = load(root, ["phase1"])
+    for draw in (R.fig_dpo, R.fig_grpo):  # one panel (row) per phase: phase1's only
+        titles = draw(one, tmp_path / "fig.png", R.ReportKnobs())
+        assert any("phase1" in t for t in titles) and not any("phase5" in t for t in titles)
+
+
+def test_report_is_byte_identical_across_runs(gold_run, tmp_path):
+    root = tmp_path / "again"
+    shutil.copytree(gold_run, root)
+    result = run_stage(root)
+    assert result.exit_code == 0, result.output
+    for rel in ["report.md", "tables/summary.csv", *(f"figures/{f}" for f in FIGURES)]:
+        assert (root / "reports" / rel).read_bytes() == (gold_run / "reports" / rel).read_bytes(), rel
+
+
+def test_without_heldout_no_intervals(tmp_path):
+    root = make_inputs(tmp_path, gold=False, heldout=False)
+    study = load(root)
+    ds = R.deltas(study, R.ReportKnobs(), seed=0)
+    assert all(d.held is None and d.significant is None for d in ds["rm"])
+    text = " ".join(R.findings(study, ds, R.ReportKnobs()))
+    assert "no held-out prompts were evaluated" in text
+    md, _ = R.averages_markdown(study, 0.95)
+    assert re.search(r"\| phase1 \| SFT \| [^|]+ \| — \|", md)
+
+
+def test_missing_input_is_one_line_naming_file_and_fix(tmp_path):
+    root = make_inputs(tmp_path, gold=False)
+    (root / "data" / "eval" / "phase5" / "answers.jsonl").unlink()
+    result = run_stage(root)
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "phase5/answers.jsonl" in lines[0] and "run `dvc repro` (eval@phase5)" in lines[0]
+    assert not (root / "reports" / "report.md").exists()
+
+
+def test_md_escape():
+    assert R.md_escape("a|b *c* _d_ `e` [f](g) <h>\n#i") == "a\\|b \\*c\\* \\_d\\_ \\`e\\` \\[f\\](g) \\<h\\> ⏎ \\#i"

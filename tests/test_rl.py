@@ -1,0 +1,132 @@
+"""The RL loops on a tiny model: each step moves the policy and not the reference; DPO's gradient
+accumulation is exact; the per-token bookkeeping matches the study's get_logps."""
+
+import copy
+import types
+
+import pytest
+import torch
+
+from rlhf_core.builtin import build_suite
+from rlhf_core.dpo import accumulate_gradients, make_pairs, train_dpo
+from rlhf_core.grpo import train_grpo
+from rlhf_core.losses import sequence_logprobs
+from rlhf_core.model import GPT, GPTConfig
+from rlhf_core.ppo import train_ppo
+from rlhf_core.rollout import ValueHead, build_sequences, token_stats
+from rlhf_core.tokenizer import load_tokenizer, save_tokenizer, train_bpe, training_texts
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    rows = build_suite(n_train=200, n_heldout=16, seed=0).train
+    path = tmp_path_factory.mktemp("tok")
+    save_tokenizer(train_bpe(training_texts(rows), vocab_size=400), path)
+    tok = load_tokenizer(path)
+    torch.manual_seed(0)
+    policy = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=256, n_layer=1, n_head=2, d_model=32))
+    return tok, rows, policy
+
+
+def frozen_copy(model):
+    ref = copy.deepcopy(model)
+    ref.requires_grad_(False)
+    return ref
+
+
+def params(**kw):
+    return types.SimpleNamespace(**kw)
+
+
+def snapshot(model):
+    return [t.detach().clone() for t in model.parameters()]
+
+
+def changed(before, model):
+    return any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def length_reward(rows, texts):  # any deterministic reward with spread
+    return torch.tensor([float(len(t) % 7) for t in texts])
+
+
+def test_build_sequences_layout():
+    batch = build_sequences([[1, 2, 3], [4]], [[5, 6], [7, 8, 9]], pad_id=0)
+    assert batch.tokens.tolist() == [[1, 2, 3, 5, 6], [4, 7, 8, 9, 0]]
+    # mask[t] marks positions whose next token is a response token
+    assert batch.mask.tolist() == [[False, False, True, True], [True, True, True, False]]
+    sub = batch.select([0])
+    assert sub.tokens.tolist() == [[1, 2, 3, 5, 6]] and sub.mask.shape == (1, 4)
+
+
+def test_token_stats_sum_equals_study_get_logps(setup):
+    tok, rows, policy = setup
+    prompts = tok.encode_prompts(rows[:3])
+    responses = [tok.encode(r["output"]) + [tok.eos_id] for r in rows[:3]]
+    batch = build_sequences(prompts, responses, tok.pad_id)
+    response_mask = torch.zeros_like(batch.tokens)
+    for b, (p, r) in enumerate(zip(prompts, responses)):
+        response_mask[b, len(p): len(p) + len(r)] = 1
+    with torch.no_grad():
+        expected = sequence_logprobs(policy(batch.tokens), batch.tokens, response_mask)
+        got = token_stats(policy, batch).logp.sum(-1)
+    assert torch.allclose(got, expected, atol=1e-5)
+
+
+def test_dpo_accumulation_is_exact(setup):
+    tok, rows, policy = setup
+    ref = frozen_copy(policy)
+    pairs = make_pairs(ref, tok, rows[:4], temperature=1.0, top_k=None, max_new_tokens=12,
+                       generator=torch.Generator().manual_seed(0))
+    grads = []
+    for micro in (1, 4, 2):
+        model = copy.deepcopy(policy)
+        stats = accumulate_gradients(model, pairs, beta=0.1, micro_batch=micro, pad_id=tok.pad_id)
+        grads.append(([t.grad.clone() for t in model.parameters()], stats["loss"]))
+    for g, loss in grads[1:]:
+        assert abs(loss - grads[0][1]) < 1e-6
+        assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(g, grads[0][0]))
+
+
+def test_dpo_step_moves_policy_not_reference(setup):
+    tok, rows, policy = setup
+    policy, ref = copy.deepcopy(policy), frozen_copy(policy)
+    before_p, before_r = snapshot(policy), snapshot(ref)
+    logs = []
+    p = params(steps=2, batch_size=2, grad_accum=1, lr=1e-3, beta=0.1, rej_temperature=1.0, rej_top_k=0,
+               rej_max_new_tokens=12, weight_decay=0.0, grad_clip=1.0)
+    train_dpo(policy, ref, tok, rows, p, seed=0, generator=torch.Generator().manual_seed(0),
+              on_log=lambda s, st: logs.append(st))
+    assert changed(before_p, policy) and not changed(before_r, ref)
+    assert len(logs) == 2 and {"loss", "reward_margin", "accuracy", "both_falling"} <= set(logs[0])
+
+
+def test_grpo_step_moves_policy_not_reference(setup):
+    tok, rows, policy = setup
+    policy, ref = copy.deepcopy(policy), frozen_copy(policy)
+    before_p, before_r = snapshot(policy), snapshot(ref)
+    logs, groups = [], []
+    p = params(steps=1, prompts_per_step=2, group_size=3, gen_temperature=1.0, gen_top_k=0, resp_len=12, lr=1e-3,
+               kl_coef=0.04, clip_eps=0.2, epochs=1, collapse_threshold=0.1, weight_decay=0.0, grad_clip=1.0)
+    train_grpo(policy, ref, tok, rows, length_reward, p, seed=0, generator=torch.Generator().manual_seed(0),
+               on_log=lambda s, st: logs.append(st), on_groups=lambda s, g: groups.extend(g))
+    assert changed(before_p, policy) and not changed(before_r, ref)
+    assert len(groups) == 2 and len(groups[0]["rewards"]) == 3
+    assert logs[0]["collapsed_groups"] == sum(g["std"] < 0.1 for g in groups)
+
+
+def test_ppo_step_moves_policy_and_value_head_not_reference(setup):
+    tok, rows, policy = setup
+    policy, ref = copy.deepcopy(policy), frozen_copy(policy)
+    value_head = ValueHead(32)
+    before_p, before_r, before_v = snapshot(policy), snapshot(ref), snapshot(value_head)
+    logs = []
+    p = params(steps=1, batch_size=4, mini_batch_size=2, epochs=2, lr=1e-3, kl_coef=0.01, reward_placement="every",
+               resp_len=12, temperature=1.0, top_k=0, gamma=1.0, lam=0.95, clip_eps=0.2, vf_clip=0.2, vf_coef=0.1,
+               weight_decay=0.0, grad_clip=1.0)
+    train_ppo(policy, value_head, ref, tok, rows, length_reward, p, seed=0,
+              generator=torch.Generator().manual_seed(0), on_log=lambda s, st: logs.append(st))
+    assert changed(before_p, policy) and changed(before_v, value_head) and not changed(before_r, ref)
+    for key in ("reward", "kl", "kl_k1", "kl_k3", "clipfrac", "approx_kl", "value_loss", "explained_variance",
+                "entropy", "response_len"):
+        assert key in logs[0]
