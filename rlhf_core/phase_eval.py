@@ -17,9 +17,9 @@ ALGOS = ("sft", "ppo", "grpo", "dpo")
 def bootstrap_ci(values: list[float], *, n_boot: int, ci: float, seed: int) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean of `values` (one value per prompt: resampling
     prompts, not answers, since answers to one prompt are correlated)."""
-    if not values:
+    if len(values) == 0:
         return float("nan"), float("nan")
-    x = torch.tensor(values, dtype=torch.float64)
+    x = torch.tensor(list(map(float, values)), dtype=torch.float64)
     g = torch.Generator().manual_seed(seed)
     idx = torch.randint(len(x), (n_boot, len(x)), generator=g)
     means = x[idx].mean(dim=1).sort().values

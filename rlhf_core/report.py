@@ -31,6 +31,8 @@ import pandas as pd
 
 from rlhf_core import io
 from rlhf_core.errors import RlhfError
+from rlhf_core.phase_eval import bootstrap_ci
+from rlhf_core.reward import spearman
 
 ALGOS = ("sft", "ppo", "grpo", "dpo")
 TRAINED = ("ppo", "grpo", "dpo")
@@ -202,25 +204,6 @@ def load_study(phases: Sequence[str], reports: Path, data: Path) -> Study:
 
 
 # ---------------------------------------------------------------------------------------------- numbers
-
-
-def bootstrap_ci(values: Sequence[float], *, n_boot: int, ci: float, seed: int) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of `values` (numpy Generator seeded: deterministic)."""
-    x = np.asarray(values, dtype=np.float64)
-    if len(x) == 0:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, len(x), size=(n_boot, len(x)))].mean(axis=1)
-    lo, hi = np.quantile(means, [(1 - ci) / 2, (1 + ci) / 2])
-    return float(lo), float(hi)
-
-
-def spearman(x: Sequence[float], y: Sequence[float]) -> float:
-    """Spearman rank correlation (average ranks for ties); nan when undefined."""
-    a, b = pd.Series(x, dtype=float).rank(), pd.Series(y, dtype=float).rank()
-    if len(a) < 3 or a.std() == 0 or b.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(a, b)[0, 1])
 
 
 def prompt_names(phase: Phase) -> dict:
@@ -636,7 +619,7 @@ def findings(study: Study, ds: dict[str, list[Delta]] | None, knobs: ReportKnobs
     if study.gold:
         rhos = []
         for ph in study.phases:
-            rho = spearman(ph.answers["rm"], ph.answers["gold"])
+            rho = spearman(ph.answers["rm"].tolist(), ph.answers["gold"].tolist())
             rhos.append(f"{_strength(rho)} in {ph.name} (Spearman ρ = {fmt(rho, 2)} over {len(ph.answers):,} answers)")
         out.append("The RM agrees with gold " + "; ".join(rhos) + ".")
         for ph in study.phases:
@@ -986,8 +969,8 @@ def fig_rm_vs_gold(study: Study, path: Path) -> list[str]:
             for a in ALGOS:
                 sub = ph.answers[ph.answers["algo"] == a]
                 ax.scatter(sub["rm"], sub["gold"], s=10, alpha=0.45, color=COLOR[a], lw=0,
-                           label=f"{LABEL[a]} (ρ={fmt(spearman(sub['rm'], sub['gold']), 2)})")
-            rho = spearman(ph.answers["rm"], ph.answers["gold"])
+                           label=f"{LABEL[a]} (ρ={fmt(spearman(sub['rm'].tolist(), sub['gold'].tolist()), 2)})")
+            rho = spearman(ph.answers["rm"].tolist(), ph.answers["gold"].tolist())
             ax.set_title(f"{ph.name}: Spearman ρ = {fmt(rho, 2)} (n={len(ph.answers):,})")
             ax.set_xlabel("reward-model score")
             ax.set_ylabel("gold score")

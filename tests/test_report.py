@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import torch
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -268,10 +269,15 @@ def test_bootstrap_ci_known_cases():
     assert R.bootstrap_ci([2.0] * 10, n_boot=500, ci=0.95, seed=1) == (2.0, 2.0)
     x = np.array([0.0, 1.0, 2.0, 3.0, 10.0])
     lo, hi = R.bootstrap_ci(x, n_boot=1000, ci=0.9, seed=3)
-    rng = np.random.default_rng(3)  # the same resampling by hand
-    means = sorted(x[rng.integers(0, 5, size=(1000, 5))].mean(axis=1))
-    assert (lo, hi) == pytest.approx((np.quantile(means, 0.05), np.quantile(means, 0.95)))
+    idx = torch.randint(5, (1000, 5), generator=torch.Generator().manual_seed(3))  # the same resampling by hand
+    means = sorted(x[idx.numpy()].mean(axis=1))
+    assert (lo, hi) == pytest.approx((means[int(0.05 * 999)], means[round(0.95 * 999)]))
     assert lo < x.mean() < hi
+    # large-sample check against the normal approximation: mean +- 1.645 * sd / sqrt(n)
+    y = np.random.default_rng(0).normal(size=400)
+    lo2, hi2 = R.bootstrap_ci(y, n_boot=4000, ci=0.9, seed=0)
+    half = 1.645 * y.std() / np.sqrt(len(y))
+    assert lo2 == pytest.approx(y.mean() - half, abs=0.2 * half) and hi2 == pytest.approx(y.mean() + half, abs=0.2 * half)
     assert R.bootstrap_ci(x, n_boot=1000, ci=0.9, seed=3) == (lo, hi)  # deterministic
 
 
