@@ -528,7 +528,7 @@ def changes_markdown(study: Study) -> tuple[str, pd.DataFrame]:
 def metrics_markdown(metrics: dict) -> tuple[str, pd.DataFrame]:
     flat = {k: v for k, v in _flatten(metrics).items()
             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
-    rows = [[f"`{md_escape(k)}`", _plain(v)] for k, v in flat.items()]
+    rows = [[f"`{k}`", _plain(v)] for k, v in flat.items()]  # our own keys: no escaping inside code spans
     return markdown_table(["Metric", "Value"], rows, ["---", "---:"]), pd.DataFrame(
         {"metric": list(flat), "value": list(flat.values())})
 
