@@ -19,9 +19,15 @@ def main(
     quick: bool = typer.Option(True, "--quick/--full", help="quick (a few seconds on CPU) or full (more repeats, sampling batch 128 too)"),
     device: str = typer.Option("auto", help="auto, cpu or cuda"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="also write the results to this JSON file"),
+    compare: bool = typer.Option(False, "--compare", help="also run the same benchmarks on Hugging Face transformers' "
+                                 "LlamaForCausalLM of the same shape (needs: pip install -e '.[bench]')"),
 ) -> None:
     """Measure fp32 matmul peak, training tokens/s and sampling new tokens/s for the default model."""
     dev = pick_device(device)
+    if compare:
+        from rlhf_core.bench_compare import transformers_version
+
+        transformers_version()  # the install hint before minutes of work, not after
     cfg = GPTConfig()
     t_start = time.perf_counter()
     peak = matmul_peak_gflops(repeats=3 if quick else 10, device=dev)
@@ -40,12 +46,52 @@ def main(
         ntps = s["new_tokens_per_s"]
         table.add_row(f"sample batch {s['batch']}", f"{ntps['median']:,.0f} new tok/s", f"{ntps['min']:,.0f}-{ntps['max']:,.0f}", "")
     console.print(table)
+    result = {"mode": "quick" if quick else "full", "device": str(dev), "config": cfg.to_dict(),
+              "matmul_peak_gflops": peak, "train": train, "sample": samples}
     s0 = samples[0]
     console.print(f"train = forward+backward+AdamW, fp32, {train['achieved_gflops']:,.1f} GFLOP/s at "
                   f"{train['flops_per_token'] / 1e6:.1f} MFLOP/token; sample = prompt {s0['prompt_len']} + "
                   f"{s0['new_tokens']} new tokens, T={s0['temperature']}, top_k={s0['top_k']}, prefill included; "
                   f"{time.perf_counter() - t_start:.1f}s in all")
+    if compare:
+        result["compare"] = _compare(cfg, dev, quick, peak, train, samples)
     if out is not None:
-        write_json(out, {"mode": "quick" if quick else "full", "device": str(dev), "config": cfg.to_dict(),
-                         "matmul_peak_gflops": peak, "train": train, "sample": samples})
+        write_json(out, result)
         console.print(f"wrote {out}")
+
+
+def _compare(cfg: GPTConfig, dev, quick: bool, peak: float, train: dict, samples: list[dict]) -> dict:
+    """The same benchmarks on transformers; prints benchmark | ours | transformers | ratio."""
+    from rlhf_core import bench_compare as bc
+
+    version = bc.transformers_version()
+    hf_train = bc.bench_train_hf(cfg, batch=train["batch"], seq=train["seq"], steps=3 if quick else 10,
+                                 device=dev, peak_gflops=peak)
+    hf_samples = [bc.bench_sample_hf(cfg, s["batch"], repeats=3 if quick else 5, device=dev) for s in samples]
+    dpo = trl_dpo = None
+    if bc.trl_available():
+        dpo = bc.bench_dpo(cfg, repeats=3 if quick else 5, device=dev)
+        trl_dpo = bc.bench_dpo_trl(cfg, repeats=3 if quick else 5, device=dev)
+    ratio = bc.ratios(train, samples, hf_train, hf_samples, dpo, trl_dpo)
+
+    def cell(spread: dict, fmt: str = ",.0f") -> str:
+        return f"{spread['median']:{fmt}} ({spread['min']:{fmt}}-{spread['max']:{fmt}})"
+
+    table = Table(title=f"ours vs transformers {version} (LlamaForCausalLM, {hf_train['n_params']:,} params): "
+                        "median (min-max)")
+    for col, just in (("benchmark", "left"), ("ours", "right"), ("transformers", "right"), ("ratio", "right")):
+        table.add_column(col, justify=just)
+    table.add_row(f"train {train['batch']}x{train['seq']} tok/s", cell(train["tokens_per_s"]),
+                  cell(hf_train["tokens_per_s"]), f"{ratio['train']:.2f}x")
+    for s, h in zip(samples, hf_samples):
+        r = ratio[f"sample_batch_{s['batch']}"]
+        table.add_row(f"sample b={s['batch']} tok/s", cell(s["new_tokens_per_s"]), cell(h["new_tokens_per_s"]), f"{r:.2f}x")
+    if dpo is not None:
+        table.add_row(f"DPO {dpo['pairs']}x{dpo['seq']} s/step", cell(dpo["step_s"], ".2f"),
+                      f"{cell(trl_dpo['step_s'], '.2f')} TRL", f"{ratio['dpo_step']:.2f}x")
+    console.print(table)
+    console.print("ratio: speed-up of ours (> 1: ours faster). sample = new tokens/s, transformers via model.generate "
+                  "(same T, top_k, min_new_tokens = max_new_tokens); DPO step = reference + policy passes, clip, "
+                  "AdamW" + ("" if dpo is not None else "; DPO row skipped: pip install trl"))
+    return {"transformers_version": version, "train": hf_train, "sample": hf_samples, "dpo": dpo, "trl_dpo": trl_dpo,
+            "ratio": ratio}
