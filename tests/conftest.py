@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the venv's bin: `rlhf` and `dvc` live beside this python
@@ -47,3 +48,15 @@ def tiny_project(tmp_path_factory) -> Path:
     dest = make_project(tmp_path_factory.mktemp("tiny"), ROOT / "tests/fixtures/params-tiny.yaml")
     run(["dvc", "repro"], dest)
     return dest
+
+
+def sharpen(model):
+    """Random init (std 0.02) makes a tiny model nearly constant (it echoes its last token); larger
+    weights make attention, positions and padding matter, so equality tests can fail."""
+    with torch.no_grad():
+        for mod in model.modules():
+            if isinstance(mod, torch.nn.Linear):
+                mod.weight.normal_(0, 1.0 / mod.in_features**0.5)
+            elif isinstance(mod, torch.nn.Embedding):
+                mod.weight.normal_(0, 1.0)
+    return model

@@ -5,22 +5,12 @@ from rlhf_core import generate as gen_mod
 from rlhf_core.errors import RlhfError
 from rlhf_core.generate import Generation, _sample_probs, generate, generate_in_batches
 from rlhf_core.model import GPT, GPTConfig
+from conftest import sharpen
 
 TINY = GPTConfig(vocab_size=64, block_size=48, n_layer=2, n_head=2, d_model=32)
 PAD = 0
 PROMPTS = [[5, 9, 2, 33, 7, 1, 60], [4, 8, 15], [16, 23, 42, 11, 3], [7]]
 
-
-def sharpen(model):
-    """Random init (std 0.02) makes a tiny model echo its last token; larger weights make attention,
-    positions and padding actually matter, so the equality tests below can fail."""
-    with torch.no_grad():
-        for mod in model.modules():
-            if isinstance(mod, torch.nn.Linear):
-                mod.weight.normal_(0, 1.0 / mod.in_features**0.5)
-            elif isinstance(mod, torch.nn.Embedding):
-                mod.weight.normal_(0, 1.0)
-    return model
 
 
 @pytest.fixture(scope="module")

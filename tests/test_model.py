@@ -4,20 +4,10 @@ import pytest
 import torch
 
 from rlhf_core.model import GPT, GPTConfig, apply_rope, rope_tables
+from conftest import sharpen
 
 TINY = GPTConfig(vocab_size=64, block_size=64, n_layer=2, n_head=2, d_model=32)
 
-
-def sharpen(model):
-    """Random init (std 0.02) makes a tiny model echo its last token; larger weights make attention,
-    positions and padding actually matter, so the equality tests below can fail."""
-    with torch.no_grad():
-        for mod in model.modules():
-            if isinstance(mod, torch.nn.Linear):
-                mod.weight.normal_(0, 1.0 / mod.in_features**0.5)
-            elif isinstance(mod, torch.nn.Embedding):
-                mod.weight.normal_(0, 1.0)
-    return model
 
 
 def make(causal=True, cfg=TINY, seed=0):

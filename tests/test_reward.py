@@ -11,6 +11,7 @@ from rlhf_core.reward import (RewardModel, average_ranks, collate, encode_inputs
                               load_reward_model, pair_accuracy, pair_loss, prompt_text, save_reward_model, score,
                               score_ids, spearman, train_rm)
 from rlhf_core.tokenizer import format_prompt, load_tokenizer, save_tokenizer, train_bpe, training_texts
+from conftest import sharpen
 
 ROWS = [
     {"instruction": "What is the capital of France?", "input": "", "output": "The capital of France is Paris."},
@@ -29,17 +30,6 @@ def make_tok(path, rows=ROWS):
 def tok(tmp_path_factory):
     return make_tok(tmp_path_factory.mktemp("tok"))
 
-
-def sharpen(model):
-    """Random init (std 0.02) makes a tiny model nearly constant; larger weights make attention and
-    padding matter, so the equality tests below can fail."""
-    with torch.no_grad():
-        for mod in model.modules():
-            if isinstance(mod, torch.nn.Linear):
-                mod.weight.normal_(0, 1.0 / mod.in_features**0.5)
-            elif isinstance(mod, torch.nn.Embedding):
-                mod.weight.normal_(0, 1.0)
-    return model
 
 
 def make_rm(vocab=300, pooling="eos", seed=0, block=96):
