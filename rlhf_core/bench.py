@@ -55,6 +55,43 @@ def train_flops_per_token(cfg: GPTConfig, n_params: int, seq: int) -> float:
     return 6 * n_params + 12 * cfg.n_layer * cfg.d_model * seq
 
 
+def timed(fn, repeats: int, dev: torch.device) -> list[float]:
+    """Wall seconds of `repeats` calls of fn, each synchronised with the device."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        _sync(dev)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def sample_result(dev: torch.device, batch: int, prompt_len: int, new_tokens: int, temperature: float,
+                  top_k: int | None, times: list[float]) -> dict:
+    return {
+        "device": str(dev), "batch": batch, "prompt_len": prompt_len, "new_tokens": new_tokens,
+        "temperature": temperature, "top_k": top_k,
+        "new_tokens_per_s": _spread([batch * new_tokens / t for t in times]),
+        "ms_per_token_step": 1e3 * statistics.median(times) / new_tokens,
+    }
+
+
+def train_result(cfg: GPTConfig, dev: torch.device, batch: int, seq: int, n_params: int, times: list[float],
+                 peak_gflops: float | None) -> dict:
+    """Tokens/s, achieved GFLOP/s and fraction of the matmul peak from per-step times (both sides of --compare)."""
+    tps = [batch * seq / t for t in times]
+    if peak_gflops is None:
+        peak_gflops = matmul_peak_gflops(device=dev)
+    flops_tok = train_flops_per_token(cfg, n_params, seq)
+    med = statistics.median(tps)
+    return {
+        "device": str(dev), "batch": batch, "seq": seq, "n_params": n_params,
+        "tokens_per_s": _spread(tps), "step_s": _spread(times),
+        "flops_per_token": flops_tok, "achieved_gflops": med * flops_tok / 1e9,
+        "peak_gflops": peak_gflops, "frac_of_peak": med * flops_tok / 1e9 / peak_gflops,
+    }
+
+
 def bench_train(cfg: GPTConfig, batch: int = 16, seq: int = 256, steps: int = 5, *, warmup: int = 1,
                 device: str | torch.device | None = None, peak_gflops: float | None = None) -> dict:
     """Tokens/s of forward + backward + AdamW step on random tokens (fp32), median over `steps`."""
@@ -78,24 +115,8 @@ def bench_train(cfg: GPTConfig, batch: int = 16, seq: int = 256, steps: int = 5,
     for _ in range(warmup):
         step()
     _sync(dev)
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        step()
-        _sync(dev)
-        times.append(time.perf_counter() - t0)
-    tokens = batch * seq
-    tps = [tokens / t for t in times]
-    if peak_gflops is None:
-        peak_gflops = matmul_peak_gflops(device=dev)
-    flops_tok = train_flops_per_token(cfg, model.num_params(), seq)
-    med = statistics.median(tps)
-    return {
-        "device": str(dev), "batch": batch, "seq": seq, "n_params": model.num_params(),
-        "tokens_per_s": _spread(tps), "step_s": _spread(times),
-        "flops_per_token": flops_tok, "achieved_gflops": med * flops_tok / 1e9,
-        "peak_gflops": peak_gflops, "frac_of_peak": med * flops_tok / 1e9 / peak_gflops,
-    }
+    times = timed(step, steps, dev)
+    return train_result(cfg, dev, batch, seq, model.num_params(), times, peak_gflops)
 
 
 def bench_sample(cfg: GPTConfig, batch: int, prompt_len: int = 32, new_tokens: int = 64,
@@ -111,16 +132,5 @@ def bench_sample(cfg: GPTConfig, batch: int, prompt_len: int = 32, new_tokens: i
     kw = dict(max_new_tokens=new_tokens, eos_id=-1, pad_id=0, temperature=temperature, top_k=top_k, generator=gen)
     generate(model, prompts, **{**kw, "max_new_tokens": min(4, new_tokens)})  # warm-up
     _sync(dev)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = generate(model, prompts, **kw)
-        _sync(dev)
-        times.append(time.perf_counter() - t0)
-        assert out.tokens.shape == (batch, new_tokens)
-    return {
-        "device": str(dev), "batch": batch, "prompt_len": prompt_len, "new_tokens": new_tokens,
-        "temperature": temperature, "top_k": top_k,
-        "new_tokens_per_s": _spread([batch * new_tokens / t for t in times]),
-        "ms_per_token_step": 1e3 * statistics.median(times) / new_tokens,
-    }
+    times = timed(lambda: generate(model, prompts, **kw), repeats, dev)
+    return sample_result(dev, batch, prompt_len, new_tokens, temperature, top_k, times)

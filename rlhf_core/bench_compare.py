@@ -9,12 +9,11 @@ optional extra (`pip install -e '.[bench]'`), imported only when a comparison ru
 
 from __future__ import annotations
 
-import statistics
 import time
 
 import torch
 
-from rlhf_core.bench import _device, _spread, _sync, matmul_peak_gflops, train_flops_per_token
+from rlhf_core.bench import _device, _spread, _sync, sample_result, timed, train_result
 from rlhf_core.errors import RlhfError
 from rlhf_core.model import GPTConfig
 
@@ -47,16 +46,6 @@ def hf_model(cfg: GPTConfig, device: str | torch.device | None = None):
     return tf.LlamaForCausalLM(hf_cfg).to(_device(device))
 
 
-def _timed(fn, repeats: int, dev: torch.device) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        _sync(dev)
-        times.append(time.perf_counter() - t0)
-    return times
-
-
 def bench_train_hf(cfg: GPTConfig, batch: int = 16, seq: int = 256, steps: int = 5, *, warmup: int = 1,
                    device: str | torch.device | None = None, peak_gflops: float | None = None) -> dict:
     """bench_train's loop (forward + cross-entropy + backward + AdamW) on the transformers model."""
@@ -77,19 +66,9 @@ def bench_train_hf(cfg: GPTConfig, batch: int = 16, seq: int = 256, steps: int =
     for _ in range(warmup):
         step()
     _sync(dev)
-    times = _timed(step, steps, dev)
-    tps = [batch * seq / t for t in times]
+    times = timed(step, steps, dev)
     n_params = sum(p.numel() for p in model.parameters())
-    if peak_gflops is None:
-        peak_gflops = matmul_peak_gflops(device=dev)
-    flops_tok = train_flops_per_token(cfg, n_params, seq)
-    med = statistics.median(tps)
-    return {
-        "device": str(dev), "batch": batch, "seq": seq, "n_params": n_params,
-        "tokens_per_s": _spread(tps), "step_s": _spread(times),
-        "flops_per_token": flops_tok, "achieved_gflops": med * flops_tok / 1e9,
-        "peak_gflops": peak_gflops, "frac_of_peak": med * flops_tok / 1e9 / peak_gflops,
-    }
+    return train_result(cfg, dev, batch, seq, n_params, times, peak_gflops)
 
 
 def bench_sample_hf(cfg: GPTConfig, batch: int, prompt_len: int = 32, new_tokens: int = 64,
@@ -111,19 +90,10 @@ def bench_sample_hf(cfg: GPTConfig, batch: int, prompt_len: int = 32, new_tokens
     torch.manual_seed(0)
     run(min(4, new_tokens))  # warm-up
     _sync(dev)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = run(new_tokens)
-        _sync(dev)
-        times.append(time.perf_counter() - t0)
-        assert out.shape == (batch, prompt_len + new_tokens)
-    return {
-        "device": str(dev), "batch": batch, "prompt_len": prompt_len, "new_tokens": new_tokens,
-        "temperature": temperature, "top_k": top_k,
-        "new_tokens_per_s": _spread([batch * new_tokens / t for t in times]),
-        "ms_per_token_step": 1e3 * statistics.median(times) / new_tokens,
-    }
+    out = run(new_tokens)
+    assert out.shape == (batch, prompt_len + new_tokens)  # min_new_tokens held: nothing stopped early
+    times = timed(lambda: run(new_tokens), repeats, dev)
+    return sample_result(dev, batch, prompt_len, new_tokens, temperature, top_k, times)
 
 
 def ratios(train: dict, samples: list[dict], hf_train: dict, hf_samples: list[dict],
@@ -178,7 +148,7 @@ def bench_dpo(cfg: GPTConfig, pairs: int = 8, seq: int = 256, prompt_len: int = 
 
     step()  # warm-up
     _sync(dev)
-    times = _timed(step, repeats, dev)
+    times = timed(step, repeats, dev)
     return {"device": str(dev), "pairs": pairs, "seq": seq, "prompt_len": prompt_len, "step_s": _spread(times)}
 
 
