@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from pathlib import Path
 from typing import Callable
 
 import typer
@@ -29,3 +30,7 @@ def user_errors(fn: Callable) -> Callable:
 
 
 PARAMS_OPT = typer.Option("params.yaml", "--params", help="params file")
+DATA_OPT = typer.Option(Path("data/raw"), "--data", help="folder written by `rlhf download`")
+TOKENIZER_OPT = typer.Option(Path("data/tokenizer"), "--tokenizer", help="folder written by `rlhf bpe`")
+SFT_OPT = typer.Option(Path("data/sft"), "--sft", help="SFT checkpoint: the policy's start and the frozen reference")
+RM_OPT = typer.Option(Path("data/rm"), "--rm", help="reward-model checkpoint written by `rlhf rm`")

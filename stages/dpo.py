@@ -6,16 +6,16 @@ import typer
 
 from rlhf_core.dpo import train_dpo
 from rlhf_core.params import load_params
-from stages._common import PARAMS_OPT, user_errors
+from stages._common import DATA_OPT, PARAMS_OPT, SFT_OPT, TOKENIZER_OPT, user_errors
 from stages._rl import RLRun, section
 
 
 @user_errors
 def main(
     params: Path = PARAMS_OPT,
-    data: Path = typer.Option(Path("data/raw"), help="folder written by `rlhf download`"),
-    tokenizer: Path = typer.Option(Path("data/tokenizer"), help="folder written by `rlhf bpe`"),
-    sft: Path = typer.Option(Path("data/sft"), help="SFT checkpoint: the policy's start and the frozen reference"),
+    data: Path = DATA_OPT,
+    tokenizer: Path = TOKENIZER_OPT,
+    sft: Path = SFT_OPT,
     out: Path = typer.Option(Path("data/phase1/dpo"), help="checkpoint folder to write"),
     live: Path = typer.Option(Path("reports/live/phase1/dpo"), help="dvclive folder: per-step logs and metrics"),
 ) -> None:

@@ -14,17 +14,17 @@ from rlhf_core.phase_eval import ALGOS, answer_records, summarize_answers
 from rlhf_core.params import load_params, to_dict
 from rlhf_core.runtime import pick_device, seed_everything
 from rlhf_core.tokenizer import load_tokenizer
-from stages._common import PARAMS_OPT, console, user_errors
+from stages._common import DATA_OPT, PARAMS_OPT, RM_OPT, SFT_OPT, TOKENIZER_OPT, console, user_errors
 from stages._rl import reward_fn_from
 
 
 @user_errors
 def main(
     params: Path = PARAMS_OPT,
-    data: Path = typer.Option(Path("data/raw"), help="folder written by `rlhf download`"),
-    tokenizer: Path = typer.Option(Path("data/tokenizer"), help="folder written by `rlhf bpe`"),
-    sft: Path = typer.Option(Path("data/sft"), help="SFT checkpoint (also the KL reference)"),
-    rm: Path = typer.Option(Path("data/rm"), help="reward-model checkpoint"),
+    data: Path = DATA_OPT,
+    tokenizer: Path = TOKENIZER_OPT,
+    sft: Path = SFT_OPT,
+    rm: Path = RM_OPT,
     models: Path = typer.Option(Path("data/phase1"), help="folder holding this phase's ppo/, grpo/, dpo/ checkpoints"),
     out: Path = typer.Option(Path("data/eval/phase1"), help="folder for answers.jsonl"),
     metrics: Path = typer.Option(Path("reports/metrics/phase1.json"), help="headline metrics of the phase"),

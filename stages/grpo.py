@@ -7,17 +7,17 @@ import typer
 from rlhf_core import io
 from rlhf_core.grpo import train_grpo
 from rlhf_core.params import load_params
-from stages._common import PARAMS_OPT, user_errors
+from stages._common import DATA_OPT, PARAMS_OPT, RM_OPT, SFT_OPT, TOKENIZER_OPT, user_errors
 from stages._rl import RLRun, gold_fn, reward_fn, section
 
 
 @user_errors
 def main(
     params: Path = PARAMS_OPT,
-    data: Path = typer.Option(Path("data/raw"), help="folder written by `rlhf download`"),
-    tokenizer: Path = typer.Option(Path("data/tokenizer"), help="folder written by `rlhf bpe`"),
-    sft: Path = typer.Option(Path("data/sft"), help="SFT checkpoint: the policy's start and the frozen reference"),
-    rm: Path = typer.Option(Path("data/rm"), help="reward-model checkpoint written by `rlhf rm`"),
+    data: Path = DATA_OPT,
+    tokenizer: Path = TOKENIZER_OPT,
+    sft: Path = SFT_OPT,
+    rm: Path = RM_OPT,
     out: Path = typer.Option(Path("data/phase1/grpo"), help="checkpoint folder to write"),
     live: Path = typer.Option(Path("reports/live/phase1/grpo"), help="dvclive folder: per-step logs, groups.jsonl"),
 ) -> None:
@@ -26,7 +26,8 @@ def main(
     run = RLRun("grpo", p, data=data, tokenizer=tokenizer, sft=sft, live=live)
     groups: list[dict] = []
     summary = run.train(train_grpo, policy=run.policy, ref=run.ref, tok=run.tok, rows=run.rows,
-                        reward_fn=reward_fn(rm, run), gold_fn=gold_fn(run.rows), p=p.grpo, seed=p.seed, generator=run.generator,
+                        reward_fn=reward_fn(rm, run), gold_fn=gold_fn(run.rows), p=p.grpo, seed=p.seed,
+                        generator=run.generator,
                         on_groups=lambda step, gs: groups.extend(dict(g, step=step) for g in gs))
     io.write_jsonl(live / "groups.jsonl", groups)
     run.save(out, section(p, "grpo"), summary)

@@ -7,17 +7,17 @@ import typer
 from rlhf_core.params import load_params
 from rlhf_core.ppo import train_ppo
 from rlhf_core.rollout import ValueHead
-from stages._common import PARAMS_OPT, user_errors
+from stages._common import DATA_OPT, PARAMS_OPT, RM_OPT, SFT_OPT, TOKENIZER_OPT, user_errors
 from stages._rl import RLRun, gold_fn, reward_fn, section
 
 
 @user_errors
 def main(
     params: Path = PARAMS_OPT,
-    data: Path = typer.Option(Path("data/raw"), help="folder written by `rlhf download`"),
-    tokenizer: Path = typer.Option(Path("data/tokenizer"), help="folder written by `rlhf bpe`"),
-    sft: Path = typer.Option(Path("data/sft"), help="SFT checkpoint: the policy's start and the frozen reference"),
-    rm: Path = typer.Option(Path("data/rm"), help="reward-model checkpoint written by `rlhf rm`"),
+    data: Path = DATA_OPT,
+    tokenizer: Path = TOKENIZER_OPT,
+    sft: Path = SFT_OPT,
+    rm: Path = RM_OPT,
     out: Path = typer.Option(Path("data/phase1/ppo"), help="checkpoint folder to write"),
     live: Path = typer.Option(Path("reports/live/phase1/ppo"), help="dvclive folder: per-step logs and metrics"),
 ) -> None:
@@ -26,5 +26,6 @@ def main(
     run = RLRun("ppo", p, data=data, tokenizer=tokenizer, sft=sft, live=live)
     value_head = ValueHead(run.policy.cfg.d_model).to(run.device)
     summary = run.train(train_ppo, policy=run.policy, value_head=value_head, ref=run.ref, tok=run.tok,
-                        rows=run.rows, reward_fn=reward_fn(rm, run), gold_fn=gold_fn(run.rows), p=p.ppo, seed=p.seed, generator=run.generator)
+                        rows=run.rows, reward_fn=reward_fn(rm, run), gold_fn=gold_fn(run.rows), p=p.ppo,
+                        seed=p.seed, generator=run.generator)
     run.save(out, section(p, "ppo"), summary, extra_modules={"value_head": value_head})
