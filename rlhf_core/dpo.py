@@ -16,9 +16,11 @@ from typing import Callable
 import torch
 
 from rlhf_core.generate import generate
+from rlhf_core.grpo import draw
 from rlhf_core.losses import dpo_loss
 from rlhf_core.model import GPT
 from rlhf_core.rollout import build_sequences, token_stats, with_eos
+from rlhf_core.resume import Resume, checkpoint, restore, where
 from rlhf_core.runtime import check_finite
 from rlhf_core.tokenizer import TextTokenizer
 
@@ -90,28 +92,25 @@ def accumulate_gradients(policy: GPT, pairs: Pairs, *, beta: float, micro_batch:
 
 def train_dpo(policy: GPT, ref: GPT, tok: TextTokenizer, rows: list[dict], p, *, seed: int,
               generator: torch.Generator, on_log: Callable[[int, dict], None],
-              on_progress: Callable[[int, int], None] | None = None) -> None:
-    """`p` is a DPOParams. Prompts are drawn without replacement (reshuffled each pass) by a seeded RNG."""
+              on_progress: Callable[[int, int], None] | None = None, resume: Resume | None = None) -> None:
+    """`p` is a DPOParams. Prompts are drawn without replacement (reshuffled each pass) by a seeded RNG.
+    With `resume`, a killed run continues from its last saved step."""
     rng = random.Random(seed)
     order: list[int] = []
     per_step = p.batch_size * p.grad_accum
     opt = torch.optim.AdamW(policy.parameters(), lr=p.lr, weight_decay=p.weight_decay, betas=(0.9, 0.999))
     policy.train()
-    for step in range(p.steps):
-        idx = []
-        while len(idx) < per_step:
-            if not order:
-                order = list(range(len(rows)))
-                rng.shuffle(order)
-            idx.append(order.pop())
-        pairs = make_pairs(ref, tok, [rows[i] for i in idx], temperature=p.rej_temperature,
+    start = restore(resume, order, policy=policy, optimizer=opt, rng=rng, generator=generator)
+    for step in range(start, p.steps):
+        pairs = make_pairs(ref, tok, draw(rows, per_step, rng, order), temperature=p.rej_temperature,
                            top_k=p.rej_top_k or None, max_new_tokens=p.rej_max_new_tokens, generator=generator)
         opt.zero_grad(set_to_none=True)
         stats = accumulate_gradients(policy, pairs, beta=p.beta, micro_batch=p.batch_size, pad_id=tok.pad_id)
         stats["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(policy.parameters(), p.grad_clip or float("inf")))
-        check_finite(step + 1, stats)
+        check_finite(step + 1, stats, where(resume))
         opt.step()
         on_log(step + 1, stats)
+        checkpoint(resume, step + 1, order)
         if on_progress:
             on_progress(step + 1, p.steps)
 

@@ -17,6 +17,7 @@ from rlhf_core.generate import generate
 from rlhf_core.losses import grpo_advantages, grpo_loss, masked_mean
 from rlhf_core.model import GPT
 from rlhf_core.rollout import build_sequences, token_stats, with_eos
+from rlhf_core.resume import Resume, checkpoint, restore, where
 from rlhf_core.runtime import check_finite
 from rlhf_core.tokenizer import TextTokenizer
 
@@ -49,14 +50,15 @@ def rollout(policy: GPT, tok: TextTokenizer, rows: list[dict], *, temperature: f
 def train_grpo(policy: GPT, ref: GPT, tok: TextTokenizer, rows: list[dict], reward_fn: RewardFn, p, *, seed: int,
                generator: torch.Generator, on_log: Callable[[int, dict], None], gold_fn: RewardFn | None = None,
                on_groups: Callable[[int, list[dict]], None] | None = None,
-               on_progress: Callable[[int, int], None] | None = None) -> None:
+               on_progress: Callable[[int, int], None] | None = None, resume: Resume | None = None) -> None:
     """`p` is a GRPOParams. `on_groups(step, [{id, family, rewards, std}])` receives every group;
     `gold_fn`, when given (builtin data), scores the same samples with the gold judge for logging only."""
     rng, order = random.Random(seed), []
     device = next(policy.parameters()).device
     opt = torch.optim.AdamW(policy.parameters(), lr=p.lr, weight_decay=p.weight_decay, betas=(0.9, 0.999))
     k = p.group_size
-    for step in range(p.steps):
+    start = restore(resume, order, policy=policy, optimizer=opt, rng=rng, generator=generator)
+    for step in range(start, p.steps):
         group_rows = draw(rows, p.prompts_per_step, rng, order)
         rep_rows = [r for r in group_rows for _ in range(k)]  # groups are contiguous
         policy.eval()
@@ -76,7 +78,7 @@ def train_grpo(policy: GPT, ref: GPT, tok: TextTokenizer, rows: list[dict], rewa
             opt.zero_grad(set_to_none=True)
             loss.backward()
             grad_norm = float(torch.nn.utils.clip_grad_norm_(policy.parameters(), p.grad_clip or float("inf")))
-            check_finite(step + 1, {"loss": loss.item(), "grad_norm": grad_norm})
+            check_finite(step + 1, {"loss": loss.item(), "grad_norm": grad_norm}, where(resume))
             opt.step()
         collapsed = (std < p.collapse_threshold)
         stats = {"loss": loss.item(), "reward_mean": rewards.mean().item(), "group_std_mean": std.mean().item(),
@@ -86,10 +88,11 @@ def train_grpo(policy: GPT, ref: GPT, tok: TextTokenizer, rows: list[dict], rewa
                  "kl_k1": masked_mean(old_logp - ref_logp, batch.mask).item()}
         if gold_fn is not None:
             stats["gold_mean"] = gold_fn(rep_rows, texts).float().mean().item()
-        check_finite(step + 1, stats)
+        check_finite(step + 1, stats, where(resume))
         on_log(step + 1, stats)
         if on_groups:
             on_groups(step + 1, [{"id": r.get("id"), "family": r.get("family"), "rewards": g.tolist(), "std": s.item()}
                                  for r, g, s in zip(group_rows, rewards, std)])
+        checkpoint(resume, step + 1, order)
         if on_progress:
             on_progress(step + 1, p.steps)

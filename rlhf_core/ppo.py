@@ -22,6 +22,7 @@ from rlhf_core.losses import (exact_kl, gae, kl_estimators, masked_mean, masked_
                               ppo_value_loss, shaped_rewards)
 from rlhf_core.model import GPT
 from rlhf_core.rollout import SequenceBatch, ValueHead, build_sequences, scatter, token_stats
+from rlhf_core.resume import Resume, checkpoint, restore, where
 from rlhf_core.runtime import check_finite
 from rlhf_core.tokenizer import TextTokenizer
 
@@ -42,15 +43,18 @@ def sub(t: torch.Tensor, batch: SequenceBatch, idx: list[int]) -> torch.Tensor:
 
 def train_ppo(policy: GPT, value_head: ValueHead, ref: GPT, tok: TextTokenizer, rows: list[dict], reward_fn: RewardFn,
               p, *, seed: int, generator: torch.Generator, on_log: Callable[[int, dict], None],
-              gold_fn: RewardFn | None = None, on_progress: Callable[[int, int], None] | None = None) -> None:
+              gold_fn: RewardFn | None = None, on_progress: Callable[[int, int], None] | None = None,
+              resume: Resume | None = None) -> None:
     """`p` is a PPOParams. `gold_fn`, when given (builtin data), scores the rollouts with the gold
-    judge for logging only: RM reward and gold side by side show over-optimisation."""
+    judge for logging only: RM reward and gold side by side show over-optimisation. With `resume`, a
+    killed run continues from its last saved step."""
     rng, order = random.Random(seed), []
     device = next(policy.parameters()).device
     n_mb = exact_div(p.batch_size, p.mini_batch_size, "ppo.batch_size / ppo.mini_batch_size")
     params = list(policy.parameters()) + list(value_head.parameters())
     opt = torch.optim.AdamW(params, lr=p.lr, weight_decay=p.weight_decay, betas=(0.9, 0.999))
-    for step in range(p.steps):
+    start = restore(resume, order, policy=policy, value_head=value_head, optimizer=opt, rng=rng, generator=generator)
+    for step in range(start, p.steps):
         batch_rows = draw(rows, p.batch_size, rng, order)
         policy.eval()
         prompts, responses, texts = rollout(policy, tok, batch_rows, temperature=p.temperature,
@@ -85,7 +89,7 @@ def train_ppo(policy: GPT, value_head: ValueHead, ref: GPT, tok: TextTokenizer, 
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 grad_norm = float(torch.nn.utils.clip_grad_norm_(params, p.grad_clip or float("inf")))
-                check_finite(step + 1, {"loss": loss.item(), "grad_norm": grad_norm})
+                check_finite(step + 1, {"loss": loss.item(), "grad_norm": grad_norm}, where(resume))
                 opt.step()
                 for key, v in {**pg_st, **vf_st, "policy_loss": pg.item(), "value_loss": vf.item(),
                                "entropy": masked_mean(cur.entropy, mb.mask).item(), "grad_norm": grad_norm}.items():
@@ -98,7 +102,8 @@ def train_ppo(policy: GPT, value_head: ValueHead, ref: GPT, tok: TextTokenizer, 
                  "response_len": float(mask.sum(-1).float().mean()), **agg}
         if gold_fn is not None:
             stats["gold_mean"] = gold_fn(batch_rows, texts).float().mean().item()
-        check_finite(step + 1, stats)
+        check_finite(step + 1, stats, where(resume))
         on_log(step + 1, stats)
+        checkpoint(resume, step + 1, order)
         if on_progress:
             on_progress(step + 1, p.steps)

@@ -30,6 +30,7 @@ from rlhf_core.errors import RlhfError
 from rlhf_core.losses import bradley_terry_loss
 from rlhf_core.model import GPT, GPTConfig
 from rlhf_core.params import RMParams
+from rlhf_core.resume import Resume
 from rlhf_core.runtime import check_finite
 from rlhf_core.sft import bucketed_batches, lr_at, make_optimizer, num_steps
 from rlhf_core.tokenizer import TextTokenizer, format_prompt, row_prompt
@@ -170,9 +171,10 @@ def pair_loss(model: RewardModel, batch: list[tuple[list[int], list[int], float]
 
 def train_rm(model: RewardModel, train: list[tuple[list[int], list[int], float]], p: RMParams, *, pad_id: int,
              seed: int, on_log: Callable[[int, dict], None], on_eval: Callable[[int], dict],
-             on_progress: Callable[[int, int], None] | None = None) -> dict:
+             on_progress: Callable[[int, int], None] | None = None, resume: Resume | None = None) -> dict:
     """The RM loop: AdamW, warmup + cosine, length-bucketed batches of pairs. `on_log(step, metrics)` every
-    `log_every` steps (window means); `on_eval(step)` every `eval_every` steps and at the end."""
+    `log_every` steps (window means); `on_eval(step)` every `eval_every` steps and at the end. With
+    `resume`, continues a killed run's saved state and saves its own at log boundaries."""
     if not train:
         raise RlhfError("no training pairs; lower rm.gold_margin or raise rm.pair_prompts")
     rng = random.Random(f"rm-train-{seed}")
@@ -181,10 +183,15 @@ def train_rm(model: RewardModel, train: list[tuple[list[int], list[int], float]]
     opt = make_optimizer(model, p)
     model.train()
     batches: list[list[int]] = []
+    start, seen = 0, 0
+    if resume is not None:
+        resume.track(model=model, optimizer=opt, rng=rng)
+        if saved := resume.restore():
+            start, batches, seen = saved["step"], saved["batches"], saved["seen"]
     window: dict[str, float] = defaultdict(float)
-    n_window, seen, tokens = 0, 0, 0
+    n_window, tokens = 0, 0
     t0 = time.perf_counter()
-    for step in range(total):
+    for step in range(start, total):
         if not batches:
             batches = bucketed_batches(lengths, p.batch_size, rng)
         batch = [train[i] for i in batches.pop()]
@@ -196,7 +203,7 @@ def train_rm(model: RewardModel, train: list[tuple[list[int], list[int], float]]
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), p.grad_clip or float("inf"))
         stats = {"loss": loss.item(), **stats, "grad_norm": float(grad_norm)}
-        check_finite(step + 1, stats)
+        check_finite(step + 1, stats, resume.where() if resume else None)
         opt.step()
         for k, v in stats.items():
             window[k] += v
@@ -208,12 +215,14 @@ def train_rm(model: RewardModel, train: list[tuple[list[int], list[int], float]]
             window, n_window = defaultdict(float), 0
         if (step + 1) % p.eval_every == 0 and step + 1 < total:
             on_eval(step + 1)
+        if resume is not None and (step + 1) % p.log_every == 0:  # the log window is empty: nothing else to save
+            resume.save_if_due(step + 1, lambda: {"step": step + 1, "batches": batches, "seen": seen})
         if on_progress:
             on_progress(step + 1, total)
     seconds = time.perf_counter() - t0
     on_eval(total)
-    return {"steps": total, "pairs_seen": seen, "epochs": seen / len(train), "train_seconds": seconds,
-            "tokens_per_s": tokens / seconds}
+    return {"steps": total, "resumed_from": start, "pairs_seen": seen, "epochs": seen / len(train),
+            "train_seconds": seconds, "tokens_per_s": tokens / max(seconds, 1e-9)}
 
 
 # --- trust metrics --------------------------------------------------------------------------------

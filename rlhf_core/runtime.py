@@ -27,9 +27,12 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def check_finite(step: int, stats: dict) -> None:
-    """Stop a training loop at the first NaN/inf statistic instead of training on garbage."""
+def check_finite(step: int, stats: dict, checkpoint: str | None = None) -> None:
+    """Stop a training loop at the first NaN/inf statistic instead of training on garbage.
+
+    `checkpoint` says where the last good state is (`Resume.where()`); without it, nothing was saved."""
     bad = [k for k, v in stats.items() if isinstance(v, float) and not math.isfinite(v)]
     if bad:
-        raise RlhfError(f"non-finite {', '.join(bad)} at step {step}; lower the learning rate or check the "
-                        "checkpoint the run started from (nothing was saved for this run)")
+        where = checkpoint or "no checkpoint was saved for this run"
+        raise RlhfError(f"non-finite {', '.join(bad)} at step {step} ({where}); lower the learning rate "
+                        "or check the checkpoint the run started from")

@@ -17,6 +17,8 @@ import torch.nn.functional as F
 
 from rlhf_core.model import GPT
 from rlhf_core.params import SFTParams
+from rlhf_core.resume import Resume
+from rlhf_core.runtime import check_finite
 from rlhf_core.tokenizer import TextTokenizer, row_prompt
 
 IGNORE = -100  # target value of positions that carry no loss (prompt, padding)
@@ -136,9 +138,10 @@ def num_steps(n_examples: int, p: SFTParams) -> int:
 
 def train_sft(model: GPT, train: list[Example], p: SFTParams, *, pad_id: int, seed: int,
               on_log: Callable[[int, dict], None], on_eval: Callable[[int], dict],
-              on_progress: Callable[[int, int], None] | None = None) -> dict:
+              on_progress: Callable[[int, int], None] | None = None, resume: Resume | None = None) -> dict:
     """The SFT loop. `on_log(step, metrics)` receives training metrics every `log_every` steps;
-    `on_eval(step)` runs every `eval_every` steps and at the end. Returns throughput figures."""
+    `on_eval(step)` runs every `eval_every` steps and at the end. With `resume`, the loop continues a
+    killed run's saved state and saves its own at log boundaries. Returns throughput figures."""
     device = next(model.parameters()).device
     rng = random.Random(seed)
     lengths = [len(e.ids) for e in train]
@@ -146,10 +149,14 @@ def train_sft(model: GPT, train: list[Example], p: SFTParams, *, pad_id: int, se
     opt = make_optimizer(model, p)
     model.train()
     batches: list[list[int]] = []
-    window_loss, window_tokens, window_steps, trained_tokens = 0.0, 0, 0, 0
+    start = 0
+    if resume is not None:
+        resume.track(model=model, optimizer=opt, rng=rng)
+        if saved := resume.restore():
+            start, batches = saved["step"], saved["batches"]
+    window_loss, window_steps, trained_tokens = 0.0, 0, 0
     t0 = time.perf_counter()
-    t_window = t0
-    for step in range(total):
+    for step in range(start, total):
         if not batches:
             batches = bucketed_batches(lengths, p.batch_size, rng)
         inputs, targets = collate([train[i] for i in batches.pop()], pad_id)
@@ -161,21 +168,24 @@ def train_sft(model: GPT, train: list[Example], p: SFTParams, *, pad_id: int, se
         opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), p.grad_clip or float("inf"))
+        stats = {"loss": loss.item(), "grad_norm": float(grad_norm)}
+        check_finite(step + 1, stats, resume.where() if resume else None)
         opt.step()
-        window_loss += loss.item()
+        window_loss += stats["loss"]
         window_steps += 1
-        window_tokens += inputs.numel()
         trained_tokens += inputs.numel()
         if (step + 1) % p.log_every == 0 or step + 1 == total:
-            now = time.perf_counter()
+            # deterministic values only: wall-clock throughput goes to the stage's timing file
             on_log(step + 1, {"train/loss": window_loss / window_steps, "train/lr": lr,
-                              "train/grad_norm": float(grad_norm), "train/tokens_per_s": window_tokens / (now - t_window)})
-            window_loss, window_tokens, window_steps, t_window = 0.0, 0, 0, now
+                              "train/grad_norm": stats["grad_norm"]})
+            window_loss, window_steps = 0.0, 0
         if (step + 1) % p.eval_every == 0 and step + 1 < total:
             on_eval(step + 1)
+        if resume is not None and (step + 1) % p.log_every == 0:  # the log window is empty: nothing else to save
+            resume.save_if_due(step + 1, lambda: {"step": step + 1, "batches": batches})
         if on_progress:
             on_progress(step + 1, total)
     train_seconds = time.perf_counter() - t0
     on_eval(total)
-    return {"steps": total, "train_seconds": train_seconds, "tokens": trained_tokens,
-            "tokens_per_s": trained_tokens / train_seconds}
+    return {"steps": total, "resumed_from": start, "train_seconds": train_seconds, "tokens": trained_tokens,
+            "tokens_per_s": trained_tokens / max(train_seconds, 1e-9)}

@@ -34,3 +34,15 @@ DATA_OPT = typer.Option(Path("data/raw"), "--data", help="folder written by `rlh
 TOKENIZER_OPT = typer.Option(Path("data/tokenizer"), "--tokenizer", help="folder written by `rlhf bpe`")
 SFT_OPT = typer.Option(Path("data/sft"), "--sft", help="SFT checkpoint: the policy's start and the frozen reference")
 RM_OPT = typer.Option(Path("data/rm"), "--rm", help="reward-model checkpoint written by `rlhf rm`")
+
+TIMING_OPT = typer.Option(None, "--timing", help="write the stage's wall-clock times (JSON) here; kept apart from its "
+                          "outputs so that their hashes in dvc.lock repeat across runs")
+
+
+def write_timing(path: Path | None, times: dict) -> None:
+    """Wall-clock figures of a stage go to their own file, never into a DVC output: the outputs hold
+    only what is deterministic for the seed."""
+    if path is not None:
+        from rlhf_core import io
+
+        io.write_json(path, {k: round(v, 2) if isinstance(v, float) else v for k, v in times.items()})

@@ -17,9 +17,10 @@ from rlhf_core import io
 from rlhf_core.checkpoint import load_policy, save_checkpoint
 from rlhf_core.data import read_split
 from rlhf_core.params import Params, to_dict
+from rlhf_core.resume import Resume
 from rlhf_core.runtime import pick_device, seed_everything
 from rlhf_core.tokenizer import TextTokenizer, load_tokenizer
-from stages._common import console
+from stages._common import console, write_timing
 
 TAIL = 20  # steps averaged for the "last20" summary, smoothing the noise of batch-1 steps
 
@@ -36,9 +37,10 @@ def summarize(history: list[dict]) -> dict:
 class RLRun:
     """Context for one RL stage: params, device, tokenizer, rows, policy (trainable) and reference."""
 
-    def __init__(self, name: str, params: Params, *, data: Path, tokenizer: Path, sft: Path, live: Path):
+    def __init__(self, name: str, params: Params, *, data: Path, tokenizer: Path, sft: Path, live: Path, out: Path,
+                 rm: Path | None = None, timing: Path | None = None):
         self.t0 = time.perf_counter()
-        self.name, self.p, self.live_dir = name, params, live
+        self.name, self.p, self.live_dir, self.timing = name, params, live, timing
         self.generator = seed_everything(params.seed)
         self.device = pick_device(params.device)
         self.tok: TextTokenizer = load_tokenizer(tokenizer)
@@ -47,22 +49,27 @@ class RLRun:
         self.ref = load_policy(sft, self.tok, self.device)
         self.ref.requires_grad_(False)
         self.history: list[dict] = []
+        inputs = [data, tokenizer, sft] + ([rm] if rm is not None else [])
+        self.resume = Resume.for_stage(name, out, to_dict(params), inputs, log=console.print)
 
     def train(self, fn: Callable[..., None], **kw) -> dict:
-        """Run `fn(on_log=..., on_progress=..., **kw)` under dvclive and a progress bar; return the summary."""
+        """Run `fn(on_log=..., on_progress=..., resume=..., **kw)` under dvclive and a progress bar; return
+        the summary. A run resumed after a kill replays the killed run's logs first."""
         from dvclive import Live
 
         with Live(dir=str(self.live_dir), dvcyaml=False, save_dvc_exp=False, report=None) as lv:
-            def on_log(step: int, stats: dict) -> None:
+            def log_live(step: int, stats: dict) -> None:
                 self.history.append(stats)
                 lv.step = step
                 for k, v in stats.items():
                     lv.log_metric(f"train/{k}", v)
 
+            on_log = self.resume.recorded("log", log_live)
             with Progress(TextColumn(f"[bold]{self.name}"), BarColumn(), MofNCompleteColumn(),
                           TimeRemainingColumn(), console=console, transient=True) as bar:
                 task = bar.add_task(self.name, total=None)
-                fn(on_log=on_log, on_progress=lambda d, t: bar.update(task, completed=d, total=t), **kw)
+                fn(on_log=on_log, on_progress=lambda d, t: bar.update(task, completed=d, total=t), resume=self.resume,
+                   **kw)
             summary = summarize(self.history)
             lv.summary.clear()
             lv.summary.update(summary)
@@ -76,7 +83,9 @@ class RLRun:
 
             with io.atomic_path(out / f"{name}.safetensors") as tmp:
                 save_model(module, str(tmp))
-        io.write_json(self.live_dir / "timing.json", {"stage_seconds": round(time.perf_counter() - self.t0, 2)})
+        write_timing(self.timing, {"stage_seconds": time.perf_counter() - self.t0,
+                                   "resumed_from_step": self.resume.resumed_from})
+        self.resume.finish()
         f, last = summary["final"], summary["last20"]
         shown = ", ".join(f"{k} {last[k]:.4g}" for k in list(last)[:6])
         console.print(f"[bold]{self.name}[/]: {len(self.history)} steps in {time.perf_counter() - self.t0:.0f}s; "

@@ -1,12 +1,13 @@
 """rlhf dpo: Direct Preference Optimisation from the SFT checkpoint (no reward model)."""
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
 from rlhf_core.dpo import train_dpo
 from rlhf_core.params import load_params
-from stages._common import DATA_OPT, PARAMS_OPT, SFT_OPT, TOKENIZER_OPT, user_errors
+from stages._common import DATA_OPT, PARAMS_OPT, SFT_OPT, TIMING_OPT, TOKENIZER_OPT, user_errors
 from stages._rl import RLRun, section
 
 
@@ -18,10 +19,11 @@ def main(
     sft: Path = SFT_OPT,
     out: Path = typer.Option(Path("data/phase1/dpo"), help="checkpoint folder to write"),
     live: Path = typer.Option(Path("reports/live/phase1/dpo"), help="dvclive folder: per-step logs and metrics"),
+    timing: Optional[Path] = TIMING_OPT,
 ) -> None:
     """Chosen = the reference answer; rejected = a reference-model sample at dpo.rej_temperature."""
     p = load_params(params)
-    run = RLRun("dpo", p, data=data, tokenizer=tokenizer, sft=sft, live=live)
+    run = RLRun("dpo", p, data=data, tokenizer=tokenizer, sft=sft, live=live, out=out, timing=timing)
     summary = run.train(train_dpo, policy=run.policy, ref=run.ref, tok=run.tok, rows=run.rows, p=p.dpo,
                         seed=p.seed, generator=run.generator)
     run.save(out, section(p, "dpo"), summary)

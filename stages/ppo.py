@@ -1,13 +1,14 @@
 """rlhf ppo: PPO with a value head against the reward model, KL-shaped per-token rewards."""
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
 from rlhf_core.params import load_params
 from rlhf_core.ppo import train_ppo
 from rlhf_core.rollout import ValueHead
-from stages._common import DATA_OPT, PARAMS_OPT, RM_OPT, SFT_OPT, TOKENIZER_OPT, user_errors
+from stages._common import DATA_OPT, PARAMS_OPT, RM_OPT, SFT_OPT, TIMING_OPT, TOKENIZER_OPT, user_errors
 from stages._rl import RLRun, gold_fn, reward_fn, section
 
 
@@ -20,10 +21,11 @@ def main(
     rm: Path = RM_OPT,
     out: Path = typer.Option(Path("data/phase1/ppo"), help="checkpoint folder to write"),
     live: Path = typer.Option(Path("reports/live/phase1/ppo"), help="dvclive folder: per-step logs and metrics"),
+    timing: Optional[Path] = TIMING_OPT,
 ) -> None:
     """Rollouts, RM score, shaped reward r - kl_coef * (log pi - log pi_ref), GAE, clipped updates."""
     p = load_params(params)
-    run = RLRun("ppo", p, data=data, tokenizer=tokenizer, sft=sft, live=live)
+    run = RLRun("ppo", p, data=data, tokenizer=tokenizer, sft=sft, live=live, out=out, timing=timing, rm=rm)
     value_head = ValueHead(run.policy.cfg.d_model).to(run.device)
     summary = run.train(train_ppo, policy=run.policy, value_head=value_head, ref=run.ref, tok=run.tok,
                         rows=run.rows, reward_fn=reward_fn(rm, run), gold_fn=gold_fn(run.rows), p=p.ppo,

@@ -3,6 +3,7 @@
 import random
 import time
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -17,9 +18,10 @@ from rlhf_core.pairs import (builtin_pairs, prompt_key, reference_only_pairs, sa
 from rlhf_core.params import load_params, to_dict
 from rlhf_core.reward import (RewardModel, encode_pairs, gold_agreement, model_config, pair_accuracy,
                               save_reward_model, scale_summary, score, train_rm)
+from rlhf_core.resume import Resume
 from rlhf_core.runtime import pick_device, seed_everything
 from rlhf_core.tokenizer import load_tokenizer
-from stages._common import PARAMS_OPT, console, user_errors
+from stages._common import PARAMS_OPT, TIMING_OPT, console, user_errors, write_timing
 
 
 @user_errors
@@ -30,6 +32,7 @@ def main(
     sft: Path = typer.Option(Path("data/sft"), help="SFT checkpoint (samples for the pairs and trust metrics)"),
     out: Path = typer.Option(Path("data/rm"), help="reward model (model.safetensors, config.json), pairs, trust samples"),
     live: Path = typer.Option(Path("reports/live/rm"), help="dvclive folder: per-step logs and final metrics"),
+    timing: Optional[Path] = TIMING_OPT,
 ) -> None:
     """Preference pairs from SFT samples (+ reference vs corrupted answers), a Bradley-Terry reward model,
     and its held-out accuracy and agreement with the gold judge."""
@@ -49,6 +52,7 @@ def main(
     sampling = dict(temperature=r.sample_temperature, top_k=r.sample_top_k or None,
                     max_new_tokens=r.sample_max_new_tokens, batch_size=r.gen_batch_size, generator=generator)
     block = policy.cfg.block_size
+    resume = Resume.for_stage("rm", out, to_dict(p), [data, tokenizer, sft], log=console.print)
 
     # 1. pairs: training prompts only for training, held-out prompts only for the held-out split
     t = time.perf_counter()
@@ -95,10 +99,12 @@ def main(
         lv.log_params({"n_params": model.num_params(), "train_pairs": len(train_pairs),
                        "heldout_pairs": len(heldout_pairs)})
 
-        def log(step: int, metrics: dict) -> None:
+        def log_live(step: int, metrics: dict) -> None:
             lv.step = step
             for k, v in metrics.items():
                 lv.log_metric(k, v)
+
+        log = resume.recorded("log", log_live)  # a resumed run replays what the killed one logged
 
         def evaluate(step: int) -> dict:
             m = heldout_eval()
@@ -113,7 +119,8 @@ def main(
                       console=console, transient=True) as bar:
             task = bar.add_task("rm", total=None)
             speed = train_rm(model, train_ids, r, pad_id=tok.pad_id, seed=p.seed, on_log=log, on_eval=evaluate,
-                             on_progress=lambda done, total: bar.update(task, completed=done, total=total))
+                             on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+                             resume=resume)
         held = heldout_eval()
 
         # 3. trust: fresh SFT samples of held-out prompts, RM vs gold (builtin); where the rewards lie
@@ -151,16 +158,15 @@ def main(
         lv.summary.pop("train", None)
         lv.summary.pop("eval", None)
         lv.summary.update(metrics)
-    io.write_json(live / "timing.json", {"pairs_seconds": round(pair_seconds, 2),
-                                         "train_seconds": round(speed["train_seconds"], 2),
-                                         "train_tokens_per_s": round(speed["tokens_per_s"], 1),
-                                         "trust_seconds": round(trust_seconds, 2),
-                                         "stage_seconds": round(time.perf_counter() - t_stage, 2)})
+    write_timing(timing, {"pairs_seconds": pair_seconds, "train_seconds": speed["train_seconds"],
+                          "train_tokens_per_s": speed["tokens_per_s"], "resumed_from_step": speed["resumed_from"],
+                          "trust_seconds": trust_seconds, "stage_seconds": time.perf_counter() - t_stage})
 
     save_reward_model(out, model, tok, stage="rm", params=to_dict(r), metrics=metrics)
     io.write_jsonl(out / "pairs_train.jsonl", train_pairs)
     io.write_jsonl(out / "pairs_heldout.jsonl", heldout_pairs)
     io.write_jsonl(out / "trust_samples.jsonl", trust_out)
+    resume.finish()
     report(held, agreement, metrics["scale"], speed)
 
 

@@ -7,7 +7,7 @@ import shutil
 import pytest
 from safetensors.torch import load_file
 
-from conftest import ROOT, make_project, run
+from conftest import run
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +19,7 @@ def test_repro_writes_every_declared_output(tiny_project):
                  "data/sft/heldout_answers.jsonl", "reports/metrics/data.json", "reports/live/sft/metrics.json",
                  "data/rm/model.safetensors", "data/rm/config.json", "data/rm/pairs_train.jsonl",
                  "data/rm/pairs_heldout.jsonl", "data/rm/trust_samples.jsonl", "reports/live/rm/metrics.json",
-                 "reports/live/rm/timing.json", "reports/configs/rm.json"):
+                 "reports/timing/rm.json", "reports/configs/rm.json"):
         assert (p / path).is_file(), path
     stats = json.loads((p / "reports/metrics/data.json").read_text())
     assert stats["n_train"] == 2000 and stats["n_study"] == 16 and stats["has_gold"]
@@ -102,21 +102,24 @@ def test_changing_rm_knob_reruns_only_rm(tiny_project, tmp_path):
     assert "Running stage 'rm'" in out
 
 
-def test_same_params_same_bytes(tiny_project, tmp_path):
-    """A second project from scratch with the same params reproduces the first byte for byte."""
-    other = make_project(tmp_path / "again", ROOT / "tests/fixtures/params-tiny.yaml")
-    run(["dvc", "repro"], other)
-    for path in ("data/raw/train.jsonl", "data/tokenizer/tokenizer.json", "data/sft/model.safetensors",
-                 "data/rm/pairs_train.jsonl", "data/rm/model.safetensors", "reports/live/rm/metrics.json",
-                 "data/phase1/ppo/model.safetensors", "data/phase5/grpo/model.safetensors",
-                 "data/phase1/dpo/model.safetensors", "reports/live/phase5/grpo/metrics.json",
-                 "reports/metrics/phase1.json", "reports/metrics/phase5.json", "data/eval/phase5/answers.jsonl",
-                 "reports/report.md"):
-        assert (other / path).read_bytes() == (tiny_project / path).read_bytes(), path
-    a = json.loads((tiny_project / "reports/live/sft/metrics.json").read_text())
-    b = json.loads((other / "reports/live/sft/metrics.json").read_text())
-    for key in ("heldout_loss", "heldout_loss_untrained", "gold"):
-        assert a[key] == b[key]
+def test_forced_rerun_gives_the_same_dvc_lock(tiny_project, tmp_path):
+    """`dvc repro --force` reruns every stage: every output hash in dvc.lock (checkpoints, data, logs,
+    metrics, report, figures) comes out the same, and so do the files themselves."""
+    other = tmp_path / "again"
+    shutil.copytree(tiny_project, other, symlinks=True)
+    before = {path: (other / path).read_bytes() for path in (
+        "data/raw/train.jsonl", "data/tokenizer/tokenizer.json", "data/sft/model.safetensors",
+        "data/rm/pairs_train.jsonl", "data/rm/model.safetensors", "reports/live/rm/metrics.json",
+        "reports/live/sft/plots/metrics/train/loss.tsv", "data/phase1/ppo/model.safetensors",
+        "data/phase5/grpo/model.safetensors", "data/phase1/dpo/model.safetensors",
+        "reports/live/phase5/grpo/metrics.json", "reports/metrics/phase1.json", "reports/metrics/phase5.json",
+        "data/eval/phase5/answers.jsonl", "reports/report.md")}
+    out = run(["dvc", "repro", "--force"], other).stdout
+    assert "Running stage 'sft'" in out and "Running stage 'report'" in out
+    assert (other / "dvc.lock").read_text() == (tiny_project / "dvc.lock").read_text()
+    for path, data in before.items():
+        assert (other / path).read_bytes() == data, path
+    assert json.loads(run(["dvc", "status", "--json"], other).stdout) == {}
 
 
 def test_bad_params_stop_with_one_line_and_keep_outputs(tiny_project, tmp_path):
