@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_model, save_model
 
 from rlhf_core import io
@@ -18,6 +18,7 @@ from rlhf_core.tokenizer import TextTokenizer
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
+FLOAT_DTYPES = ("F32", "F16", "BF16", "F64")
 
 
 def save_checkpoint(out_dir: str | Path, model: torch.nn.Module, cfg: GPTConfig, tokenizer: TextTokenizer,
@@ -63,6 +64,12 @@ def load_weights(model: torch.nn.Module, path: Path) -> None:
     if not path.is_file():
         raise RlhfError(f"weights '{path}' not found; rerun the stage that writes them")
     try:
+        with safe_open(str(path), framework="pt") as f:
+            # load_model would silently cast integer tensors into the float parameters
+            odd = [(k, f.get_slice(k).get_dtype()) for k in f.keys() if f.get_slice(k).get_dtype() not in FLOAT_DTYPES]
+        if odd:
+            raise RlhfError(f"weights '{path}' hold a {odd[0][1]} tensor ('{odd[0][0]}'), not floating-point weights; "
+                            "the file is not a checkpoint of this pipeline: rerun the stage that writes it")
         missing, unexpected = load_model(model, str(path), strict=False)
     except (SafetensorError, OSError, ValueError) as e:
         raise RlhfError(f"weights '{path}' are corrupted or unreadable ({str(e).splitlines()[0][:120]}); "
@@ -71,5 +78,5 @@ def load_weights(model: torch.nn.Module, path: Path) -> None:
         raise RlhfError(f"weights '{path}' do not fit this model ({str(e).splitlines()[-1].strip()[:160]}); "
                         "the checkpoint is from another model size") from None
     if missing or unexpected:
-        raise RlhfError(f"weights '{path}' do not fit this model (missing {missing[:3]}, unexpected "
-                        f"{unexpected[:3]}); the checkpoint is from another model or architecture")
+        raise RlhfError(f"weights '{path}' do not fit this model (missing {sorted(missing)[:3]}, unexpected "
+                        f"{sorted(unexpected)[:3]}); the checkpoint is from another model size or architecture")

@@ -19,6 +19,9 @@ from rlhf_core.params import DataParams
 
 LOCAL_FORMATS = (".json", ".jsonl", ".parquet", ".csv")
 REQUIRED_COLUMNS = ("instruction", "output")
+# A row longer than this cannot fit any allowed block (16,384 tokens is a few tens of thousands of
+# characters); dropping it here keeps one pathological row from costing gigabytes in tokenization.
+MAX_ROW_CHARS = 200_000
 N_STUDY = 16
 SPLITS = ("train", "heldout", "study")
 
@@ -97,7 +100,8 @@ def _read_local(path: Path) -> list[dict]:
             frame = pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path, dtype=str, keep_default_na=False)
             records = frame.to_dict(orient="records")
     except UnicodeDecodeError:
-        raise RlhfError(f"data file '{path}' is not UTF-8 text; re-encode it as UTF-8") from None
+        raise RlhfError(f"data file '{path}' is not UTF-8 text (a binary file named {suffix}?); "
+                        "re-encode it as UTF-8 or give it the extension of its real format") from None
     except json.JSONDecodeError as e:
         raise RlhfError(f"data file '{path}' is not valid JSON (line {e.lineno}: {e.msg}); "
                         "fix it or save it as .jsonl/.csv/.parquet") from None
@@ -143,12 +147,15 @@ def _split_records(records: list[dict], where: str, p: DataParams, seed: int) ->
         if col not in columns:
             raise RlhfError(f"data {where} has no '{col}' column (columns: {', '.join(columns) or 'none'}); "
                             "it needs instruction, input (optional) and output")
-    dropped = {"empty_output": 0, "empty_instruction": 0, "not_text": 0}
+    dropped = {"empty_output": 0, "empty_instruction": 0, "not_text": 0, "too_long": 0}
     rows = []
     for i, r in enumerate(records):
         values = [r.get("instruction"), r.get("input") or "", r.get("output")]
         if not all(isinstance(v, str) for v in values):
             dropped["not_text"] += 1
+            continue
+        if sum(len(v) for v in values) > MAX_ROW_CHARS:
+            dropped["too_long"] += 1
             continue
         instruction, input, output = (v.strip() for v in values)
         if not output:

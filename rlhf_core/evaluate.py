@@ -38,6 +38,15 @@ def fitting_rows(tok: TextTokenizer, rows: list[dict], block_size: int, max_new_
     return [r for r, p in zip(rows, prompts) if len(p) + max_new_tokens <= block_size]
 
 
+def require_fitting(tok: TextTokenizer, rows: list[dict], block_size: int, max_new_tokens: int, knob: str) -> list[dict]:
+    """`fitting_rows`, refusing to go on with none: every prompt is longer than the block allows."""
+    kept = fitting_rows(tok, rows, block_size, max_new_tokens)
+    if not kept:
+        raise RlhfError(f"no prompt of {len(rows)} leaves room for {knob} = {max_new_tokens} new tokens in the "
+                        f"model's block of {block_size} tokens; lower {knob}, raise model.block_size or use shorter prompts")
+    return kept
+
+
 def gold_summary(rows: list[dict], responses: list[str]) -> dict:
     """Mean gold score overall and per family (builtin rows only)."""
     from rlhf_core.builtin import gold_score

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -219,6 +220,10 @@ class Params:
     phases: dict = field(default_factory=dict, metadata={"help": "phase name -> sparse overrides of the sections above"})
 
     def __post_init__(self) -> None:
+        for name in self.phases:
+            if not isinstance(name, str) or not PHASE_NAME.fullmatch(name):
+                raise RlhfError(f"params.yaml: phase name {_name(name)} is not allowed: use up to 40 letters, digits, "
+                                "'-' or '_' (it names folders and DVC stages)")
         if self.model.d_model % self.model.n_head:
             _fail("model.n_head", self.model.n_head, f"must divide model.d_model ({self.model.d_model})")
         if (self.model.d_model // self.model.n_head) % 2:
@@ -234,6 +239,14 @@ class Params:
                        ("eval.max_new_tokens", self.eval.max_new_tokens)):
             if n + 16 > self.model.block_size:
                 _fail(key, n, f"must leave at least 16 prompt tokens in model.block_size ({self.model.block_size})")
+
+
+PHASE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
+
+
+def _name(key: Any) -> str:
+    """A key as written in messages: bare when it is plain text, else repr (keeps errors one line)."""
+    return key if isinstance(key, str) and key and key.isprintable() and key.strip() == key else repr(key)
 
 
 def _fail(key: str, value: Any, rule: str) -> typing.NoReturn:
@@ -299,9 +312,9 @@ def build(cls: type, raw: Any, prefix: str = "") -> Any:
     if not isinstance(raw, Mapping):
         raise RlhfError(f"params.yaml: {where} must be a mapping of keys to values, got {raw!r}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - set(fields))
+    unknown = sorted(set(raw) - set(fields), key=str)  # YAML keys need not be strings
     if unknown:
-        raise RlhfError(f"params.yaml: unknown key {prefix}{unknown[0]} (allowed in {where}: {', '.join(fields)})")
+        raise RlhfError(f"params.yaml: unknown key {prefix}{_name(unknown[0])} (allowed in {where}: {', '.join(fields)})")
     hints = typing.get_type_hints(cls)
     values = {}
     for name, value in raw.items():
@@ -355,13 +368,13 @@ def load_params(path: str | Path = "params.yaml", phase: str | None = None) -> P
 def resolve_phase(raw: Mapping, phase: str) -> Params:
     phases = raw.get("phases") or {}
     if phase not in phases:
-        known = ", ".join(phases) or "none"
-        raise RlhfError(f"params.yaml: unknown phase '{phase}' (phases defined: {known})")
+        known = ", ".join(map(_name, phases)) or "none"
+        raise RlhfError(f"params.yaml: unknown phase {phase!r} (phases defined: {known})")
     overrides = phases[phase] or {}
     if not isinstance(overrides, Mapping):
-        raise RlhfError(f"params.yaml: phases.{phase} must be a mapping of overrides, got {overrides!r}")
+        raise RlhfError(f"params.yaml: phases.{_name(phase)} must be a mapping of overrides, got {overrides!r}")
     if "phases" in overrides:
-        raise RlhfError(f"params.yaml: phases.{phase} cannot override 'phases'")
+        raise RlhfError(f"params.yaml: phases.{_name(phase)} cannot override 'phases'")
     try:
         return build(Params, deep_merge(raw, overrides))
     except RlhfError as e:

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rlhf_core import io
 from rlhf_core.checkpoint import load_policy, save_checkpoint
 from rlhf_core.data import read_split
+from rlhf_core.evaluate import require_fitting
 from rlhf_core.params import Params, to_dict
 from rlhf_core.resume import Resume
 from rlhf_core.runtime import pick_device, seed_everything
@@ -38,14 +39,21 @@ class RLRun:
     """Context for one RL stage: params, device, tokenizer, rows, policy (trainable) and reference."""
 
     def __init__(self, name: str, params: Params, *, data: Path, tokenizer: Path, sft: Path, live: Path, out: Path,
-                 rm: Path | None = None, timing: Path | None = None):
+                 new_tokens: tuple[str, int], rm: Path | None = None, timing: Path | None = None):
+        """`new_tokens` = (knob, value): the most tokens the stage samples per prompt; training prompts
+        that leave no room for them in the block are skipped (hub data can have very long prompts)."""
         self.t0 = time.perf_counter()
         self.name, self.p, self.live_dir, self.timing = name, params, live, timing
         self.generator = seed_everything(params.seed)
         self.device = pick_device(params.device)
         self.tok: TextTokenizer = load_tokenizer(tokenizer)
-        self.rows = read_split(data, "train")
         self.policy = load_policy(sft, self.tok, self.device)
+        knob, n_new = new_tokens
+        rows = read_split(data, "train")
+        self.rows = require_fitting(self.tok, rows, self.policy.cfg.block_size, n_new, knob)
+        if len(self.rows) < len(rows):
+            console.print(f"{name}: skipping {len(rows) - len(self.rows)} of {len(rows)} training prompts that leave "
+                          f"no room for {knob} = {n_new} new tokens in the block")
         self.ref = load_policy(sft, self.tok, self.device)
         self.ref.requires_grad_(False)
         self.history: list[dict] = []

@@ -33,7 +33,7 @@ def write_as(path, rows):
 def test_local_formats_clean_and_split(tmp_path, ext):
     path = write_as(tmp_path / f"data{ext}", alpaca_rows())
     ds = load_source(DataParams(source=str(path), n_heldout=16), seed=0)
-    assert ds.stats["dropped"] == {"empty_output": 2, "empty_instruction": 1, "not_text": 0}
+    assert ds.stats["dropped"] == {"empty_output": 2, "empty_instruction": 1, "not_text": 0, "too_long": 0}
     assert [r["instruction"] for r in ds.study] == [f"Task number {i}." for i in range(16)]  # first 16 rows
     assert ds.study[0]["name"] == "Task number 0"
     assert len(ds.heldout) == 16 and len(ds.train) == 97 - 16 - 16
