@@ -134,3 +134,85 @@ def bench_sample(cfg: GPTConfig, batch: int, prompt_len: int = 32, new_tokens: i
     _sync(dev)
     times = timed(lambda: generate(model, prompts, **kw), repeats, dev)
     return sample_result(dev, batch, prompt_len, new_tokens, temperature, top_k, times)
+
+
+def bench_compile(cfg: GPTConfig, batch: int = 16, seq: int = 256, steps: int = 5, decode_batch: int = 1,
+                  new_tokens: int = 64, *, device: str | torch.device | None = None) -> dict:
+    """Does torch.compile pay for itself? For the training step (bench_train's) and for sampling
+    (bench_sample's, with `hidden_states` compiled, dynamic shapes for the growing KV cache): the one-off
+    compile seconds (first call minus an eager call), eager and compiled seconds per call, and the calls
+    needed before the compile time is earned back. A failure (no C compiler, an inductor error) is
+    reported, not raised."""
+    dev = _device(device)
+    out: dict = {"device": str(dev), "torch": torch.__version__}
+
+    def train_case():
+        torch.manual_seed(0)
+        model = GPT(cfg).to(dev).train()
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        data = torch.randint(0, cfg.vocab_size, (batch, seq + 1), generator=torch.Generator().manual_seed(0)).to(dev)
+
+        def step(m):
+            def run():
+                loss = torch.nn.functional.cross_entropy(m(data[:, :-1]).flatten(0, 1), data[:, 1:].flatten())
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            return run
+        return step(model), step(torch.compile(model))
+
+    def sample_case():
+        torch.manual_seed(0)
+        model = GPT(cfg).to(dev).eval()
+        compiled = GPT(cfg).to(dev).eval()
+        compiled.load_state_dict(model.state_dict())
+        compiled.hidden_states = torch.compile(compiled.hidden_states, dynamic=True)
+        prompts = torch.randint(0, cfg.vocab_size, (decode_batch, 32), generator=torch.Generator().manual_seed(0)).tolist()
+        kw = dict(max_new_tokens=new_tokens, eos_id=-1, pad_id=0, temperature=0.7, top_k=50)
+
+        def run(m):
+            return lambda: generate(m, prompts, generator=torch.Generator(device=dev).manual_seed(0), **kw)
+        return run(model), run(compiled)
+
+    for name, case, n in (("train", train_case, steps), (f"sample_batch_{decode_batch}", sample_case, 3)):
+        try:
+            eager, compiled = case()
+            eager()  # warm-up
+            t0 = time.perf_counter()
+            compiled()
+            _sync(dev)
+            first = time.perf_counter() - t0
+            e, c = statistics.median(timed(eager, n, dev)), statistics.median(timed(compiled, n, dev))
+            compile_s = max(first - c, 0.0)
+            out[name] = {"eager_s": e, "compiled_s": c, "speedup": e / c, "compile_s": compile_s,
+                         "break_even_calls": compile_s / (e - c) if e > c else None}
+        except Exception as err:  # inductor needs a C compiler and a supported platform
+            out[name] = {"error": f"{type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}"}
+    return out
+
+
+def bench_scaling(base: GPTConfig | None = None, *, device: str | torch.device | None = None, steps: int = 3,
+                  sft_rows: tuple = (10_000, 50_000, 100_000), widths: tuple = (64, 128, 256),
+                  lengths: tuple = (32, 64, 128), seq: int = 256) -> dict:
+    """How time grows: the training step (16 x 256) with model width, sampling (batch 32) with response
+    length, and SFT training time with the number of rows (steps = rows / 32 at the measured step time
+    of 32 x 128-token batches, about the builtin suite's mean length)."""
+    import dataclasses
+
+    dev = _device(device)
+    base = base or GPTConfig()
+    width = []
+    for d in widths:
+        cfg = dataclasses.replace(base, d_model=d)
+        r = bench_train(cfg, batch=16, seq=seq, steps=steps, device=dev, peak_gflops=1.0)
+        width.append({"d_model": d, "n_params": r["n_params"], "step_s": r["step_s"]["median"],
+                      "tokens_per_s": r["tokens_per_s"]["median"]})
+    length = []
+    for n in lengths:
+        r = bench_sample(base, 32, new_tokens=n, repeats=steps, device=dev)
+        length.append({"new_tokens": n, "seconds": 32 * n / r["new_tokens_per_s"]["median"],
+                       "new_tokens_per_s": r["new_tokens_per_s"]["median"]})
+    sft_step = bench_train(base, batch=32, seq=seq // 2, steps=steps, device=dev, peak_gflops=1.0)["step_s"]["median"]
+    data = [{"rows": n, "steps": -(-n // 32), "train_seconds": -(-n // 32) * sft_step} for n in sft_rows]
+    return {"device": str(dev), "width": width, "response_length": length, "sft_rows": data,
+            "sft_step_s_32x128": sft_step}

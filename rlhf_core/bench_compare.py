@@ -24,6 +24,7 @@ def _transformers():
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise RlhfError("the comparison needs transformers: pip install -e '.[bench]'") from e
     transformers.logging.set_verbosity_error()  # generation-flag notices would drown the table
+    transformers.logging.disable_progress_bar()  # weight-loading bars
     return transformers
 
 
@@ -161,41 +162,17 @@ def bench_dpo_trl(cfg: GPTConfig, pairs: int = 8, seq: int = 256, prompt_len: in
     import tempfile
     import warnings
 
-    try:
-        import datasets
-        import trl
-        from datasets import Dataset
-        from tokenizers import Tokenizer, models, pre_tokenizers
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise RlhfError("the DPO comparison needs trl: pip install -e '.[bench]'") from e
+    from rlhf_core.bench_rl import words
+
+    datasets, trl = trl_modules("DPO")
     tf = _transformers()
     dev = _device(device)
-    # A word-level tokenizer whose word "t<i>" is id i, so TRL tokenizes our exact ids back.
-    wl = Tokenizer(models.WordLevel({f"t{i}": i for i in range(cfg.vocab_size)}, unk_token="t3"))
-    wl.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tok = tf.PreTrainedTokenizerFast(tokenizer_object=wl, pad_token="t0", bos_token="t1", eos_token="t2", unk_token="t3")
-
-    def text(ids):
-        return " ".join(f"t{i}" for i in ids)
-
+    tok = word_tokenizer(cfg)
     data = _dpo_inputs(cfg, pairs, seq, prompt_len)
-    rows = [{"prompt": text(p), "chosen": " " + text(c), "rejected": " " + text(r)} for p, c, r in data]
-    ds = Dataset.from_list(rows * (repeats + 1))  # one batch of the same pairs per step
-
-    class StepTimer(tf.TrainerCallback):
-        def __init__(self):
-            self.times: list[float] = []
-
-        def on_step_begin(self, *a, **k):
-            _sync(dev)
-            self.t0 = time.perf_counter()
-
-        def on_step_end(self, *a, **k):
-            _sync(dev)
-            self.times.append(time.perf_counter() - self.t0)
-
+    rows = [{"prompt": words(p), "chosen": " " + words(c), "rejected": " " + words(r)} for p, c, r in data]
+    ds = datasets.Dataset.from_list(rows * (repeats + 1))  # one batch of the same pairs per step
     model = hf_model(cfg, dev)
-    timer = StepTimer()
+    timer = step_timer(tf, dev)
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # deprecation notices from inside transformers/TRL
         args = trl.DPOConfig(output_dir=tmp, per_device_train_batch_size=pairs, max_steps=repeats + 1, max_length=seq,
@@ -211,6 +188,45 @@ def bench_dpo_trl(cfg: GPTConfig, pairs: int = 8, seq: int = 256, prompt_len: in
     times = timer.times[1:]
     return {"device": str(dev), "pairs": pairs, "seq": seq, "prompt_len": prompt_len, "trl_version": trl.__version__,
             "step_s": _spread(times)}
+
+
+def trl_modules(what: str):
+    """(datasets, trl), or the install hint as a one-line error."""
+    try:
+        import datasets
+        import trl
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise RlhfError(f"the {what} comparison needs trl: pip install -e '.[bench]'") from e
+    return datasets, trl
+
+
+def word_tokenizer(cfg: GPTConfig):
+    """A transformers tokenizer whose word "t<i>" is id i, so TRL tokenizes our exact ids back."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    tf = _transformers()
+    wl = Tokenizer(models.WordLevel({f"t{i}": i for i in range(cfg.vocab_size)}, unk_token="t3"))
+    wl.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    return tf.PreTrainedTokenizerFast(tokenizer_object=wl, pad_token="t0", bos_token="t1", eos_token="t2",
+                                      unk_token="t3")
+
+
+def step_timer(tf, dev: torch.device):
+    """A Trainer callback recording each optimiser step's wall time (on_step_begin -> on_step_end)."""
+
+    class StepTimer(tf.TrainerCallback):
+        def __init__(self):
+            self.times: list[float] = []
+
+        def on_step_begin(self, *a, **k):
+            _sync(dev)
+            self.t0 = time.perf_counter()
+
+        def on_step_end(self, *a, **k):
+            _sync(dev)
+            self.times.append(time.perf_counter() - self.t0)
+
+    return StepTimer()
 
 
 def trl_available() -> bool:

@@ -20,7 +20,13 @@ def main(
     device: str = typer.Option("auto", help="auto, cpu or cuda"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="also write the results to this JSON file"),
     compare: bool = typer.Option(False, "--compare", help="also run the same benchmarks on Hugging Face transformers' "
-                                 "LlamaForCausalLM of the same shape (needs: pip install -e '.[bench]')"),
+                                 "LlamaForCausalLM of the same shape, and our GRPO/DPO steps against TRL's trainers "
+                                 "(needs: pip install -e '.\\[bench]')"),
+    rl: bool = typer.Option(False, "--rl", help="time our GRPO step and PPO update (implied by --compare)"),
+    compile: bool = typer.Option(False, "--compile", help="also measure whether torch.compile pays for its compile "
+                                 "time (training step and batch-1 sampling)"),
+    scaling: bool = typer.Option(False, "--scaling", help="also measure how time grows with model width, response "
+                                 "length and data size"),
 ) -> None:
     """Measure fp32 matmul peak, training tokens/s and sampling new tokens/s for the default model."""
     dev = pick_device(device)
@@ -53,8 +59,15 @@ def main(
                   f"{train['flops_per_token'] / 1e6:.1f} MFLOP/token; sample = prompt {s0['prompt_len']} + "
                   f"{s0['new_tokens']} new tokens, T={s0['temperature']}, top_k={s0['top_k']}, prefill included; "
                   f"{time.perf_counter() - t_start:.1f}s in all")
+    if compare or rl:
+        result["rl"] = _rl(cfg, dev, quick, compare)
     if compare:
         result["compare"] = _compare(cfg, dev, quick, peak, train, samples)
+        result["compare"]["rl"] = result["rl"]
+    if compile:
+        result["compile"] = _compile(cfg, dev, quick)
+    if scaling:
+        result["scaling"] = _scaling(dev, quick)
     if out is not None:
         write_json(out, result)
         console.print(f"wrote {out}")
@@ -95,3 +108,83 @@ def _compare(cfg: GPTConfig, dev, quick: bool, peak: float, train: dict, samples
                   "AdamW" + ("" if dpo is not None else "; DPO row skipped: pip install trl"))
     return {"transformers_version": version, "train": hf_train, "sample": hf_samples, "dpo": dpo, "trl_dpo": trl_dpo,
             "ratio": ratio}
+
+
+def _rl(cfg: GPTConfig, dev, quick: bool, with_trl: bool) -> dict:
+    """Our GRPO step and PPO update at TRL's reference shapes; TRL's GRPOTrainer beside ours with --compare."""
+    from rlhf_core import bench_rl as br
+
+    repeats = 2 if quick else 3
+    grpo = br.bench_grpo(cfg, repeats=repeats, device=dev)
+    ppo = br.bench_ppo(cfg, repeats=repeats, device=dev)
+    trl_grpo = None
+    if with_trl:
+        from rlhf_core.bench_compare import trl_available
+
+        if trl_available():
+            trl_grpo = br.bench_grpo_trl(cfg, repeats=repeats, device=dev)
+
+    def cell(step: dict) -> str:
+        return f"{step['median']:.2f} ({step['min']:.2f}-{step['max']:.2f})"
+
+    table = Table(title="RL steps, seconds per optimiser step: median (min-max)")
+    for col, just in (("benchmark", "left"), ("ours", "right"), ("TRL", "right"), ("ratio", "right")):
+        table.add_column(col, justify=just)
+    g = f"GRPO {grpo['prompts']} prompts x {grpo['group']} samples x {grpo['new_tokens']} new tokens"
+    if trl_grpo is not None:
+        table.add_row(g, cell(grpo["step_s"]), f"{cell(trl_grpo['step_s'])} GRPOTrainer",
+                      f"{trl_grpo['step_s']['median'] / grpo['step_s']['median']:.2f}x")
+    else:
+        table.add_row(g, cell(grpo["step_s"]), "-", "-")
+    table.add_row(f"PPO {ppo['rollouts']} rollouts x {ppo['new_tokens']} new tokens, {ppo['epochs']} epochs",
+                  cell(ppo["step_s"]), f"{br.TRL_PPO_REFERENCE_S:.1f} (figure*)",
+                  f"{br.TRL_PPO_REFERENCE_S / ppo['step_s']['median']:.2f}x*")
+    console.print(table)
+    console.print("ratio: TRL seconds / ours (> 1: ours faster). Same shapes, random-init models, reward = fraction "
+                  "of even token ids. *TRL 1.12's PPOTrainer is gone from TRL 1.16 and does not install beside it: "
+                  "its figure is issue #6's, measured on another machine, not in this run.")
+    return {"grpo": grpo, "ppo": ppo, "trl_grpo": trl_grpo, "trl_ppo_reference_s": br.TRL_PPO_REFERENCE_S,
+            "ratio": {"grpo_step": trl_grpo["step_s"]["median"] / grpo["step_s"]["median"] if trl_grpo else None,
+                      "ppo_update_vs_reference": br.TRL_PPO_REFERENCE_S / ppo["step_s"]["median"]}}
+
+
+def _compile(cfg: GPTConfig, dev, quick: bool) -> dict:
+    from rlhf_core.bench import bench_compile
+
+    result = bench_compile(cfg, steps=3 if quick else 5, device=dev)
+    table = Table(title=f"torch.compile ({result['torch']}): seconds per call")
+    for col in ("case", "eager", "compiled", "speed-up", "compile time", "pays off after"):
+        table.add_column(col, justify="left" if col == "case" else "right")
+    for name, r in result.items():
+        if not isinstance(r, dict):
+            continue
+        if "error" in r:
+            table.add_row(name, r["error"], "", "", "", "")
+            continue
+        even = f"{r['break_even_calls']:,.0f} calls" if r["break_even_calls"] else "never"
+        table.add_row(name, f"{r['eager_s']:.3f}", f"{r['compiled_s']:.3f}", f"{r['speedup']:.2f}x",
+                      f"{r['compile_s']:.1f} s", even)
+    console.print(table)
+    return result
+
+
+def _scaling(dev, quick: bool) -> dict:
+    from rlhf_core.bench import bench_scaling
+
+    result = bench_scaling(device=dev, steps=2 if quick else 3)
+    table = Table(title="scaling (fp32, median)")
+    for col in ("what", "value", "time", "throughput"):
+        table.add_column(col, justify="left" if col == "what" else "right")
+    for w in result["width"]:
+        table.add_row("train step 16x256, d_model", f"{w['d_model']} ({w['n_params']:,} params)",
+                      f"{w['step_s']:.3f} s", f"{w['tokens_per_s']:,.0f} tok/s")
+    for n in result["response_length"]:
+        table.add_row("sample batch 32, new tokens", str(n["new_tokens"]), f"{n['seconds']:.2f} s",
+                      f"{n['new_tokens_per_s']:,.0f} new tok/s")
+    for r in result["sft_rows"]:
+        table.add_row("SFT epoch, rows (batch 32)", f"{r['rows']:,}", f"{r['train_seconds']:.0f} s",
+                      f"{r['steps']:,} steps")
+    console.print(table)
+    console.print(f"SFT epoch = steps x the measured 32x128 full-head step ({result['sft_step_s_32x128']:.3f} s); the "
+                  "stage's response-only head is faster, and sft.max_steps caps the steps.")
+    return result
