@@ -74,11 +74,14 @@ def _read_local(path: Path) -> list[dict]:
         raise RlhfError(f"data file '{path}' is empty; it needs rows with columns instruction, input, output")
     try:
         if suffix == ".json":
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark (Windows editors) is dropped
             try:
                 data = json.loads(text)
-            except json.JSONDecodeError:
-                data = [json.loads(line) for line in text.splitlines() if line.strip()]  # jsonl named .json
+            except json.JSONDecodeError as e:
+                try:
+                    data = [json.loads(line) for line in text.splitlines() if line.strip()]  # jsonl named .json
+                except json.JSONDecodeError:
+                    raise e from None  # the error of the file read as one document: its line is the real one
             if isinstance(data, dict):  # {"train": [...]} or a columnar {"instruction": [...], ...}
                 data = data.get("train", data)
                 if isinstance(data, dict):
@@ -86,7 +89,7 @@ def _read_local(path: Path) -> list[dict]:
             records = data
         elif suffix == ".jsonl":
             records = []
-            with open(path, encoding="utf-8") as f:
+            with open(path, encoding="utf-8-sig") as f:
                 for n, line in enumerate(f, 1):
                     if line.strip():
                         try:
@@ -94,10 +97,19 @@ def _read_local(path: Path) -> list[dict]:
                         except json.JSONDecodeError as e:
                             raise RlhfError(f"data file '{path}' line {n} is not valid JSON ({e.msg}); "
                                             "fix or remove that line") from None
+                        if not isinstance(records[-1], dict):
+                            kind = type(records[-1]).__name__
+                            raise RlhfError(f"data file '{path}' line {n} is a JSON {kind}, not an object; each line "
+                                            'must be one row {"instruction": ..., "output": ...}')
+        elif suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            # pyarrow, not pandas: a null stays None (pandas 3 turns it into NaN in a string column)
+            records = pq.read_table(path).to_pylist()
         else:
             import pandas as pd
 
-            frame = pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path, dtype=str, keep_default_na=False)
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
             records = frame.to_dict(orient="records")
     except UnicodeDecodeError:
         raise RlhfError(f"data file '{path}' is not UTF-8 text (a binary file named {suffix}?); "
@@ -107,13 +119,26 @@ def _read_local(path: Path) -> list[dict]:
                         "fix it or save it as .jsonl/.csv/.parquet") from None
     except RlhfError:
         raise
+    except MemoryError:
+        raise RlhfError(f"data file '{path}' is too large to read into memory; use a smaller file") from None
     except Exception as e:  # pandas/pyarrow parse errors: a file that is not what its extension says
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise RlhfError(f"data file '{path}' could not be read as {suffix[1:]} ({first[:200]}); "
+        raise RlhfError(f"data file '{path}' could not be read as {suffix[1:]} ({_first_line(e)}); "
                         "check that the file matches its extension") from None
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise RlhfError(f"data file '{path}' must hold a list of rows (objects with instruction, input, output)")
     return records
+
+
+def _first_line(e: BaseException, limit: int = 200) -> str:
+    """An exception's first line (or its type when it has no text), cut to `limit` characters."""
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:limit]
+
+
+def _column_list(columns: list) -> str:
+    """Column names for a message: one line even when a name holds a newline, and a bounded length."""
+    shown = [c if isinstance(c, str) and c.isprintable() and 0 < len(c) <= 40 else repr(c)[:40] for c in columns[:10]]
+    more = f", ... ({len(columns) - 10} more)" if len(columns) > 10 else ""
+    return (", ".join(shown) or "none") + more
 
 
 def _columns_to_rows(data: dict, path: Path) -> list[dict]:
@@ -128,29 +153,31 @@ def _read_hub(name: str, split: str) -> list[dict]:
     import datasets
 
     try:
-        ds = datasets.load_dataset(name, split=split)
+        # never run a dataset's loading script (datasets >= 4 has none to run and ignores the False)
+        ds = datasets.load_dataset(name, split=split, trust_remote_code=False)
     except ValueError as e:
-        raise RlhfError(f"data.source: dataset '{name}' has no split '{split}' ({str(e).splitlines()[0][:160]}); "
+        raise RlhfError(f"data.source: dataset '{name}' has no split '{split}' ({_first_line(e, 160)}); "
                         "set data.split") from None
     except Exception as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-        raise RlhfError(f"data.source: could not load dataset '{name}' ({first}); check the id and your network, "
-                        "or use data.source: builtin") from None
+        raise RlhfError(f"data.source: could not load dataset '{name}' ({_first_line(e)}); check the id and your "
+                        "network, or use data.source: builtin") from None
     return ds.to_list()
 
 
 def _split_records(records: list[dict], where: str, p: DataParams, seed: int) -> Dataset:
     if not records:
         raise RlhfError(f"data {where} has no rows; it needs columns instruction, input, output")
-    columns = sorted({k for r in records for k in r})
+    columns = sorted({k for r in records for k in r}, key=str)
     for col in REQUIRED_COLUMNS:
         if col not in columns:
-            raise RlhfError(f"data {where} has no '{col}' column (columns: {', '.join(columns) or 'none'}); "
+            raise RlhfError(f"data {where} has no '{col}' column (columns: {_column_list(columns)}); "
                             "it needs instruction, input (optional) and output")
     dropped = {"empty_output": 0, "empty_instruction": 0, "not_text": 0, "too_long": 0}
     rows = []
     for i, r in enumerate(records):
-        values = [r.get("instruction"), r.get("input") or "", r.get("output")]
+        # a missing or null input is an empty one; any other non-text value (a number, a list, an
+        # object) in any of the three columns drops the row, counted as not_text
+        values = [r.get("instruction"), "" if r.get("input") is None else r["input"], r.get("output")]
         if not all(isinstance(v, str) for v in values):
             dropped["not_text"] += 1
             continue

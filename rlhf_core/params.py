@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import reprlib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -234,23 +235,57 @@ class Params:
             _fail("rm.d_model", self.rm.d_model, "d_model / n_head must be even (RoPE rotates pairs)")
         if self.ppo.batch_size % self.ppo.mini_batch_size:
             _fail("ppo.mini_batch_size", self.ppo.mini_batch_size, f"must divide ppo.batch_size ({self.ppo.batch_size})")
-        for key, n in (("ppo.resp_len", self.ppo.resp_len), ("grpo.resp_len", self.grpo.resp_len),
-                       ("dpo.rej_max_new_tokens", self.dpo.rej_max_new_tokens),
-                       ("eval.max_new_tokens", self.eval.max_new_tokens)):
+        # every knob that makes the SFT-sized policy generate must leave room for a prompt in its block
+        budgets = [("ppo.resp_len", self.ppo.resp_len), ("grpo.resp_len", self.grpo.resp_len),
+                   ("dpo.rej_max_new_tokens", self.dpo.rej_max_new_tokens),
+                   ("eval.max_new_tokens", self.eval.max_new_tokens),
+                   ("rm.sample_max_new_tokens", self.rm.sample_max_new_tokens)]
+        if self.sft.gold_prompts:
+            budgets.append(("sft.gold_max_new_tokens", self.sft.gold_max_new_tokens))
+        for key, n in budgets:
             if n + 16 > self.model.block_size:
                 _fail(key, n, f"must leave at least 16 prompt tokens in model.block_size ({self.model.block_size})")
 
 
+MAX_INT = 2**53
 PHASE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
+
+
+class _ShortRepr(reprlib.Repr):
+    """repr for messages: one line, bounded in length and in work (a YAML alias bomb shares one list
+    a billion times; a 5000-digit integer has no repr at all under Python's int-to-str limit)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel, self.maxlist, self.maxtuple, self.maxdict, self.maxset = 3, 4, 4, 4, 4
+        self.maxstring, self.maxother = 60, 60
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() <= 128:
+            return super().repr_int(x, level)
+        return f"<an integer of about {int(x.bit_length() * 0.30103)} digits>"
+
+
+_short_repr = _ShortRepr()
+
+
+def _show(value: Any) -> str:
+    try:
+        text = _short_repr.repr(value)
+    except Exception:  # a value whose repr itself fails: name its type
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _name(key: Any) -> str:
     """A key as written in messages: bare when it is plain text, else repr (keeps errors one line)."""
-    return key if isinstance(key, str) and key and key.isprintable() and key.strip() == key else repr(key)
+    if isinstance(key, str) and key and key.isprintable() and key.strip() == key:
+        return key if len(key) <= 60 else key[:57] + "..."
+    return _show(key)
 
 
 def _fail(key: str, value: Any, rule: str) -> typing.NoReturn:
-    raise RlhfError(f"params.yaml: {key} = {value!r} is not allowed: {rule}")
+    raise RlhfError(f"params.yaml: {key} = {_show(value)} is not allowed: {rule}")
 
 
 def _describe(f: dataclasses.Field, kind: type) -> str:
@@ -280,15 +315,21 @@ def _coerce(key: str, value: Any, f: dataclasses.Field, kind: type) -> Any:
             value = float(value)
         except ValueError:
             _fail(key, value, rule)
+    if kind in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        _fail(key, value, rule)  # bool is an int subclass: true/false never pass as a number
     if kind is int:
-        # accept integral floats (5.0e4), refuse 2.5, true and nan
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value != int(value):
-            _fail(key, value, rule)
-        value = int(value)
+        # accept integral floats (5.0e4), refuse 2.5 and nan; a huge int stays exact (and fails its max)
+        if isinstance(value, float):
+            if not math.isfinite(value) or value != int(value):
+                _fail(key, value, rule)
+            value = int(value)
     elif kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        try:
+            value = float(value)
+        except OverflowError:  # an integer beyond float range
             _fail(key, value, rule)
-        value = float(value)
+        if not math.isfinite(value):
+            _fail(key, value, rule)
     elif kind is str:
         if not isinstance(value, str) or not value.strip():
             _fail(key, value, rule)
@@ -301,6 +342,8 @@ def _coerce(key: str, value: Any, f: dataclasses.Field, kind: type) -> Any:
         _fail(key, value, rule)
     if m.get("max") is not None and value > m["max"]:
         _fail(key, value, rule)
+    if kind is int and value > MAX_INT:  # keeps every value exact in JSON and in a float
+        _fail(key, value, f"{rule}, at most 2**53")
     return value
 
 
@@ -310,7 +353,7 @@ def build(cls: type, raw: Any, prefix: str = "") -> Any:
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
-        raise RlhfError(f"params.yaml: {where} must be a mapping of keys to values, got {raw!r}")
+        raise RlhfError(f"params.yaml: {where} must be a mapping of keys to values, got {_show(raw)}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - set(fields), key=str)  # YAML keys need not be strings
     if unknown:
@@ -326,7 +369,7 @@ def build(cls: type, raw: Any, prefix: str = "") -> Any:
             if value is None:
                 value = {}
             if not isinstance(value, Mapping):
-                raise RlhfError(f"params.yaml: {key} must be a mapping, got {value!r}")
+                raise RlhfError(f"params.yaml: {key} must be a mapping, got {_show(value)}")
             values[name] = dict(value)
         else:
             if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
@@ -348,11 +391,20 @@ def load_raw(path: str | Path) -> dict:
     if not path.is_file():
         raise RlhfError(f"params file '{path}' not found; run from the project root or pass --params PATH")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise RlhfError(f"params file '{path}' is not UTF-8 text; re-encode it as UTF-8") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
         line = getattr(getattr(e, "problem_mark", None), "line", None)
         at = f" (line {line + 1})" if line is not None else ""
         raise RlhfError(f"params file '{path}' is not valid YAML{at}; fix the syntax") from None
+    except ValueError as e:  # an integer of more than 4300 digits, a date like 2024-13-45
+        first = (str(e).splitlines() or [type(e).__name__])[0][:80]
+        raise RlhfError(f"params file '{path}' holds a value that cannot be read ({first}); fix that value") from None
+    except RecursionError:
+        raise RlhfError(f"params file '{path}' is nested too deeply to be a params file; fix the syntax") from None
     return raw or {}
 
 
@@ -366,13 +418,17 @@ def load_params(path: str | Path = "params.yaml", phase: str | None = None) -> P
 
 
 def resolve_phase(raw: Mapping, phase: str) -> Params:
+    if not isinstance(raw, Mapping):
+        raise RlhfError(f"params.yaml must be a mapping of keys to values, got {_show(raw)}")
     phases = raw.get("phases") or {}
+    if not isinstance(phases, Mapping):
+        raise RlhfError(f"params.yaml: phases must be a mapping of phase names to overrides, got {_show(phases)}")
     if phase not in phases:
-        known = ", ".join(map(_name, phases)) or "none"
-        raise RlhfError(f"params.yaml: unknown phase {phase!r} (phases defined: {known})")
+        known = ", ".join(map(_name, list(phases)[:12])) or "none"
+        raise RlhfError(f"params.yaml: unknown phase {_show(phase)} (phases defined: {known})")
     overrides = phases[phase] or {}
     if not isinstance(overrides, Mapping):
-        raise RlhfError(f"params.yaml: phases.{_name(phase)} must be a mapping of overrides, got {overrides!r}")
+        raise RlhfError(f"params.yaml: phases.{_name(phase)} must be a mapping of overrides, got {_show(overrides)}")
     if "phases" in overrides:
         raise RlhfError(f"params.yaml: phases.{_name(phase)} cannot override 'phases'")
     try:

@@ -26,6 +26,7 @@ import torch
 import torch.nn as nn
 
 from rlhf_core.checkpoint import WEIGHTS, load_weights, read_config, save_checkpoint
+from rlhf_core.checkpoint import model_config as checked_config
 from rlhf_core.errors import RlhfError
 from rlhf_core.losses import bradley_terry_loss
 from rlhf_core.model import GPT, GPTConfig
@@ -338,8 +339,8 @@ def load_reward_model(ckpt_dir: str | Path, tok: TextTokenizer, device: torch.de
     if conf.get("tokenizer_fingerprint") != tok.fingerprint:
         raise RlhfError(f"reward model '{ckpt_dir}' was trained with a different tokenizer than the one given; "
                         "retrain it (dvc repro rm) or pass the tokenizer it was trained with")
+    cfg = checked_config(conf, ckpt_dir)  # types and sizes checked before anything is allocated
     try:
-        cfg = GPTConfig.from_dict(conf["model"])
         model = RewardModel(cfg, conf.get("pooling", "eos"))
     except (KeyError, TypeError, ValueError) as e:
         raise RlhfError(f"reward model '{ckpt_dir}' has an invalid config ({e}); rerun `dvc repro rm`") from None

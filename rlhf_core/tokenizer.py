@@ -108,11 +108,15 @@ def load_tokenizer(path: str | Path) -> TextTokenizer:
     file = path / TOKENIZER_FILE if path.is_dir() else path
     if not file.is_file():
         raise RlhfError(f"tokenizer '{file}' not found; run `rlhf bpe` (or `dvc repro bpe`) first")
-    text = file.read_text(encoding="utf-8")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise RlhfError(f"tokenizer '{file}' is not UTF-8 text (not a tokenizer.json); rerun `rlhf bpe`") from None
     try:
         tok = Tokenizer.from_str(text)
     except Exception as e:  # tokenizers raises a plain Exception on malformed JSON
-        raise RlhfError(f"tokenizer '{file}' is unreadable ({str(e).splitlines()[0]}); rerun `rlhf bpe`") from None
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise RlhfError(f"tokenizer '{file}' is unreadable ({first}); rerun `rlhf bpe`") from None
     if tok.token_to_id(EOS) is None or tok.token_to_id(PAD) is None:
         raise RlhfError(f"tokenizer '{file}' lacks the special tokens {SPECIAL_TOKENS}; rerun `rlhf bpe`")
     return TextTokenizer(tok, hashlib.sha256(text.encode("utf-8")).hexdigest())

@@ -39,7 +39,8 @@ def main(
     tok = load_tokenizer(tokenizer)
     sft_model = load_policy(sft, tok, device)
     reward = reward_fn_from(rm, tok, device)
-    study = read_split(data, "study")
+    # study prompts too long for the block (hub/local data) are left out, like held-out ones
+    study = fitting_rows(tok, read_split(data, "study"), sft_model.cfg.block_size, e.max_new_tokens)
     held = fitting_rows(tok, read_split(data, "heldout"), sft_model.cfg.block_size, e.max_new_tokens)[: e.heldout_prompts]
     rows = ([dict(r, set="study", sample=0) for r in study]
             + [dict(r, set="heldout", sample=s) for r in held for s in range(e.samples_per_prompt)])

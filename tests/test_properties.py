@@ -10,6 +10,8 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,14 +19,17 @@ from hypothesis import strategies as st
 from conftest import ROOT
 from rlhf_core.data import load_source
 from rlhf_core.errors import RlhfError
-from rlhf_core.params import DataParams, Params, build, load_raw, resolve_phase, to_dict
+from rlhf_core.params import DataParams, Params, build, load_params, load_raw, resolve_phase, to_dict
 
 DEFAULT = load_raw(ROOT / "params.yaml")
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12),
                     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),
-                    st.sampled_from(["1e-5", "5.0e4", "auto", "cpu", "every", "last", "eos", "mean", ""]))
+                    st.sampled_from(["1e-5", "5.0e4", "auto", "cpu", "every", "last", "eos", "mean", "", "1e400",
+                                     "nan", "-0", " 7 ", "1_000"]),
+                    st.sampled_from([0, -1, 1, 2, 16, 2**53, 0.0, -0.0, 1e-300]),
+                    st.sampled_from([2**53 + 1, 10**30, -10**30, 10**400]))  # beyond float range / JSON-safe ints
 values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
                                                        st.dictionaries(st.text(max_size=6), inner, max_size=3)),
                       max_leaves=6)
@@ -61,9 +66,11 @@ def mutated_params(draw):
             else:
                 node[draw(st.text(min_size=1, max_size=8))] = draw(values)
     if draw(st.booleans()):
-        section = draw(st.sampled_from(["ppo", "grpo", "dpo", "eval", "model", "sft"]))
-        key = draw(st.sampled_from(sorted(DEFAULT[section])))
-        raw["phases"] = {draw(st.sampled_from(["phase1", "phase5", "x"])): {section: {key: draw(values)}}}
+        section = draw(st.sampled_from(["ppo", "grpo", "dpo", "eval", "model", "sft", "bogus"]))
+        key = draw(st.sampled_from(sorted(DEFAULT.get(section, {"k": 0}))))
+        name = draw(st.one_of(st.sampled_from(["phase1", "phase5", "x"]), st.text(max_size=45)))
+        override = draw(st.one_of(st.just({section: {key: draw(values)}}), values))  # sometimes not a mapping at all
+        raw["phases"] = {name: override, **({"phase1": {}} if draw(st.booleans()) else {})}
     return raw
 
 
@@ -82,13 +89,34 @@ def test_params_validator_fails_only_with_one_line(raw):
         assert_one_line(e)
         return
     # accepted: every value is finite and typed, and the result round-trips through its dict form
-    assert build(Params, to_dict(params)) == params
     for p in [params, *phases.values()]:
+        assert build(Params, to_dict(p)) == p
         for section in ("sft", "rm", "ppo", "grpo", "dpo", "eval"):
             for name, value in to_dict(p)[section].items():
                 assert not isinstance(value, bool), (section, name)  # no true/false slips in as a number
                 if isinstance(value, float):
                     assert math.isfinite(value), (section, name)
+
+
+@settings(SETTINGS, max_examples=100)
+@given(st.sampled_from(PATHS), scalars)
+def test_params_any_value_at_any_leaf(path, value):
+    """One leaf set to anything: accepted values are typed, in range and round-trip; the rest fail in one line."""
+    raw = copy.deepcopy(DEFAULT)
+    node = raw
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    try:
+        params = build(Params, raw)
+    except RlhfError as e:
+        assert_one_line(e)
+        return
+    assert build(Params, to_dict(params)) == params
+    got = to_dict(params)
+    for key in path:
+        got = got[key]
+    assert not isinstance(got, bool) or isinstance(value, bool)
 
 
 @SETTINGS
@@ -100,11 +128,29 @@ def test_params_random_trees_fail_only_with_one_line(raw):
         assert_one_line(e)
 
 
+yaml_text = st.text(alphabet=st.sampled_from(list("abcdefsx019 :-[]{},'\"&*!?|>#%@`\n\t.e+")), max_size=80)
+
+
+@SETTINGS
+@given(st.one_of(yaml_text, st.sampled_from(["sft:\n  lr: ", "model: {block_size: ", "phases:\n  p: "]).flatmap(
+    lambda head: yaml_text.map(lambda tail: head + tail))))
+def test_params_file_random_text_fails_only_with_one_line(text):
+    """What `rlhf resolve` reads: any text in params.yaml loads or fails in one line."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "params.yaml"
+        path.write_text(text, encoding="utf-8")
+        try:
+            load_params(path)
+        except RlhfError as e:
+            assert_one_line(e)
+
+
 # --- the data loader ----------------------------------------------------------------------------------
 
 cell = st.one_of(st.text(max_size=40), st.none(), st.integers(), st.floats(allow_nan=False),
                  st.booleans(), st.lists(st.integers(), max_size=2))
-row = st.dictionaries(st.sampled_from(["instruction", "input", "output", "extra", "prompt"]), cell, max_size=5)
+column = st.one_of(st.sampled_from(["instruction", "input", "output", "extra", "prompt"]), st.text(max_size=8))
+row = st.dictionaries(column, cell, max_size=5)
 FORMATS = [".json", ".jsonl", ".csv", ".parquet"]
 
 
@@ -140,6 +186,48 @@ def test_data_loader_random_rows(records, ext):
         try:
             write(path, records)
         except (ValueError, TypeError, OverflowError):  # pandas/pyarrow cannot even write it: not our input
+            return
+        check_loaded(path)
+
+
+@SETTINGS
+@given(st.lists(st.one_of(row, row, values), max_size=70), st.sampled_from([".json", ".jsonl"]), st.booleans())
+def test_data_loader_arbitrary_json(items, ext, columnar):
+    """Any JSON at all: lines that are lists or numbers, a document that is an object of columns."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"data{ext}"
+        if ext == ".json" and columnar:
+            text = json.dumps({k: [r.get(k) if isinstance(r, dict) else r for r in items]
+                               for k in ("instruction", "input", "output")})
+        elif ext == ".json":
+            text = json.dumps(items)
+        else:
+            text = "".join(json.dumps(r) + "\n" for r in items)
+        path.write_text(text, encoding="utf-8")
+        check_loaded(path)
+
+
+def typed_column(n: int):
+    """One parquet column of a single random type (text, number, bool, list, struct), with nulls."""
+    kinds = {"string": st.text(max_size=20), "int64": st.integers(-2**63, 2**63 - 1), "double": st.floats(),
+             "bool": st.booleans(), "list": st.lists(st.integers(0, 9), max_size=2),
+             "struct": st.fixed_dictionaries({"a": st.integers(0, 9)})}
+    types = {"string": pa.string(), "int64": pa.int64(), "double": pa.float64(), "bool": pa.bool_(),
+             "list": pa.list_(pa.int64()), "struct": pa.struct([("a", pa.int64())])}
+    return st.sampled_from(sorted(kinds)).flatmap(
+        lambda k: st.lists(st.one_of(st.none(), kinds[k]), min_size=n, max_size=n).map(
+            lambda vals: pa.array(vals, types[k])))
+
+
+@SETTINGS
+@given(st.integers(0, 80).flatmap(lambda n: st.dictionaries(column, typed_column(n), max_size=4)))
+def test_data_loader_typed_parquet_columns(columns):
+    """Parquet keeps types: ints, floats, bools, lists, structs and nulls in any column."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "data.parquet"
+        try:
+            pq.write_table(pa.table(columns) if columns else pa.table({"x": pa.array([], pa.int64())}), path)
+        except (pa.ArrowException, ValueError):  # pyarrow refuses the column names (e.g. empty): not our input
             return
         check_loaded(path)
 

@@ -264,6 +264,7 @@ def test_atomic_write_killed_mid_write_keeps_previous_file(tmp_path):
     assert list(tmp_path.glob(".metrics.json.*.tmp"))  # the killed writer's temp file...
     io.write_json(target, {"v": 3})
     assert json.loads(target.read_text()) == {"v": 3}
+    assert target.stat().st_mode & 0o777 == 0o666 & ~io._UMASK  # not mkstemp's private 0600
     assert not list(tmp_path.glob(".metrics.json.*.tmp"))  # ...is swept by the next write
 
 
