@@ -136,15 +136,28 @@ def bench_sample(cfg: GPTConfig, batch: int, prompt_len: int = 32, new_tokens: i
     return sample_result(dev, batch, prompt_len, new_tokens, temperature, top_k, times)
 
 
-def bench_compile(cfg: GPTConfig, batch: int = 16, seq: int = 256, steps: int = 5, decode_batch: int = 1,
-                  new_tokens: int = 64, *, device: str | torch.device | None = None) -> dict:
-    """Does torch.compile pay for itself? For the training step (bench_train's) and for sampling
-    (bench_sample's, with `hidden_states` compiled, dynamic shapes for the growing KV cache): the one-off
-    compile seconds (first call minus an eager call), eager and compiled seconds per call, and the calls
-    needed before the compile time is earned back. A failure (no C compiler, an inductor error) is
-    reported, not raised."""
+def _reset_compiler() -> None:
+    import torch._dynamo
+
+    torch._dynamo.reset()
+
+
+def bench_compile(cfg: GPTConfig, batch: int = 16, seq: int = 256, steps: int = 5, decode_batches: tuple = (1, 32),
+                  new_tokens: int = 64, *, sample_repeats: int = 3, cold: bool = True,
+                  device: str | torch.device | None = None) -> dict:
+    """Does torch.compile pay for itself? For the training step (bench_train's) and for sampling at each
+    of `decode_batches` (bench_sample's, `hidden_states` compiled, dynamic shapes for the growing KV cache,
+    the compiler's caches reset before each case, so each pays its own compile): the one-off
+    compile seconds (first call minus a compiled call), eager and compiled seconds per call (medians of
+    interleaved eager/compiled calls), and the calls
+    needed before the compile time is earned back. `cold`: inductor's on-disk caches are bypassed, so the
+    compile time is a first run's on this machine (a warm cache from an earlier run cuts it several-fold).
+    A failure (no C compiler, an inductor error) is reported, not raised."""
+    import contextlib
+    import warnings
+
     dev = _device(device)
-    out: dict = {"device": str(dev), "torch": torch.__version__}
+    out: dict = {"device": str(dev), "torch": torch.__version__, "cold_compile": cold}
 
     def train_case():
         torch.manual_seed(0)
@@ -161,7 +174,7 @@ def bench_compile(cfg: GPTConfig, batch: int = 16, seq: int = 256, steps: int = 
             return run
         return step(model), step(torch.compile(model))
 
-    def sample_case():
+    def sample_case(decode_batch: int):
         torch.manual_seed(0)
         model = GPT(cfg).to(dev).eval()
         compiled = GPT(cfg).to(dev).eval()
@@ -174,15 +187,26 @@ def bench_compile(cfg: GPTConfig, batch: int = 16, seq: int = 256, steps: int = 
             return lambda: generate(m, prompts, generator=torch.Generator(device=dev).manual_seed(0), **kw)
         return run(model), run(compiled)
 
-    for name, case, n in (("train", train_case, steps), (f"sample_batch_{decode_batch}", sample_case, 3)):
+    cases = [("train", train_case, steps)]
+    cases += [(f"sample_batch_{b}", lambda b=b: sample_case(b), sample_repeats) for b in decode_batches]
+    for name, case, n in cases:
         try:
+            _reset_compiler()  # each case pays its own compile, none reuses another's cache
             eager, compiled = case()
-            eager()  # warm-up
-            t0 = time.perf_counter()
-            compiled()
-            _sync(dev)
-            first = time.perf_counter() - t0
-            e, c = statistics.median(timed(eager, n, dev)), statistics.median(timed(compiled, n, dev))
+            no_cache = contextlib.nullcontext()
+            if cold:
+                from torch._inductor import config as inductor_config
+
+                no_cache = inductor_config.patch(force_disable_caches=True)
+            with no_cache, warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "dynamo_pgo force disabled" notices of the cold compile
+                eager()  # warm-up
+                t0 = time.perf_counter()
+                compiled()
+                _sync(dev)
+                first = time.perf_counter() - t0
+            pairs = [(timed(eager, 1, dev)[0], timed(compiled, 1, dev)[0]) for _ in range(n)]  # interleaved:
+            e, c = (statistics.median(x) for x in zip(*pairs))  # a load change on a shared machine hits both
             compile_s = max(first - c, 0.0)
             out[name] = {"eager_s": e, "compiled_s": c, "speedup": e / c, "compile_s": compile_s,
                          "break_even_calls": compile_s / (e - c) if e > c else None}

@@ -32,8 +32,9 @@ def transformers_version() -> str:
     return _transformers().__version__
 
 
-def hf_model(cfg: GPTConfig, device: str | torch.device | None = None):
-    """A random-init LlamaForCausalLM with our GPT's shape (same parameter count), SDPA attention."""
+def hf_model(cfg: GPTConfig, device: str | torch.device | None = None, head: str = "LlamaForCausalLM"):
+    """A random-init LlamaForCausalLM with our GPT's shape (same parameter count), SDPA attention; with
+    head="LlamaForSequenceClassification", the same trunk with a scalar head (TRL's reward/value models)."""
     tf = _transformers()
     hf_cfg = tf.LlamaConfig(
         vocab_size=cfg.vocab_size, hidden_size=cfg.d_model, num_hidden_layers=cfg.n_layer,
@@ -41,10 +42,10 @@ def hf_model(cfg: GPTConfig, device: str | torch.device | None = None):
         max_position_embeddings=cfg.block_size, rope_theta=cfg.rope_theta, rms_norm_eps=1e-5,
         tie_word_embeddings=cfg.tie_embeddings, attention_bias=False, mlp_bias=False,
         attention_dropout=cfg.dropout, hidden_act="silu", pad_token_id=0, bos_token_id=1, eos_token_id=2,
-        attn_implementation="sdpa",
+        attn_implementation="sdpa", num_labels=1,
     )
     torch.manual_seed(0)
-    return tf.LlamaForCausalLM(hf_cfg).to(_device(device))
+    return getattr(tf, head)(hf_cfg).to(_device(device))
 
 
 def bench_train_hf(cfg: GPTConfig, batch: int = 16, seq: int = 256, steps: int = 5, *, warmup: int = 1,

@@ -86,9 +86,11 @@ def bench_grpo(cfg: GPTConfig, prompts: int = 8, group: int = 8, new_tokens: int
 
 
 def bench_ppo(cfg: GPTConfig, rollouts: int = 64, new_tokens: int = 64, prompt_len: int = 32, epochs: int = 4,
-              mini_batch: int = 64, *, repeats: int = 3, device: str | torch.device | None = None) -> dict:
-    """Seconds per update of rlhf_core.ppo.train_ppo: rollouts, reward, old/ref/value passes, exact KL,
-    shaped rewards, GAE, `epochs` passes over minibatches of `mini_batch` (TRL's default: one)."""
+              mini_batch: int = 64, *, rm_forward: bool = True, repeats: int = 3,
+              device: str | torch.device | None = None) -> dict:
+    """Seconds per update of rlhf_core.ppo.train_ppo: rollouts, reward (with `rm_forward`, a reward model of
+    the policy's shape scores every rollout, as in TRL), old/ref/value passes, exact KL, shaped rewards, GAE,
+    `epochs` passes over minibatches of `mini_batch` (TRL's default: one minibatch)."""
     from rlhf_core.ppo import train_ppo
     from rlhf_core.rollout import ValueHead
 
@@ -107,11 +109,21 @@ def bench_ppo(cfg: GPTConfig, rollouts: int = 64, new_tokens: int = 64, prompt_l
     def reward(rs, texts):
         return torch.tensor([even_fraction(t) for t in texts])
 
+    if rm_forward:  # as much reward-model work as TRL's PPO: one forward of a model of the policy's shape
+        from rlhf_core.reward import RewardModel, score_ids
+
+        rm = RewardModel(cfg).to(dev).eval()
+
+        def reward(rs, texts):  # noqa: F811
+            seqs = [r["ids"] + [int(w[1:]) for w in t.split()] for r, t in zip(rs, texts)]
+            with torch.inference_mode():
+                return score_ids(rm, seqs, pad_id=0, batch_size=len(seqs))
+
     times = _time_loop(lambda on_log: train_ppo(policy, value_head, ref, IdTokenizer(), rows, reward, p, seed=0,
                                                 generator=torch.Generator(device=dev).manual_seed(0),
                                                 on_log=on_log), repeats + 1)
     return {"device": str(dev), "rollouts": rollouts, "new_tokens": new_tokens, "prompt_len": prompt_len,
-            "epochs": epochs, "mini_batch": mini_batch, "step_s": _spread(times)}
+            "epochs": epochs, "mini_batch": mini_batch, "rm_forward": rm_forward, "step_s": _spread(times)}
 
 
 def bench_grpo_trl(cfg: GPTConfig, prompts: int = 8, group: int = 8, new_tokens: int = 64, prompt_len: int = 32, *,
@@ -152,3 +164,71 @@ def bench_grpo_trl(cfg: GPTConfig, prompts: int = 8, group: int = 8, new_tokens:
         trainer.train()
     return {"device": str(dev), "prompts": prompts, "group": group, "new_tokens": new_tokens,
             "prompt_len": prompt_len, "trl_version": trl.__version__, "step_s": _spread(timer.times[1:])}
+
+
+def trl_ppo_available() -> bool:
+    """TRL's PPOTrainer lives in trl.experimental.ppo up to TRL 1.12 and is gone from 1.16."""
+    import os
+
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    try:
+        from trl.experimental.ppo import PPOTrainer  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+def bench_ppo_trl(cfg: GPTConfig, rollouts: int = 64, new_tokens: int = 64, prompt_len: int = 32, epochs: int = 4, *,
+                  repeats: int = 3, device: str | torch.device | None = None) -> dict:
+    """Seconds per update of TRL's experimental PPOTrainer (TRL <= 1.12): policy, reference, reward and value
+    models all of our shape (reward and value: LlamaForSequenceClassification, as TRL requires), one
+    minibatch, `epochs` PPO epochs, no EOS truncation; times between its step-end callbacks."""
+    import os
+    import tempfile
+    import warnings
+
+    from rlhf_core.bench_compare import _transformers, hf_model, word_tokenizer
+
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    import datasets
+    import trl
+    from trl.experimental.ppo import PPOConfig, PPOTrainer
+
+    tf = _transformers()
+    dev = _device(device)
+    rows = prompt_rows(cfg, rollouts * (repeats + 1), prompt_len)
+    ds = datasets.Dataset.from_list([{"input_ids": r["ids"]} for r in rows])
+
+    class Stamps(tf.TrainerCallback):  # PPOTrainer calls on_step_end only
+        def __init__(self):
+            self.stamps: list[float] = []
+
+        def on_train_begin(self, *a, **k):
+            self.stamps.append(time.perf_counter())
+
+        def on_step_end(self, *a, **k):
+            _sync(dev)
+            self.stamps.append(time.perf_counter())
+
+    stamps = Stamps()
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        args = PPOConfig(output_dir=tmp, per_device_train_batch_size=rollouts, gradient_accumulation_steps=1,
+                         num_mini_batches=1, num_ppo_epochs=epochs, response_length=new_tokens,
+                         total_episodes=rollouts * (repeats + 1), temperature=1.0, learning_rate=1e-6, kl_coef=0.05,
+                         stop_token=None, missing_eos_penalty=None, num_sample_generations=0,
+                         local_rollout_forward_batch_size=rollouts, report_to=[], logging_steps=10**6,
+                         save_strategy="no", use_cpu=dev.type == "cpu", dataloader_num_workers=0, disable_tqdm=True,
+                         gradient_checkpointing=False, seed=0)
+        datasets.disable_progress_bars()
+        policy = hf_model(cfg, dev)
+        ref = hf_model(cfg, dev)
+        head = "LlamaForSequenceClassification"
+        trainer = PPOTrainer(args=args, processing_class=word_tokenizer(cfg), model=policy, ref_model=ref,
+                             reward_model=hf_model(cfg, dev, head), value_model=hf_model(cfg, dev, head),
+                             train_dataset=ds, callbacks=[stamps])
+        trainer.remove_callback(tf.trainer_callback.PrinterCallback)
+        trainer.train()
+    times = [b - a for a, b in zip(stamps.stamps, stamps.stamps[1:])][1:]
+    return {"device": str(dev), "rollouts": rollouts, "new_tokens": new_tokens, "prompt_len": prompt_len,
+            "epochs": epochs, "trl_version": trl.__version__, "step_s": _spread(times)}

@@ -1,5 +1,6 @@
 """rlhf bench: how fast this machine trains and samples the default model (random init)."""
 
+import os
 import time
 from pathlib import Path
 from typing import Optional
@@ -16,7 +17,7 @@ from stages._common import console, user_errors
 
 @user_errors
 def main(
-    quick: bool = typer.Option(True, "--quick/--full", help="quick (a few seconds on CPU) or full (more repeats, sampling batch 128 too)"),
+    quick: bool = typer.Option(True, "--quick/--full", help="quick (under a minute on a quiet CPU) or full (more repeats, sampling batch 128 too)"),
     device: str = typer.Option("auto", help="auto, cpu or cuda"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="also write the results to this JSON file"),
     compare: bool = typer.Option(False, "--compare", help="also run the same benchmarks on Hugging Face transformers' "
@@ -24,9 +25,13 @@ def main(
                                  "(needs: pip install -e '.\\[bench]')"),
     rl: bool = typer.Option(False, "--rl", help="time our GRPO step and PPO update (implied by --compare)"),
     compile: bool = typer.Option(False, "--compile", help="also measure whether torch.compile pays for its compile "
-                                 "time (training step and batch-1 sampling)"),
+                                 "time (training step, batch-1 and batch-32 sampling; cold compile)"),
     scaling: bool = typer.Option(False, "--scaling", help="also measure how time grows with model width, response "
                                  "length and data size"),
+    trl_ppo: Optional[Path] = typer.Option(None, "--trl-ppo", help="time TRL 1.12's PPOTrainer (gone from TRL 1.16) "
+                                           "beside our PPO update, in a child process: a folder holding TRL 1.12 "
+                                           "(pip install --no-deps --target DIR 'trl==1.12.*') or a python that has "
+                                           "it; without it the PPO row compares with issue #6's figure"),
 ) -> None:
     """Measure fp32 matmul peak, training tokens/s and sampling new tokens/s for the default model."""
     dev = pick_device(device)
@@ -35,10 +40,15 @@ def main(
 
         transformers_version()  # the install hint before minutes of work, not after
     cfg = GPTConfig()
+    load_start = _load()
+    if load_start is not None and load_start >= max(1.0, (os.cpu_count() or 1) / 4):
+        console.print(f"[yellow]warning: load average {load_start:.1f} on {os.cpu_count()} cores before the run; other "
+                      "work shares the processors, so timings (and ratios of sides timed one after the other) are "
+                      "noisy[/yellow]")
     t_start = time.perf_counter()
     peak = matmul_peak_gflops(repeats=3 if quick else 10, device=dev)
     train = bench_train(cfg, batch=16, seq=256, steps=3 if quick else 10, device=dev, peak_gflops=peak)
-    batches = (1, 8, 32) if quick else (1, 8, 32, 128)
+    batches = (1, 8, 32, 64) if quick else (1, 8, 32, 64, 128)  # 64: a GRPO rollout, 8 prompts x 8 samples
     samples = [bench_sample(cfg, b, repeats=3 if quick else 5, device=dev) for b in batches]
 
     table = Table(title=f"rlhf bench ({'quick' if quick else 'full'}, {dev}, {train['n_params']:,} params)")
@@ -50,7 +60,7 @@ def main(
                   f"{tps['min']:,.0f}-{tps['max']:,.0f}", f"{train['frac_of_peak']:.2f}")
     for s in samples:
         ntps = s["new_tokens_per_s"]
-        table.add_row(f"sample batch {s['batch']}", f"{ntps['median']:,.0f} new tok/s", f"{ntps['min']:,.0f}-{ntps['max']:,.0f}", "")
+        table.add_row(f"sample batch {s['batch']}" + (" (GRPO 8x8)" if s["batch"] == 64 else ""), f"{ntps['median']:,.0f} new tok/s", f"{ntps['min']:,.0f}-{ntps['max']:,.0f}", "")
     console.print(table)
     result = {"mode": "quick" if quick else "full", "device": str(dev), "config": cfg.to_dict(),
               "matmul_peak_gflops": peak, "train": train, "sample": samples}
@@ -58,19 +68,31 @@ def main(
     console.print(f"train = forward+backward+AdamW, fp32, {train['achieved_gflops']:,.1f} GFLOP/s at "
                   f"{train['flops_per_token'] / 1e6:.1f} MFLOP/token; sample = prompt {s0['prompt_len']} + "
                   f"{s0['new_tokens']} new tokens, T={s0['temperature']}, top_k={s0['top_k']}, prefill included; "
-                  f"{time.perf_counter() - t_start:.1f}s in all")
-    if compare or rl:
-        result["rl"] = _rl(cfg, dev, quick, compare)
+                  f"{time.perf_counter() - t_start:.1f}s for this table")
+    if compare or rl or trl_ppo is not None:
+        result["rl"] = _rl(cfg, dev, quick, compare, trl_ppo)
     if compare:
         result["compare"] = _compare(cfg, dev, quick, peak, train, samples)
         result["compare"]["rl"] = result["rl"]
+        result["targets"] = _targets(train, result["compare"]["ratio"], result["rl"])
     if compile:
         result["compile"] = _compile(cfg, dev, quick)
     if scaling:
         result["scaling"] = _scaling(dev, quick)
+    result["total_s"] = time.perf_counter() - t_start
+    result["load_average"] = {"start": load_start, "end": _load(), "cpu_count": os.cpu_count()}
+    console.print(f"rlhf bench: {result['total_s']:.0f}s in all")
     if out is not None:
         write_json(out, result)
         console.print(f"wrote {out}")
+
+
+def _load() -> Optional[float]:
+    """The 1-minute load average (None where the platform has none)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
 
 
 def _compare(cfg: GPTConfig, dev, quick: bool, peak: float, train: dict, samples: list[dict]) -> dict:
@@ -110,19 +132,30 @@ def _compare(cfg: GPTConfig, dev, quick: bool, peak: float, train: dict, samples
             "ratio": ratio}
 
 
-def _rl(cfg: GPTConfig, dev, quick: bool, with_trl: bool) -> dict:
-    """Our GRPO step and PPO update at TRL's reference shapes; TRL's GRPOTrainer beside ours with --compare."""
+def _rl(cfg: GPTConfig, dev, quick: bool, with_trl: bool, trl_ppo: Optional[Path] = None) -> dict:
+    """Our GRPO step and PPO update at TRL's reference shapes; TRL's GRPOTrainer beside ours with --compare,
+    TRL 1.12's PPOTrainer (child process) with --trl-ppo, else issue #6's PPO figure."""
     from rlhf_core import bench_rl as br
 
     repeats = 2 if quick else 3
+    t0 = time.perf_counter()
     grpo = br.bench_grpo(cfg, repeats=repeats, device=dev)
     ppo = br.bench_ppo(cfg, repeats=repeats, device=dev)
-    trl_grpo = None
+    trl_grpo = trl_ppo_run = None
     if with_trl:
         from rlhf_core.bench_compare import trl_available
 
         if trl_available():
             trl_grpo = br.bench_grpo_trl(cfg, repeats=repeats, device=dev)
+    if trl_ppo is not None:
+        from rlhf_core.bench_trl_ppo import bench_ppo_trl112
+
+        if dev.type != "cpu":
+            trl_ppo_run = {"error": "the TRL 1.12 PPO child runs on CPU only; compare on --device cpu"}
+        else:
+            trl_ppo_run = bench_ppo_trl112(cfg, trl_ppo, rollouts=ppo["rollouts"], new_tokens=ppo["new_tokens"],
+                                           prompt_len=ppo["prompt_len"], epochs=ppo["epochs"], repeats=repeats)
+    ppo_same_run = trl_ppo_run is not None and "error" not in trl_ppo_run
 
     def cell(step: dict) -> str:
         return f"{step['median']:.2f} ({step['min']:.2f}-{step['max']:.2f})"
@@ -132,32 +165,79 @@ def _rl(cfg: GPTConfig, dev, quick: bool, with_trl: bool) -> dict:
         table.add_column(col, justify=just)
     g = f"GRPO {grpo['prompts']} prompts x {grpo['group']} samples x {grpo['new_tokens']} new tokens"
     if trl_grpo is not None:
-        table.add_row(g, cell(grpo["step_s"]), f"{cell(trl_grpo['step_s'])} GRPOTrainer",
+        table.add_row(g, cell(grpo["step_s"]), f"{cell(trl_grpo['step_s'])} GRPOTrainer {trl_grpo['trl_version']}",
                       f"{trl_grpo['step_s']['median'] / grpo['step_s']['median']:.2f}x")
     else:
         table.add_row(g, cell(grpo["step_s"]), "-", "-")
-    table.add_row(f"PPO {ppo['rollouts']} rollouts x {ppo['new_tokens']} new tokens, {ppo['epochs']} epochs",
-                  cell(ppo["step_s"]), f"{br.TRL_PPO_REFERENCE_S:.1f} (figure*)",
-                  f"{br.TRL_PPO_REFERENCE_S / ppo['step_s']['median']:.2f}x*")
+    p = f"PPO {ppo['rollouts']} rollouts x {ppo['new_tokens']} new tokens, {ppo['epochs']} epochs"
+    if ppo_same_run:
+        table.add_row(p, cell(ppo["step_s"]), f"{cell(trl_ppo_run['step_s'])} PPOTrainer 1.12 (child process)",
+                      f"{trl_ppo_run['step_s']['median'] / ppo['step_s']['median']:.2f}x")
+    table.add_row(p if not ppo_same_run else "PPO, vs issue #6's figure", cell(ppo["step_s"]),
+                  f"{br.TRL_PPO_REFERENCE_S:.1f} (figure*)", f"{br.TRL_PPO_REFERENCE_S / ppo['step_s']['median']:.2f}x*")
     console.print(table)
-    console.print("ratio: TRL seconds / ours (> 1: ours faster). Same shapes, random-init models, reward = fraction "
-                  "of even token ids. *TRL 1.12's PPOTrainer is gone from TRL 1.16 and does not install beside it: "
-                  "its figure is issue #6's, measured on another machine, not in this run.")
-    return {"grpo": grpo, "ppo": ppo, "trl_grpo": trl_grpo, "trl_ppo_reference_s": br.TRL_PPO_REFERENCE_S,
-            "ratio": {"grpo_step": trl_grpo["step_s"]["median"] / grpo["step_s"]["median"] if trl_grpo else None,
-                      "ppo_update_vs_reference": br.TRL_PPO_REFERENCE_S / ppo["step_s"]["median"]}}
+    rm = ("; PPO reward = a random-init reward model of the policy's shape (ours: RewardModel, TRL: "
+          "LlamaForSequenceClassification)" if ppo.get("rm_forward") else "")
+    console.print("ratio: TRL seconds / ours (> 1: ours faster). Same shapes, random-init models, GRPO reward = "
+                  f"fraction of even token ids on both sides{rm}. *issue #6's TRL 1.12 PPOTrainer figure was measured on another "
+                  "machine (matmul peak 68-70 GFLOP/s), not in this run: not a same-run ratio."
+                  + (" PPOTrainer 1.12 ran in a child process (same torch/transformers) with a separate value "
+                     "model of the policy's size (TRL's design; ours is a head on the policy's trunk)."
+                     if ppo_same_run else ""))
+    if trl_ppo_run is not None and not ppo_same_run:
+        console.print(f"TRL 1.12 PPO row skipped: {trl_ppo_run['error']}")
+    ratio = {"grpo_step": trl_grpo["step_s"]["median"] / grpo["step_s"]["median"] if trl_grpo else None,
+             "ppo_update": trl_ppo_run["step_s"]["median"] / ppo["step_s"]["median"] if ppo_same_run else None,
+             "ppo_update_vs_reference": br.TRL_PPO_REFERENCE_S / ppo["step_s"]["median"]}
+    return {"grpo": grpo, "ppo": ppo, "trl_grpo": trl_grpo, "trl_ppo": trl_ppo_run,
+            "trl_ppo_reference_s": br.TRL_PPO_REFERENCE_S,
+            "trl_ppo_reference_note": "issue #6's figure, TRL 1.12 PPOTrainer on the author's machine (matmul peak "
+                                      "68-70 GFLOP/s), 64 rollouts x 64 new tokens, 4 epochs; not measured here",
+            "ratio": ratio, "seconds": time.perf_counter() - t0}
+
+
+TARGETS = {"sample_batch_1": 2.5, "sample_batch_32": 2.5, "train": 1.0, "train_frac_of_peak": 0.65,
+           "dpo_step": 2.5, "grpo_step": 2.5, "ppo_update": 2.5}
+
+
+def _targets(train: dict, ratio: dict, rl: dict) -> dict:
+    """Issue #6's targets against this run's figures; prints target | measured | met."""
+    measured = {"sample_batch_1": ratio.get("sample_batch_1"), "sample_batch_32": ratio.get("sample_batch_32"),
+                "train": ratio.get("train"), "train_frac_of_peak": train["frac_of_peak"],
+                "dpo_step": ratio.get("dpo_step"), "grpo_step": rl["ratio"]["grpo_step"],
+                "ppo_update": rl["ratio"]["ppo_update"]}
+    ppo_from_figure = measured["ppo_update"] is None
+    if ppo_from_figure:
+        measured["ppo_update"] = rl["ratio"]["ppo_update_vs_reference"]
+    out = {}
+    table = Table(title="issue #6 targets")
+    for col in ("target", "goal", "measured", "met"):
+        table.add_column(col, justify="left" if col == "target" else "right")
+    for name, goal in TARGETS.items():
+        m = measured[name]
+        met = None if m is None else m >= goal
+        note = " (vs figure*)" if name == "ppo_update" and ppo_from_figure else ""
+        out[name] = {"goal": goal, "measured": m, "met": met, **({"vs_figure": True} if note else {})}
+        fmt = (lambda v: f"{v:.0%}") if name == "train_frac_of_peak" else (lambda v: f"{v:.2f}x")
+        table.add_row(name + note, fmt(goal), "-" if m is None else fmt(m), "-" if met is None else ("yes" if met else "NO"))
+    console.print(table)
+    return out
 
 
 def _compile(cfg: GPTConfig, dev, quick: bool) -> dict:
     from rlhf_core.bench import bench_compile
 
-    result = bench_compile(cfg, steps=3 if quick else 5, device=dev)
-    table = Table(title=f"torch.compile ({result['torch']}): seconds per call")
+    t0 = time.perf_counter()
+    result = bench_compile(cfg, steps=3 if quick else 5, decode_batches=(1, 32), device=dev)
+    result["seconds"] = time.perf_counter() - t0
+    table = Table(title=f"torch.compile ({result['torch']}): seconds per call (train 16x256 step; sample = 32-token "
+                        "prompt + 64 new tokens, hidden_states compiled with dynamic shapes)")
     for col in ("case", "eager", "compiled", "speed-up", "compile time", "pays off after"):
         table.add_column(col, justify="left" if col == "case" else "right")
     for name, r in result.items():
         if not isinstance(r, dict):
             continue
+        name = name.replace("sample_batch_", "sample b=")
         if "error" in r:
             table.add_row(name, r["error"], "", "", "", "")
             continue
@@ -165,13 +245,18 @@ def _compile(cfg: GPTConfig, dev, quick: bool) -> dict:
         table.add_row(name, f"{r['eager_s']:.3f}", f"{r['compiled_s']:.3f}", f"{r['speedup']:.2f}x",
                       f"{r['compile_s']:.1f} s", even)
     console.print(table)
+    console.print("compile time = first compiled call minus a compiled call, cold (inductor's on-disk caches "
+                  "bypassed: a first run's cost); eager and compiled calls interleaved; pays off after = compile "
+                  "time / (eager - compiled) calls; \"never\" where compiled is not faster")
     return result
 
 
 def _scaling(dev, quick: bool) -> dict:
     from rlhf_core.bench import bench_scaling
 
+    t0 = time.perf_counter()
     result = bench_scaling(device=dev, steps=2 if quick else 3)
+    result["seconds"] = time.perf_counter() - t0
     table = Table(title="scaling (fp32, median)")
     for col in ("what", "value", "time", "throughput"):
         table.add_column(col, justify="left" if col == "what" else "right")

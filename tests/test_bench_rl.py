@@ -1,6 +1,7 @@
 """The RL-step, compile and scaling benchmarks at tiny sizes (TRL's side skipped where it is absent)."""
 
 import json
+import os
 
 import pytest
 import torch
@@ -36,15 +37,18 @@ def test_trl_grpo_step_is_timed():
 
 def test_compile_bench_reports_break_even_and_failures(monkeypatch):
     monkeypatch.setattr(torch, "compile", lambda fn, **kw: fn)  # the bookkeeping, not inductor (minutes on CPU)
-    r = bench_compile(TINY, batch=2, seq=16, steps=2, new_tokens=4, device="cpu")
-    for case in ("train", "sample_batch_1"):
+    r = bench_compile(TINY, batch=2, seq=16, steps=2, decode_batches=(1, 3), new_tokens=4, sample_repeats=1,
+                      device="cpu")
+    for case in ("train", "sample_batch_1", "sample_batch_3"):
         assert r[case]["eager_s"] > 0 and r[case]["compiled_s"] > 0 and r[case]["compile_s"] >= 0
+        even = r[case]["break_even_calls"]
+        assert even is None or even >= 0
 
     def broken(fn, **kw):
         raise RuntimeError("inductor: no working C compiler\nmore detail")
     monkeypatch.setattr(torch, "compile", broken)
-    r = bench_compile(TINY, batch=2, seq=16, steps=1, new_tokens=4, device="cpu")
-    assert r["train"] == {"error": "RuntimeError: inductor: no working C compiler"}
+    r = bench_compile(TINY, batch=2, seq=16, steps=1, decode_batches=(2,), new_tokens=4, device="cpu")
+    assert r["train"] == r["sample_batch_2"] == {"error": "RuntimeError: inductor: no working C compiler"}
 
 
 def test_scaling_grows_with_width_length_and_rows():
@@ -53,3 +57,38 @@ def test_scaling_grows_with_width_length_and_rows():
     assert [x["steps"] for x in r["sft_rows"]] == [2, 4]
     assert r["sft_rows"][1]["train_seconds"] == pytest.approx(2 * r["sft_rows"][0]["train_seconds"])
     assert all(x["seconds"] > 0 for x in r["response_length"])
+
+
+def test_trl112_ppo_child_reports_why_it_did_not_run(tmp_path):
+    from rlhf_core.bench_trl_ppo import bench_ppo_trl112
+
+    kw = dict(rollouts=2, new_tokens=4, prompt_len=4, epochs=1, repeats=1)
+    assert "no such folder" in bench_ppo_trl112(TINY, tmp_path / "absent", **kw)["error"]
+    # an empty folder: the child finds this environment's TRL (no experimental PPOTrainer) or none at all
+    r = bench_ppo_trl112(TINY, tmp_path, **kw)
+    assert set(r) == {"error"} and "TRL 1.12 PPO run failed" in r["error"]
+
+
+@pytest.mark.skipif(not os.environ.get("RLHF_TEST_TRL112"),
+                    reason="set RLHF_TEST_TRL112 to a folder holding trl==1.12 (pip install --no-deps --target)")
+def test_trl112_ppo_update_is_timed():
+    from rlhf_core.bench_trl_ppo import bench_ppo_trl112
+
+    r = bench_ppo_trl112(TINY, os.environ["RLHF_TEST_TRL112"], rollouts=4, new_tokens=6, prompt_len=4, epochs=2,
+                         repeats=1)
+    assert r["trl_version"].startswith("1.12") and r["separate_process"]
+    assert r["step_s"]["n"] == 1 and r["step_s"]["median"] > 0
+
+
+def test_targets_table_reads_ratios_and_marks_the_ppo_figure():
+    from stages.bench import TARGETS, _targets
+
+    rl = {"ratio": {"grpo_step": 3.0, "ppo_update": None, "ppo_update_vs_reference": 4.0}}
+    ratio = {"sample_batch_1": 2.6, "sample_batch_32": 2.0, "train": 1.01, "dpo_step": None}
+    t = _targets({"frac_of_peak": 0.3}, ratio, rl)
+    assert set(t) == set(TARGETS)
+    assert t["sample_batch_1"]["met"] and not t["sample_batch_32"]["met"] and t["train"]["met"]
+    assert t["train_frac_of_peak"]["met"] is False and t["dpo_step"]["met"] is None
+    assert t["ppo_update"] == {"goal": 2.5, "measured": 4.0, "met": True, "vs_figure": True}
+    rl["ratio"]["ppo_update"] = 2.0  # a same-run TRL 1.12 ratio wins over the figure
+    assert _targets({"frac_of_peak": 0.7}, ratio, rl)["ppo_update"] == {"goal": 2.5, "measured": 2.0, "met": False}
