@@ -94,7 +94,10 @@ def train_result(cfg: GPTConfig, dev: torch.device, batch: int, seq: int, n_para
 
 def bench_train(cfg: GPTConfig, batch: int = 16, seq: int = 256, steps: int = 5, *, warmup: int = 1,
                 device: str | torch.device | None = None, peak_gflops: float | None = None) -> dict:
-    """Tokens/s of forward + backward + AdamW step on random tokens (fp32), median over `steps`."""
+    """Tokens/s of forward + backward + AdamW step on random tokens (fp32), median over `steps`, with the
+    loss SFT uses (the fused LM head + cross-entropy of rlhf_core.lmhead), on every position."""
+    from rlhf_core.lmhead import linear_cross_entropy
+
     dev = _device(device)
     if seq > cfg.block_size:
         raise ValueError(f"seq {seq} > block_size {cfg.block_size}")
@@ -106,8 +109,7 @@ def bench_train(cfg: GPTConfig, batch: int = 16, seq: int = 256, steps: int = 5,
     x, y = data[:, :-1], data[:, 1:]
 
     def step():
-        logits = model(x)
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, cfg.vocab_size), y.reshape(-1))
+        loss = linear_cross_entropy(model.hidden_states(x).flatten(0, 1), model.lm_head.weight, y.flatten())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -136,6 +138,52 @@ def bench_sample(cfg: GPTConfig, batch: int, prompt_len: int = 32, new_tokens: i
     return sample_result(dev, batch, prompt_len, new_tokens, temperature, top_k, times)
 
 
+def bench_lmhead(cfg: GPTConfig, rows: int = 4096, *, repeats: int = 5, chunks: tuple = (128, 256, 512, 1024, 2048),
+                 device: str | torch.device | None = None) -> dict:
+    """The LM head and what is computed from it, forward + backward over `rows` positions (64 rollouts x
+    64 tokens by default): plain PyTorch on materialised (rows, V) logits against rlhf_core.lmhead, for
+    the SFT loss (cross-entropy) and the RL log-probs (label log-probs + entropy, as PPO's old pass
+    and minibatches need them), and the fused ops' seconds per block size."""
+    from rlhf_core import lmhead
+    from rlhf_core.losses import entropy_from_logits, gather_logprobs
+
+    dev = _device(device)
+    g = torch.Generator(device="cpu").manual_seed(0)
+    h = torch.randn(rows, cfg.d_model, generator=g).to(dev).requires_grad_()
+    w = (torch.randn(cfg.vocab_size, cfg.d_model, generator=g) * 0.02).to(dev).requires_grad_()
+    y = torch.randint(cfg.vocab_size, (rows,), generator=g).to(dev)
+    weights = torch.rand(rows, generator=g).to(dev)  # an upstream gradient that is not all ones
+
+    def run(fn):
+        def call():
+            h.grad = w.grad = None
+            fn().backward()
+        call()  # warm-up
+        _sync(dev)
+        return _spread(timed(call, repeats, dev))
+
+    cases = {
+        "cross_entropy": (lambda: torch.nn.functional.cross_entropy(h @ w.t(), y),
+                          lambda: lmhead.linear_cross_entropy(h, w, y)),
+        "logprobs_entropy": (lambda: (gather_logprobs(z := h @ w.t(), y) * weights).sum()
+                             + 0 * entropy_from_logits(z.detach()).sum(),
+                             lambda: (lmhead.label_logprobs(h, w, y, entropy=True)[0] * weights).sum()),
+    }
+    out: dict = {"device": str(dev), "rows": rows, "vocab": cfg.vocab_size, "d_model": cfg.d_model,
+                 "chunk_rows": lmhead.CHUNK_ROWS}
+    default = lmhead.CHUNK_ROWS
+    for name, (plain, fused) in cases.items():
+        out[name] = {"plain_s": run(plain), "fused_s": run(fused), "by_chunk_rows": {}}
+        try:
+            for c in chunks:
+                lmhead.CHUNK_ROWS = c
+                out[name]["by_chunk_rows"][c] = run(fused)["median"]
+        finally:
+            lmhead.CHUNK_ROWS = default
+        out[name]["speedup"] = out[name]["plain_s"]["median"] / out[name]["fused_s"]["median"]
+    return out
+
+
 def _reset_compiler() -> None:
     import torch._dynamo
 
@@ -156,6 +204,8 @@ def bench_compile(cfg: GPTConfig, batch: int = 16, seq: int = 256, steps: int = 
     import contextlib
     import warnings
 
+    from rlhf_core.lmhead import linear_cross_entropy
+
     dev = _device(device)
     out: dict = {"device": str(dev), "torch": torch.__version__, "cold_compile": cold}
 
@@ -165,14 +215,15 @@ def bench_compile(cfg: GPTConfig, batch: int = 16, seq: int = 256, steps: int = 
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
         data = torch.randint(0, cfg.vocab_size, (batch, seq + 1), generator=torch.Generator().manual_seed(0)).to(dev)
 
-        def step(m):
+        def step(hidden):  # bench_train's step: the trunk (eager or compiled), then the fused head + loss
             def run():
-                loss = torch.nn.functional.cross_entropy(m(data[:, :-1]).flatten(0, 1), data[:, 1:].flatten())
+                loss = linear_cross_entropy(hidden(data[:, :-1]).flatten(0, 1), model.lm_head.weight,
+                                            data[:, 1:].flatten())
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
             return run
-        return step(model), step(torch.compile(model))
+        return step(model.hidden_states), step(torch.compile(model.hidden_states))
 
     def sample_case(decode_batch: int):
         torch.manual_seed(0)

@@ -68,12 +68,16 @@ def train_grpo(policy: GPT, ref: GPT, tok: TextTokenizer, rows: list[dict], rewa
         advantages, std = grpo_advantages(rewards)
         batch = build_sequences(prompts, responses, tok.pad_id).to(device)
         with torch.inference_mode():
-            old_logp = token_stats(policy, batch).logp
             ref_logp = token_stats(ref, batch).logp
+            # With one epoch the sampling policy is the one being updated: its log-probs are the first
+            # pass's, detached (ratio exactly 1), and a separate old pass would be wasted work.
+            old_logp = token_stats(policy, batch).logp if p.epochs > 1 else None
         adv = advantages.flatten().to(device)  # (P*k,), one per response
         policy.train()
         for _ in range(p.epochs):
             cur = token_stats(policy, batch)
+            if old_logp is None:
+                old_logp = cur.logp.detach()
             loss, st = grpo_loss(cur.logp, old_logp, ref_logp, adv, batch.mask, p.clip_eps, p.kl_coef)
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -79,7 +79,7 @@ class SFTParams:
     eval_rows: int = knob(512, "held-out rows for the held-out loss", min=1)
     gold_prompts: int = knob(512, "held-out prompts answered (greedy) for the gold score; 0 = skip", min=0)
     gold_max_new_tokens: int = knob(64, "new tokens per answer when measuring the gold score", min=1)
-    gen_batch_size: int = knob(64, "prompts per batch when generating", min=1)
+    gen_batch_size: int = knob(128, "prompts per batch when generating", min=1)
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ class RMParams:
     sample_temperature: float = knob(1.0, "SFT sampling temperature for pairs and trust samples", gt=0)
     sample_top_k: int = knob(50, "SFT sampling top-k (0 = no filter)", min=0)
     sample_max_new_tokens: int = knob(64, "new tokens per SFT sample", min=1)
-    gen_batch_size: int = knob(64, "prompts per batch when sampling", min=1)
+    gen_batch_size: int = knob(128, "prompts per batch when sampling", min=1)
     # training (Bradley-Terry)
     max_steps: int = knob(400, "optimiser steps (the run stops earlier if `epochs` is reached)", min=1)
     epochs: float = knob(2.0, "upper bound on passes over the training pairs", gt=0)

@@ -33,8 +33,7 @@ def answer_records(model: GPT, sft: GPT, tok: TextTokenizer, rows: list[dict], r
                    temperature: float, top_k: int | None, batch_size: int, generator: torch.Generator) -> list[dict]:
     """Sample one answer per row; score it (RM, gold), measure its KL to SFT, length and EOS."""
     from rlhf_core.generate import generate
-    from rlhf_core.losses import exact_kl
-    from rlhf_core.rollout import build_sequences, scatter, token_stats, with_eos
+    from rlhf_core.rollout import build_sequences, policy_ref_stats, with_eos
 
     gold = None
     if rows and all(r.get("family") for r in rows):
@@ -52,9 +51,8 @@ def answer_records(model: GPT, sft: GPT, tok: TextTokenizer, rows: list[dict], r
         texts = tok.decode_batch(new)
         responses = [r if r else [tok.eos_id] for r in with_eos(new, finished, tok.eos_id)]
         batch = build_sequences(bp, responses, tok.pad_id).to(device)
-        a = token_stats(model, batch, keep_logits=True)
-        b = token_stats(sft, batch, keep_logits=True)
-        kl = scatter(exact_kl(a.logits, b.logits), batch.mask).sum(-1) / batch.mask.sum(-1).clamp_min(1)
+        kl_tok = policy_ref_stats(model, sft, batch)[2]
+        kl = kl_tok.sum(-1) / batch.mask.sum(-1).clamp_min(1)
         rm = reward([rows[i] for i in ids], texts)
         for j, i in enumerate(ids):
             out.append((i, {"response": texts[j], "rm": float(rm[j]), "kl": float(kl[j]), "length": len(new[j]),

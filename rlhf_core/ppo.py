@@ -3,7 +3,8 @@ numbered recipe per step:
 
 1. rollout: sample responses from the current policy;
 2. score them with the reward model;
-3. old log-probs and values (policy), reference log-probs, exact per-token KL;
+3. old log-probs, values and entropy (policy), reference log-probs, exact per-token KL, from one
+   LM-head pass over both models (rlhf_core.lmhead);
 4. shaped per-token reward r_t = score * [placement] - kl_coef * (log pi - log pi_ref), with the
    study's placement (score at every response token) or the standard one (last token only);
 5. GAE advantages and returns over the value head, advantages whitened;
@@ -18,10 +19,10 @@ from typing import Callable
 import torch
 
 from rlhf_core.grpo import RewardFn, draw, rollout
-from rlhf_core.losses import (exact_kl, gae, kl_estimators, masked_mean, masked_whiten, ppo_policy_loss,
+from rlhf_core.losses import (gae, kl_estimators, masked_mean, masked_whiten, ppo_policy_loss,
                               ppo_value_loss, shaped_rewards)
 from rlhf_core.model import GPT
-from rlhf_core.rollout import SequenceBatch, ValueHead, build_sequences, scatter, token_stats
+from rlhf_core.rollout import SequenceBatch, ValueHead, build_sequences, policy_ref_stats, token_stats
 from rlhf_core.resume import Resume, checkpoint, restore, where
 from rlhf_core.runtime import check_finite
 from rlhf_core.tokenizer import TextTokenizer
@@ -63,13 +64,11 @@ def train_ppo(policy: GPT, value_head: ValueHead, ref: GPT, tok: TextTokenizer, 
         batch = build_sequences(prompts, responses, tok.pad_id).to(device)
         mask = batch.mask
         with torch.inference_mode():
-            old = token_stats(policy, batch, value_head=value_head, keep_logits=True)
-            ref_st = token_stats(ref, batch, keep_logits=True)
-            kl_tok = scatter(exact_kl(old.logits, ref_st.logits), mask)
-            rewards = shaped_rewards(score, old.logp, ref_st.logp, mask, p.kl_coef, p.reward_placement)
+            old, ref_logp, kl_tok = policy_ref_stats(policy, ref, batch, value_head=value_head)
+            rewards = shaped_rewards(score, old.logp, ref_logp, mask, p.kl_coef, p.reward_placement)
             advantages, returns = gae(rewards, old.values, mask, p.gamma, p.lam)
             advantages = masked_whiten(advantages, mask)
-            est = kl_estimators(old.logp, ref_st.logp)
+            est = kl_estimators(old.logp, ref_logp)
         old_logp, old_values = old.logp.clone(), old.values.clone()  # leave inference mode
         advantages, returns = advantages.clone(), returns.clone()
         policy.train()
@@ -80,7 +79,7 @@ def train_ppo(policy: GPT, value_head: ValueHead, ref: GPT, tok: TextTokenizer, 
             for m in range(n_mb):
                 idx = perm[m * p.mini_batch_size : (m + 1) * p.mini_batch_size]
                 mb = batch.select(idx)
-                cur = token_stats(policy, mb, value_head=value_head, entropy=True)
+                cur = token_stats(policy, mb, value_head=value_head)
                 pg, pg_st = ppo_policy_loss(cur.logp, sub(old_logp, batch, idx), sub(advantages, batch, idx),
                                             mb.mask, p.clip_eps)
                 vf, vf_st = ppo_value_loss(cur.values, sub(old_values, batch, idx), sub(returns, batch, idx),
@@ -92,14 +91,15 @@ def train_ppo(policy: GPT, value_head: ValueHead, ref: GPT, tok: TextTokenizer, 
                 check_finite(step + 1, {"loss": loss.item(), "grad_norm": grad_norm}, where(resume))
                 opt.step()
                 for key, v in {**pg_st, **vf_st, "policy_loss": pg.item(), "value_loss": vf.item(),
-                               "entropy": masked_mean(cur.entropy, mb.mask).item(), "grad_norm": grad_norm}.items():
+                               "grad_norm": grad_norm}.items():
                     agg[key] = agg.get(key, 0.0) + v / (p.epochs * n_mb)
         seq_kl = (kl_tok * mask).sum(-1)
         stats = {"reward": score.mean().item(), "reward_std": score.std().item() if len(score) > 1 else 0.0,
                  "kl": seq_kl.mean().item(), "kl_per_token": masked_mean(kl_tok, mask).item(),
                  "kl_k1": (est["k1"] * mask).sum(-1).mean().item(), "kl_k3": (est["k3"] * mask).sum(-1).mean().item(),
                  "shaped_return": (rewards * mask).sum(-1).mean().item(),
-                 "response_len": float(mask.sum(-1).float().mean()), **agg}
+                 "response_len": float(mask.sum(-1).float().mean()),
+                 "entropy": masked_mean(old.entropy, mask).item(), **agg}
         if gold_fn is not None:
             stats["gold_mean"] = gold_fn(batch_rows, texts).float().mean().item()
         check_finite(step + 1, stats, where(resume))

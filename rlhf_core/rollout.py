@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from rlhf_core.losses import entropy_from_logits, gather_logprobs
+from rlhf_core.lmhead import label_logprobs, logprobs_and_kl
 from rlhf_core.model import GPT
 
 
@@ -78,21 +78,37 @@ class ValueHead(nn.Module):
 @dataclass
 class TokenStats:
     logp: torch.Tensor  # (B, L-1), 0 off the mask
-    logits: torch.Tensor | None  # (N, V) response-position logits (N = mask.sum()), when asked for
+    hidden: torch.Tensor  # (N, d) final hidden states at the response positions (N = mask.sum())
     values: torch.Tensor | None  # (B, L-1), 0 off the mask, when a value head is given
-    entropy: torch.Tensor | None  # (B, L-1)
+    entropy: torch.Tensor | None  # (B, L-1), when asked for (a statistic: no gradient)
 
 
 def token_stats(model: GPT, batch: SequenceBatch, *, value_head: ValueHead | None = None,
-                keep_logits: bool = False, entropy: bool = False) -> TokenStats:
-    """Per-token log-probs of the response tokens (and values, entropy, raw logits if asked)."""
+                entropy: bool = False) -> TokenStats:
+    """Per-token log-probs of the response tokens (and values and entropy if asked), through the
+    fused LM head: the (N, V) logits are never materialised."""
     h = model.hidden_states(batch.inputs)  # (B, L-1, d)
     sel = h[batch.mask]  # (N, d)
-    logits = model.logits(sel)  # (N, V)
-    logp = scatter(gather_logprobs(logits, batch.targets[batch.mask]), batch.mask)
+    logp, ent = label_logprobs(sel, model.lm_head.weight, batch.targets[batch.mask], entropy=entropy)
     values = scatter(value_head(sel), batch.mask) if value_head is not None else None
-    ent = scatter(entropy_from_logits(logits), batch.mask) if entropy else None
-    return TokenStats(logp, logits if keep_logits else None, values, ent)
+    return TokenStats(scatter(logp, batch.mask), sel, values, None if ent is None else scatter(ent, batch.mask))
+
+
+@torch.no_grad()
+def policy_ref_stats(policy: GPT, ref: GPT, batch: SequenceBatch, *, value_head: ValueHead | None = None
+                     ) -> tuple[TokenStats, torch.Tensor, torch.Tensor]:
+    """One pass of each model: the policy's per-token stats (log-probs, values, entropy), the
+    reference's log-probs and the exact per-token KL(policy || ref) over the whole vocabulary, all
+    (B, L-1) and 0 off the mask. Each block of logits is computed once for all of them."""
+    mask = batch.mask
+    targets = batch.targets[mask]
+    sel = policy.hidden_states(batch.inputs)[mask]  # (N, d)
+    sel_ref = ref.hidden_states(batch.inputs)[mask]
+    logp, ref_logp, kl, ent = logprobs_and_kl(sel, policy.lm_head.weight, sel_ref, ref.lm_head.weight, targets,
+                                              entropy=True)
+    values = scatter(value_head(sel), mask) if value_head is not None else None
+    return (TokenStats(scatter(logp, mask), sel, values, scatter(ent, mask)), scatter(ref_logp, mask),
+            scatter(kl, mask))
 
 
 def scatter(flat: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

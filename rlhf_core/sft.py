@@ -15,6 +15,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from rlhf_core.lmhead import linear_cross_entropy
 from rlhf_core.model import GPT
 from rlhf_core.params import SFTParams
 from rlhf_core.resume import Resume
@@ -74,11 +75,12 @@ def response_loss(model: GPT, inputs: torch.Tensor, targets: torch.Tensor, reduc
     """`sft_loss(model(inputs), targets)` without the LM head on prompt and padding positions.
 
     The tied 8,000-way LM head is most of this model's FLOPs, and prompts are about half the tokens,
-    so projecting only the positions that carry loss roughly halves the head's cost.
+    so projecting only the positions that carry loss roughly halves the head's cost; the fused head
+    (rlhf_core.lmhead) never materialises the remaining logits.
     """
     h = model.hidden_states(inputs)  # (B, T, d)
     keep = targets != IGNORE
-    return F.cross_entropy(model.logits(h[keep]), targets[keep], reduction=reduction)
+    return linear_cross_entropy(h[keep], model.lm_head.weight, targets[keep], reduction)
 
 
 def bucketed_batches(lengths: list[int], batch_size: int, rng: random.Random, pool: int = 64) -> list[list[int]]:

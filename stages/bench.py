@@ -69,6 +69,7 @@ def main(
                   f"{train['flops_per_token'] / 1e6:.1f} MFLOP/token; sample = prompt {s0['prompt_len']} + "
                   f"{s0['new_tokens']} new tokens, T={s0['temperature']}, top_k={s0['top_k']}, prefill included; "
                   f"{time.perf_counter() - t_start:.1f}s for this table")
+    result["lmhead"] = _lmhead(cfg, dev, quick)
     if compare or rl or trl_ppo is not None:
         result["rl"] = _rl(cfg, dev, quick, compare, trl_ppo)
     if compare:
@@ -222,6 +223,28 @@ def _targets(train: dict, ratio: dict, rl: dict) -> dict:
         table.add_row(name + note, fmt(goal), "-" if m is None else fmt(m), "-" if met is None else ("yes" if met else "NO"))
     console.print(table)
     return out
+
+
+def _lmhead(cfg: GPTConfig, dev, quick: bool) -> dict:
+    from rlhf_core.bench import bench_lmhead
+
+    result = bench_lmhead(cfg, repeats=3 if quick else 7, chunks=(256, 512, 1024) if quick else (128, 256, 512, 1024, 2048),
+                          device=dev)
+    table = Table(title=f"LM head + loss, forward + backward over {result['rows']:,} positions x {result['vocab']:,} "
+                        "vocab: seconds, median (min-max)")
+    for col in ("case", "plain (N x V logits)", "fused (rlhf_core.lmhead)", "speed-up", "fused by block rows"):
+        table.add_column(col, justify="left" if col == "case" else "right")
+    for name in ("cross_entropy", "logprobs_entropy"):
+        r = result[name]
+        by = ", ".join(f"{c}: {s:.3f}" for c, s in r["by_chunk_rows"].items())
+        table.add_row(name.replace("_", " + ") if name != "cross_entropy" else "SFT cross-entropy",
+                      f"{r['plain_s']['median']:.3f} ({r['plain_s']['min']:.3f}-{r['plain_s']['max']:.3f})",
+                      f"{r['fused_s']['median']:.3f} ({r['fused_s']['min']:.3f}-{r['fused_s']['max']:.3f})",
+                      f"{r['speedup']:.2f}x", by)
+    console.print(table)
+    console.print(f"fused = the head a block of rows at a time (CHUNK_ROWS = {result['chunk_rows']}), logits never kept "
+                  "for backward; plain = F.cross_entropy / gather_logprobs + entropy_from_logits on full logits")
+    return result
 
 
 def _compile(cfg: GPTConfig, dev, quick: bool) -> dict:

@@ -5,7 +5,6 @@ from pathlib import Path
 import typer
 
 from rlhf_core.params import load_params
-from rlhf_core.report import ReportKnobs, load_study, write_report
 from stages._common import PARAMS_OPT, console, user_errors
 
 
@@ -18,6 +17,8 @@ def main(
 ) -> None:
     """Reads only the phases named in params.yaml (in order) and writes reports/report.md,
     reports/figures/*.png and reports/tables/*.md + *.csv."""
+    from rlhf_core.report import ReportKnobs, load_study, write_report  # pandas + matplotlib: only here
+
     p = load_params(params)
     knobs = getattr(p, "report", None) or ReportKnobs()
     study = load_study(list(p.phases), reports, data)

@@ -6,7 +6,8 @@ import os
 import pytest
 import torch
 
-from rlhf_core.bench import bench_compile, bench_scaling
+from rlhf_core import lmhead
+from rlhf_core.bench import bench_compile, bench_lmhead, bench_scaling
 from rlhf_core.bench_rl import IdTokenizer, bench_grpo, bench_ppo, even_fraction, words
 from rlhf_core.model import GPTConfig
 
@@ -49,6 +50,17 @@ def test_compile_bench_reports_break_even_and_failures(monkeypatch):
     monkeypatch.setattr(torch, "compile", broken)
     r = bench_compile(TINY, batch=2, seq=16, steps=1, decode_batches=(2,), new_tokens=4, device="cpu")
     assert r["train"] == r["sample_batch_2"] == {"error": "RuntimeError: inductor: no working C compiler"}
+
+
+def test_lmhead_bench_times_plain_and_fused_and_restores_the_block_size():
+    before = lmhead.CHUNK_ROWS
+    r = bench_lmhead(TINY, rows=50, repeats=2, chunks=(7, 64), device="cpu")
+    assert lmhead.CHUNK_ROWS == before and r["chunk_rows"] == before
+    for case in ("cross_entropy", "logprobs_entropy"):
+        assert r[case]["plain_s"]["n"] == r[case]["fused_s"]["n"] == 2
+        assert set(r[case]["by_chunk_rows"]) == {7, 64} and all(s > 0 for s in r[case]["by_chunk_rows"].values())
+        assert r[case]["speedup"] == pytest.approx(r[case]["plain_s"]["median"] / r[case]["fused_s"]["median"])
+    json.dumps(r)
 
 
 def test_scaling_grows_with_width_length_and_rows():
