@@ -6,6 +6,7 @@ numbers measure speed, not quality. Every timing is a median over repeats, with 
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 
@@ -47,6 +48,53 @@ def matmul_peak_gflops(n: int | None = None, repeats: int = 5, device: str | tor
         _sync(dev)
         times.append(time.perf_counter() - t0)
     return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def memory_bandwidth_gbs(mbytes: int = 256, repeats: int = 5, device: str | torch.device | None = None) -> float:
+    """Median GB/s of an elementwise add over float32 tensors of `mbytes` each (two read, one written:
+    STREAM's "add"). Too big for any cache by default, so it is the memory bandwidth that bounds every
+    elementwise op (norms, activations, softmax passes) once its tensors outgrow the caches."""
+    dev = _device(device)
+    n = mbytes * 2**20 // 4
+    a, b, c = (torch.ones(n, device=dev) for _ in range(3))
+    torch.add(a, b, out=c)  # warm-up: first touch of the pages
+    _sync(dev)
+    t = statistics.median(timed(lambda: torch.add(a, b, out=c), repeats, dev))
+    return 3 * n * 4 / t / 1e9
+
+
+# instruction sets that decide fp32 matmul speed on x86 CPUs (reported as found in /proc/cpuinfo)
+CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile")
+
+
+def machine_info(device: str | torch.device | None = None) -> dict:
+    """What the numbers were measured on: CPU model and matmul-relevant instruction sets (Linux), core
+    and thread counts, torch version, and the GPU when the device is CUDA. Timings mean little without it:
+    this project's CI machines have ranged from 115 to 435 GFLOP/s of fp32 matmul."""
+    import platform
+
+    dev = _device(device)
+    cpu, flags = platform.processor() or platform.machine(), []
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = f.read()
+        for line in info.splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        found = set()
+        for line in info.splitlines():
+            if line.startswith("flags"):
+                found = set(line.split(":", 1)[1].split())
+                break
+        flags = [f for f in CPU_FLAGS if f in found]
+    except OSError:
+        pass  # not Linux: the model name from platform is all there is
+    out = {"cpu": cpu, "cpu_flags": flags, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+           "torch": torch.__version__, "platform": platform.platform()}
+    if dev.type == "cuda":
+        out["gpu"] = torch.cuda.get_device_name(dev)
+    return out
 
 
 def train_flops_per_token(cfg: GPTConfig, n_params: int, seq: int) -> float:

@@ -981,10 +981,16 @@ def fig_rm_vs_gold(study: Study, path: Path) -> list[str]:
 
 
 def fig_overoptimisation(study: Study, path: Path, knobs: ReportKnobs) -> list[str]:
-    """RM reward (left axis) and gold reward (right axis) against KL over PPO and GRPO training."""
+    """RM reward (left axis) and gold reward (right axis) against KL over PPO and GRPO training.
+
+    One legend for the whole figure, below the panels: inside a panel it covered the curves' start
+    and, often, the gold peak, which sits near KL 0 when the policy only loses gold as it moves."""
+    from matplotlib.lines import Line2D
+
     n = len(study.phases)
+    any_gold = False
     with _rc():
-        fig, axes = _figure(len(RM_LOG), n, 0.6 + 3.0 * len(RM_LOG))
+        fig, axes = _figure(len(RM_LOG), n, 0.9 + 3.0 * len(RM_LOG))
         for r, (a, col) in enumerate(RM_LOG.items()):
             for c, ph in enumerate(study.phases):
                 ax = axes[r][c]
@@ -994,25 +1000,30 @@ def fig_overoptimisation(study: Study, path: Path, knobs: ReportKnobs) -> list[s
                 knob = f"kl_coef={ph.knob('ppo', 'kl_coef')}" if a == "ppo" else \
                     f"k={ph.knob('grpo', 'group_size')}, T={ph.knob('grpo', 'gen_temperature')}"
                 ax.set_title(f"{LABEL[a]} {ph.name} ({knob})")
-                ax.plot(sm["kl"], sm[col], color=COLOR[a], lw=1.8, label="RM reward")
+                ax.plot(sm["kl"], sm[col], color=COLOR[a], lw=1.8)
                 ax.plot(sm["kl"].iloc[[0]], sm[col].iloc[[0]], "o", color=COLOR[a], ms=5)
                 ax.set_xlabel(f"KL to SFT reference (training log, {w}-step average)")
-                ax.set_ylabel("RM reward", color=COLOR[a])
+                ax.set_ylabel(f"{LABEL[a]} RM reward", color=COLOR[a])
                 ax.grid(alpha=0.3)
-                handles = ax.get_lines()[:1]
                 o = overoptimisation(log, col, w)
                 if o is not None:
+                    any_gold = True
                     ax2 = ax.twinx()
                     ax2.spines["right"].set_visible(True)
-                    ax2.plot(sm["kl"], sm["gold_mean"], color="black", ls="--", lw=1.5, label="gold reward")
-                    ax2.plot([o["peak_kl"]], [o["peak_gold"]], "*", color="red", ms=11,
-                             label=f"gold peak (step {o['peak_step']})")
+                    ax2.plot(sm["kl"], sm["gold_mean"], color="black", ls="--", lw=1.5)
+                    ax2.plot([o["peak_kl"]], [o["peak_gold"]], "*", color="red", ms=11)
+                    ax2.annotate(f"step {o['peak_step']}", (o["peak_kl"], o["peak_gold"]), xytext=(6, -3),
+                                 textcoords="offset points", va="top", fontsize=8, color="red")
                     ax2.set_ylabel("gold reward")
-                    handles += ax2.get_lines()
                 else:
                     ax.text(0.98, 0.04, "no gold log", ha="right", transform=ax.transAxes, fontsize=8)
-                ax.legend(handles=handles, loc="upper left", framealpha=0.85)
-        fig.suptitle("Reward over-optimisation: RM vs gold reward as the policy moves away from SFT (circle = start)")
+        handles = [Line2D([], [], color=COLOR[a], lw=1.8, label=f"{LABEL[a]} RM reward") for a in RM_LOG]
+        handles.append(Line2D([], [], color="grey", marker="o", ls="", ms=5, label="start"))
+        if any_gold:
+            handles += [Line2D([], [], color="black", ls="--", lw=1.5, label="gold reward (right axis)"),
+                        Line2D([], [], color="red", marker="*", ls="", ms=11, label="gold peak")]
+        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False)
+        fig.suptitle("Reward over-optimisation: RM vs gold reward as the policy moves away from SFT")
         return _save(fig, path)
 
 

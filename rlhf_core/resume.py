@@ -8,7 +8,8 @@ ends bit-identical to an uninterrupted one (tests/test_resume.py kills stages wi
 
 Safety: tensors go to safetensors and the rest to JSON in its metadata, never pickle; the file is
 written atomically (temp file, then rename), so a kill mid-write leaves the previous state. A state is
-used only when its fingerprint (stage, params, bytes of every input) matches the run being started;
+used only when its fingerprint (stage, params, bytes of every input, the pipeline's source code and
+the torch version) matches the run being started;
 otherwise it is ignored and replaced. The file is removed when the stage finishes.
 
 Where and how often: `RLHF_RESUME_DIR` (default `.rlhf-resume/` in the working directory) and
@@ -18,6 +19,7 @@ checkpointing off). Neither changes results, so neither is a param that would re
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -38,9 +40,28 @@ DEFAULT_EVERY = 60.0
 FORMAT = 1
 
 
+def code_digest(roots: tuple[Path, ...] | None = None) -> str:
+    """sha256 over every .py file of the pipeline's code (rlhf_core and stages by default) and the torch
+    version. A state saved by other code must not be continued: a run killed to fix a bug in a loss
+    would otherwise resume from steps taken with the bug."""
+    if roots is None:
+        here = Path(__file__).resolve().parent
+        roots = (here, here.parent / "stages")
+    return _code_digest(tuple(Path(r) for r in roots))
+
+
+@functools.lru_cache(maxsize=None)
+def _code_digest(roots: tuple[Path, ...]) -> str:
+    h = hashlib.sha256(torch.__version__.encode())
+    for root in roots:
+        for path in sorted(root.rglob("*.py")) if root.is_dir() else []:
+            h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
 def fingerprint(stage: str, config: Any, inputs: Iterable[str | os.PathLike]) -> str:
-    """sha256 of the stage name, its params and the bytes of every file under `inputs`."""
-    h = hashlib.sha256(json.dumps([stage, config], sort_keys=True, default=str).encode())
+    """sha256 of the stage name, its params, the bytes of every file under `inputs` and `code_digest()`."""
+    h = hashlib.sha256(json.dumps([stage, config, code_digest()], sort_keys=True, default=str).encode())
     for root in inputs:
         root = Path(root)
         files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
@@ -209,7 +230,7 @@ class Resume:
             self.log(f"resume: ignoring unreadable state {self.path}; starting from step 0")
             return
         if info.get("fingerprint") != self.fp:
-            self.log(f"resume: {self.path} was saved by a run with other params or inputs; starting from step 0")
+            self.log(f"resume: {self.path} was saved by a run with other params, inputs or code; starting from step 0")
             return
         try:
             with safe_open(str(self.path), framework="pt") as f:

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from rlhf_core.bench import bench_sample, bench_train, matmul_peak_gflops
+from rlhf_core.bench import bench_sample, bench_train, machine_info, matmul_peak_gflops, memory_bandwidth_gbs
 from rlhf_core.io import write_json
 from rlhf_core.model import GPTConfig
 from rlhf_core.runtime import pick_device
@@ -47,6 +47,8 @@ def main(
                       "noisy[/yellow]")
     t_start = time.perf_counter()
     peak = matmul_peak_gflops(repeats=3 if quick else 10, device=dev)
+    machine = {**machine_info(dev), "matmul_peak_gflops": peak,
+               "memory_gbs": memory_bandwidth_gbs(repeats=3 if quick else 5, device=dev)}
     train = bench_train(cfg, batch=16, seq=256, steps=3 if quick else 10, device=dev, peak_gflops=peak)
     batches = (1, 8, 32, 64) if quick else (1, 8, 32, 64, 128)  # 64: a GRPO rollout, 8 prompts x 8 samples
     samples = [bench_sample(cfg, b, repeats=3 if quick else 5, device=dev) for b in batches]
@@ -62,7 +64,8 @@ def main(
         ntps = s["new_tokens_per_s"]
         table.add_row(f"sample batch {s['batch']}" + (" (GRPO 8x8)" if s["batch"] == 64 else ""), f"{ntps['median']:,.0f} new tok/s", f"{ntps['min']:,.0f}-{ntps['max']:,.0f}", "")
     console.print(table)
-    result = {"mode": "quick" if quick else "full", "device": str(dev), "config": cfg.to_dict(),
+    console.print(_machine_line(machine))
+    result = {"mode": "quick" if quick else "full", "device": str(dev), "machine": machine, "config": cfg.to_dict(),
               "matmul_peak_gflops": peak, "train": train, "sample": samples}
     s0 = samples[0]
     console.print(f"train = forward+backward+AdamW, fp32, {train['achieved_gflops']:,.1f} GFLOP/s at "
@@ -86,6 +89,17 @@ def main(
     if out is not None:
         write_json(out, result)
         console.print(f"wrote {out}")
+
+
+def _machine_line(m: dict) -> str:
+    """One line naming the machine and its balance. Matmuls scale with the peak, but the norms,
+    activations and softmax passes scale with memory bandwidth, so the share of the peak a training
+    step can reach falls as the peak-to-bandwidth ratio rises."""
+    where = m.get("gpu") or m["cpu"]
+    flags = " ".join(m["cpu_flags"]) or "-"
+    return (f"machine: {where}; {m['cpu_count']} cores, {m['torch_threads']} torch threads; ISA: {flags}; "
+            f"fp32 matmul peak {m['matmul_peak_gflops']:,.0f} GFLOP/s, memory {m['memory_gbs']:,.0f} GB/s "
+            f"(balance {m['matmul_peak_gflops'] / m['memory_gbs']:.1f} FLOP/byte)")
 
 
 def _load() -> Optional[float]:

@@ -104,3 +104,17 @@ def test_targets_table_reads_ratios_and_marks_the_ppo_figure():
     assert t["ppo_update"] == {"goal": 2.5, "measured": 4.0, "met": True, "vs_figure": True}
     rl["ratio"]["ppo_update"] = 2.0  # a same-run TRL 1.12 ratio wins over the figure
     assert _targets({"frac_of_peak": 0.7}, ratio, rl)["ppo_update"] == {"goal": 2.5, "measured": 2.0, "met": False}
+
+
+def test_machine_info_and_memory_bandwidth_are_reported():
+    from rlhf_core.bench import CPU_FLAGS, machine_info, memory_bandwidth_gbs
+    from stages.bench import _machine_line
+
+    m = machine_info("cpu")
+    assert m["cpu"] and m["cpu_count"] >= 1 and m["torch_threads"] >= 1 and m["torch"] == torch.__version__
+    assert set(m["cpu_flags"]) <= set(CPU_FLAGS) and "gpu" not in m
+    bw = memory_bandwidth_gbs(mbytes=8, repeats=2, device="cpu")
+    assert 0.1 < bw < 10_000  # GB/s: any real machine lies far inside this
+    line = _machine_line({**m, "matmul_peak_gflops": 100.0, "memory_gbs": 25.0})
+    assert line.startswith("machine: ") and "balance 4.0 FLOP/byte" in line
+    json.dumps(m)

@@ -178,7 +178,7 @@ def test_state_from_other_params_or_inputs_is_ignored(setup, tmp_path):
     assert read_step(path) == 4
     messages = []
     other = Resume(path, "params-B", every=0, log=messages.append)
-    assert not other.resuming and "other params or inputs" in messages[0]
+    assert not other.resuming and "other params, inputs or code" in messages[0]
     assert Resume(path, "params-A", every=0, log=messages.append).resuming
 
 
@@ -190,6 +190,28 @@ def test_fingerprint_covers_params_and_input_bytes(tmp_path):
     assert a != fingerprint("sft", {"lr": 2}, [tmp_path / "in"]) != fingerprint("rm", {"lr": 1}, [tmp_path / "in"])
     (tmp_path / "in" / "a.txt").write_text("two")
     assert a != fingerprint("sft", {"lr": 1}, [tmp_path / "in"])
+
+
+def test_fingerprint_covers_the_code(tmp_path, monkeypatch):
+    from rlhf_core import resume
+
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "a.py").write_text("x = 1\n")
+    (pkg / "sub" / "b.py").write_text("y = 2\n")
+    (pkg / "notes.txt").write_text("not code")
+    d = resume.code_digest((pkg,))
+    (pkg / "notes.txt").write_text("still not code")
+    resume._code_digest.cache_clear()
+    assert resume.code_digest((pkg,)) == d
+    (pkg / "sub" / "b.py").write_text("y = 3\n")  # a one-character fix in a nested module
+    resume._code_digest.cache_clear()
+    assert resume.code_digest((pkg,)) != d
+    # the default digest covers this repository's own modules, and the fingerprint follows it
+    assert resume.code_digest() == resume.code_digest() and len(resume.code_digest()) == 64
+    before = fingerprint("sft", {"lr": 1}, [])
+    monkeypatch.setattr(resume, "code_digest", lambda roots=None: "other code")
+    assert fingerprint("sft", {"lr": 1}, []) != before
 
 
 def test_corrupted_state_is_ignored_not_fatal(tmp_path):
