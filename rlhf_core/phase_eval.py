@@ -8,24 +8,11 @@ from collections import defaultdict
 import torch
 
 from rlhf_core.model import GPT
+from rlhf_core.stats import bootstrap_ci
 from rlhf_core.tokenizer import TextTokenizer
 
 
 ALGOS = ("sft", "ppo", "grpo", "dpo")
-
-
-def bootstrap_ci(values: list[float], *, n_boot: int, ci: float, seed: int) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of `values` (one value per prompt: resampling
-    prompts, not answers, since answers to one prompt are correlated)."""
-    if len(values) == 0:
-        return float("nan"), float("nan")
-    x = torch.tensor(list(map(float, values)), dtype=torch.float64)
-    g = torch.Generator().manual_seed(seed)
-    idx = torch.randint(len(x), (n_boot, len(x)), generator=g)
-    means = x[idx].mean(dim=1).sort().values
-    lo = int((1 - ci) / 2 * (n_boot - 1))
-    hi = int(round((1 + ci) / 2 * (n_boot - 1)))
-    return means[lo].item(), means[hi].item()
 
 
 @torch.inference_mode()

@@ -31,8 +31,7 @@ import pandas as pd
 
 from rlhf_core import io
 from rlhf_core.errors import RlhfError
-from rlhf_core.phase_eval import bootstrap_ci
-from rlhf_core.reward import spearman
+from rlhf_core.stats import bootstrap_ci, spearman
 
 ALGOS = ("sft", "ppo", "grpo", "dpo")
 TRAINED = ("ppo", "grpo", "dpo")

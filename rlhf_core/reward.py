@@ -34,6 +34,7 @@ from rlhf_core.params import RMParams
 from rlhf_core.resume import Resume
 from rlhf_core.runtime import check_finite
 from rlhf_core.sft import bucketed_batches, lr_at, make_optimizer, num_steps
+from rlhf_core.stats import spearman
 from rlhf_core.tokenizer import TextTokenizer, format_prompt, row_prompt
 
 POOLINGS = ("eos", "mean")
@@ -244,39 +245,6 @@ def pair_accuracy(model: RewardModel, pairs_ids: list[tuple[list[int], list[int]
     return {"accuracy": correct.mean().item(), "margin": diff.mean().item(),
             "loss": torch.nn.functional.softplus(-diff).mean().item(), "pairs": n,
             "accuracy_per_source": {s: sum(v) / len(v) for s, v in sorted(per_source.items())}}
-
-
-def average_ranks(x: Sequence[float]) -> list[float]:
-    """1-based ranks; tied values share the average of the ranks they span."""
-    order = sorted(range(len(x)), key=lambda i: x[i])
-    ranks = [0.0] * len(x)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and x[order[j + 1]] == x[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
-
-
-def spearman(x: Sequence[float], y: Sequence[float]) -> float:
-    """Spearman's rho: the Pearson correlation of average ranks (ties handled). NaN when undefined
-    (fewer than 2 values, or either side constant)."""
-    if len(x) != len(y):
-        raise ValueError(f"spearman: {len(x)} vs {len(y)} values")
-    n = len(x)
-    if n < 2:
-        return math.nan
-    rx, ry = average_ranks(x), average_ranks(y)
-    mx, my = sum(rx) / n, sum(ry) / n
-    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
-    sxx = sum((a - mx) ** 2 for a in rx)
-    syy = sum((b - my) ** 2 for b in ry)
-    if sxx == 0 or syy == 0:
-        return math.nan
-    return sxy / math.sqrt(sxx * syy)
 
 
 def _finite_or_none(v: float) -> float | None:
