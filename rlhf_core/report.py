@@ -633,19 +633,26 @@ def findings(study: Study, ds: dict[str, list[Delta]] | None, knobs: ReportKnobs
 
 
 def overoptimisation(log: pd.DataFrame, rm_col: str, window: int) -> dict | None:
-    """Where the smoothed gold reward peaks during training, and what RM and gold did after."""
+    """Where the smoothed gold reward peaks during training (means over full windows of `window`
+    steps), and what RM and gold did after; "start" is the first full window."""
     if "gold_mean" not in log or log["gold_mean"].isna().all() or len(log) < 3:
         return None
     sm = log[["step", rm_col, "gold_mean", "kl"]].copy()
+    # full windows only: a mean of the first few steps is noisier than the rest, so with partial
+    # windows the early steps would win the peak by chance more often than later ones
+    w = min(window, len(sm))
     for c in (rm_col, "gold_mean", "kl"):
-        sm[c] = sm[c].rolling(window, min_periods=1).mean()
+        sm[c] = sm[c].rolling(w, min_periods=w).mean()
+    sm = sm.iloc[w - 1:]
     peak = int(sm["gold_mean"].to_numpy().argmax())
     end = sm.iloc[-1]
     return {"peak_step": int(sm["step"].iloc[peak]), "peak_kl": float(sm["kl"].iloc[peak]),
             "peak_gold": float(sm["gold_mean"].iloc[peak]), "peak_rm": float(sm[rm_col].iloc[peak]),
             "end_gold": float(end["gold_mean"]), "end_rm": float(end[rm_col]), "end_kl": float(end["kl"]),
             "start_rm": float(sm[rm_col].iloc[0]), "start_gold": float(sm["gold_mean"].iloc[0]),
-            "over": bool(end["gold_mean"] < sm["gold_mean"].iloc[peak] - GOLD_DROP and end[rm_col] > sm[rm_col].iloc[peak])}
+            "over": bool(end["gold_mean"] < sm["gold_mean"].iloc[peak] - GOLD_DROP and end[rm_col] > sm[rm_col].iloc[peak]),
+            # over the whole run the RM rose and gold fell, although both fell after gold's peak
+            "drift": bool(end[rm_col] > sm[rm_col].iloc[0] and end["gold_mean"] < sm["gold_mean"].iloc[0] - GOLD_DROP)}
 
 
 def overoptimisation_findings(study: Study, knobs: ReportKnobs) -> list[str]:
@@ -653,17 +660,26 @@ def overoptimisation_findings(study: Study, knobs: ReportKnobs) -> list[str]:
     for a, col in RM_LOG.items():
         for ph in study.phases:
             o = overoptimisation(ph.logs[a], col, _window(ph.logs[a], knobs))
-            if o is None:
-                continue
-            if o["over"]:
-                out.append(f"{LABEL[a]} {ph.name} over-optimises the RM: gold peaks at step {o['peak_step']} "
-                           f"({o['peak_gold']:.3f}, KL {o['peak_kl']:.3g}) and falls to {o['end_gold']:.3f} while the "
-                           f"RM reward keeps rising ({fmt(o['peak_rm'])} → {fmt(o['end_rm'])}, KL {o['end_kl']:.3g}).")
-            else:
-                out.append(f"{LABEL[a]} {ph.name}: no sign of over-optimisation; over training the RM reward went "
-                           f"{fmt(o['start_rm'])} → {fmt(o['end_rm'])} and gold {o['start_gold']:.3f} → "
-                           f"{o['end_gold']:.3f} (smoothed; KL at the end {o['end_kl']:.3g}).")
+            if o is not None:
+                out.append(overoptimisation_sentence(f"{LABEL[a]} {ph.name}", o))
     return out
+
+
+def overoptimisation_sentence(who: str, o: dict) -> str:
+    """One finding from `overoptimisation`: the RM pushed past gold's peak (Gao et al. 2022's
+    over-optimisation), an RM gain with a gold loss over the run without that shape, or neither."""
+    peak = f"gold peaks at step {o['peak_step']} ({o['peak_gold']:.3f}, KL {o['peak_kl']:.3g})"
+    if o["over"]:
+        return (f"{who} over-optimises the RM: {peak} and falls to {o['end_gold']:.3f} while the RM reward keeps "
+                f"rising ({fmt(o['peak_rm'])} → {fmt(o['end_rm'])}, KL {o['end_kl']:.3g}).")
+    if o.get("drift"):
+        return (f"{who}: the RM reward rose over training ({fmt(o['start_rm'])} → {fmt(o['end_rm'])}) while gold fell "
+                f"({o['start_gold']:.3f} → {o['end_gold']:.3f}), so the RM gain is not a real one; but {peak} and the "
+                f"RM reward fell after it too ({fmt(o['peak_rm'])} → {fmt(o['end_rm'])}, KL {o['end_kl']:.3g}): the "
+                f"policy drifted from both rather than pushing the RM up past gold's peak.")
+    return (f"{who}: no sign of over-optimisation; over training the RM reward went {fmt(o['start_rm'])} → "
+            f"{fmt(o['end_rm'])} and gold {o['start_gold']:.3f} → {o['end_gold']:.3f} (smoothed; KL at the end "
+            f"{o['end_kl']:.3g}).")
 
 
 # ---------------------------------------------------------------------------------------------- figures
@@ -994,8 +1010,8 @@ def fig_overoptimisation(study: Study, path: Path, knobs: ReportKnobs) -> list[s
             for c, ph in enumerate(study.phases):
                 ax = axes[r][c]
                 log = ph.logs[a]
-                w = _window(log, knobs)
-                sm = log.rolling(w, min_periods=1).mean()
+                w = min(_window(log, knobs), len(log))
+                sm = log.rolling(w, min_periods=w).mean().iloc[w - 1:]  # full windows, as `overoptimisation`
                 knob = f"kl_coef={ph.knob('ppo', 'kl_coef')}" if a == "ppo" else \
                     f"k={ph.knob('grpo', 'group_size')}, T={ph.knob('grpo', 'gen_temperature')}"
                 ax.set_title(f"{LABEL[a]} {ph.name} ({knob})")
@@ -1017,7 +1033,7 @@ def fig_overoptimisation(study: Study, path: Path, knobs: ReportKnobs) -> list[s
                 else:
                     ax.text(0.98, 0.04, "no gold log", ha="right", transform=ax.transAxes, fontsize=8)
         handles = [Line2D([], [], color=COLOR[a], lw=1.8, label=f"{LABEL[a]} RM reward") for a in RM_LOG]
-        handles.append(Line2D([], [], color="grey", marker="o", ls="", ms=5, label="start"))
+        handles.append(Line2D([], [], color="grey", marker="o", ls="", ms=5, label="start (first full window)"))
         if any_gold:
             handles += [Line2D([], [], color="black", ls="--", lw=1.5, label="gold reward (right axis)"),
                         Line2D([], [], color="red", marker="*", ls="", ms=11, label="gold peak")]

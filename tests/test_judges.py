@@ -121,9 +121,42 @@ def test_odd_one_out():
         right=[row["output"], "telegram, because it's a messaging app.",
                "Twitter and Instagram are social networks, but Telegram is different: it is a messenger.",
                "The odd one out is TELEGRAM since it is used for messaging."],
-        partial=["Telegram.", "Telegram or Instagram is the odd one out, since they are messaging apps."],
+        partial=["Telegram.", "Telegram or Instagram is the odd one out, since they are messaging apps.",
+                 # the right item for a swapped reason: the item's credit only
+                 "Telegram is the odd one out, because it is a social network while Twitter and Instagram are "
+                 "messaging apps."],
         wrong=["Instagram is the odd one out.", "Twitter, because it is a messaging app.", "Paris."],
     )
+    swapped = "Telegram is the odd one out, because it is a social network while the others are messaging apps."
+    assert judge(row, swapped).parts["reason"] == 0.0 and score(row, swapped) < score(row, row["output"]) - 0.25
+
+
+def test_odd_one_out_reason_is_said_of_the_right_items():
+    from rlhf_core.builtin.fam_facts import odd_reason
+    from rlhf_core.builtin.text import Doc
+
+    items, odd = ["Mosquito", "Tuna", "Cod"], "Mosquito"
+    cats = {c["plural"]: c for c in load_facts("odd_one_out")}
+    insect, fish = cats["insects"]["keys"], cats["fish"]["keys"]
+
+    def reason(text):
+        return odd_reason(Doc(text), items, odd, insect, fish)
+
+    assert reason("Mosquito is the odd one out, because it is an insect while Tuna and Cod are fish.") == 1.0
+    assert reason("Tuna and Cod are fish, but the mosquito is an insect.") == 1.0  # the other order
+    assert reason("Mosquito, an insect, is the odd one out.") == 1.0  # one side given, and right
+    assert reason("Mosquito is the odd one out, because it is a fish while Tuna and Cod are insects.") == 0.0
+    assert reason("Mosquito is the odd one out, because it is a bird while Tuna and Cod are fish.") == 0.5
+    assert reason("Mosquito is the odd one out, because the others are insects.") == 0.0
+    assert reason("Mosquito is the odd one out.") == 0.0  # no reason given
+    assert reason("Insects and fish.") == 0.0  # categories said of nobody
+    # an item named like a category word ("Drum" / percussion: "drum") is an item, not a claim
+    wind, drums = cats["wind instruments"]["keys"], cats["percussion instruments"]["keys"]
+    band = ["Clarinet", "Drum", "Cymbal"]
+    right = "Clarinet is the odd one out, because it is a wind instrument while Drum and Cymbal are percussion."
+    assert odd_reason(Doc(right), band, "Clarinet", wind, drums) == 1.0
+    swapped = "Clarinet is the odd one out, because it is a percussion instrument while Drum and Cymbal are wind."
+    assert odd_reason(Doc(swapped), band, "Clarinet", wind, drums) == 0.0
 
 
 def test_classify():

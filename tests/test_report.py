@@ -366,3 +366,32 @@ def test_missing_input_is_one_line_naming_file_and_fix(tmp_path):
 
 def test_md_escape():
     assert R.md_escape("a|b *c* _d_ `e` [f](g) <h>\n#i") == "a\\|b \\*c\\* \\_d\\_ \\`e\\` \\[f\\](g) \\<h\\> ⏎ \\#i"
+
+
+def test_overoptimisation_tells_past_the_peak_from_drift_from_neither():
+    import pandas as pd
+
+    step = np.arange(1, 101)
+    t = step / 100
+    rise_then_fall = np.where(t < 0.2, t / 0.2, 1 - (t - 0.2))  # peaks at step 20, ends at 0.2 of its rise
+
+    def run(rm, gold):
+        log = pd.DataFrame({"step": step, "reward": rm, "gold_mean": gold, "kl": t})
+        return R.overoptimisation(log, "reward", 1)
+
+    # gold peaks, then falls while the RM keeps rising: over-optimisation
+    o = run(-0.2 + t, 0.5 + 0.2 * rise_then_fall)
+    assert o["over"] and o["peak_step"] == 20 and "over-optimises the RM" in R.overoptimisation_sentence("PPO p", o)
+    # the RM rises overall and gold falls overall, but both fall after gold's peak: drift, not "no sign"
+    o = run(-0.2 + 0.7 * rise_then_fall, 0.6 + 0.1 * rise_then_fall - 0.2 * t)
+    assert not o["over"] and o["drift"]
+    sentence = R.overoptimisation_sentence("PPO p", o)
+    assert "the RM gain is not a real one" in sentence and "no sign" not in sentence
+    # both rise: neither
+    o = run(t, 0.5 + 0.1 * t)
+    assert not o["over"] and not o["drift"] and "no sign of over-optimisation" in R.overoptimisation_sentence("GRPO p", o)
+    # a one-step spike at the very start is no peak once steps are averaged over full windows
+    gold = 0.5 + 0.1 * t
+    gold[0] = 0.9
+    o = R.overoptimisation(pd.DataFrame({"step": step, "reward": t, "gold_mean": gold, "kl": t}), "reward", 10)
+    assert o["peak_step"] == 100 and o["start_gold"] == pytest.approx(np.mean(gold[:10]))

@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from .base import Content, Family, capitalize, frac_matched, join_and, load_facts, make_row
-from .text import Doc, segments
+from .text import Doc, segments, tokens
 
 # ---------------------------------------------------------------- fact_qa
 
@@ -89,7 +89,7 @@ def make_odd(items: list[str], odd: str, odd_cat: dict, major_cat: dict, templat
     others = [x for x in items if x != odd]
     group = join_and(others) if len(others) == 2 else "the others"
     output = f"{odd} is the odd one out, because it is {odd_cat['singular']} while {group} are {major_cat['plural']}."
-    meta = {"items": items, "odd": odd, "reason_keys": odd_cat["keys"] + major_cat["keys"]}
+    meta = {"items": items, "odd": odd, "odd_keys": odd_cat["keys"], "major_keys": major_cat["keys"]}
     return make_row("odd_one_out", template, ", ".join(items), output, meta)
 
 
@@ -117,11 +117,47 @@ def _named_items(doc: Doc, items: list[str]) -> list[str]:
     return [min(first)[1]] if first else []
 
 
+# Who a category word is said of: the odd item or "it", against the other items or "the others"/"they".
+_ODD_SUBJECTS = ("it", "its")
+_OTHER_SUBJECTS = ("other", "others", "rest", "remaining", "they", "them", "both")
+
+
+@lru_cache(maxsize=1)
+def _category_keys() -> tuple[str, ...]:
+    return tuple(sorted({k for c in load_facts("odd_one_out") for k in c["keys"]}))
+
+
+def odd_reason(doc: Doc, items: list[str], odd: str, odd_keys: list[str], major_keys: list[str]) -> float:
+    """How right the stated reason is: each category word (of any category in the fact table) is
+    said of the nearest subject before it (the first one after it when none precedes): the odd item
+    or "it", or the other items / "the others" / "they". A side is right when every category said
+    of it is its own (the odd item's category, or the majority's); the score is the share of sides
+    that are right, out of those given a category. So "it is an insect while the others are fish"
+    scores 1 for the mosquito, the swapped reason 0, a wrong category on one side 0.5."""
+    subjects = sorted([(p, "odd") for w in (odd, *_ODD_SUBJECTS) for p in doc.positions(w)]
+                      + [(p, "others") for w in [*(it for it in items if it != odd), *_OTHER_SUBJECTS]
+                         for p in doc.positions(w)])
+    if not subjects:
+        return 0.0
+    own = {"odd": set(odd_keys), "others": set(major_keys)}
+    # an item's own name is no category claim, even where it is a category word ("Drum": percussion)
+    named = {p + i for it in items for p in doc.positions(it) for i in range(len(tokens(it)))}
+    said: dict[str, list[bool]] = {}
+    for key in _category_keys():
+        for p in doc.positions(key):
+            if p in named:
+                continue
+            before = [side for q, side in subjects if q < p]
+            side = before[-1] if before else subjects[0][1]
+            said.setdefault(side, []).append(key in own[side])
+    return sum(all(v) for v in said.values()) / len(said) if said else 0.0
+
+
 def odd_content(row: dict, doc: Doc) -> Content:
     meta = row["meta"]
     named = _named_items(doc, meta["items"])
     picked = 1.0 / len(named) if meta["odd"] in named else 0.0  # naming several splits the credit
-    reason = float(doc.has_any(meta["reason_keys"]))
+    reason = odd_reason(doc, meta["items"], meta["odd"], meta["odd_keys"], meta["major_keys"]) if picked else 0.0
     content = picked * (0.7 + 0.3 * reason)
     return content, 1.0, {"odd_named": picked, "reason": reason}
 
