@@ -232,6 +232,52 @@ def bench_lmhead(cfg: GPTConfig, rows: int = 4096, *, repeats: int = 5, chunks: 
     return out
 
 
+def bench_rm(cfg: GPTConfig, pairs: int = 32, seq: int = 110, steps: int = 5, *,
+             device: str | torch.device | None = None) -> dict:
+    """Seconds per reward-model training step: Bradley-Terry over `pairs` chosen/rejected pairs of
+    random lengths in [seq/5, seq], right-padded, forward + backward + AdamW, EOS pooling. "eos_rows" is
+    how the pipeline runs it (the last block only at each row's EOS, `GPT.hidden_states(rows=...)`),
+    "full" the same step with the last block at every position; the two are timed interleaved."""
+    from rlhf_core.losses import bradley_terry_loss
+    from rlhf_core.reward import RewardModel
+
+    dev = _device(device)
+    torch.manual_seed(0)
+    model = RewardModel(cfg).to(dev).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    g = torch.Generator(device="cpu").manual_seed(0)
+    idx = torch.randint(0, cfg.vocab_size, (2 * pairs, seq), generator=g).to(dev)
+    lengths = torch.randint(max(seq // 5, 1), seq + 1, (2 * pairs,), generator=g)
+    lengths[0] = seq
+    lengths = lengths.to(dev)
+    real = torch.arange(seq, device=dev)[None, :] < lengths[:, None]
+    rows = torch.arange(2 * pairs, device=dev)
+
+    def full_rewards():
+        h = model.encoder.hidden_states(idx, attn_mask=real)[rows, lengths - 1]
+        return model.head(h).squeeze(-1).float()
+
+    def step(rewards):
+        def run():
+            r = rewards()
+            loss, _ = bradley_terry_loss(r[:pairs], r[pairs:])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        return run
+
+    eos_rows, full = step(lambda: model(idx, lengths)), step(full_rewards)
+    eos_rows(), full()  # warm-up
+    _sync(dev)
+    e, f = [], []
+    for _ in range(steps):  # interleaved: a load change on a shared machine hits both
+        e += timed(eos_rows, 1, dev)
+        f += timed(full, 1, dev)
+    return {"device": str(dev), "pairs": pairs, "seq": seq, "n_layer": cfg.n_layer, "d_model": cfg.d_model,
+            "tokens_per_step": int(lengths.sum()), "eos_rows_s": _spread(e), "full_s": _spread(f),
+            "speedup": statistics.median(f) / statistics.median(e)}
+
+
 def _reset_compiler() -> None:
     import torch._dynamo
 

@@ -145,6 +145,21 @@ class Attention(nn.Module):
         y = y.transpose(1, 2).reshape(B, T, C)
         return self.proj(y)
 
+    def forward_rows(self, x, cos, sin, mask, rows):
+        """Attention output at one query position per row, `rows` (B,), over every key: (B, C).
+        cos/sin (B, 1, T, Dh/2) as in forward; mask None or (B, 1, T, T) bool."""
+        B, T, C = x.shape
+        b = torch.arange(B, device=x.device)
+        qkv = self.qkv(x).view(B, T, 3, self.n_head, self.head_dim).permute(2, 0, 3, 1, 4)  # (3, B, H, T, Dh)
+        k = apply_rope(qkv[1], cos.to(qkv.dtype), sin.to(qkv.dtype))
+        q = apply_rope(qkv[0][b, :, rows][:, :, None], cos[b, :, rows][:, :, None].to(qkv.dtype),
+                       sin[b, :, rows][:, :, None].to(qkv.dtype))  # (B, H, 1, Dh)
+        y = F.scaled_dot_product_attention(
+            q, k, qkv[2], attn_mask=None if mask is None else mask[b, :, rows][:, :, None],
+            dropout_p=self.dropout if self.training else 0.0,
+        )  # (B, H, 1, Dh)
+        return self.proj(y.reshape(B, C))
+
 
 class SwiGLU(nn.Module):
     def __init__(self, cfg: GPTConfig):
@@ -172,6 +187,13 @@ class Block(nn.Module):
         x = x + self.drop(self.attn(self.norm1(x), cos, sin, mask, is_causal, kv_cache))
         x = x + self.drop(self.mlp(self.norm2(x)))
         return x
+
+    def forward_rows(self, x, cos, sin, mask, rows):
+        """The block's output at one position per row, (B, d): every key and value still comes from
+        all positions, but the query, projection and MLP run on the `rows` positions alone."""
+        y = x[torch.arange(x.shape[0], device=x.device), rows]
+        y = y + self.drop(self.attn.forward_rows(self.norm1(x), cos, sin, mask, rows))
+        return y + self.drop(self.mlp(self.norm2(y)))
 
 
 class GPT(nn.Module):
@@ -229,9 +251,17 @@ class GPT(nn.Module):
         mask = mask | (k_pos == q_pos)
         return mask, False
 
-    def hidden_states(self, idx, *, positions=None, attn_mask=None, kv_cache: KVCache | None = None):
-        """Final-normed hidden states (B, T, d)."""
+    def hidden_states(self, idx, *, positions=None, attn_mask=None, kv_cache: KVCache | None = None,
+                      rows: torch.Tensor | None = None):
+        """Final-normed hidden states (B, T, d); with `rows` (B,) positions, those positions' only, (B, d).
+
+        `rows` is for a bidirectional encoder read at one position (the reward model's EOS pooling): no
+        later layer needs the last block's other outputs, so it computes queries, projection and MLP
+        for those positions alone (keys and values still for all). Same values as indexing the full
+        output, at about (n_layer - 1) / n_layer of the cost."""
         B, T = idx.shape
+        if rows is not None and (self.causal or kv_cache is not None):
+            raise ValueError("hidden_states(rows=...) is for the bidirectional encoder without a KV cache")
         offset = kv_cache.length if kv_cache is not None else 0
         if positions is None:
             if offset + T > self.cfg.block_size:
@@ -241,6 +271,10 @@ class GPT(nn.Module):
         cos = self.rope_cos[positions].unsqueeze(1)  # (B, 1, T, Dh/2)
         sin = self.rope_sin[positions].unsqueeze(1)
         mask, is_causal = self._mask(attn_mask, T, offset, idx.device)
+        if rows is not None:
+            for block in self.blocks[:-1]:
+                x = block(x, cos, sin, mask, is_causal, None)
+            return self.norm_f(self.blocks[-1].forward_rows(x, cos, sin, mask, rows))
         for block in self.blocks:
             x = block(x, cos, sin, mask, is_causal, kv_cache)
         if kv_cache is not None:

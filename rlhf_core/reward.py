@@ -61,10 +61,11 @@ class RewardModel(nn.Module):
         B, T = idx.shape
         real = torch.arange(T, device=idx.device)[None, :] < lengths[:, None]  # (B, T)
         padded = bool((lengths < T).any())
-        h = self.encoder.hidden_states(idx, attn_mask=real if padded else None)  # (B, T, d)
-        if self.pooling == "eos":
-            pooled = h[torch.arange(B, device=idx.device), lengths - 1]  # (B, d)
+        mask = real if padded else None
+        if self.pooling == "eos":  # the last layer runs only at the EOS positions (GPT.hidden_states)
+            pooled = self.encoder.hidden_states(idx, attn_mask=mask, rows=lengths - 1)  # (B, d)
         else:
+            h = self.encoder.hidden_states(idx, attn_mask=mask)  # (B, T, d)
             w = real.to(h.dtype)[..., None]  # (B, T, 1)
             pooled = (h * w).sum(1) / w.sum(1)
         return self.head(pooled).squeeze(-1).float()

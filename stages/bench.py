@@ -73,6 +73,7 @@ def main(
                   f"{s0['new_tokens']} new tokens, T={s0['temperature']}, top_k={s0['top_k']}, prefill included; "
                   f"{time.perf_counter() - t_start:.1f}s for this table")
     result["lmhead"] = _lmhead(cfg, dev, quick)
+    result["rm"] = _rm(dev, quick)
     if compare or rl or trl_ppo is not None:
         result["rl"] = _rl(cfg, dev, quick, compare, trl_ppo)
     if compare:
@@ -259,6 +260,22 @@ def _lmhead(cfg: GPTConfig, dev, quick: bool) -> dict:
     console.print(f"fused = the head a block of rows at a time (CHUNK_ROWS = {result['chunk_rows']}), logits never kept "
                   "for backward; plain = F.cross_entropy / gather_logprobs + entropy_from_logits on full logits")
     return result
+
+
+def _rm(dev, quick: bool) -> dict:
+    """The reward model's training step at the default RM size (params.yaml's rm section)."""
+    from rlhf_core.bench import bench_rm
+    from rlhf_core.params import RMParams
+
+    p = RMParams()
+    cfg = GPTConfig(n_layer=p.n_layer, n_head=p.n_head, d_model=p.d_model, ffn_hidden=p.ffn_hidden)
+    r = bench_rm(cfg, pairs=p.batch_size, steps=3 if quick else 7, device=dev)
+    e, f = r["eos_rows_s"], r["full_s"]
+    console.print(f"reward model step ({r['n_layer']} layers, d_model {r['d_model']}, {r['pairs']} pairs, "
+                  f"{r['tokens_per_step']:,} tokens): {e['median']:.3f} s ({e['min']:.3f}-{e['max']:.3f}) with the "
+                  f"last block at the EOS positions only, {f['median']:.3f} s ({f['min']:.3f}-{f['max']:.3f}) with it "
+                  f"at every position: {r['speedup']:.2f}x")
+    return r
 
 
 def _compile(cfg: GPTConfig, dev, quick: bool) -> dict:

@@ -118,3 +118,12 @@ def test_machine_info_and_memory_bandwidth_are_reported():
     line = _machine_line({**m, "matmul_peak_gflops": 100.0, "memory_gbs": 25.0})
     assert line.startswith("machine: ") and "balance 4.0 FLOP/byte" in line
     json.dumps(m)
+
+
+def test_rm_bench_times_both_last_block_variants():
+    from rlhf_core.bench import bench_rm
+
+    r = bench_rm(TINY, pairs=3, seq=20, steps=2, device="cpu")
+    assert r["eos_rows_s"]["n"] == r["full_s"]["n"] == 2 and r["pairs"] == 3 and 12 <= r["tokens_per_step"] <= 120
+    assert r["speedup"] == pytest.approx(r["full_s"]["median"] / r["eos_rows_s"]["median"])
+    json.dumps(r)

@@ -143,3 +143,37 @@ def test_backward_runs():
     loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 64), idx[:, 1:].reshape(-1))
     loss.backward()
     assert all(p.grad is not None for p in m.parameters())
+
+
+@pytest.mark.parametrize("padded", [False, True])
+def test_encoder_rows_equal_the_full_output_at_those_rows(padded):
+    """hidden_states(rows=...) runs the last block at one position per row; values and gradients must
+    be those of the full computation indexed at the same positions."""
+    torch.manual_seed(0)
+    cfg = GPTConfig(vocab_size=64, block_size=16, n_layer=3, n_head=2, d_model=16)
+    enc = GPT(cfg, causal=False)
+    idx = torch.randint(0, 64, (4, 12))
+    lengths = torch.tensor([12, 7, 3, 10]) if padded else torch.full((4,), 12)
+    real = torch.arange(12)[None, :] < lengths[:, None]
+    mask = real if padded else None
+    rows = lengths - 1
+    w = torch.randn(4, 16)
+
+    def grads(fn):
+        enc.zero_grad(set_to_none=True)
+        out = fn()
+        (out * w).sum().backward()
+        return out.detach(), {n: p.grad.clone() for n, p in enc.named_parameters() if p.grad is not None}
+
+    full, g_full = grads(lambda: enc.hidden_states(idx, attn_mask=mask)[torch.arange(4), rows])
+    part, g_part = grads(lambda: enc.hidden_states(idx, attn_mask=mask, rows=rows))
+    torch.testing.assert_close(part, full, atol=1e-5, rtol=1e-4)
+    assert g_part.keys() == g_full.keys()
+    for name in g_full:
+        torch.testing.assert_close(g_part[name], g_full[name], atol=1e-5, rtol=1e-4, msg=name)
+    # other rows than the last one work too (any position per row)
+    mid = torch.tensor([0, 3, 1, 5])
+    torch.testing.assert_close(enc.hidden_states(idx, attn_mask=mask, rows=mid),
+                               enc.hidden_states(idx, attn_mask=mask)[torch.arange(4), mid], atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="bidirectional"):
+        GPT(cfg).hidden_states(idx, rows=rows)
