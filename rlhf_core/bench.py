@@ -78,16 +78,10 @@ def machine_info(device: str | torch.device | None = None) -> dict:
     try:
         with open("/proc/cpuinfo") as f:
             info = f.read()
-        for line in info.splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        found = set()
-        for line in info.splitlines():
-            if line.startswith("flags"):
-                found = set(line.split(":", 1)[1].split())
-                break
-        flags = [f for f in CPU_FLAGS if f in found]
+        fields = dict(line.split(":", 1) for line in reversed(info.splitlines()) if ":" in line)  # first CPU's
+        fields = {k.strip(): v.strip() for k, v in fields.items()}
+        cpu = fields.get("model name", cpu)
+        flags = [f for f in CPU_FLAGS if f in fields.get("flags", "").split()]
     except OSError:
         pass  # not Linux: the model name from platform is all there is
     out = {"cpu": cpu, "cpu_flags": flags, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),

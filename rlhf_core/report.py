@@ -1018,6 +1018,7 @@ def fig_overoptimisation(study: Study, path: Path, knobs: ReportKnobs) -> list[s
                 ax.plot(sm["kl"], sm[col], color=COLOR[a], lw=1.8)
                 ax.plot(sm["kl"].iloc[[0]], sm[col].iloc[[0]], "o", color=COLOR[a], ms=5)
                 ax.set_xlabel(f"KL to SFT reference (training log, {w}-step average)")
+                ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))  # tiny KLs: an offset, not 0.000025
                 ax.set_ylabel(f"{LABEL[a]} RM reward", color=COLOR[a])
                 ax.grid(alpha=0.3)
                 o = overoptimisation(log, col, w)
