@@ -16,10 +16,9 @@ from typing import Callable
 import torch
 
 from rlhf_core.generate import generate
-from rlhf_core.grpo import draw
 from rlhf_core.losses import dpo_loss
 from rlhf_core.model import GPT
-from rlhf_core.rollout import build_sequences, token_stats, with_eos
+from rlhf_core.rollout import build_sequences, draw, token_stats, with_eos
 from rlhf_core.resume import Resume, checkpoint, restore, where
 from rlhf_core.runtime import check_finite
 from rlhf_core.tokenizer import TextTokenizer

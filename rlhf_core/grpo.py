@@ -13,38 +13,12 @@ from typing import Callable
 
 import torch
 
-from rlhf_core.generate import generate
 from rlhf_core.losses import grpo_advantages, grpo_loss, masked_mean
 from rlhf_core.model import GPT
-from rlhf_core.rollout import build_sequences, token_stats, with_eos
+from rlhf_core.rollout import RewardFn, build_sequences, draw, rollout, token_stats
 from rlhf_core.resume import Resume, checkpoint, restore, where
 from rlhf_core.runtime import check_finite
 from rlhf_core.tokenizer import TextTokenizer
-
-RewardFn = Callable[[list[dict], list[str]], torch.Tensor]
-
-
-def draw(rows: list[dict], n: int, rng: random.Random, order: list[int]) -> list[dict]:
-    """`n` rows without replacement, reshuffling when a pass over `rows` is used up."""
-    picked = []
-    while len(picked) < n:
-        if not order:
-            order.extend(range(len(rows)))
-            rng.shuffle(order)
-        picked.append(rows[order.pop()])
-    return picked
-
-
-def rollout(policy: GPT, tok: TextTokenizer, rows: list[dict], *, temperature: float, top_k: int | None,
-            max_new_tokens: int, generator: torch.Generator) -> tuple[list[list[int]], list[list[int]], list[str]]:
-    """Sample one response per row (rows repeat for groups); returns prompt ids, response ids (with
-    EOS where emitted) and decoded texts."""
-    prompts = tok.encode_prompts(rows)
-    gen = generate(policy, prompts, max_new_tokens=max_new_tokens, eos_id=tok.eos_id, pad_id=tok.pad_id,
-                   temperature=temperature, top_k=top_k, generator=generator)
-    new = gen.to_lists()
-    responses = [r if r else [tok.eos_id] for r in with_eos(new, gen.finished.tolist(), tok.eos_id)]
-    return prompts, responses, tok.decode_batch(new)
 
 
 def train_grpo(policy: GPT, ref: GPT, tok: TextTokenizer, rows: list[dict], reward_fn: RewardFn, p, *, seed: int,

@@ -28,6 +28,8 @@ from collections import Counter
 from typing import Callable
 
 from rlhf_core.errors import RlhfError
+from rlhf_core.params import RMParams
+from rlhf_core.tokenizer import prompt_key
 
 SFT_RANKED = "sft_ranked"
 REF_VS_SFT = "ref_vs_sft"
@@ -35,11 +37,6 @@ CORRUPTIONS = ("truncated", "shuffled", "mismatched", "repeated")
 SOURCES = (SFT_RANKED, REF_VS_SFT) + tuple(f"ref_vs_{c}" for c in CORRUPTIONS)
 
 GoldFn = Callable[[dict, str], float]
-
-
-def prompt_key(row: dict) -> str:
-    """The identity of a prompt (as in rlhf_core.builtin): instruction + newline + input."""
-    return row["instruction"].strip() + "\n" + (row.get("input") or "").strip()
 
 
 def without_leaks(train_rows: list[dict], *protected: list[dict]) -> tuple[list[dict], int]:
@@ -191,3 +188,38 @@ def sample_responses(policy, tok, rows: list[dict], k: int, *, temperature: floa
     flat = answer(policy, tok, [r for r in rows for _ in range(k)], max_new_tokens=max_new_tokens,
                   batch_size=batch_size, greedy=False, temperature=temperature, top_k=top_k, generator=generator)
     return [flat[i * k : (i + 1) * k] for i in range(len(rows))]
+
+
+def pick_prompts(rows: list[dict], n: int, seed: int) -> list[dict]:
+    """Up to n distinct training prompts, a seeded sample in file order (0 = all distinct prompts)."""
+    seen, distinct = set(), []
+    for row in rows:
+        key = prompt_key(row)
+        if key not in seen:
+            seen.add(key)
+            distinct.append(row)
+    if not n or n >= len(distinct):
+        return distinct
+    keep = sorted(random.Random(f"rm-prompts-{seed}").sample(range(len(distinct)), n))
+    return [distinct[i] for i in keep]
+
+
+def rm_sampling(r: RMParams, generator) -> dict:
+    """How the reward-model stage samples the SFT policy (pairs and trust samples)."""
+    return dict(temperature=r.sample_temperature, top_k=r.sample_top_k or None, max_new_tokens=r.sample_max_new_tokens,
+                batch_size=r.gen_batch_size, generator=generator)
+
+
+def preference_pairs(policy, tok, rows: list[dict], r: RMParams, *, gold: GoldFn | None, seed: int, split: str,
+                     generator) -> tuple[list[dict], list[list[str]]]:
+    """One split's pairs and the SFT samples they came from: with a gold judge, `r.samples_per_prompt`
+    samples per prompt ranked by it plus reference-vs-corruption pairs; without, reference vs one sample
+    and vs another prompt's answer."""
+    sampling = rm_sampling(r, generator)
+    if gold is not None:
+        samples = sample_responses(policy, tok, rows, r.samples_per_prompt, **sampling)
+        return builtin_pairs(rows, samples, gold=gold, margin=r.gold_margin, sft_pairs=r.sft_pairs_per_prompt,
+                             ref_pairs=r.ref_pairs_per_prompt, seed=seed, split=split), samples
+    samples = sample_responses(policy, tok, rows, 1, **sampling)
+    return reference_only_pairs(rows, [s[0] for s in samples], n=r.ref_pairs_per_prompt, seed=seed,
+                                split=split), samples

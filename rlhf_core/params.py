@@ -450,6 +450,9 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     "sft": ("seed", "device", "model", "sft"),
     "rm": ("seed", "device", "rm"),
 }
+RL_ALGOS = ("ppo", "grpo", "dpo")  # trained from the SFT model in every phase
+ALGOS = ("sft", *RL_ALGOS)  # every checkpoint a phase evaluates
+
 # ... and each phase's stages (resolve@PHASE writes reports/configs/PHASE/<stage>.json).
 PHASE_SECTIONS: dict[str, tuple[str, ...]] = {
     "ppo": ("seed", "device", "ppo"),

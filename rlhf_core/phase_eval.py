@@ -8,11 +8,9 @@ from collections import defaultdict
 import torch
 
 from rlhf_core.model import GPT
+from rlhf_core.params import ALGOS
 from rlhf_core.stats import bootstrap_ci
 from rlhf_core.tokenizer import TextTokenizer
-
-
-ALGOS = ("sft", "ppo", "grpo", "dpo")
 
 
 @torch.inference_mode()

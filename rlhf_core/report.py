@@ -31,10 +31,10 @@ import pandas as pd
 
 from rlhf_core import io
 from rlhf_core.errors import RlhfError
+from rlhf_core.params import ALGOS
+from rlhf_core.params import RL_ALGOS as TRAINED
 from rlhf_core.stats import bootstrap_ci, spearman
 
-ALGOS = ("sft", "ppo", "grpo", "dpo")
-TRAINED = ("ppo", "grpo", "dpo")
 LABEL = {"sft": "SFT", "ppo": "PPO", "grpo": "GRPO", "dpo": "DPO"}
 COLOR = {"sft": "#7f7f7f", "ppo": "#1f77b4", "grpo": "#ff7f0e", "dpo": "#2ca02c"}
 ANSWER_KEYS = ("algo", "set", "prompt_id", "name", "sample", "instruction", "response", "rm", "gold", "kl")

@@ -29,11 +29,12 @@ from rlhf_core.checkpoint import WEIGHTS, load_weights, read_config, save_checkp
 from rlhf_core.checkpoint import model_config as checked_config
 from rlhf_core.errors import RlhfError
 from rlhf_core.losses import bradley_terry_loss
+from rlhf_core.batching import bucketed_batches
 from rlhf_core.model import GPT, GPTConfig
+from rlhf_core.optim import lr_at, make_optimizer, num_steps
 from rlhf_core.params import RMParams
 from rlhf_core.resume import Resume
 from rlhf_core.runtime import check_finite
-from rlhf_core.sft import bucketed_batches, lr_at, make_optimizer, num_steps
 from rlhf_core.stats import spearman
 from rlhf_core.tokenizer import TextTokenizer, format_prompt, row_prompt
 
@@ -290,6 +291,31 @@ def scale_summary(scores: Sequence[float]) -> dict:
     q = torch.quantile(t, torch.tensor([0.05, 0.95], dtype=torch.float64)).tolist()
     return {"mean": t.mean().item(), "std": t.std().item() if len(t) > 1 else 0.0, "min": t.min().item(),
             "max": t.max().item(), "p05": q[0], "p95": q[1]}
+
+
+def trust_records(model: RewardModel, tok: TextTokenizer, rows: list[dict], samples: list[list[str]], *,
+                  batch_size: int, gold: Callable[[dict, str], float] | None) -> tuple[list[dict], dict | None, dict]:
+    """How far the RM can be trusted on policy-like text: every sample with its RM (and gold) score, the
+    RM's agreement with the gold judge within prompts (None without one), and where the rewards of the
+    samples and of the reference answers lie."""
+    flat_rows = [row for row, outs in zip(rows, samples) for _ in outs]
+    flat = [s for outs in samples for s in outs]
+    rm_flat = score(model, tok, flat_rows, flat, batch_size).tolist()
+    ref_scores = score(model, tok, rows, [row["output"] for row in rows], batch_size).tolist()
+    agreement, gold_flat = None, [None] * len(flat)
+    if gold is not None:
+        gold_flat = [gold(row, s) for row, s in zip(flat_rows, flat)]
+        bounds = [0]
+        for outs in samples:
+            bounds.append(bounds[-1] + len(outs))
+        agreement = gold_agreement([row["family"] for row in rows],
+                                   [rm_flat[a:b] for a, b in zip(bounds, bounds[1:])],
+                                   [gold_flat[a:b] for a, b in zip(bounds, bounds[1:])])
+    records = [{"prompt_id": row.get("id"), "family": row.get("family"), "instruction": row["instruction"],
+                "input": row.get("input") or "", "response": s, "rm": v, "gold": g}
+               for row, s, v, g in zip(flat_rows, flat, rm_flat, gold_flat)]
+    scale = {"sft_samples": scale_summary(rm_flat), "references": scale_summary(ref_scores)}
+    return records, agreement, scale
 
 
 # --- checkpoints ------------------------------------------------------------------------------------

@@ -10,13 +10,19 @@ logits at position t predict it. Per-token tensors (log-probs, values, KL) use t
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn as nn
 
+from rlhf_core.generate import generate
 from rlhf_core.lmhead import label_logprobs, logprobs_and_kl
 from rlhf_core.model import GPT
+from rlhf_core.tokenizer import TextTokenizer
+
+RewardFn = Callable[[list[dict], list[str]], torch.Tensor]  # (rows, responses) -> (N,) rewards
 
 
 @dataclass
@@ -116,3 +122,26 @@ def scatter(flat: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     out = flat.new_zeros(mask.shape)
     out[mask] = flat
     return out
+
+
+def draw(rows: list[dict], n: int, rng: random.Random, order: list[int]) -> list[dict]:
+    """`n` rows without replacement, reshuffling when a pass over `rows` is used up."""
+    picked = []
+    while len(picked) < n:
+        if not order:
+            order.extend(range(len(rows)))
+            rng.shuffle(order)
+        picked.append(rows[order.pop()])
+    return picked
+
+
+def rollout(policy: GPT, tok: TextTokenizer, rows: list[dict], *, temperature: float, top_k: int | None,
+            max_new_tokens: int, generator: torch.Generator) -> tuple[list[list[int]], list[list[int]], list[str]]:
+    """Sample one response per row (rows repeat for groups); returns prompt ids, response ids (with
+    EOS where emitted) and decoded texts."""
+    prompts = tok.encode_prompts(rows)
+    gen = generate(policy, prompts, max_new_tokens=max_new_tokens, eos_id=tok.eos_id, pad_id=tok.pad_id,
+                   temperature=temperature, top_k=top_k, generator=generator)
+    new = gen.to_lists()
+    responses = [r if r else [tok.eos_id] for r in with_eos(new, gen.finished.tolist(), tok.eos_id)]
+    return prompts, responses, tok.decode_batch(new)

@@ -6,7 +6,6 @@ The pieces are small pure functions (encoding, collation, batching, the LR sched
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from dataclasses import dataclass
@@ -15,8 +14,10 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from rlhf_core.batching import bucketed_batches
 from rlhf_core.lmhead import linear_cross_entropy
 from rlhf_core.model import GPT
+from rlhf_core.optim import lr_at, make_optimizer, num_steps
 from rlhf_core.params import SFTParams
 from rlhf_core.resume import Resume
 from rlhf_core.runtime import check_finite
@@ -83,39 +84,6 @@ def response_loss(model: GPT, inputs: torch.Tensor, targets: torch.Tensor, reduc
     return linear_cross_entropy(h[keep], model.lm_head.weight, targets[keep], reduction)
 
 
-def bucketed_batches(lengths: list[int], batch_size: int, rng: random.Random, pool: int = 64) -> list[list[int]]:
-    """Shuffle, sort each pool of `pool * batch_size` rows by length, cut into batches, shuffle batches.
-
-    Rows of similar length share a batch, so little compute goes to padding, while batch order
-    stays random. Every row appears exactly once.
-    """
-    order = list(range(len(lengths)))
-    rng.shuffle(order)
-    batches = []
-    size = pool * batch_size
-    for start in range(0, len(order), size):
-        chunk = sorted(order[start : start + size], key=lambda i: lengths[i])
-        batches += [chunk[j : j + batch_size] for j in range(0, len(chunk), batch_size)]
-    rng.shuffle(batches)
-    return batches
-
-
-def lr_at(step: int, *, lr: float, warmup: int, total: int, min_ratio: float) -> float:
-    """Linear warmup to `lr`, then cosine decay to `min_ratio * lr` at `total` steps (step is 0-based)."""
-    if step < warmup:
-        return lr * (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return lr * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
-def make_optimizer(model: torch.nn.Module, p: SFTParams, lr: float | None = None) -> torch.optim.AdamW:
-    """AdamW; weight decay on matrices (linear and embedding weights), not on norm gains."""
-    decay = [t for t in model.parameters() if t.requires_grad and t.dim() >= 2]
-    no_decay = [t for t in model.parameters() if t.requires_grad and t.dim() < 2]
-    groups = [{"params": decay, "weight_decay": p.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=lr or p.lr, betas=(p.beta1, p.beta2))
-
-
 @torch.no_grad()
 def heldout_loss(model: GPT, examples: list[Example], pad_id: int, batch_size: int) -> float:
     """Token-weighted mean response cross-entropy (nats/token)."""
@@ -131,11 +99,6 @@ def heldout_loss(model: GPT, examples: list[Example], pad_id: int, batch_size: i
         count += int((targets != IGNORE).sum())
     model.train(was_training)
     return total / max(count, 1)
-
-
-def num_steps(n_examples: int, p: SFTParams) -> int:
-    per_epoch = math.ceil(n_examples / p.batch_size)
-    return max(1, min(p.max_steps, math.ceil(p.epochs * per_epoch)))
 
 
 def train_sft(model: GPT, train: list[Example], p: SFTParams, *, pad_id: int, seed: int,

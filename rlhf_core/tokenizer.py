@@ -36,6 +36,12 @@ def row_prompt(row: dict) -> str:
     return format_prompt(row["instruction"], row.get("input", ""))
 
 
+def prompt_key(row: dict) -> str:
+    """The identity of a prompt: instruction + newline + input, stripped (used to dedupe and to keep
+    held-out and study prompts out of training)."""
+    return row["instruction"].strip() + "\n" + (row.get("input") or "").strip()
+
+
 def train_bpe(texts: Iterable[str], vocab_size: int, min_frequency: int = 2) -> Tokenizer:
     """Train a byte-level BPE (GPT-2 style: every byte is in the alphabet, so no unknown tokens)."""
     tok = Tokenizer(models.BPE())

@@ -6,22 +6,19 @@ three loops stay flat and the bookkeeping is written once.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Callable
 
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from rlhf_core import io
 from rlhf_core.checkpoint import load_policy, save_checkpoint
 from rlhf_core.data import read_split
 from rlhf_core.evaluate import require_fitting
 from rlhf_core.params import Params, to_dict
-from rlhf_core.resume import Resume
-from rlhf_core.runtime import pick_device, seed_everything
 from rlhf_core.tokenizer import TextTokenizer, load_tokenizer
-from stages._common import console, write_timing
+from stages._common import console
+from stages._run import StageRun
 
 TAIL = 20  # steps averaged for the "last20" summary, smoothing the noise of batch-1 steps
 
@@ -35,17 +32,15 @@ def summarize(history: list[dict]) -> dict:
             "overall": {k: mean(history, k) for k in keys}}
 
 
-class RLRun:
-    """Context for one RL stage: params, device, tokenizer, rows, policy (trainable) and reference."""
+class RLRun(StageRun):
+    """One RL stage: the shared bookkeeping plus tokenizer, training rows, policy (trainable) and frozen reference."""
 
     def __init__(self, name: str, params: Params, *, data: Path, tokenizer: Path, sft: Path, live: Path, out: Path,
                  new_tokens: tuple[str, int], rm: Path | None = None, timing: Path | None = None):
         """`new_tokens` = (knob, value): the most tokens the stage samples per prompt; training prompts
         that leave no room for them in the block are skipped (hub data can have very long prompts)."""
-        self.t0 = time.perf_counter()
-        self.name, self.p, self.live_dir, self.timing = name, params, live, timing
-        self.generator = seed_everything(params.seed)
-        self.device = pick_device(params.device)
+        inputs = [data, tokenizer, sft] + ([rm] if rm is not None else [])
+        super().__init__(name, params, out=out, inputs=inputs, live=live, timing=timing)
         self.tok: TextTokenizer = load_tokenizer(tokenizer)
         self.policy = load_policy(sft, self.tok, self.device)
         knob, n_new = new_tokens
@@ -56,28 +51,11 @@ class RLRun:
                           f"no room for {knob} = {n_new} new tokens in the block")
         self.ref = load_policy(sft, self.tok, self.device)
         self.ref.requires_grad_(False)
-        self.history: list[dict] = []
-        inputs = [data, tokenizer, sft] + ([rm] if rm is not None else [])
-        self.resume = Resume.for_stage(name, out, to_dict(params), inputs, log=console.print)
 
     def train(self, fn: Callable[..., None], **kw) -> dict:
-        """Run `fn(on_log=..., on_progress=..., resume=..., **kw)` under dvclive and a progress bar; return
-        the summary. A run resumed after a kill replays the killed run's logs first."""
-        from dvclive import Live
-
-        with Live(dir=str(self.live_dir), dvcyaml=False, save_dvc_exp=False, report=None) as lv:
-            def log_live(step: int, stats: dict) -> None:
-                self.history.append(stats)
-                lv.step = step
-                for k, v in stats.items():
-                    lv.log_metric(f"train/{k}", v)
-
-            on_log = self.resume.recorded("log", log_live)
-            with Progress(TextColumn(f"[bold]{self.name}"), BarColumn(), MofNCompleteColumn(),
-                          TimeRemainingColumn(), console=console, transient=True) as bar:
-                task = bar.add_task(self.name, total=None)
-                fn(on_log=on_log, on_progress=lambda d, t: bar.update(task, completed=d, total=t), resume=self.resume,
-                   **kw)
+        """Run `fn(on_log=..., on_progress=..., resume=..., **kw)` under dvclive and progress; return the summary."""
+        with self.live(prefix="train/") as (lv, log), self.progress() as on_progress:
+            fn(on_log=log, on_progress=on_progress, resume=self.resume, **kw)
             summary = summarize(self.history)
             lv.summary.clear()
             lv.summary.update(summary)
@@ -91,12 +69,10 @@ class RLRun:
 
             with io.atomic_path(out / f"{name}.safetensors") as tmp:
                 save_model(module, str(tmp))
-        write_timing(self.timing, {"stage_seconds": time.perf_counter() - self.t0,
-                                   "resumed_from_step": self.resume.resumed_from})
-        self.resume.finish()
-        f, last = summary["final"], summary["last20"]
+        self.finish({"resumed_from_step": self.resume.resumed_from})
+        last = summary["last20"]
         shown = ", ".join(f"{k} {last[k]:.4g}" for k in list(last)[:6])
-        console.print(f"[bold]{self.name}[/]: {len(self.history)} steps in {time.perf_counter() - self.t0:.0f}s; "
+        console.print(f"[bold]{self.name}[/]: {len(self.history)} steps in {self.seconds():.0f}s; "
                       f"last {TAIL} steps: {shown}")
 
 

@@ -1,5 +1,7 @@
 """The `rlhf` command: one subcommand per DAG stage, plus tools (generate, bench)."""
 
+import sys
+
 import typer
 
 from stages import bench, bpe, download, dpo, eval, generate, grpo, ppo, report, resolve, rm, sft
@@ -27,6 +29,10 @@ app.command("bench")(bench.main)
 
 
 def main() -> None:
+    # progress must reach a pipe or a log file as it happens (`dvc repro | tee`), not when a buffer fills
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(line_buffering=True)
     app()
 
 

@@ -10,7 +10,8 @@ from rlhf_core import io
 from rlhf_core.checkpoint import load_policy
 from rlhf_core.data import read_split
 from rlhf_core.evaluate import fitting_rows
-from rlhf_core.phase_eval import ALGOS, answer_records, summarize_answers
+from rlhf_core.params import ALGOS
+from rlhf_core.phase_eval import answer_records, summarize_answers
 from rlhf_core.params import load_params, to_dict
 from rlhf_core.runtime import pick_device, seed_everything
 from rlhf_core.tokenizer import load_tokenizer

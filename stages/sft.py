@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from rlhf_core import io
 from rlhf_core.checkpoint import save_checkpoint
@@ -13,11 +12,10 @@ from rlhf_core.data import has_gold, read_split
 from rlhf_core.evaluate import answer, fitting_rows, gold_summary
 from rlhf_core.model import GPT, GPTConfig
 from rlhf_core.params import load_params, to_dict
-from rlhf_core.runtime import pick_device, seed_everything
-from rlhf_core.resume import Resume
 from rlhf_core.sft import encode_examples, heldout_loss, train_sft
 from rlhf_core.tokenizer import load_tokenizer
-from stages._common import PARAMS_OPT, TIMING_OPT, console, user_errors, write_timing
+from stages._common import PARAMS_OPT, TIMING_OPT, console, user_errors
+from stages._run import StageRun
 
 
 @user_errors
@@ -30,18 +28,15 @@ def main(
     timing: Optional[Path] = TIMING_OPT,
 ) -> None:
     """Supervised fine-tuning with AdamW, warmup + cosine decay, length-bucketed batches."""
-    t_stage = time.perf_counter()
     p = load_params(params)
     s = p.sft
-    seed_everything(p.seed)
-    device = pick_device(p.device)
-    tok = load_tokenizer(tokenizer)
+    tok = load_tokenizer(tokenizer)  # first: a missing input is a one-line error before any state is made
+    run = StageRun("sft", p, out=out, inputs=[data, tokenizer], live=live, timing=timing)
     train_rows, heldout_rows = read_split(data, "train"), read_split(data, "heldout")
     cfg = GPTConfig(vocab_size=tok.vocab_size, block_size=p.model.block_size, n_layer=p.model.n_layer,
                     n_head=p.model.n_head, d_model=p.model.d_model, ffn_hidden=p.model.ffn_hidden,
                     rope_theta=p.model.rope_theta)
-    model = GPT(cfg).to(device)
-    resume = Resume.for_stage("sft", out, to_dict(p), [data, tokenizer], log=console.print)
+    model = GPT(cfg).to(run.device)
 
     train, train_counts = encode_examples(tok, train_rows, cfg.block_size)
     evals, _ = encode_examples(tok, heldout_rows[: s.eval_rows], cfg.block_size)
@@ -60,17 +55,8 @@ def main(
                       f"({time.perf_counter() - t:.1f}s)")
         return summary, answers
 
-    from dvclive import Live
-
-    with Live(dir=str(live), dvcyaml=False, save_dvc_exp=False, report=None) as lv:
+    with run.live() as (lv, log):
         lv.log_params({"n_params": model.num_params(), **train_counts})
-
-        def log_live(step: int, metrics: dict) -> None:
-            lv.step = step
-            for k, v in metrics.items():
-                lv.log_metric(k, v)
-
-        log = resume.recorded("log", log_live)  # a resumed run replays what the killed one logged
 
         def evaluate(step: int) -> dict:
             loss = heldout_loss(model, evals, tok.pad_id, s.gen_batch_size)
@@ -79,18 +65,16 @@ def main(
 
         console.print(f"[bold]sft[/]: {model.num_params():,} parameters, {len(train):,} training rows "
                       f"({train_counts['truncated_response']} truncated, {train_counts['dropped_prompt_too_long']} "
-                      f"dropped), device {device}")
+                      f"dropped), device {run.device}")
+        resume = run.resume
         if "start" not in resume.meta:  # the untrained model's numbers, computed once per run
             resume.meta["start"] = evaluate(0)
             resume.meta["untrained_gold"] = gold(0)[0] if gold_rows else None
         start, untrained_gold = resume.meta["start"], resume.meta["untrained_gold"]
 
-        with Progress(TextColumn("[bold]sft"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                      console=console, transient=True) as bar:
-            task = bar.add_task("sft", total=None)
+        with run.progress() as on_progress:
             speed = train_sft(model, train, s, pad_id=tok.pad_id, seed=p.seed, on_log=log, on_eval=evaluate,
-                              on_progress=lambda done, total: bar.update(task, completed=done, total=total),
-                              resume=resume)
+                              on_progress=on_progress, resume=resume)
         final = evaluate(speed["steps"])
 
         final_metrics = {"heldout_loss": final["heldout_loss"], "heldout_loss_untrained": start["heldout_loss"],
@@ -108,12 +92,11 @@ def main(
         lv.summary.update({k: v for k, v in final_metrics.items() if not k.startswith("gold")})
         if gold_rows:
             lv.summary["gold"] = {k: v for k, v in final_metrics.items() if k.startswith("gold")}
-    write_timing(timing, {"train_seconds": speed["train_seconds"], "train_tokens_per_s": speed["tokens_per_s"],
-                          "resumed_from_step": speed["resumed_from"], "stage_seconds": time.perf_counter() - t_stage})
 
     save_checkpoint(out, model, cfg, tok, kind="policy", stage="sft", params=to_dict(p.sft), metrics=final_metrics)
     io.write_jsonl(out / "heldout_answers.jsonl", answers_out)
-    resume.finish()
+    run.finish({"train_seconds": speed["train_seconds"], "train_tokens_per_s": speed["tokens_per_s"],
+                "resumed_from_step": speed["resumed_from"]})
     console.print(f"[bold]sft[/]: held-out loss {start['heldout_loss']:.3f} -> {final['heldout_loss']:.3f}"
                   + (f", gold {untrained_gold['mean']:.3f} -> {final_metrics['gold_mean']:.3f}" if gold_rows else "")
                   + f"; {speed['steps']} steps in {speed['train_seconds']:.0f}s ({speed['tokens_per_s']:.0f} tokens/s)")

@@ -8,6 +8,7 @@ prompts, each with a gold judge that scores any response in [0, 1].
 from .base import Family
 from .families import FAMILIES
 from .judge import JudgeResult, gold_score, judge
-from .suite import Suite, build_suite, prompt_key
+from ..tokenizer import prompt_key
+from .suite import Suite, build_suite
 
 __all__ = ["FAMILIES", "Family", "JudgeResult", "Suite", "build_suite", "gold_score", "judge", "prompt_key"]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import RlhfError
+from ..tokenizer import prompt_key
 from .families import FAMILIES
 from .study import study_rows
 
@@ -19,10 +20,6 @@ class Suite:
     heldout: list[dict[str, Any]]
     study: list[dict[str, Any]]
     seed: int
-
-
-def prompt_key(row: dict[str, Any]) -> str:
-    return row["instruction"] + "\n" + row["input"]
 
 
 def _with_id(row_id: str, row: dict[str, Any]) -> dict[str, Any]:
