@@ -10,16 +10,16 @@ so (batch 1 x accumulation 4) and (batch 4 x accumulation 1) take the same step.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
 from rlhf_core.generate import generate
 from rlhf_core.losses import dpo_loss
 from rlhf_core.model import GPT
-from rlhf_core.rollout import build_sequences, draw, token_stats, with_eos
 from rlhf_core.resume import Resume, checkpoint, restore, where
+from rlhf_core.rollout import build_sequences, draw, token_stats, with_eos
 from rlhf_core.runtime import check_finite
 from rlhf_core.tokenizer import TextTokenizer
 
@@ -35,8 +35,9 @@ class Pairs:
     def __len__(self) -> int:
         return len(self.prompts)
 
-    def slice(self, a: int, b: int) -> "Pairs":
-        return Pairs(self.prompts[a:b], self.chosen[a:b], self.rejected[a:b], self.ref_chosen[a:b], self.ref_rejected[a:b])
+    def slice(self, a: int, b: int) -> Pairs:
+        return Pairs(self.prompts[a:b], self.chosen[a:b], self.rejected[a:b], self.ref_chosen[a:b],
+                     self.ref_rejected[a:b])
 
 
 def sequence_logps(model: GPT, prompts: list[list[int]], responses: list[list[int]], pad_id: int) -> torch.Tensor:
@@ -84,7 +85,8 @@ def accumulate_gradients(policy: GPT, pairs: Pairs, *, beta: float, micro_batch:
     stats["rejected_logp"] = pi_r.mean().item()
     # The failure mode to watch: both log-ratios negative means the margin grows only because the
     # rejected answer falls faster than the chosen one, which is itself being unlearned.
-    stats["both_falling"] = float(((pi_c - pairs.ref_chosen) < 0).logical_and((pi_r - pairs.ref_rejected) < 0).float().mean())
+    stats["both_falling"] = float(((pi_c - pairs.ref_chosen) < 0).logical_and((pi_r - pairs.ref_rejected) < 0)
+                                  .float().mean())
     stats["rejected_len"] = sum(len(r) for r in pairs.rejected) / n
     return stats
 

@@ -38,12 +38,14 @@ def fitting_rows(tok: TextTokenizer, rows: list[dict], block_size: int, max_new_
     return [r for r, p in zip(rows, prompts) if len(p) + max_new_tokens <= block_size]
 
 
-def require_fitting(tok: TextTokenizer, rows: list[dict], block_size: int, max_new_tokens: int, knob: str) -> list[dict]:
+def require_fitting(tok: TextTokenizer, rows: list[dict], block_size: int, max_new_tokens: int,
+                    knob: str) -> list[dict]:
     """`fitting_rows`, refusing to go on with none: every prompt is longer than the block allows."""
     kept = fitting_rows(tok, rows, block_size, max_new_tokens)
     if not kept:
         raise RlhfError(f"no prompt of {len(rows)} leaves room for {knob} = {max_new_tokens} new tokens in the "
-                        f"model's block of {block_size} tokens; lower {knob}, raise model.block_size or use shorter prompts")
+                        f"model's block of {block_size} tokens; lower {knob}, raise model.block_size "
+                        "or use shorter prompts")
     return kept
 
 

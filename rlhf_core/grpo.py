@@ -9,14 +9,14 @@ step logs the groups' reward std and how many fell below `collapse_threshold`.
 from __future__ import annotations
 
 import random
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
 from rlhf_core.losses import grpo_advantages, grpo_loss, masked_mean
 from rlhf_core.model import GPT
-from rlhf_core.rollout import RewardFn, build_sequences, draw, rollout, token_stats
 from rlhf_core.resume import Resume, checkpoint, restore, where
+from rlhf_core.rollout import RewardFn, build_sequences, draw, rollout, token_stats
 from rlhf_core.runtime import check_finite
 from rlhf_core.tokenizer import TextTokenizer
 

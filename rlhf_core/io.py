@@ -9,10 +9,10 @@ import glob
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator
-
+from typing import Any
 
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)

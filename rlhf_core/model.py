@@ -52,7 +52,7 @@ class GPTConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "GPTConfig":
+    def from_dict(cls, d: dict) -> GPTConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
@@ -236,7 +236,8 @@ class GPT(nn.Module):
         T_keys = offset + T
         if attn_mask is not None:
             if attn_mask.shape[-1] != T_keys:
-                raise ValueError(f"attn_mask covers {attn_mask.shape[-1]} keys, expected {T_keys} (cache {offset} + {T})")
+                raise ValueError(f"attn_mask covers {attn_mask.shape[-1]} keys, "
+                                 f"expected {T_keys} (cache {offset} + {T})")
             mask = attn_mask.to(torch.bool)[:, None, None, :]  # (B, 1, 1, T_keys)
             if T == 1:
                 return mask, False

@@ -25,7 +25,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections import Counter
-from typing import Callable
+from collections.abc import Callable
 
 from rlhf_core.errors import RlhfError
 from rlhf_core.params import RMParams
@@ -120,7 +120,8 @@ def ranked_pairs(row: dict, samples: list[str], golds: list[float], *, margin: f
 
 def reference_pairs(row: dict, pool: list[dict], *, n: int, rng: random.Random, gold: GoldFn | None,
                     margin: float) -> list[dict]:
-    """The reference answer vs up to n corruptions of distinct kinds (with a judge: only those it ranks lower by margin)."""
+    """The reference answer vs up to n corruptions of distinct kinds (with a judge: only those it ranks lower by
+    margin)."""
     kinds = list(CORRUPTIONS)
     rng.shuffle(kinds)
     ref = row["output"]
@@ -156,7 +157,8 @@ def builtin_pairs(rows: list[dict], samples: list[list[str]], *, gold: GoldFn, m
 
 
 def reference_only_pairs(rows: list[dict], samples: list[str], *, n: int, seed: int, split: str) -> list[dict]:
-    """Hub/local pairs: the reference answer beats an SFT sample and another prompt's answer (n of these two per prompt)."""
+    """Hub/local pairs: the reference answer beats an SFT sample and another prompt's answer (n of these two per
+    prompt)."""
     if len(samples) != len(rows):
         raise RlhfError(f"reference_only_pairs: {len(samples)} samples for {len(rows)} rows; give one per row")
     rng = random.Random(f"rm-pairs-{split}-{seed}")

@@ -3,7 +3,8 @@
 `params.yaml` is parsed into frozen dataclasses. Every field carries its help text and its allowed
 range in `metadata`, so validation and error messages come from one place:
 
-    params.yaml: tokenizer.vocab_size = -1 is not allowed: must be an integer >= 256 (vocabulary size of the BPE tokenizer)
+    params.yaml: tokenizer.vocab_size = -1 is not allowed: must be an integer >= 256 (vocabulary size of the BPE
+    tokenizer)
 
 Unknown keys, wrong types and out-of-range values are all `RlhfError`s naming the key.
 
@@ -20,9 +21,10 @@ import re
 import reprlib
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -138,7 +140,8 @@ class PPOParams:
     epochs: int = knob(4, "passes over each rollout batch", min=1)
     lr: float = knob(1e-5, "AdamW learning rate (policy and value head)", gt=0, max=1.0)
     kl_coef: float = knob(0.01, "KL penalty in the shaped reward r - kl_coef * (log pi - log pi_ref)", min=0)
-    reward_placement: str = knob("every", "where the RM score goes: 'every' response token (the study) or the 'last' one",
+    reward_placement: str = knob("every",
+                                 "where the RM score goes: 'every' response token (the study) or the 'last' one",
                                  choices=("every", "last"))
     resp_len: int = knob(64, "max new tokens per rollout", min=1)
     temperature: float = knob(1.0, "rollout sampling temperature", gt=0)
@@ -218,7 +221,8 @@ class Params:
     dpo: DPOParams = field(default_factory=DPOParams)
     eval: EvalParams = field(default_factory=EvalParams)
     report: ReportParams = field(default_factory=ReportParams)
-    phases: dict = field(default_factory=dict, metadata={"help": "phase name -> sparse overrides of the sections above"})
+    phases: dict = field(default_factory=dict,
+                         metadata={"help": "phase name -> sparse overrides of the sections above"})
 
     def __post_init__(self) -> None:
         for name in self.phases:
@@ -234,7 +238,8 @@ class Params:
         if (self.rm.d_model // self.rm.n_head) % 2:
             _fail("rm.d_model", self.rm.d_model, "d_model / n_head must be even (RoPE rotates pairs)")
         if self.ppo.batch_size % self.ppo.mini_batch_size:
-            _fail("ppo.mini_batch_size", self.ppo.mini_batch_size, f"must divide ppo.batch_size ({self.ppo.batch_size})")
+            _fail("ppo.mini_batch_size", self.ppo.mini_batch_size,
+                  f"must divide ppo.batch_size ({self.ppo.batch_size})")
         # every knob that makes the SFT-sized policy generate must leave room for a prompt in its block
         budgets = [("ppo.resp_len", self.ppo.resp_len), ("grpo.resp_len", self.grpo.resp_len),
                    ("dpo.rej_max_new_tokens", self.dpo.rej_max_new_tokens),
@@ -357,7 +362,8 @@ def build(cls: type, raw: Any, prefix: str = "") -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - set(fields), key=str)  # YAML keys need not be strings
     if unknown:
-        raise RlhfError(f"params.yaml: unknown key {prefix}{_name(unknown[0])} (allowed in {where}: {', '.join(fields)})")
+        raise RlhfError(f"params.yaml: unknown key {prefix}{_name(unknown[0])} "
+                        f"(allowed in {where}: {', '.join(fields)})")
     hints = typing.get_type_hints(cls)
     values = {}
     for name, value in raw.items():
@@ -412,7 +418,7 @@ def load_params(path: str | Path = "params.yaml", phase: str | None = None) -> P
     """Load and validate params; with `phase`, apply that phase's overrides first."""
     raw = load_raw(path)
     params = build(Params, raw)
-    for name, overrides in params.phases.items():  # validate every phase up front
+    for name in params.phases:  # validate every phase up front
         resolve_phase(raw, name)
     return resolve_phase(raw, phase) if phase else params
 

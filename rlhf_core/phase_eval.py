@@ -8,7 +8,6 @@ from collections import defaultdict
 import torch
 
 from rlhf_core.model import GPT
-from rlhf_core.params import ALGOS
 from rlhf_core.stats import bootstrap_ci
 from rlhf_core.tokenizer import TextTokenizer
 
@@ -51,7 +50,8 @@ def summarize_answers(records: list[dict], *, n_boot: int, ci: float, seed: int)
     held = [r for r in records if r["set"] == "heldout"]
     mean = lambda xs: sum(xs) / len(xs) if xs else None  # noqa: E731
     has_gold = bool(records) and all(r["gold"] is not None for r in records)
-    out = {"study_rm": mean([r["rm"] for r in study]), "study_gold": mean([r["gold"] for r in study]) if has_gold else None}
+    out = {"study_rm": mean([r["rm"] for r in study]),
+           "study_gold": mean([r["gold"] for r in study]) if has_gold else None}
     for key in ("rm", "gold"):
         if not held or (key == "gold" and not has_gold):
             out.update({f"heldout_{key}": None, f"heldout_{key}_lo": None, f"heldout_{key}_hi": None})

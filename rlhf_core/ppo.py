@@ -14,16 +14,31 @@ numbered recipe per step:
 from __future__ import annotations
 
 import random
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
-from rlhf_core.losses import (gae, kl_estimators, masked_mean, masked_whiten, ppo_policy_loss,
-                              ppo_value_loss, shaped_rewards)
+from rlhf_core.losses import (
+    gae,
+    kl_estimators,
+    masked_mean,
+    masked_whiten,
+    ppo_policy_loss,
+    ppo_value_loss,
+    shaped_rewards,
+)
 from rlhf_core.model import GPT
-from rlhf_core.rollout import (RewardFn, SequenceBatch, ValueHead, build_sequences, draw, policy_ref_stats, rollout,
-                               token_stats)
 from rlhf_core.resume import Resume, checkpoint, restore, where
+from rlhf_core.rollout import (
+    RewardFn,
+    SequenceBatch,
+    ValueHead,
+    build_sequences,
+    draw,
+    policy_ref_stats,
+    rollout,
+    token_stats,
+)
 from rlhf_core.runtime import check_finite
 from rlhf_core.tokenizer import TextTokenizer
 

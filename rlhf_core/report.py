@@ -22,9 +22,10 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,8 +40,10 @@ LABEL = {"sft": "SFT", "ppo": "PPO", "grpo": "GRPO", "dpo": "DPO"}
 COLOR = {"sft": "#7f7f7f", "ppo": "#1f77b4", "grpo": "#ff7f0e", "dpo": "#2ca02c"}
 ANSWER_KEYS = ("algo", "set", "prompt_id", "name", "sample", "instruction", "response", "rm", "gold", "kl")
 # training-log stats the figures need (required) and use when present (optional)
-REQUIRED_LOGS = {"ppo": ("reward", "kl"), "grpo": ("reward_mean", "group_std_mean", "kl"), "dpo": ("loss", "reward_margin")}
-OPTIONAL_LOGS = {"ppo": ("gold_mean",), "grpo": ("gold_mean", "group_std_min", "collapsed_groups"), "dpo": ("accuracy",)}
+REQUIRED_LOGS = {"ppo": ("reward", "kl"), "grpo": ("reward_mean", "group_std_mean", "kl"),
+                 "dpo": ("loss", "reward_margin")}
+OPTIONAL_LOGS = {"ppo": ("gold_mean",), "grpo": ("gold_mean", "group_std_min", "collapsed_groups"),
+                 "dpo": ("accuracy",)}
 RM_LOG = {"ppo": "reward", "grpo": "reward_mean"}  # the RM reward column of each RL algorithm's log
 GOLD_DROP = 0.02  # gold falling this far below its peak while the RM still rises counts as over-optimisation
 DPI = 110
@@ -466,7 +469,8 @@ def summary_markdown(study: Study, ds: dict[str, list[Delta]], ci: float) -> tup
             row += [fmt(g.first, 3, sign=False), fmt(g.last, 3, sign=False), _b(fmt(g.delta, 3), g.delta > 0),
                     _held(g, 3), _yes(g.significant)]
             rec.update({"gold_first": g.first, "gold_last": g.last, "gold_delta": g.delta, "gold_heldout_delta": g.held,
-                        "gold_heldout_delta_lo": g.lo, "gold_heldout_delta_hi": g.hi, "gold_significant": g.significant})
+                        "gold_heldout_delta_lo": g.lo, "gold_heldout_delta_hi": g.hi,
+                        "gold_significant": g.significant})
         rows.append(row)
         csv.append(rec)
     note = f"*Delta = {md_escape(l)} − {md_escape(f)} on the study prompts (bold = improved). {_method_note(rm, ci)}*\n"
@@ -492,7 +496,8 @@ def ranking_markdown(study: Study) -> tuple[str, pd.DataFrame]:
 def delta_markdown(study: Study) -> tuple[str, pd.DataFrame]:
     d = per_prompt_delta(study.first, study.last, "rm")
     g = per_prompt_delta(study.first, study.last, "gold") if study.gold else None
-    header = ["Prompt", *(f"{LABEL[a]} Δ" for a in ALGOS)] + ([f"{LABEL[a]} gold Δ" for a in ALGOS] if study.gold else [])
+    header = ["Prompt", *(f"{LABEL[a]} Δ" for a in ALGOS)] + (
+        [f"{LABEL[a]} gold Δ" for a in ALGOS] if study.gold else [])
     rows = []
     for name in d.index:
         row = [md_escape(name), *(fmt(v) for v in d.loc[name])]
@@ -594,8 +599,8 @@ def findings(study: Study, ds: dict[str, list[Delta]] | None, knobs: ReportKnobs
             digits = 2 if key == "rm" else 3
             beyond = [d for d in dl if d.significant]
             within = [d for d in dl if d.method and not d.significant]
-            show = (lambda d: f"{LABEL[d.algo]} {fmt_ci(d.held, d.lo, d.hi, digits)}") if dl[0].method == "bootstrap" \
-                else (lambda d: f"{LABEL[d.algo]} {fmt(d.held, digits)}")
+            show = (lambda d, digits=digits: f"{LABEL[d.algo]} {fmt_ci(d.held, d.lo, d.hi, digits)}") \
+                if dl[0].method == "bootstrap" else (lambda d, digits=digits: f"{LABEL[d.algo]} {fmt(d.held, digits)}")
             s = f"{label} change from {f} to {l} on the held-out prompts ({_method_note(dl, knobs.ci)}): "
             s += ("beyond noise: " + ", ".join(show(d) for d in beyond)) if beyond else "no change is beyond noise"
             s += ("; within noise: " + ", ".join(show(d) for d in within) + ".") if within else "."
@@ -650,7 +655,8 @@ def overoptimisation(log: pd.DataFrame, rm_col: str, window: int) -> dict | None
             "peak_gold": float(sm["gold_mean"].iloc[peak]), "peak_rm": float(sm[rm_col].iloc[peak]),
             "end_gold": float(end["gold_mean"]), "end_rm": float(end[rm_col]), "end_kl": float(end["kl"]),
             "start_rm": float(sm[rm_col].iloc[0]), "start_gold": float(sm["gold_mean"].iloc[0]),
-            "over": bool(end["gold_mean"] < sm["gold_mean"].iloc[peak] - GOLD_DROP and end[rm_col] > sm[rm_col].iloc[peak]),
+            "over": bool(end["gold_mean"] < sm["gold_mean"].iloc[peak] - GOLD_DROP
+                         and end[rm_col] > sm[rm_col].iloc[peak]),
             # over the whole run the RM rose and gold fell, although both fell after gold's peak
             "drift": bool(end[rm_col] > sm[rm_col].iloc[0] and end["gold_mean"] < sm["gold_mean"].iloc[0] - GOLD_DROP)}
 
@@ -901,7 +907,8 @@ def fig_before_after(study: Study, path: Path) -> list[str]:
             for j, a in enumerate(ALGOS):
                 d = last[a] - first[a]
                 ax.annotate(f"Δ {fmt(d, 2 if k == 'rm' else 3)}", (x[j], tops[j] + 0.04 * span), ha="center",
-                            fontsize=8, fontweight="bold", color="#2ca02c" if d > 0 else "#d62728" if d < 0 else "black")
+                            fontsize=8, fontweight="bold",
+                            color="#2ca02c" if d > 0 else "#d62728" if d < 0 else "black")
             ax.axhline(0, color="black", lw=0.8)
             ax.set_xticks(x, [LABEL[a] for a in ALGOS])
             ax.set_ylabel("average RM score" if k == "rm" else "average gold score")
@@ -940,7 +947,8 @@ def fig_delta_heatmap(study: Study, path: Path) -> list[str]:
                 s.set_visible(False)
             fig.colorbar(im, ax=ax, shrink=0.6,
                          label=f"{'RM' if k == 'rm' else 'gold'} Δ ({study.last.name} − {study.first.name})")
-        fig.suptitle(f"Per-prompt delta, {study.last.name} − {study.first.name} (green = improvement, red = regression)")
+        fig.suptitle(f"Per-prompt delta, {study.last.name} − {study.first.name} "
+                     "(green = improvement, red = regression)")
         return _save(fig, path)
 
 

@@ -25,8 +25,9 @@ import json
 import os
 import random
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -50,7 +51,7 @@ def code_digest(roots: tuple[Path, ...] | None = None) -> str:
     return _code_digest(tuple(Path(r) for r in roots))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _code_digest(roots: tuple[Path, ...]) -> str:
     h = hashlib.sha256(torch.__version__.encode())
     for root in roots:
@@ -125,7 +126,7 @@ class Resume:
 
     @classmethod
     def for_stage(cls, stage: str, out: str | os.PathLike, config: Any, inputs: Iterable[str | os.PathLike],
-                  log: Callable[[str], None] = print) -> "Resume":
+                  log: Callable[[str], None] = print) -> Resume:
         return cls(state_path(out), fingerprint(stage, config, inputs), log=log)
 
     # --- what the stage sees -------------------------------------------------------------------------

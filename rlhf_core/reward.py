@@ -19,17 +19,18 @@ import math
 import random
 import time
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn as nn
 
+from rlhf_core.batching import bucketed_batches
 from rlhf_core.checkpoint import WEIGHTS, load_weights, read_config, save_checkpoint
 from rlhf_core.checkpoint import model_config as checked_config
 from rlhf_core.errors import RlhfError
 from rlhf_core.losses import bradley_terry_loss
-from rlhf_core.batching import bucketed_batches
 from rlhf_core.model import GPT, GPTConfig
 from rlhf_core.optim import lr_at, make_optimizer, num_steps
 from rlhf_core.params import RMParams
@@ -58,7 +59,8 @@ class RewardModel(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     def forward(self, idx: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """idx (B, T) right-padded ids, lengths (B,) real tokens per row (the last one is EOS) -> rewards (B,) float32."""
+        """idx (B, T) right-padded ids, lengths (B,) real tokens per row (the last one is EOS) -> rewards (B,)
+        float32."""
         B, T = idx.shape
         real = torch.arange(T, device=idx.device)[None, :] < lengths[:, None]  # (B, T)
         padded = bool((lengths < T).any())
@@ -220,7 +222,7 @@ def train_rm(model: RewardModel, train: list[tuple[list[int], list[int], float]]
         if (step + 1) % p.eval_every == 0 and step + 1 < total:
             on_eval(step + 1)
         if resume is not None and (step + 1) % p.log_every == 0:  # the log window is empty: nothing else to save
-            resume.save_if_due(step + 1, lambda: {"step": step + 1, "batches": batches, "seen": seen})
+            resume.save_if_due(step + 1, lambda: {"step": step + 1, "batches": batches, "seen": seen})  # noqa: B023
         if on_progress:
             on_progress(step + 1, total)
     seconds = time.perf_counter() - t0
@@ -233,7 +235,8 @@ def train_rm(model: RewardModel, train: list[tuple[list[int], list[int], float]]
 
 def pair_accuracy(model: RewardModel, pairs_ids: list[tuple[list[int], list[int], float]], sources: list[str],
                   *, pad_id: int, batch_size: int) -> dict:
-    """Held-out pairwise accuracy (r_chosen > r_rejected), mean margin and Bradley-Terry loss, overall and per source."""
+    """Held-out pairwise accuracy (r_chosen > r_rejected), mean margin and Bradley-Terry loss, overall and per
+    source."""
     n = len(pairs_ids)
     if not n:
         return {"accuracy": None, "margin": None, "loss": None, "pairs": 0, "accuracy_per_source": {}}

@@ -11,8 +11,8 @@ logits at position t predict it. Per-token tensors (log-probs, values, KL) use t
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn as nn
@@ -40,10 +40,10 @@ class SequenceBatch:
     def targets(self) -> torch.Tensor:
         return self.tokens[:, 1:]
 
-    def to(self, device) -> "SequenceBatch":
+    def to(self, device) -> SequenceBatch:
         return SequenceBatch(self.tokens.to(device), self.mask.to(device), self.prompt_lens, self.response_lens)
 
-    def select(self, idx: list[int]) -> "SequenceBatch":
+    def select(self, idx: list[int]) -> SequenceBatch:
         """Rows `idx`, trimmed to their own longest row."""
         L = max(self.prompt_lens[i] + self.response_lens[i] for i in idx)
         return SequenceBatch(self.tokens[idx, :L], self.mask[idx, : L - 1],

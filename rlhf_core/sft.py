@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -147,7 +147,7 @@ def train_sft(model: GPT, train: list[Example], p: SFTParams, *, pad_id: int, se
         if (step + 1) % p.eval_every == 0 and step + 1 < total:
             on_eval(step + 1)
         if resume is not None and (step + 1) % p.log_every == 0:  # the log window is empty: nothing else to save
-            resume.save_if_due(step + 1, lambda: {"step": step + 1, "batches": batches})
+            resume.save_if_due(step + 1, lambda: {"step": step + 1, "batches": batches})  # noqa: B023
         if on_progress:
             on_progress(step + 1, total)
     train_seconds = time.perf_counter() - t0

@@ -4,7 +4,7 @@ rho. Pure functions, kept apart from the models so that the report depends on th
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

@@ -7,9 +7,9 @@ SFT data, RL rollouts, DPO pairs, reward-model inputs and evaluation all see the
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 

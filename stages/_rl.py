@@ -6,8 +6,8 @@ three loops stay flat and the bookkeeping is written once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -61,7 +61,8 @@ class RLRun(StageRun):
             lv.summary.update(summary)
         return summary
 
-    def save(self, out: Path, stage_params: dict, summary: dict, extra_modules: dict[str, torch.nn.Module] | None = None) -> None:
+    def save(self, out: Path, stage_params: dict, summary: dict,
+             extra_modules: dict[str, torch.nn.Module] | None = None) -> None:
         save_checkpoint(out, self.policy, self.policy.cfg, self.tok, kind="policy", stage=self.name,
                         params=stage_params, metrics=summary["final"])
         for name, module in (extra_modules or {}).items():

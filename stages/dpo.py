@@ -1,7 +1,6 @@
 """rlhf dpo: Direct Preference Optimisation from the SFT checkpoint (no reward model)."""
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -19,7 +18,7 @@ def main(
     sft: Path = SFT_OPT,
     out: Path = typer.Option(Path("data/phase1/dpo"), help="checkpoint folder to write"),
     live: Path = typer.Option(Path("reports/live/phase1/dpo"), help="dvclive folder: per-step logs and metrics"),
-    timing: Optional[Path] = TIMING_OPT,
+    timing: Path | None = TIMING_OPT,
 ) -> None:
     """Chosen = the reference answer; rejected = a reference-model sample at dpo.rej_temperature."""
     p = load_params(params)

@@ -10,9 +10,8 @@ from rlhf_core import io
 from rlhf_core.checkpoint import load_policy
 from rlhf_core.data import read_split
 from rlhf_core.evaluate import fitting_rows
-from rlhf_core.params import ALGOS
+from rlhf_core.params import ALGOS, load_params, to_dict
 from rlhf_core.phase_eval import answer_records, summarize_answers
-from rlhf_core.params import load_params, to_dict
 from rlhf_core.runtime import pick_device, seed_everything
 from rlhf_core.tokenizer import load_tokenizer
 from stages._common import DATA_OPT, PARAMS_OPT, RM_OPT, SFT_OPT, TOKENIZER_OPT, console, user_errors
@@ -42,7 +41,8 @@ def main(
     reward = reward_fn_from(rm, tok, device)
     # study prompts too long for the block (hub/local data) are left out, like held-out ones
     study = fitting_rows(tok, read_split(data, "study"), sft_model.cfg.block_size, e.max_new_tokens)
-    held = fitting_rows(tok, read_split(data, "heldout"), sft_model.cfg.block_size, e.max_new_tokens)[: e.heldout_prompts]
+    held = fitting_rows(tok, read_split(data, "heldout"), sft_model.cfg.block_size,
+                        e.max_new_tokens)[: e.heldout_prompts]
     rows = ([dict(r, set="study", sample=0) for r in study]
             + [dict(r, set="heldout", sample=s) for r in held for s in range(e.samples_per_prompt)])
     records, summary = [], {}

@@ -1,7 +1,6 @@
 """rlhf generate: answer prompts with any policy checkpoint, to see what a model says."""
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -16,7 +15,7 @@ from stages._common import console, user_errors
 @user_errors
 def main(
     checkpoint: Path = typer.Argument(Path("data/sft"), help="checkpoint folder (e.g. data/sft)"),
-    prompt: Optional[list[str]] = typer.Option(None, "--prompt", "-p", help="an instruction (repeatable)"),
+    prompt: list[str] | None = typer.Option(None, "--prompt", "-p", help="an instruction (repeatable)"),
     input: str = typer.Option("", "--input", "-i", help="optional input for the instruction(s)"),
     study: bool = typer.Option(False, "--study", help="answer the 16 study prompts from data/raw/study.jsonl"),
     data: Path = typer.Option(Path("data/raw"), help="folder written by `rlhf download` (for --study)"),

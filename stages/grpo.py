@@ -1,7 +1,6 @@
 """rlhf grpo: Group Relative Policy Optimisation against the reward model."""
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -21,7 +20,7 @@ def main(
     rm: Path = RM_OPT,
     out: Path = typer.Option(Path("data/phase1/grpo"), help="checkpoint folder to write"),
     live: Path = typer.Option(Path("reports/live/phase1/grpo"), help="dvclive folder: per-step logs, groups.jsonl"),
-    timing: Optional[Path] = TIMING_OPT,
+    timing: Path | None = TIMING_OPT,
 ) -> None:
     """k samples per prompt at grpo.gen_temperature; logs group reward std and collapsed groups."""
     p = load_params(params)

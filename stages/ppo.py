@@ -1,7 +1,6 @@
 """rlhf ppo: PPO with a value head against the reward model, KL-shaped per-token rewards."""
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -21,7 +20,7 @@ def main(
     rm: Path = RM_OPT,
     out: Path = typer.Option(Path("data/phase1/ppo"), help="checkpoint folder to write"),
     live: Path = typer.Option(Path("reports/live/phase1/ppo"), help="dvclive folder: per-step logs and metrics"),
-    timing: Optional[Path] = TIMING_OPT,
+    timing: Path | None = TIMING_OPT,
 ) -> None:
     """Rollouts, RM score, shaped reward r - kl_coef * (log pi - log pi_ref), GAE, clipped updates."""
     p = load_params(params)

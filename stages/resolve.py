@@ -1,7 +1,6 @@
 """rlhf resolve: validate params.yaml and write the effective config each stage reads."""
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -13,7 +12,7 @@ from stages._common import PARAMS_OPT, console, user_errors
 @user_errors
 def main(
     params: Path = PARAMS_OPT,
-    phase: Optional[str] = typer.Option(None, help="write this phase's ppo/grpo/dpo/eval configs (base values "
+    phase: str | None = typer.Option(None, help="write this phase's ppo/grpo/dpo/eval configs (base values "
                                         "merged with phases.PHASE overrides) instead of the shared stages'"),
     out: Path = typer.Option(Path("reports/configs"), help="folder for one <stage>.json per stage"),
 ) -> None:

@@ -3,7 +3,6 @@
 import functools
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -13,11 +12,17 @@ from rlhf_core.checkpoint import load_policy, read_config
 from rlhf_core.data import has_gold, read_split
 from rlhf_core.errors import RlhfError
 from rlhf_core.evaluate import fitting_rows
-from rlhf_core.pairs import (pick_prompts, preference_pairs, rm_sampling, sample_responses, source_counts,
-                             without_leaks)
+from rlhf_core.pairs import pick_prompts, preference_pairs, rm_sampling, sample_responses, source_counts, without_leaks
 from rlhf_core.params import load_params, to_dict
-from rlhf_core.reward import (RewardModel, encode_pairs, model_config, pair_accuracy, save_reward_model, train_rm,
-                              trust_records)
+from rlhf_core.reward import (
+    RewardModel,
+    encode_pairs,
+    model_config,
+    pair_accuracy,
+    save_reward_model,
+    train_rm,
+    trust_records,
+)
 from rlhf_core.tokenizer import load_tokenizer
 from stages._common import PARAMS_OPT, TIMING_OPT, console, user_errors
 from stages._run import StageRun
@@ -29,9 +34,10 @@ def main(
     data: Path = typer.Option(Path("data/raw"), help="folder written by `rlhf download`"),
     tokenizer: Path = typer.Option(Path("data/tokenizer"), help="folder written by `rlhf bpe`"),
     sft: Path = typer.Option(Path("data/sft"), help="SFT checkpoint (samples for the pairs and trust metrics)"),
-    out: Path = typer.Option(Path("data/rm"), help="reward model (model.safetensors, config.json), pairs, trust samples"),
+    out: Path = typer.Option(Path("data/rm"),
+                             help="reward model (model.safetensors, config.json), pairs, trust samples"),
     live: Path = typer.Option(Path("reports/live/rm"), help="dvclive folder: per-step logs and final metrics"),
-    timing: Optional[Path] = TIMING_OPT,
+    timing: Path | None = TIMING_OPT,
 ) -> None:
     """Preference pairs from SFT samples (+ reference vs corrupted answers), a Bradley-Terry reward model,
     and its held-out accuracy and agreement with the gold judge."""
@@ -134,7 +140,8 @@ def report(held: dict, agreement: dict | None, scale: dict, speed: dict) -> None
                   f"{speed['steps']} steps in {speed['train_seconds']:.0f}s")
     if agreement:
         console.print(f"  vs gold on fresh held-out samples: pairwise accuracy {f(agreement['pairwise_accuracy'])} "
-                      f"({agreement['pairs']} pairs), Spearman {f(agreement['spearman'])} over {agreement['samples']} samples, "
+                      f"({agreement['pairs']} pairs), Spearman {f(agreement['spearman'])} "
+                      f"over {agreement['samples']} samples, "
                       f"{f(agreement['spearman_within_prompt'])} within prompts")
         console.print("  per family (pairwise acc / Spearman): " + "  ".join(
             f"{fam} {f(a['pairwise_accuracy'], '.2f')}/{f(a['spearman'], '.2f')}"

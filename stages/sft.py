@@ -2,7 +2,6 @@
 
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -25,7 +24,7 @@ def main(
     tokenizer: Path = typer.Option(Path("data/tokenizer"), help="folder written by `rlhf bpe`"),
     out: Path = typer.Option(Path("data/sft"), help="checkpoint folder (model.safetensors, config.json, answers)"),
     live: Path = typer.Option(Path("reports/live/sft"), help="dvclive folder: per-step logs and final metrics"),
-    timing: Optional[Path] = TIMING_OPT,
+    timing: Path | None = TIMING_OPT,
 ) -> None:
     """Supervised fine-tuning with AdamW, warmup + cosine decay, length-bucketed batches."""
     p = load_params(params)

@@ -6,9 +6,9 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from rlhf_core.bench import bench_sample, bench_train  # noqa: E402
-from rlhf_core.bench_compare import bench_sample_hf, bench_train_hf, hf_model, ratios  # noqa: E402
-from rlhf_core.model import GPT, GPTConfig  # noqa: E402
+from rlhf_core.bench import bench_sample, bench_train
+from rlhf_core.bench_compare import bench_sample_hf, bench_train_hf, hf_model, ratios
+from rlhf_core.model import GPT, GPTConfig
 
 TINY = GPTConfig(vocab_size=300, block_size=64, n_layer=1, n_head=2, d_model=32)
 

@@ -96,7 +96,8 @@ def test_rm_refuses_a_mismatched_sft_checkpoint(tmp_path, kind, fragment):
     cfg = GPTConfig(vocab_size=other.vocab_size, block_size=32, n_layer=1, n_head=2, d_model=16)
     save_checkpoint(tmp_path / "sft", GPT(cfg), cfg, other, kind=kind)
     result = invoke("rm", "--params", params_with(tmp_path, source="builtin"), "--tokenizer", tmp_path / "tok",
-                    "--sft", tmp_path / "sft", "--data", tmp_path, "--out", tmp_path / "rm", "--live", tmp_path / "live")
+                    "--sft", tmp_path / "sft", "--data", tmp_path, "--out", tmp_path / "rm",
+                    "--live", tmp_path / "live")
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0]

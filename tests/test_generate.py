@@ -1,11 +1,11 @@
 import pytest
 import torch
 
+from conftest import sharpen
 from rlhf_core import generate as gen_mod
 from rlhf_core.errors import RlhfError
 from rlhf_core.generate import Generation, _sample_probs, generate, generate_in_batches
 from rlhf_core.model import GPT, GPTConfig
-from conftest import sharpen
 
 TINY = GPTConfig(vocab_size=64, block_size=48, n_layer=2, n_head=2, d_model=32)
 PAD = 0

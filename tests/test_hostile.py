@@ -613,7 +613,7 @@ def intact(folder: Path, before: dict) -> bool:
 
 def hostile_data(tmp_path: Path, kind: str) -> Path:
     if kind == "latin1.csv":
-        (tmp_path / kind).write_bytes("instruction,output\n".encode() + "Caf\xe9,Cr\xe8me\n".encode("latin-1") * 60)
+        (tmp_path / kind).write_bytes(b"instruction,output\n" + "Caf\xe9,Cr\xe8me\n".encode("latin-1") * 60)
     elif kind == "cut.parquet":
         data = write(tmp_path / "full.parquet", rows(200)).read_bytes()
         (tmp_path / kind).write_bytes(data[: len(data) // 2])

@@ -23,12 +23,23 @@ def test_bradley_terry_margin_and_centering():
 # --- PPO / GRPO / DPO maths -----------------------------------------------------------------------
 
 import pytest  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 
 from rlhf_core.losses import (  # noqa: E402
-    dpo_loss, entropy_from_logits, exact_kl, gae, gather_logprobs, grpo_advantages, grpo_loss,
-    kl_estimators, masked_mean, masked_whiten, ppo_policy_loss, ppo_value_loss, sequence_logprobs,
-    shaped_rewards)
+    dpo_loss,
+    entropy_from_logits,
+    exact_kl,
+    gae,
+    gather_logprobs,
+    grpo_advantages,
+    grpo_loss,
+    kl_estimators,
+    masked_mean,
+    masked_whiten,
+    ppo_policy_loss,
+    ppo_value_loss,
+    sequence_logprobs,
+    shaped_rewards,
+)
 
 
 def close(a, b, tol=1e-5):

@@ -3,8 +3,8 @@ import json
 import pytest
 import torch
 
-from rlhf_core.model import GPT, GPTConfig, apply_rope, rope_tables
 from conftest import sharpen
+from rlhf_core.model import GPT, GPTConfig, apply_rope, rope_tables
 
 TINY = GPTConfig(vocab_size=64, block_size=64, n_layer=2, n_head=2, d_model=32)
 

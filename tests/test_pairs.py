@@ -4,8 +4,20 @@ import pytest
 
 from rlhf_core.builtin import build_suite, gold_score
 from rlhf_core.errors import RlhfError
-from rlhf_core.pairs import (SOURCES, builtin_pairs, mismatched, prompt_key, ranked_pairs, reference_only_pairs,
-                             reference_pairs, repeated, shuffled, source_counts, truncated, without_leaks)
+from rlhf_core.pairs import (
+    SOURCES,
+    builtin_pairs,
+    mismatched,
+    prompt_key,
+    ranked_pairs,
+    reference_only_pairs,
+    reference_pairs,
+    repeated,
+    shuffled,
+    source_counts,
+    truncated,
+    without_leaks,
+)
 
 
 @pytest.fixture(scope="module")

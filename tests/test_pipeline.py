@@ -132,5 +132,6 @@ def test_bad_params_stop_with_one_line_and_keep_outputs(tiny_project, tmp_path):
     (p / "params.yaml").write_text(text)
     proc = run(["dvc", "repro"], p, check=False)
     assert proc.returncode != 0
-    assert "error: params.yaml: tokenizer.vocab_size = -1 is not allowed: must be an integer >= 300" in proc.stderr + proc.stdout
+    expected = "error: params.yaml: tokenizer.vocab_size = -1 is not allowed: must be an integer >= 300"
+    assert expected in proc.stderr + proc.stdout
     assert (p / "data/tokenizer/tokenizer.json").read_bytes() == before

@@ -10,8 +10,8 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import torch
 import pytest
+import torch
 import typer
 from typer.testing import CliRunner
 
@@ -83,7 +83,8 @@ def make_phase(root: Path, phase: str, gold: bool, seed: int, heldout: bool = Tr
     for a, section in (("ppo", {"kl_coef": kl_coef, "lr": 1e-5}), ("grpo", {"group_size": k, "gen_temperature": gen_t,
                        "collapse_threshold": 0.1, "lr": 1e-5}), ("dpo", {"beta": beta, "lr": 1e-5})):
         (cfg / f"{a}.json").write_text(json.dumps({"seed": 0, "device": "auto", a: section}))
-    (cfg / "eval.json").write_text(json.dumps({"eval": {"temperature": temp, "top_k": top_k, "max_new_tokens": max_new}}))
+    (cfg / "eval.json").write_text(
+        json.dumps({"eval": {"temperature": temp, "top_k": top_k, "max_new_tokens": max_new}}))
     t = np.arange(STEPS) / STEPS
     live = root / "reports" / "live" / phase
     train = lambda a: live / a / "plots" / "metrics" / "train"  # noqa: E731
@@ -170,7 +171,8 @@ FIGURES = ["fig1_per_prompt_phase1.png", "fig5_per_prompt_phase5.png", "fig2_ave
 
 def test_every_output_written(gold_run):
     figs = gold_run / "reports" / "figures"
-    assert sorted(p.name for p in figs.iterdir()) == sorted(FIGURES + ["fig9_rm_vs_gold.png", "fig10_overoptimisation.png"])
+    assert sorted(p.name for p in figs.iterdir()) == sorted(
+        FIGURES + ["fig9_rm_vs_gold.png", "fig10_overoptimisation.png"])
     for p in figs.iterdir():
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000
     tables = {p.name for p in (gold_run / "reports" / "tables").iterdir()}
@@ -277,7 +279,8 @@ def test_bootstrap_ci_known_cases():
     y = np.random.default_rng(0).normal(size=400)
     lo2, hi2 = R.bootstrap_ci(y, n_boot=4000, ci=0.9, seed=0)
     half = 1.645 * y.std() / np.sqrt(len(y))
-    assert lo2 == pytest.approx(y.mean() - half, abs=0.2 * half) and hi2 == pytest.approx(y.mean() + half, abs=0.2 * half)
+    assert lo2 == pytest.approx(y.mean() - half, abs=0.2 * half)
+    assert hi2 == pytest.approx(y.mean() + half, abs=0.2 * half)
     assert R.bootstrap_ci(x, n_boot=1000, ci=0.9, seed=3) == (lo, hi)  # deterministic
 
 
@@ -389,7 +392,8 @@ def test_overoptimisation_tells_past_the_peak_from_drift_from_neither():
     assert "the RM gain is not a real one" in sentence and "no sign" not in sentence
     # both rise: neither
     o = run(t, 0.5 + 0.1 * t)
-    assert not o["over"] and not o["drift"] and "no sign of over-optimisation" in R.overoptimisation_sentence("GRPO p", o)
+    assert not o["over"] and not o["drift"]
+    assert "no sign of over-optimisation" in R.overoptimisation_sentence("GRPO p", o)
     # a one-step spike at the very start is no peak once steps are averaged over full windows
     gold = 0.5 + 0.1 * t
     gold[0] = 0.9

@@ -5,7 +5,6 @@ The in-process tests stop a loop by raising from its logging callback (fast, eve
 SIGKILL tests at the end kill the real `rlhf` stage processes of the tiny project.
 """
 
-import copy
 import json
 import math
 import os
@@ -294,7 +293,8 @@ def test_atomic_write_killed_mid_write_keeps_previous_file(tmp_path):
 
 STAGES = {
     # stage: (config to copy, section, overrides that make it long enough to kill, extra CLI args)
-    "sft": ("reports/configs/sft.json", "sft", {"max_steps": 60, "epochs": 2.0}, ["--data", "data/raw", "--tokenizer", "data/tokenizer"]),
+    "sft": ("reports/configs/sft.json", "sft", {"max_steps": 60, "epochs": 2.0},
+            ["--data", "data/raw", "--tokenizer", "data/tokenizer"]),
     "rm": ("reports/configs/rm.json", "rm", {"max_steps": 60, "log_every": 2},
            ["--data", "data/raw", "--tokenizer", "data/tokenizer", "--sft", "data/sft"]),
     "ppo": ("reports/configs/phase1/ppo.json", "ppo", {"steps": 12},

@@ -3,15 +3,28 @@ import math
 import pytest
 import torch
 
+from conftest import sharpen
 from rlhf_core.checkpoint import save_checkpoint
 from rlhf_core.errors import RlhfError
 from rlhf_core.model import GPT, GPTConfig
 from rlhf_core.params import RMParams
-from rlhf_core.reward import (RewardModel, collate, encode_inputs, encode_pairs, gold_agreement, load_reward_model,
-                              pair_accuracy, pair_loss, prompt_text, save_reward_model, score, score_ids, train_rm)
+from rlhf_core.reward import (
+    RewardModel,
+    collate,
+    encode_inputs,
+    encode_pairs,
+    gold_agreement,
+    load_reward_model,
+    pair_accuracy,
+    pair_loss,
+    prompt_text,
+    save_reward_model,
+    score,
+    score_ids,
+    train_rm,
+)
 from rlhf_core.stats import average_ranks, spearman
 from rlhf_core.tokenizer import format_prompt, load_tokenizer, save_tokenizer, train_bpe, training_texts
-from conftest import sharpen
 
 ROWS = [
     {"instruction": "What is the capital of France?", "input": "", "output": "The capital of France is Paris."},

@@ -3,10 +3,10 @@ import random
 
 import torch
 
-from rlhf_core.model import GPT, GPTConfig
-from rlhf_core.params import SFTParams
 from rlhf_core.batching import bucketed_batches
+from rlhf_core.model import GPT, GPTConfig
 from rlhf_core.optim import lr_at, num_steps
+from rlhf_core.params import SFTParams
 from rlhf_core.sft import IGNORE, Example, collate, encode_examples, response_loss, sft_loss, train_sft
 
 
