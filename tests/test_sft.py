@@ -1,9 +1,13 @@
 import math
 import random
 
+import pytest
 import torch
 
+from conftest import one_line
 from rlhf_core.batching import bucketed_batches
+from rlhf_core.errors import RlhfError
+from rlhf_core.evaluate import require_fitting
 from rlhf_core.model import GPT, GPTConfig
 from rlhf_core.optim import lr_at, num_steps
 from rlhf_core.params import SFTParams
@@ -92,3 +96,25 @@ def test_training_learns_and_is_deterministic():
     model2, logs2 = run_tiny(0)
     assert logs == logs2
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), model2.state_dict().values()))
+
+
+def test_every_prompt_too_long_for_the_block_is_one_line(tok):
+    from stages.sft import raise_no_rows
+
+    long_rows = [{"instruction": "Explain " + "this very long thing " * 50, "input": "", "output": "x"}] * 5
+    examples, counts = encode_examples(tok, long_rows, block_size=32)
+    assert examples == [] and counts["dropped_prompt_too_long"] == 5
+    with pytest.raises(RlhfError) as e:
+        raise_no_rows(counts, 32)
+    assert "no training row fits model.block_size 32 (5 prompts too long); raise model.block_size" == one_line(e)
+
+
+def test_prompts_longer_than_the_block(tok):
+    long_row = {"instruction": "Explain " + "this very long thing " * 200, "input": "", "output": "Short."}
+    short_row = {"instruction": "Say hi.", "input": "", "output": "Hi."}
+    examples, counts = encode_examples(tok, [long_row, short_row], block_size=64)
+    assert counts["dropped_prompt_too_long"] == 1 and len(examples) == 1
+    assert require_fitting(tok, [long_row, short_row], 64, 16, "ppo.resp_len") == [short_row]
+    with pytest.raises(RlhfError) as e:
+        require_fitting(tok, [long_row], 64, 16, "ppo.resp_len")
+    assert "no prompt of 1 leaves room for ppo.resp_len = 16 new tokens" in one_line(e)

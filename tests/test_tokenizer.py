@@ -1,3 +1,7 @@
+import pytest
+
+from conftest import one_line, pickled_payload
+from rlhf_core.errors import RlhfError
 from rlhf_core.tokenizer import EOS, PAD, format_prompt, load_tokenizer, save_tokenizer, train_bpe, training_texts
 
 ROWS = [
@@ -36,3 +40,28 @@ def test_training_is_deterministic(tmp_path):
 def test_prompt_template():
     assert format_prompt("Do it.", "") == "### Instruction:\nDo it.\n\n### Response:\n"
     assert format_prompt(" Do it. ", " x ") == "### Instruction:\nDo it.\n\n### Input:\nx\n\n### Response:\n"
+
+
+@pytest.mark.parametrize("content, fragment", [
+    (b"", "is unreadable ("),
+    (b"{not json", "is unreadable ("),
+    (b"\xff\xfe{\x00}\x00", "is not UTF-8 text (not a tokenizer.json); rerun `rlhf bpe`"),
+    (b'{"version": "1.0", "model": {"type": "WordLevel", "vocab": {"a": 0}, "unk_token": "a"}}',
+     "lacks the special tokens"),
+])
+def test_hostile_tokenizer_files(tmp_path, content, fragment):
+    (tmp_path / "tokenizer.json").write_bytes(content)
+    with pytest.raises(RlhfError) as e:
+        load_tokenizer(tmp_path)
+    assert fragment in one_line(e) and "rerun `rlhf bpe`" in str(e.value)
+
+
+
+def test_a_pickled_tokenizer_is_never_unpickled(tmp_path):
+    """A pickle swapped in for tokenizer.json is refused in one line, never executed."""
+    marker = tmp_path / "MARKER"
+    (tmp_path / "tokenizer.json").write_bytes(pickled_payload(marker))
+    with pytest.raises(RlhfError) as e:
+        load_tokenizer(tmp_path)
+    one_line(e)
+    assert not marker.exists()
