@@ -32,6 +32,7 @@ def naive_greedy(model, prompt, max_new, eos_id):
     return out
 
 
+@pytest.mark.slow
 def test_kv_cache_greedy_matches_naive(model):
     g = generate(model, PROMPTS, max_new_tokens=20, eos_id=-1, pad_id=PAD, greedy=True)
     assert g.tokens.shape == (4, 20)
@@ -47,6 +48,7 @@ def test_alone_equals_in_batch(model):
         assert alone == row
 
 
+@pytest.mark.slow
 def test_eos_stops_row_and_pads(model):
     free = generate(model, PROMPTS, max_new_tokens=16, eos_id=-1, pad_id=PAD, greedy=True)
     eos = free.tokens[0, 2].item()  # row 0 emits this at step 3 (or earlier)

@@ -241,6 +241,7 @@ def test_data_loader_random_bytes(data, ext):
         check_loaded(path)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(st.lists(st.fixed_dictionaries({"instruction": st.text(min_size=1, max_size=30),
                                        "output": st.text(min_size=1, max_size=30)}), min_size=48, max_size=120),

@@ -169,6 +169,7 @@ FIGURES = ["fig1_per_prompt_phase1.png", "fig5_per_prompt_phase5.png", "fig2_ave
            "fig7_delta_heatmap.png", "fig8_ranking_bump_chart.png"]
 
 
+@pytest.mark.slow
 def test_every_output_written(gold_run):
     figs = gold_run / "reports" / "figures"
     assert sorted(p.name for p in figs.iterdir()) == sorted(
@@ -184,6 +185,7 @@ def test_every_output_written(gold_run):
         assert f"(figures/{fig})" in md
 
 
+@pytest.mark.slow
 def test_per_prompt_table_numbers_and_bold_max(gold_run):
     md = (gold_run / "reports" / "tables" / "per_prompt_phase1.md").read_text()
     answers = [json.loads(line) for line in (gold_run / "data/eval/phase1/answers.jsonl").read_text().splitlines()]
@@ -204,6 +206,7 @@ def test_per_prompt_table_numbers_and_bold_max(gold_run):
     assert "Spelling \\| grammar" in md  # escaped: the row keeps its columns
 
 
+@pytest.mark.slow
 def test_summary_ranking_and_averages_tables(gold_run):
     study = load(gold_run)
     m1, m5 = study.first.metrics, study.last.metrics
@@ -227,6 +230,7 @@ def test_summary_ranking_and_averages_tables(gold_run):
     assert f"{h['heldout_rm']:+.3f} [{h['heldout_rm_lo']:+.3f}, {h['heldout_rm_hi']:+.3f}]" in ppo1
 
 
+@pytest.mark.slow
 def test_report_sections_and_findings(gold_run):
     md = (gold_run / "reports" / "report.md").read_text()
     assert "**phase1**: PPO ranks first on the RM" in md and "**phase5**: DPO ranks first on the RM" in md
@@ -240,6 +244,7 @@ def test_report_sections_and_findings(gold_run):
     assert "Answer of ppo to Stay healthy tips ⏎ with \\*markdown\\* \\| pipes" in md
 
 
+@pytest.mark.slow
 def test_findings_follow_the_numbers(gold_run):
     study = load(gold_run)
     knobs = R.ReportKnobs(bootstrap=200)
@@ -284,6 +289,7 @@ def test_bootstrap_ci_known_cases():
     assert R.bootstrap_ci(x, n_boot=1000, ci=0.9, seed=3) == (lo, hi)  # deterministic
 
 
+@pytest.mark.slow
 def test_phase_delta_ci_paired_bootstrap_and_overlap_fallback(gold_run):
     study = load(gold_run)
     first, last = study.first, dataclasses.replace(study.first)
@@ -306,6 +312,7 @@ def test_phase_delta_ci_paired_bootstrap_and_overlap_fallback(gold_run):
     assert not R.phase_delta(first, last, "ppo", "rm", R.ReportKnobs(), seed=0).significant
 
 
+@pytest.mark.slow
 def test_without_gold_sections_say_so(hub_run):
     md = (hub_run / "reports" / "report.md").read_text()
     assert "no gold judge" in md.lower()
@@ -317,6 +324,7 @@ def test_without_gold_sections_say_so(hub_run):
     assert "reward_model.md" not in {p.name for p in (hub_run / "reports" / "tables").iterdir()}
 
 
+@pytest.mark.slow
 def test_removing_a_phase_removes_it_everywhere(gold_run, tmp_path):
     root = tmp_path / "one"
     shutil.copytree(gold_run, root)
@@ -337,6 +345,7 @@ def test_removing_a_phase_removes_it_everywhere(gold_run, tmp_path):
         assert any("phase1" in t for t in titles) and not any("phase5" in t for t in titles)
 
 
+@pytest.mark.slow
 def test_report_is_byte_identical_across_runs(gold_run, tmp_path):
     root = tmp_path / "again"
     shutil.copytree(gold_run, root)

@@ -1,4 +1,4 @@
-"""Kill and resume (issue #7): every training loop, stopped mid-run and started again from its last
+"""Kill and resume: every training loop, stopped mid-run and started again from its last
 resume checkpoint, ends bit-identical to an uninterrupted run, logs included.
 
 The in-process tests stop a loop by raising from its logging callback (fast, every loop); the
@@ -134,6 +134,7 @@ def state(modules):
     return [t.detach().clone() for m in modules for t in m.state_dict().values()]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(LOOPS))
 def test_loop_stopped_and_resumed_is_bit_identical(setup, tmp_path, name):
     tok, rows = setup
@@ -167,6 +168,7 @@ def test_loop_stopped_and_resumed_is_bit_identical(setup, tmp_path, name):
     assert len(resumed) == len(clean) and all(torch.equal(a, b) for a, b in zip(resumed, clean))
 
 
+@pytest.mark.slow
 def test_state_from_other_params_or_inputs_is_ignored(setup, tmp_path):
     tok, rows = setup
     go = sft_loop(tok, rows)

@@ -144,6 +144,7 @@ def _pairs(n=24):
     return pairs
 
 
+@pytest.mark.slow
 def test_training_learns_a_simple_preference(tok):
     torch.manual_seed(0)
     m = RewardModel(GPTConfig(vocab_size=tok.vocab_size, block_size=96, n_layer=1, n_head=2, d_model=32))

@@ -73,6 +73,7 @@ def test_token_stats_sum_equals_study_get_logps(setup):
     assert torch.allclose(got, expected, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_dpo_accumulation_is_exact(setup):
     tok, rows, policy = setup
     ref = frozen_copy(policy)

@@ -90,6 +90,7 @@ def run_tiny(seed):
     return model, logs
 
 
+@pytest.mark.slow
 def test_training_learns_and_is_deterministic():
     model, logs = run_tiny(0)
     assert logs[-1] < 0.5 * logs[0]

@@ -74,7 +74,7 @@ def test_no_unsafe_loads():
     for folder in ("rlhf_core", "stages"):
         for path in sorted((ROOT / folder).rglob("*.py")):
             found += unsafe_calls(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)))
-    assert found == [], "unsafe loads (issue #7, point 5): " + "; ".join(found)
+    assert found == [], "unsafe loads: " + "; ".join(found)
 
 
 @pytest.mark.parametrize("code, bad", [
