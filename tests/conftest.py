@@ -131,9 +131,9 @@ def write_records(path: Path, records) -> Path:
 
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def tok_dir(tmp_path_factory):
-    """A BPE tokenizer trained on the builtin suite (module scope: built once per test file)."""
+    """A BPE tokenizer trained on the builtin suite, built once per run (read it, do not modify it)."""
     from rlhf_core.builtin import build_suite
     from rlhf_core.tokenizer import save_tokenizer, train_bpe, training_texts
 
@@ -143,7 +143,7 @@ def tok_dir(tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def tok(tok_dir):
     from rlhf_core.tokenizer import load_tokenizer
 
