@@ -136,7 +136,8 @@ class PPOParams:
     batch_size: int = knob(16, "rollouts (prompts) per iteration", min=1)
     mini_batch_size: int = knob(8, "rollouts per gradient step (must divide batch_size)", min=1)
     epochs: int = knob(4, "passes over each rollout batch", min=1)
-    lr: float = knob(1e-5, "AdamW learning rate (policy and value head)", gt=0, max=1.0)
+    lr: float = knob(1e-5, "AdamW learning rate of the policy", gt=0, max=1.0)
+    vf_lr: float = knob(1e-3, "AdamW learning rate of the value head (its own parameter group)", gt=0, max=1.0)
     kl_coef: float = knob(0.01, "KL penalty in the shaped reward r - kl_coef * (log pi - log pi_ref)", min=0)
     reward_placement: str = knob("every", "where the RM score goes: 'every' response token (the study) or the 'last' one",
                                  choices=("every", "last"))
@@ -177,7 +178,9 @@ class DPOParams:
     lr: float = knob(1e-5, "AdamW learning rate", gt=0, max=1.0)
     beta: float = knob(0.1, "DPO beta: strength of the implicit KL to the reference", gt=0)
     rej_temperature: float = knob(0.9, "temperature of the reference model's rejected samples", gt=0)
-    rej_top_k: int = knob(0, "top-k of the rejected samples (0 = full distribution)", min=0)
+    rej_top_k: int = knob(50, "top-k of the rejected samples (0 = full distribution)", min=0)
+    void_redraws: int = knob(3, "resamples of a rejected answer identical to the chosen one before the pair is "
+                                "skipped (an identical pair has no gradient)", min=0)
     rej_max_new_tokens: int = knob(64, "max new tokens of a rejected sample", min=1)
     weight_decay: float = knob(0.0, "AdamW weight decay", min=0)
     grad_clip: float = knob(1.0, "max gradient norm (0 = no clipping)", min=0)
