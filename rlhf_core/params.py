@@ -3,7 +3,8 @@
 `params.yaml` is parsed into frozen dataclasses. Every field carries its help text and its allowed
 range in `metadata`, so validation and error messages come from one place:
 
-    params.yaml: tokenizer.vocab_size = -1 is not allowed: must be an integer >= 300 and <= 1000000 (vocabulary size of the BPE tokenizer)
+    params.yaml: tokenizer.vocab_size = -1 is not allowed: must be an integer >= 300 and <= 1000000
+    (vocabulary size of the BPE tokenizer)
 
 Unknown keys, wrong types and out-of-range values are all `RlhfError`s naming the key.
 

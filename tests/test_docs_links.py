@@ -93,6 +93,8 @@ def test_slug_matches_github():
 def test_a_dangling_link_is_found(tmp_path: Path):
     (tmp_path / "here.md").write_text("# Title\n")
     page = tmp_path / "page.md"
-    page.write_text("[ok](here.md) [ok](here.md#title) [bad](gone.md) [bad](here.md#nope) "
-                    "[web](https://example.com/x) `[code](ignored.md)`\n```\n[fenced](ignored.md)\n```\n")
+    page.write_text(
+        "[ok](here.md) [ok](here.md#title) [bad](gone.md) [bad](here.md#nope) "
+        "[web](https://example.com/x) `[code](ignored.md)`\n```\n[fenced](ignored.md)\n```\n"
+    )
     assert broken_links(page) == ["gone.md (no such file)", "here.md#nope (no heading '#nope' in here.md)"]
