@@ -3,11 +3,12 @@
 `params.yaml` is parsed into frozen dataclasses. Every field carries its help text and its allowed
 range in `metadata`, so validation and error messages come from one place:
 
-    params.yaml: tokenizer.vocab_size = -1 is not allowed: must be an integer >= 256 (vocabulary size of the BPE tokenizer)
+    params.yaml: tokenizer.vocab_size = -1 is not allowed: must be an integer >= 300 and <= 1000000
+    (vocabulary size of the BPE tokenizer)
 
 Unknown keys, wrong types and out-of-range values are all `RlhfError`s naming the key.
 
-Phases (DVC-NOTES.md): the top-level sections hold the base (Phase 1) values; `phases:` maps a phase
+Phases (docs/pipeline.md): the top-level sections hold the base (Phase 1) values; `phases:` maps a phase
 name to sparse overrides of those sections. `resolve_phase` deep-merges one phase's overrides onto the
 base and validates the result with the same rules, so an override gets the same error messages.
 """
@@ -446,7 +447,9 @@ def to_dict(params: Any) -> dict:
 
 # Which sections each stage reads. `rlhf resolve` writes one JSON of exactly these per stage, and
 # stages depend on that file rather than on params.yaml, so DVC reruns a stage only when a value it
-# reads changed, and a bad value anywhere stops the run before any stage's outputs are removed.
+# reads changed, and a bad value anywhere stops the run in `config`/`resolve`, before DVC removes the
+# outputs of any later stage (their own config files are removed). A failed `dvc exp run -S key=bad`
+# also leaves the bad value in params.yaml: docs/reproducibility.md has the one-line recovery.
 STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     "download": ("seed", "data"),
     "bpe": ("tokenizer",),
