@@ -21,7 +21,8 @@ from stages._common import console, user_errors
 
 @user_errors
 def main(
-    quick: bool = typer.Option(True, "--quick/--full", help="quick (under a minute on a quiet CPU) or full (more repeats, sampling batch 128 too)"),
+    quick: bool = typer.Option(True, "--quick/--full", help="quick (under a minute on a quiet CPU) or full (more "
+                               "repeats, sampling batch 128 too)"),
     device: str = typer.Option("auto", help="auto, cpu or cuda"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="also write the results to this JSON file"),
     compare: bool = typer.Option(False, "--compare", help="also run the same benchmarks on Hugging Face transformers' "
@@ -35,7 +36,8 @@ def main(
     trl_ppo: Optional[Path] = typer.Option(None, "--trl-ppo", help="time TRL 1.12's PPOTrainer (gone from TRL 1.16) "
                                            "beside our PPO update, in a child process: a folder holding TRL 1.12 "
                                            "(pip install --no-deps --target DIR 'trl==1.12.*') or a python that has "
-                                           "it; without it the PPO row compares with a reference figure (bench/targets.json)"),
+                                           "it; without it the PPO row compares with a reference figure "
+                                           "(bench/targets.json)"),
 ) -> None:
     """Measure fp32 matmul peak, training tokens/s and sampling new tokens/s for the default model."""
     dev = pick_device(device)
@@ -66,7 +68,8 @@ def main(
                   f"{tps['min']:,.0f}-{tps['max']:,.0f}", f"{train['frac_of_peak']:.2f}")
     for s in samples:
         ntps = s["new_tokens_per_s"]
-        table.add_row(f"sample batch {s['batch']}" + (" (GRPO 8x8)" if s["batch"] == 64 else ""), f"{ntps['median']:,.0f} new tok/s", f"{ntps['min']:,.0f}-{ntps['max']:,.0f}", "")
+        table.add_row(f"sample batch {s['batch']}" + (" (GRPO 8x8)" if s["batch"] == 64 else ""),
+                      f"{ntps['median']:,.0f} new tok/s", f"{ntps['min']:,.0f}-{ntps['max']:,.0f}", "")
     console.print(table)
     console.print(machine_line(machine))
     result = {"mode": "quick" if quick else "full", "device": str(dev), "machine": machine, "config": cfg.to_dict(),
@@ -122,7 +125,8 @@ def _compare(cfg: GPTConfig, dev, quick: bool, peak: float, train: dict, samples
                   cell(hf_train["tokens_per_s"]), f"{ratio['train']:.2f}x")
     for s, h in zip(samples, hf_samples):
         r = ratio[f"sample_batch_{s['batch']}"]
-        table.add_row(f"sample b={s['batch']} tok/s", cell(s["new_tokens_per_s"]), cell(h["new_tokens_per_s"]), f"{r:.2f}x")
+        table.add_row(f"sample b={s['batch']} tok/s", cell(s["new_tokens_per_s"]), cell(h["new_tokens_per_s"]),
+                      f"{r:.2f}x")
     if dpo is not None:
         table.add_row(f"DPO {dpo['pairs']}x{dpo['seq']} s/step", cell(dpo["step_s"], ".2f"),
                       f"{cell(trl_dpo['step_s'], '.2f')} TRL", f"{ratio['dpo_step']:.2f}x")
@@ -214,8 +218,8 @@ def _targets(train: dict, ratio: dict, rl: dict) -> dict:
 def _lmhead(cfg: GPTConfig, dev, quick: bool) -> dict:
     from bench.model import bench_lmhead
 
-    result = bench_lmhead(cfg, repeats=3 if quick else 7, chunks=(256, 512, 1024) if quick else (128, 256, 512, 1024, 2048),
-                          device=dev)
+    chunks = (256, 512, 1024) if quick else (128, 256, 512, 1024, 2048)
+    result = bench_lmhead(cfg, repeats=3 if quick else 7, chunks=chunks, device=dev)
     table = Table(title=f"LM head + loss, forward + backward over {result['rows']:,} positions x {result['vocab']:,} "
                         "vocab: seconds, median (min-max)")
     for col in ("case", "plain (N x V logits)", "fused (rlhf_core.lmhead)", "speed-up", "fused by block rows"):
@@ -228,8 +232,8 @@ def _lmhead(cfg: GPTConfig, dev, quick: bool) -> dict:
                       f"{r['fused_s']['median']:.3f} ({r['fused_s']['min']:.3f}-{r['fused_s']['max']:.3f})",
                       f"{r['speedup']:.2f}x", by)
     console.print(table)
-    console.print(f"fused = the head a block of rows at a time (CHUNK_ROWS = {result['chunk_rows']}), logits never kept "
-                  "for backward; plain = F.cross_entropy / gather_logprobs + entropy_from_logits on full logits")
+    console.print(f"fused = the head a block of rows at a time (CHUNK_ROWS = {result['chunk_rows']}), logits never "
+                  "kept for backward; plain = F.cross_entropy / gather_logprobs + entropy_from_logits on full logits")
     return result
 
 

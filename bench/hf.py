@@ -92,7 +92,8 @@ def bench_sample_hf(cfg: GPTConfig, batch: int, prompt_len: int = 32, new_tokens
               min_new_tokens=new_tokens, pad_token_id=0, eos_token_id=2, use_cache=True)
 
     def run(n: int):
-        return model.generate(input_ids=prompts, attention_mask=mask, **{**kw, "max_new_tokens": n, "min_new_tokens": n})
+        return model.generate(input_ids=prompts, attention_mask=mask,
+                              **{**kw, "max_new_tokens": n, "min_new_tokens": n})
 
     torch.manual_seed(0)
     run(min(4, new_tokens))  # warm-up

@@ -235,7 +235,8 @@ def bench_compile(cfg: GPTConfig, batch: int = 16, seq: int = 256, steps: int = 
         compiled = GPT(cfg).to(dev).eval()
         compiled.load_state_dict(model.state_dict())
         compiled.hidden_states = torch.compile(compiled.hidden_states, dynamic=True)
-        prompts = torch.randint(0, cfg.vocab_size, (decode_batch, 32), generator=torch.Generator().manual_seed(0)).tolist()
+        g = torch.Generator().manual_seed(0)
+        prompts = torch.randint(0, cfg.vocab_size, (decode_batch, 32), generator=g).tolist()
         kw = dict(max_new_tokens=new_tokens, eos_id=-1, pad_id=0, temperature=0.7, top_k=50)
 
         def run(m):

@@ -27,7 +27,8 @@ app.command("report")(report.main)
 app.command("generate")(generate.main)
 
 
-@app.command("bench", add_help_option=False, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command("bench", add_help_option=False,
+             context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def bench(ctx: typer.Context) -> None:
     """Throughput benchmarks of the default model (the same as `python -m bench`; `rlhf bench --help` for options)."""
     # imported only when called: the pipeline stages never load the benchmarks

@@ -169,8 +169,8 @@ def test_rlhf_bench_is_an_alias_of_python_m_bench():
 
     out = CliRunner().invoke(app, ["bench", "--help"])
     assert out.exit_code == 0
-    for option in ("--quick", "--full", "--device", "--out", "--compare", "--rl", "--compile", "--scaling", "--trl-ppo"):
-        assert option in out.output
+    options = ("--quick", "--full", "--device", "--out", "--compare", "--rl", "--compile", "--scaling", "--trl-ppo")
+    assert all(option in out.output for option in options)
     direct = subprocess.run([sys.executable, "-m", "bench", "--help"], cwd=ROOT, capture_output=True, text=True)
     assert direct.returncode == 0 and "--trl-ppo" in direct.stdout
     bad = CliRunner().invoke(app, ["bench", "--no-such-option"])
