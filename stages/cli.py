@@ -1,4 +1,4 @@
-"""The `rlhf` command: one subcommand per DAG stage, plus tools (generate, and bench: an alias of `python -m bench`)."""
+"""The `rlhf` command: one subcommand per DAG stage, plus tools (generate; bench, an alias of `python -m bench`)."""
 
 import sys
 
