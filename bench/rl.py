@@ -64,8 +64,8 @@ def bench_grpo(cfg: GPTConfig, prompts: int = 8, group: int = 8, new_tokens: int
         return torch.tensor([even_fraction(t) for t in texts])
 
     times = between_logs(lambda on_log: train_grpo(policy, ref, IdTokenizer(), rows, reward, p, seed=0,
-                                                 generator=torch.Generator(device=dev).manual_seed(0),
-                                                 on_log=on_log), repeats + 1)
+                                                   generator=torch.Generator(device=dev).manual_seed(0),
+                                                   on_log=on_log), repeats + 1)
     return {"device": str(dev), "prompts": prompts, "group": group, "new_tokens": new_tokens,
             "prompt_len": prompt_len, "step_s": spread(times)}
 
@@ -105,8 +105,8 @@ def bench_ppo(cfg: GPTConfig, rollouts: int = 64, new_tokens: int = 64, prompt_l
                 return score_ids(rm, seqs, pad_id=0, batch_size=len(seqs))
 
     times = between_logs(lambda on_log: train_ppo(policy, value_head, ref, IdTokenizer(), rows, reward, p, seed=0,
-                                                generator=torch.Generator(device=dev).manual_seed(0),
-                                                on_log=on_log), repeats + 1)
+                                                  generator=torch.Generator(device=dev).manual_seed(0),
+                                                  on_log=on_log), repeats + 1)
     return {"device": str(dev), "rollouts": rollouts, "new_tokens": new_tokens, "prompt_len": prompt_len,
             "epochs": epochs, "mini_batch": mini_batch, "rm_forward": rm_forward, "step_s": spread(times)}
 
