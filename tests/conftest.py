@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the venv's bin: `rlhf` and `dvc` live beside this python
 
 # Benchmark tests time real training steps and compiles: slow as a whole, whatever their file marks.
-SLOW_FILES = ("test_bench_*.py",)
+SLOW_FILES = ("test_bench*.py",)
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
