@@ -5,7 +5,6 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -24,7 +23,7 @@ def main(
     quick: bool = typer.Option(True, "--quick/--full", help="quick (under a minute on a quiet CPU) or full (more "
                                "repeats, sampling batch 128 too)"),
     device: str = typer.Option("auto", help="auto, cpu or cuda"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="also write the results to this JSON file"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="also write the results to this JSON file"),
     compare: bool = typer.Option(False, "--compare", help="also run the same benchmarks on Hugging Face transformers' "
                                  "LlamaForCausalLM of the same shape, and our GRPO/DPO steps against TRL's trainers "
                                  "(needs: pip install -e '.\\[bench]')"),
@@ -33,7 +32,7 @@ def main(
                                  "time (training step, batch-1 and batch-32 sampling; cold compile)"),
     scaling: bool = typer.Option(False, "--scaling", help="also measure how time grows with model width, response "
                                  "length and data size"),
-    trl_ppo: Optional[Path] = typer.Option(None, "--trl-ppo", help="time TRL 1.12's PPOTrainer (gone from TRL 1.16) "
+    trl_ppo: Path | None = typer.Option(None, "--trl-ppo", help="time TRL 1.12's PPOTrainer (gone from TRL 1.16) "
                                            "beside our PPO update, in a child process: a folder holding TRL 1.12 "
                                            "(pip install --no-deps --target DIR 'trl==1.12.*') or a python that has "
                                            "it; without it the PPO row compares with a reference figure "
@@ -138,7 +137,7 @@ def _compare(cfg: GPTConfig, dev, quick: bool, peak: float, train: dict, samples
             "ratio": ratio}
 
 
-def _rl(cfg: GPTConfig, dev, quick: bool, with_trl: bool, trl_ppo: Optional[Path] = None) -> dict:
+def _rl(cfg: GPTConfig, dev, quick: bool, with_trl: bool, trl_ppo: Path | None = None) -> dict:
     """Our GRPO step and PPO update at TRL's reference shapes; TRL's GRPOTrainer beside ours with --compare,
     TRL 1.12's PPOTrainer (child process) with --trl-ppo, else the reference figure of targets.json."""
     from bench import rl as br
@@ -308,7 +307,7 @@ app = typer.Typer(name="bench", add_completion=False, pretty_exceptions_enable=F
 app.command()(main)
 
 
-def run(args: Optional[list[str]] = None, prog_name: str = "python -m bench") -> None:
+def run(args: list[str] | None = None, prog_name: str = "python -m bench") -> None:
     """The command line, its output line-buffered so that a piped or logged run shows each table as it lands."""
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):

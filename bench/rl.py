@@ -99,7 +99,7 @@ def bench_ppo(cfg: GPTConfig, rollouts: int = 64, new_tokens: int = 64, prompt_l
 
         rm = RewardModel(cfg).to(dev).eval()
 
-        def reward(rs, texts):  # noqa: F811
+        def reward(rs, texts):
             seqs = [r["ids"] + [int(w[1:]) for w in t.split()] for r, t in zip(rs, texts)]
             with torch.inference_mode():
                 return score_ids(rm, seqs, pad_id=0, batch_size=len(seqs))
