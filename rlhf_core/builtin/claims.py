@@ -56,6 +56,71 @@ _CLAUSE_SPLIT = re.compile(
 _SENTENCE_SPLIT = re.compile(r"\n+|(?:^|(?<=\s))\d{1,2}[.)](?=\s)|(?:^|(?<=\s))[-*\u2022](?=\s)|[.!?;]+(?=\s|$)")
 
 
+# Assertion units: sentences, cut again where a contrastive or causal connective starts a new assertion.
+# Commas do not cut a unit, so "not red, blue and yellow" keeps all three colours in the negation's scope.
+_UNIT_SPLIT = re.compile(
+    r"[.;!?\n]+(?=\s|$)|[;!?\n]|\b(?:but|while|whereas|although|though|however|instead|because|since|which)\b",
+    re.I,
+)
+# An interjection at the start of a unit ("No, it is Paris.") answers something else: it negates nothing.
+_INTERJECTION = re.compile(r"^\s*(?:no|nope|not quite|not really)\s*[,:\u2013\u2014-]+\s*", re.I)
+# Chunks of a coordinated list: commas, slashes and the words "and" / "or".
+_CHUNK_SPLIT = re.compile(r",|/|\bor\b|\band\b|&", re.I)
+_VERBS = frozenset("is are was were be been do doe did does has have had it that this".split())
+
+
+def units(raw: str) -> list[str]:
+    """Raw assertion units (see _UNIT_SPLIT); a leading "No," is dropped."""
+    out = []
+    for u in _UNIT_SPLIT.split(raw or ""):
+        u = _INTERJECTION.sub("", u or "").strip()
+        if normalize(u):
+            out.append(u)
+    return out
+
+
+def chunks(raw: str) -> list[str]:
+    """The raw chunks of a coordinated list ("Paris, Lyon or Nice" -> Paris / Lyon / Nice)."""
+    return [c.strip() for c in _CHUNK_SPLIT.split(raw or "") if c and normalize(c)]
+
+
+AFFIRMED, NEGATED, CONTRAST = "affirmed", "negated", "contrast"
+
+
+def status(toks: list[str], pos: int, n: int = 1) -> str:
+    """What a unit says of the phrase at toks[pos:pos+n]: NEGATED when a negator stands anywhere before it
+    in the unit ("not red, blue and yellow") or right after it as the subject ("Paris is not ..."),
+    CONTRAST when a contrast marker stands just before it ("unlike X", "bigger than X"), else AFFIRMED."""
+    if any(_negator_at(toks, i) for i in range(pos)):
+        return NEGATED
+    j = pos + n
+    while j < len(toks) and j < pos + n + 3 and toks[j] in _VERBS:
+        j += 1
+    if j < len(toks) and j > pos + n and _negator_at(toks, j):
+        return NEGATED
+    if j < len(toks) and j == pos + n and toks[j] in ("isnt", "arent", "wasnt", "doesnt", "didnt", "dont"):
+        return NEGATED
+    for c in CONTRASTS:
+        ct = _phrase_tokens(c)
+        for i in range(max(0, pos - 3 - len(ct)), pos - len(ct) + 1):
+            if tuple(toks[i : i + len(ct)]) == ct:
+                return CONTRAST
+    return AFFIRMED
+
+
+def mentions(raw: str, phrases: dict[str, list[str]]) -> list[tuple[str, str, int]]:
+    """(name, status, unit index) of every mention of each named group of phrases, unit by unit."""
+    out = []
+    for ui, unit in enumerate(units(raw)):
+        toks = tokens(unit)
+        for name, group in phrases.items():
+            for ph in group:
+                pt = _phrase_tokens(ph)
+                for pos in _find(toks, pt):
+                    out.append((name, status(toks, pos, len(pt)), ui))
+    return out
+
+
 def content_tokens(toks: list[str]) -> list[str]:
     """The tokens that could name a fact: not stop words (numbers always count)."""
     return [t for t in toks if t.isdigit() or t not in STOP_WORDS]

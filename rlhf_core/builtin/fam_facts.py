@@ -8,7 +8,8 @@ from functools import lru_cache
 from typing import Any
 
 from .base import Content, Family, capitalize, frac_matched, join_and, load_facts, make_row
-from .text import Doc, segments, tokens
+from .claims import AFFIRMED, NEGATED, STOP_WORDS, chunks, content_tokens, find_all, mentions, status, units
+from .text import Doc, numbers_at, segments, tokens
 
 # ---------------------------------------------------------------- fact_qa
 
@@ -23,12 +24,127 @@ def gen_fact_qa(rng: random.Random) -> dict[str, Any]:
     return make_fact_qa(fact, rng.choice(fact["q"]))
 
 
+# Colour words: a colour answer listing extra colours hedges ("red, blue, yellow, green or purple").
+COLOURS = frozenset("red blue yellow green orange purple violet black white pink brown grey gray cyan magenta "
+                    "indigo".split())
+# Temperatures are checked with their unit: "100 degrees Fahrenheit" is not the boiling point of water.
+_TEMPERATURE = re.compile(r"(-?\d+(?:\.\d+)?)\s*(?:\u00b0|\u00ba|degrees?|deg\.?)?\s*"
+                          r"(celsius|centigrade|fahrenheit|kelvin|c|f|k)\b", re.I)
+
+
+def _celsius(value: float, unit: str) -> float:
+    unit = unit[0].lower()
+    return (value - 32) * 5 / 9 if unit == "f" else value - 273.15 if unit == "k" else value
+
+
+def _temperatures(raw: str) -> list[float]:
+    return [_celsius(float(m[1]), m[2]) for m in _TEMPERATURE.finditer(raw)]
+
+
+def _number_values(group: list[str]) -> set[int] | None:
+    """The values of a key group made only of numbers ("8", "eight"), else None."""
+    vals = set()
+    for member in group:
+        nums = numbers_at(tokens(member))
+        if len(nums) != 1 or len(tokens(member)) != len(_number_tokens(member)):
+            return None
+        vals.add(nums[0][1])
+    return vals
+
+
+def _number_tokens(member: str) -> list[str]:
+    return [t for t in tokens(member) if t.isdigit() or numbers_at([t])]
+
+
+def _stray_numbers(doc: Doc, allowed: set[int], context: set[str]) -> list[int]:
+    """Numbers offered as the answer besides the allowed ones, unit by unit: a number counts unless it is
+    set aside ("not 6", "more than 6") or counts something else ("5 oceans": followed by a content word the
+    question and reference do not use)."""
+    stray = []
+    for unit in units(doc.raw):
+        toks = tokens(unit)
+        for pos, value in numbers_at(toks):
+            if value in allowed or status(toks, pos) != AFFIRMED:
+                continue
+            nxt = next((t for t in toks[pos + 1 :] if not numbers_at([t])), "")
+            if nxt and nxt not in STOP_WORDS and nxt not in context and nxt not in ("degree", "c", "f"):
+                continue
+            stray.append(value)
+    return stray
+
+
+def _list_rivals(doc: Doc, keys: list[str], known: set[str]) -> list[str]:
+    """Capitalised names listed beside a key ("Austen, Bronte or Eliot"): chunks of 1-3 tokens of a list
+    that holds a key, not naming a key or a word of `known` (the question, the reference)."""
+    key_phrases = [tokens(k) for k in keys]
+    out = []
+    for unit in units(doc.raw):
+        cs = chunks(unit)
+        if len(cs) < 2:
+            continue
+        has_key = [any(_has(tokens(c), kp) for kp in key_phrases) for c in cs]
+        if not any(has_key):
+            continue
+        for c, hk in zip(cs, has_key):
+            ct = content_tokens(tokens(c))
+            if hk or not ct or len(tokens(c)) > 3 or not c[:1].isupper() or all(t in known for t in ct):
+                continue
+            out.append(" ".join(ct))
+    return out
+
+
+def _has(toks: list[str], phrase_toks: list[str]) -> bool:
+    return bool(find_all(toks, " ".join(phrase_toks)))
+
+
 def fact_qa_content(row: dict, doc: Doc) -> Content:
+    """Each key group is credited when one of its phrases is affirmed (not negated, not a contrast). A wrong
+    answer affirmed, extra colours, extra numbers, or rival names listed beside the key are competing
+    answers: with one key group they zero it; with several, each halves the score twice. A temperature
+    stated with a unit must be the reference's temperature."""
     meta = row["meta"]
-    content = frac_matched(doc, meta["keys"])
-    wrong = doc.count_any(meta["wrong"])
-    penalty = 0.5**wrong
-    return content, penalty, {"key_terms": content, "wrong_terms": penalty}
+    groups, wrong = meta["keys"], list(meta["wrong"])
+    if all(all(m in COLOURS for m in g) for g in groups):
+        wrong += sorted(COLOURS - {m for g in groups for m in g})
+    named = {f"key{i}": g for i, g in enumerate(groups)}
+    named.update({f"wrong:{w}": [w] for w in wrong})
+    said = mentions(doc.raw, named)
+    affirmed = {n for n, st, _ in said if st == AFFIRMED}
+    negated = {n for n, st, _ in said if st == NEGATED and n not in affirmed}
+    hits = [f"key{i}" in affirmed for i in range(len(groups))]
+    for i, g in enumerate(groups):  # numbers count by value, however they are written ("one hundred")
+        vals = _number_values(g)
+        if vals and not hits[i]:
+            hits[i] = any(v in vals and status(toks, p) == AFFIRMED
+                          for toks in map(tokens, units(doc.raw)) for p, v in numbers_at(toks))
+    why: dict[str, str] = {}
+    rivals = sorted({n.split(":", 1)[1] for n in affirmed if n.startswith("wrong:")})
+    numeric = [v for g in groups if (v := _number_values(g)) is not None]
+    if numeric:
+        context = set(tokens(f"{row['instruction']} {row['output']}"))
+        allowed = {x for v in numeric for x in v}
+        rivals += [str(x) for x in _stray_numbers(doc, allowed, context) if str(x) not in rivals]
+    known = set(tokens(f"{row['instruction']} {row['input']} {row['output']}"))
+    rivals += [r for r in _list_rivals(doc, [m for g in groups for m in g], known) if r not in rivals]
+    ref_temps = _temperatures(row["output"])
+    bad_temps = [t for t in _temperatures(doc.raw) if ref_temps and all(abs(t - r) > 1.0 for r in ref_temps)]
+    content = sum(hits) / len(groups)
+    penalty = 1.0
+    if bad_temps:
+        content, why["key_terms"] = 0.0, "a temperature that is not the answer in its unit"
+    elif rivals and len(groups) == 1:
+        content, why["key_terms"] = 0.0, f"competing answers named: {', '.join(rivals)}"
+    elif rivals:
+        penalty = 0.25 ** len(rivals)
+        why["wrong_terms"] = f"false or competing claims: {', '.join(rivals)}"
+    if "key_terms" not in why:
+        missing = [i for i, h in enumerate(hits) if not h]
+        neg = [n for n in negated if n.startswith("key")]
+        why["key_terms"] = (f"{sum(hits)}/{len(groups)} key facts affirmed"
+                            + (f"; negated or set aside: {', '.join(groups[int(n[3:])][0] for n in neg)}" if neg else "")
+                            + (f"; missing: {', '.join(groups[i][0] for i in missing)}" if missing else ""))
+    why.setdefault("wrong_terms", "none" if not rivals else f"competing: {', '.join(rivals)}")
+    return content, penalty, {"key_terms": content, "wrong_terms": penalty}, why
 
 
 # ---------------------------------------------------------------- capital
