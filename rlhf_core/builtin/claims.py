@@ -42,10 +42,14 @@ NEGATORS = frozenset(
 # Phrases before a span that set it aside: it is the thing compared against, not the thing asserted.
 CONTRASTS = ("unlike", "than", "rather than", "instead of", "except", "except for", "apart from", "other than",
              "compared to", "compared with", "as opposed to", "not like", "besides", "excluding")
+# Beliefs reported of others set a phrase aside too ("many people guess Sydney, but ...").
+CONTRASTS += ("people think", "people guess", "people say", "people believe", "some say", "some think",
+              "mistaken for", "confused with", "confuse it with", "misconception", "not to be confused with")
 # Negator phrases that do not negate ("no doubt", "not only ... but also").
 _NOT_NEGATING = ("no doubt", "not only", "no question", "not just", "without doubt", "never mind")
 
-HEDGES = frozenset("maybe perhaps possibly probably might guess unsure either".split())
+HEDGES = frozenset("maybe perhaps possibly probably might unsure".split())
+_HEDGE_PHRASES = ("not sure", "i guess", "my guess", "could be", "i am not certain", "im not certain")
 
 # Clause breaks: sentence/clause punctuation and the connectives that start a new assertion.
 _CLAUSE_SPLIT = re.compile(
@@ -180,7 +184,8 @@ def clause_negated(toks: list[str]) -> bool:
 
 
 def hedged(toks: list[str]) -> bool:
-    return any(t in HEDGES for t in toks) or "not sure" in " ".join(toks)
+    text = f" {' '.join(toks)} "
+    return any(t in HEDGES for t in toks) or any(f" {h} " in text for h in _HEDGE_PHRASES)
 
 
 # "X - y", "X: y", "X = y", "X -> y", "X (y)": a left part and a right part of one line or comma item.
@@ -199,17 +204,23 @@ def pairs(raw: str) -> list[tuple[str, str]]:
     return out
 
 
-def copied_share(response: list[str], prompt: list[str], n: int = 4) -> tuple[int, int]:
-    """(copied, outside): tokens of the response inside runs of >= n tokens that also occur in the prompt,
-    and content tokens of the response outside such runs."""
-    if len(response) < n or len(prompt) < n:
-        return 0, len(content_tokens(response))
+def strip_copied(raw: str, prompt: list[str], n: int = 4) -> tuple[int, str]:
+    """(copied, rest): how many tokens of the response lie in runs of >= n tokens that also occur in the
+    prompt, and the raw response without the words of those runs."""
+    words = [(m.group(), tokens(m.group())) for m in re.finditer(r"\S+", raw or "")]
+    toks = [t for _, ts in words for t in ts]
+    if len(toks) < n or len(prompt) < n:
+        return 0, raw
     grams = {tuple(prompt[i : i + n]) for i in range(len(prompt) - n + 1)}
-    covered = [False] * len(response)
-    for i in range(len(response) - n + 1):
-        if tuple(response[i : i + n]) in grams:
-            for j in range(i, i + n):
-                covered[j] = True
-    copied = sum(covered)
-    outside = content_tokens([t for t, c in zip(response, covered) if not c])
-    return copied, len(outside)
+    covered = [False] * len(toks)
+    for i in range(len(toks) - n + 1):
+        if tuple(toks[i : i + n]) in grams:
+            covered[i : i + n] = [True] * n
+    if not any(covered):
+        return 0, raw
+    kept, k = [], 0
+    for word, ts in words:
+        if not ts or not all(covered[k : k + len(ts)]):
+            kept.append(word)
+        k += len(ts)
+    return sum(covered), " ".join(kept)

@@ -8,8 +8,9 @@ from functools import lru_cache
 from typing import Any
 
 from .base import Content, Family, capitalize, frac_matched, join_and, load_facts, make_row
-from .claims import AFFIRMED, NEGATED, STOP_WORDS, chunks, content_tokens, find_all, mentions, status, units
-from .text import Doc, numbers_at, segments, tokens
+from .claims import (AFFIRMED, NEGATED, STOP_WORDS, chunks, content_tokens, find_all, hedged, mentions, status,
+                     units)
+from .text import Doc, numbers_at, phrase, segments, tokens
 
 # ---------------------------------------------------------------- fact_qa
 
@@ -122,7 +123,7 @@ def fact_qa_content(row: dict, doc: Doc) -> Content:
     numeric = [v for g in groups if (v := _number_values(g)) is not None]
     if numeric:
         context = set(tokens(f"{row['instruction']} {row['output']}"))
-        allowed = {x for v in numeric for x in v}
+        allowed = {x for v in numeric for x in v} | {v for _, v in numbers_at(tokens(row["instruction"]))}
         rivals += [str(x) for x in _stray_numbers(doc, allowed, context) if str(x) not in rivals]
     known = set(tokens(f"{row['instruction']} {row['input']} {row['output']}"))
     rivals += [r for r in _list_rivals(doc, [m for g in groups for m in g], known) if r not in rivals]
@@ -181,12 +182,77 @@ def gen_capital(rng: random.Random) -> dict[str, Any]:
     return make_capital(country, city, alts, rng.choice(CAPITAL_TEMPLATES), rng.random() < 0.3)
 
 
+# Large cities that are not national capitals: named beside the capital they are competing answers.
+OTHER_CITIES = [
+    "Lyon", "Marseille", "Nice", "Toulouse", "Bordeaux", "Lille", "Strasbourg", "Munich", "Hamburg", "Frankfurt",
+    "Cologne", "Milan", "Naples", "Venice", "Florence", "Turin", "Barcelona", "Seville", "Valencia", "Porto",
+    "Manchester", "Liverpool", "Birmingham", "Edinburgh", "Glasgow", "Geneva", "Zurich", "Istanbul", "Saint Petersburg",
+    "St Petersburg", "Kazan", "Krakow", "Rotterdam", "Antwerp", "Gothenburg", "New York", "Los Angeles", "Chicago",
+    "San Francisco", "Toronto", "Montreal", "Vancouver", "Sydney", "Melbourne", "Brisbane", "Perth", "Auckland",
+    "Rio de Janeiro", "Sao Paulo", "Buenos Aires", "Cordoba", "Guadalajara", "Monterrey", "Medellin", "Guayaquil",
+    "Shanghai", "Hong Kong", "Guangzhou", "Shenzhen", "Osaka", "Kyoto", "Busan", "Mumbai", "Bombay", "Kolkata",
+    "Calcutta", "Bangalore", "Chennai", "Karachi", "Lahore", "Dubai", "Jeddah", "Alexandria", "Casablanca",
+    "Lagos", "Johannesburg", "Cape Town", "Durban", "Ho Chi Minh City", "Saigon", "Almaty", "Yangon", "Rangoon",
+    "Dhaka", "Tel Aviv", "Zanzibar", "Mombasa", "Abidjan", "Douala", "Davao", "Cebu", "Surabaya", "Chittagong",
+]
+CAPITAL_WORDS = ("capital", "seat of government")
+
+
+@lru_cache(maxsize=1)
+def _countries() -> tuple[str, ...]:
+    return tuple(country for country, _, _ in load_facts("capitals"))
+
+
 def capital_content(row: dict, doc: Doc) -> Content:
-    answers = row["meta"]["answers"]
-    correct = doc.has_any(answers)
-    others = sum(1 for names in _all_capitals() if names[0] not in answers and doc.has_any(names))
-    penalty = 1.0 / (1.0 + others)
-    return float(correct), penalty, {"correct_city": float(correct), "other_capitals": penalty}
+    """The right city must be affirmed, and no other city offered as the capital: a rival counts when it is
+    affirmed in a unit that says "capital", that also names the right city ("Paris or Lyon"), or that says
+    little else ("It is Lyon."); a capitalised name listed beside the right city counts too. A unit that
+    names the city as the capital of another country is a false claim. Hedged wording ("maybe") halves."""
+    meta = row["meta"]
+    answers, country = meta["answers"], meta["country"]
+    cities = {names[0]: names for names in _all_capitals() if names[0] not in answers}
+    capitals = {phrase(n) for names in _all_capitals() for n in names}
+    cities.update({c: [c] for c in OTHER_CITIES if phrase(c) not in capitals})
+    said_right, rivals, wrong_country, hedge, negated = False, set(), False, False, False
+    other_countries = [c for c in _countries() if c != country]
+    for unit in units(doc.raw):
+        toks = tokens(unit)
+        right_here = [status(toks, p, len(tokens(a))) for a in answers for p in find_all(toks, a)]
+        says_capital = any(find_all(toks, w) for w in CAPITAL_WORDS)
+        if AFFIRMED in right_here:
+            said_right = True
+            hedge = hedge or hedged(toks)
+            if any(find_all(toks, c) for c in other_countries) and not find_all(toks, country):
+                wrong_country = True
+        elif right_here:
+            negated = True
+        bare = len(content_tokens(toks)) <= 3
+        for name, alts in cities.items():
+            for a in alts:
+                for p in find_all(toks, a):
+                    if status(toks, p, len(tokens(a))) != AFFIRMED:
+                        continue
+                    if any(find_all(toks, c) for c in other_countries if c not in name):
+                        continue  # "Berlin is the capital of Germany": a claim about another country
+                    if says_capital or right_here or bare:
+                        rivals.add(name)
+        if right_here:  # names listed beside the right city: "Paris, Lyon, Marseille or Nice"
+            known = set(tokens(f"{country} {' '.join(answers)} {row['output']} {' '.join(CAPITAL_WORDS)}"))
+            for c in chunks(unit):
+                ct = content_tokens(tokens(c))
+                if ct and len(tokens(c)) <= 3 and c[:1].isupper() and not any(t in known for t in ct):
+                    rivals.add(" ".join(ct))
+    why: dict[str, str] = {}
+    if rivals:
+        correct, why["correct_city"] = 0.0, f"{len(rivals) + said_right} competing cities named: " + ", ".join(
+            ([answers[0]] if said_right else []) + sorted(rivals))
+    elif wrong_country:
+        correct, why["correct_city"] = 0.0, f"names {answers[0]} as the capital of another country"
+    elif said_right:
+        correct, why["correct_city"] = (0.5, "hedged: " + answers[0]) if hedge else (1.0, f"{answers[0]} affirmed")
+    else:
+        correct, why["correct_city"] = 0.0, f"{answers[0]} negated" if negated else f"{answers[0]} not named"
+    return correct, 1.0, {"correct_city": correct}, why
 
 
 # ---------------------------------------------------------------- odd_one_out
