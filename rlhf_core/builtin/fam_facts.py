@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from .base import Content, Family, capitalize, frac_matched, join_and, load_facts, make_row
-from .claims import (AFFIRMED, NEGATED, STOP_WORDS, chunks, content_tokens, find_all, hedged, mentions, status,
+from .claims import (AFFIRMED, NEGATED, NEGATORS, STOP_WORDS, chunks, content_tokens, find_all, hedged, mentions, status,
                      units)
 from .text import Doc, numbers_at, phrase, segments, tokens
 
@@ -263,10 +263,16 @@ ODD_TEMPLATES = [
     "Find the odd one out in this list.",
     "Which item does not belong?",
 ]
-ODD_MARKERS = ["odd", "belong", "different", "stand out", "stands out", "exception", "unlike", "outlier"]
-_CLAUSE_SPLIT = re.compile(r"[.,;:!?\n]+|\b(?:because|while|whereas|but|since)\b", re.I)
-
-
+# Words that single an item out. Negative forms ("does not belong") are read as one marker, so their "not"
+# does not negate the item; "X is not the odd one out" still does.
+ODD_MARKERS = ("odd", "different", "stand out", "stands out", "exception", "outlier", "unique", "the one out",
+               "oddmark")
+_NEGATIVE_MARKERS = ("doesnt belong", "does not belong", "dont belong", "do not belong", "doesnt fit",
+                     "does not fit", "not like the other", "not belong", "not fit", "belong", "fit in")
+# Words of a choice unit that name nothing chosen ("The odd one out here is clearly ...").
+_CHOICE_FILLER = frozenset(tokens("one out list item items group set word option choice here clearly obviously "
+                                  "answer correct category categories odd different stands stand exception "
+                                  "outlier unique oddmark belong fit"))
 def make_odd(items: list[str], odd: str, odd_cat: dict, major_cat: dict, template: str) -> dict[str, Any]:
     others = [x for x in items if x != odd]
     group = join_and(others) if len(others) == 2 else "the others"
@@ -285,18 +291,67 @@ def gen_odd(rng: random.Random) -> dict[str, Any]:
     return make_odd(items, odd, odd_cat, major, rng.choice(ODD_TEMPLATES))
 
 
-def _named_items(doc: Doc, items: list[str]) -> list[str]:
-    """The item(s) the response singles out: those in a clause saying 'odd'/'different'/...,
-    else the first item it mentions."""
-    named: list[str] = []
-    for clause in _CLAUSE_SPLIT.split(doc.raw):
-        cdoc = Doc(clause)
-        if cdoc.has_any(ODD_MARKERS):
-            named += [it for it in items if cdoc.has(it) and it not in named]
-    if named:
-        return named
-    first = [(doc.positions(it)[0], it) for it in items if doc.has(it)]
-    return [min(first)[1]] if first else []
+def _marked(toks: list[str]) -> list[str]:
+    """Tokens with each negative-form marker ("does not belong") replaced by the single token "oddmark"."""
+    text = " " + " ".join(toks) + " "
+    for m in _NEGATIVE_MARKERS:
+        text = text.replace(f" {phrase(m)} ", " oddmark ")
+    return text.split()
+
+
+def chosen_items(doc: Doc, items: list[str], category_words: set[str]) -> tuple[set[str], set[str], list[str]]:
+    """(chosen, set aside, foreign): the items the response singles out, those it denies or contrasts
+    ("not X", "unlike X"), and other things it singles out ("Reddit is the odd one out").
+    A unit with an odd-one-out marker chooses the items it affirms, or a foreign word when it affirms no
+    item. Without such a unit: a bare unit ("Telegram.", "It's Telegram.") chooses its item; then
+    "Unlike X and Y, ... Z ..." chooses the one item not set aside; then an answer that opens with a single
+    item ("Owl - it is a bird, ...") chooses it."""
+    chosen: set[str] = set()
+    aside: set[str] = set()
+    foreign: list[str] = []
+    item_toks = {it: tokens(it) for it in items}
+    unit_toks = [_marked(tokens(u)) for u in units(doc.raw)]
+    found: list[list[tuple[str, str]]] = []
+    for toks in unit_toks:
+        here = sorted((p, it, status(toks, p, len(t))) for it, t in item_toks.items() for p in find_all(toks, it))
+        found.append([(it, st) for _, it, st in here])
+        aside |= {it for it, st in found[-1] if st != AFFIRMED}
+        if not any(find_all(toks, m) for m in ODD_MARKERS) or clause_negated_marker(toks):
+            continue
+        affirmed = {it for it, st in found[-1] if st == AFFIRMED}
+        if affirmed:
+            chosen |= affirmed
+            continue
+        named = {t for it in item_toks.values() for t in it}
+        rest = [t for t in content_tokens(toks) if t not in _CHOICE_FILLER and t not in named
+                and t not in category_words]
+        if rest and not found[-1]:
+            foreign.append(" ".join(rest[:3]))
+    if chosen or foreign:
+        return chosen, aside - chosen, foreign
+    for toks, here in zip(unit_toks, found):  # bare answers
+        affirmed = {it for it, st in here if st == AFFIRMED}
+        named = {t for it in item_toks.values() for t in it}
+        extra = [t for t in content_tokens(toks) if t not in named and t not in _CHOICE_FILLER]
+        if len(affirmed) == 1 and not extra:
+            chosen |= affirmed
+    if len(chosen) == 0 and aside:
+        sentence_items = {it for here in found for it, st in here if st == AFFIRMED} - aside
+        if len(sentence_items) == 1:
+            chosen = sentence_items
+    if not chosen and found and found[0]:
+        first = found[0]
+        if len({it for it, st in first if st == AFFIRMED}) == 1 and first[0][1] == AFFIRMED:
+            chosen = {first[0][0]}
+    return chosen, aside - chosen, foreign
+
+
+def clause_negated_marker(toks: list[str]) -> bool:
+    """True when the unit denies the oddness itself ("Telegram is not the odd one out")."""
+    text = " " + " ".join(toks) + " "
+    return any(f" {n} " in text for n in ("not the odd", "isnt the odd", "not odd", "isnt odd", "not different",
+                                           "isnt different", "not an exception", "not the exception",
+                                           "not the outlier", "no odd"))
 
 
 # Who a category word is said of: the odd item or "it", against the other items or "the others"/"they".
@@ -309,20 +364,19 @@ def _category_keys() -> tuple[str, ...]:
     return tuple(sorted({k for c in load_facts("odd_one_out") for k in c["keys"]}))
 
 
-def odd_reason(doc: Doc, items: list[str], odd: str, odd_keys: list[str], major_keys: list[str]) -> float:
-    """How right the stated reason is: each category word (of any category in the fact table) is
-    said of the nearest subject before it (the first one after it when none precedes): the odd item
-    or "it", or the other items / "the others" / "they". A side is right when every category said
-    of it is its own (the odd item's category, or the majority's); the score is the share of sides
-    that are right, out of those given a category. So "it is an insect while the others are fish"
-    scores 1 for the mosquito, the swapped reason 0, a wrong category on one side 0.5."""
+def odd_reason(doc: Doc, items: list[str], odd: str, odd_keys: list[str], major_keys: list[str]) -> tuple[float, int]:
+    """(share of right sides, wrong sides). Each category word (of any category in the fact table) is said
+    of the nearest subject before it (the first one after it when none precedes): the odd item or "it", or
+    the other items / "the others" / "they". A negated category ("it is not a social network") claims the
+    side is not of it. A side is right when every category said of it is true of it, wrong when one is
+    false. So "it is an insect while the others are fish" is right for the mosquito, the swapped reason
+    wrong on both sides."""
     subjects = sorted([(p, "odd") for w in (odd, *_ODD_SUBJECTS) for p in doc.positions(w)]
                       + [(p, "others") for w in [*(it for it in items if it != odd), *_OTHER_SUBJECTS]
                          for p in doc.positions(w)])
     if not subjects:
-        return 0.0
+        return 0.0, 0
     own = {"odd": set(odd_keys), "others": set(major_keys)}
-    # an item's own name is no category claim, even where it is a category word ("Drum": percussion)
     named = {p + i for it in items for p in doc.positions(it) for i in range(len(tokens(it)))}
     said: dict[str, list[bool]] = {}
     for key in _category_keys():
@@ -331,17 +385,41 @@ def odd_reason(doc: Doc, items: list[str], odd: str, odd_keys: list[str], major_
                 continue
             before = [side for q, side in subjects if q < p]
             side = before[-1] if before else subjects[0][1]
-            said.setdefault(side, []).append(key in own[side])
-    return sum(all(v) for v in said.values()) / len(said) if said else 0.0
+            negated = any(t in NEGATORS for t in doc.tokens[max(0, p - 3) : p])
+            said.setdefault(side, []).append((key in own[side]) != negated)
+    if not said:
+        return 0.0, 0
+    wrong = sum(not all(v) for v in said.values())
+    return sum(all(v) for v in said.values()) / len(said), wrong
 
 
 def odd_content(row: dict, doc: Doc) -> Content:
     meta = row["meta"]
-    named = _named_items(doc, meta["items"])
-    picked = 1.0 / len(named) if meta["odd"] in named else 0.0  # naming several splits the credit
-    reason = odd_reason(doc, meta["items"], meta["odd"], meta["odd_keys"], meta["major_keys"]) if picked else 0.0
-    content = picked * (0.7 + 0.3 * reason)
-    return content, 1.0, {"odd_named": picked, "reason": reason}
+    items, odd = meta["items"], meta["odd"]
+    chosen, aside, foreign = chosen_items(doc, items, set(_category_words()))
+    why: dict[str, str] = {}
+    if foreign:
+        picked, why["odd_named"] = 0.0, f"singles out something not in the list: {', '.join(foreign)}"
+    elif len(chosen) > 1:
+        picked, why["odd_named"] = 0.0, f"{len(chosen)} competing items singled out: {', '.join(sorted(chosen))}"
+    elif chosen == {odd}:
+        picked, why["odd_named"] = 1.0, f"chose {odd!r} = the odd item"
+    elif chosen:
+        picked, why["odd_named"] = 0.0, f"chose {next(iter(chosen))!r}, the odd item is {odd!r}"
+    else:
+        picked, why["odd_named"] = 0.0, "no item singled out" + (f" ({odd!r} denied)" if odd in aside else "")
+    reason, wrong = odd_reason(doc, items, odd, meta["odd_keys"], meta["major_keys"]) if picked else (0.0, 0)
+    if wrong:
+        content, why["reason"] = 0.2 * picked, f"false category claim on {wrong} side(s)"
+    else:
+        content = picked * (0.7 + 0.3 * reason)
+        why["reason"] = f"{reason:.0%} of the sides given a true category" if picked else "-"
+    return content, 1.0, {"odd_named": picked, "reason": reason}, why
+
+
+@lru_cache(maxsize=1)
+def _category_words() -> tuple[str, ...]:
+    return tuple(sorted({t for k in _category_keys() for t in tokens(k)}))
 
 
 # ---------------------------------------------------------------- classify
