@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from .base import Content, Family, capitalize, frac_matched, join_and, load_facts, make_row
-from .claims import (AFFIRMED, NEGATED, NEGATORS, STOP_WORDS, chunks, content_tokens, find_all, hedged, mentions, status,
+from .claims import (AFFIRMED, NEGATED, NEGATORS, STOP_WORDS, chunks, content_tokens, find_all, hedged, negated_at, mentions, status,
                      units)
 from .text import Doc, numbers_at, phrase, segments, tokens
 
@@ -458,39 +458,86 @@ def gen_classify(rng: random.Random) -> dict[str, Any]:
     return make_classify(pairs, rng.choice(CLASSIFY_TEMPLATES), lines=rng.random() < 0.5)
 
 
-def _label_sentence(cdoc: Doc, items: list[str], current: str | None) -> tuple[dict[str, str], str | None]:
-    """Labels for the items of one sentence. When the sentence's first label comes before its first
-    item ("Animals: elephant, lion") each item takes the label before it; otherwise ("Oak tree: plant",
-    "elephant and lion are animals") the label after it. A sentence without labels inherits the last one."""
-    labels = sorted((pos, lab) for lab in LABELS for pos in cdoc.positions(lab))
-    spans = sorted((cdoc.positions(it)[0], it) for it in items if cdoc.has(it))
+# Words that state a label; an item's own words never count ("oak tree", "copper ore", "rock salt").
+LABEL_WORDS = {
+    "animal": ["animal", "creature", "fauna", "beast", "mammal", "bird", "reptile", "insect", "fish", "amphibian",
+               "animal kingdom"],
+    "plant": ["plant", "flora", "vegetation", "flower", "shrub", "herb", "tree", "plant kingdom"],
+    "mineral": ["mineral", "rock", "stone", "ore", "metal", "gem", "gemstone", "crystal", "mineral kingdom"],
+}
+_CLASSIFY_SPLIT = re.compile(r"[\n;]+|[.!?]+(?=\s|$)")
+
+
+def _segment_labels(toks: list[str], items: list[str]) -> tuple[dict[str, set[str]], set[str]]:
+    """Labels given to each item of one line/sentence, and the labels affirmed in it. A segment whose first
+    label comes before its first item ("Animals: elephant, lion") gives each item the labels between the
+    previous item and it; otherwise ("Oak tree: plant", "X and Y are animals") the labels between it and
+    the next item. An item with no label of its own shares its neighbour's ("X and Y are animals")."""
+    spans = sorted((p, p + len(tokens(it)), it) for it in items for p in find_all(toks, it))
+    inside = {i for start, end, _ in spans for i in range(start, end)}
+    labels = sorted((p, lab) for lab, words in LABEL_WORDS.items() for w in words for p in find_all(toks, w)
+                    if p not in inside and negated_at(toks, p, 3) is False)
     if not labels:
-        return ({it: current for _, it in spans} if current else {}), current
-    out: dict[str, str] = {}
-    label_first = labels[0][0] < spans[0][0] if spans else False
-    for start, it in spans:
-        before = [lab for pos, lab in labels if pos < start]
-        after = [lab for pos, lab in labels if pos > start]
-        preferred, fallback = (before[-1:], after[:1]) if label_first else (after[:1], before[-1:])
-        out[it] = (preferred or fallback)[0]
-    return out, labels[-1][1]
+        return {}, set()
+    affirmed = {lab for _, lab in labels}
+    if not spans:
+        return {}, affirmed
+    label_first = labels[0][0] < spans[0][0]
+    got: list[set[str]] = []
+    for i, (start, end, _) in enumerate(spans):
+        if label_first:
+            lo = spans[i - 1][1] if i else -1
+            got.append({lab for p, lab in labels if lo <= p < start})
+        else:
+            hi = spans[i + 1][0] if i + 1 < len(spans) else len(toks)
+            got.append({lab for p, lab in labels if end <= p < hi})
+    order = range(len(spans)) if label_first else range(len(spans) - 1, -1, -1)
+    last: set[str] = set()
+    for i in order:  # share the neighbour's labels: forwards for label-first, backwards otherwise
+        if not got[i]:
+            got[i] = last
+        last = got[i]
+    out: dict[str, set[str]] = {}
+    for (_, _, it), labs in zip(spans, got):
+        out.setdefault(it, set()).update(labs)
+    return out, affirmed
 
 
-def _assigned_labels(doc: Doc, items: list[str]) -> dict[str, str]:
-    assigned: dict[str, str] = {}
-    current: str | None = None
-    for sentence in segments(doc.raw):
-        labelled, current = _label_sentence(Doc(sentence), items, current)
-        for it, lab in labelled.items():
-            assigned.setdefault(it, lab)  # the first time an item is labelled counts
+def assigned_labels(doc: Doc, items: list[str]) -> dict[str, set[str]]:
+    """Every label each item is given, line by line; a line of labels alone ("Animals:") heads the lines
+    after it."""
+    assigned: dict[str, set[str]] = {}
+    header: set[str] = set()
+    for seg in _CLASSIFY_SPLIT.split(doc.raw):
+        toks = tokens(seg or "")
+        if not toks:
+            continue
+        labelled, affirmed = _segment_labels(toks, items)
+        present = [it for it in items if find_all(toks, it)]
+        if affirmed and not present:
+            header = affirmed
+            continue
+        if not affirmed and present and header:
+            labelled = {it: set(header) for it in present}
+        for it, labs in labelled.items():
+            if labs:
+                assigned.setdefault(it, set()).update(labs)
     return assigned
 
 
 def classify_content(row: dict, doc: Doc) -> Content:
+    """(right - wrong) / items: an item is right when it is given its label and no other; a wrong label, or
+    several ("animal, plant or mineral"), makes it wrong; a negated label ("not a plant") gives none."""
     pairs = row["meta"]["items"]
-    assigned = _assigned_labels(doc, [p[0] for p in pairs])
-    right = sum(1 for item, label in pairs if assigned.get(item) == label) / len(pairs)
-    return right, 1.0, {"items_right": right}
+    assigned = assigned_labels(doc, [p[0] for p in pairs])
+    right = [it for it, lab in pairs if assigned.get(it) == {lab}]
+    wrong = [it for it, lab in pairs if assigned.get(it) and assigned[it] != {lab}]
+    content = max(0.0, (len(right) - len(wrong)) / len(pairs))
+    why = {"items_right": f"{len(right)}/{len(pairs)} right"
+           + (f"; wrong or hedged: {', '.join(f'{it}={sorted(assigned[it])}' for it in wrong)}" if wrong else "")
+           + (f"; unlabelled: {', '.join(it for it, _ in pairs if it not in assigned)}"
+              if len(assigned) < len(pairs) else "")}
+    return content, 1.0, {"items_right": content}, why
 
 
 FAMILIES = [
