@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 import random
 import re
+import unicodedata
 from typing import Any
 
 from .base import Content, Family, make_row
-from .text import Doc
+from .claims import NEGATORS
+from .text import Doc, numbers_at
 
 # ---------------------------------------------------------------- arithmetic
 
@@ -46,13 +48,149 @@ def gen_arithmetic(rng: random.Random) -> dict[str, Any]:
     return make_arithmetic(op, a, b, rng.choice(ARITH_TEMPLATES[op]))
 
 
+_STREAM = re.compile(r"\d+(?:\.\d+)?|[a-z]+|[-+*/=\u00d7\u00f7]")
+_OPS = {"+": "+", "plus": "+", "add": "+", "-": "-", "minus": "-", "x": "x", "*": "x", "\u00d7": "x",
+        "times": "x", "multiplied": "x", "/": "/", "\u00f7": "/", "divided": "/", "over": "/"}
+_RELS = {"=", "equals", "equal", "is", "makes", "gives", "get", "gets", "are", "results", "yields"}
+_SKIP = {"by", "to", "in", "the", "a"}  # "multiplied by", "equal to", "results in"
+
+
+def math_stream(raw: str) -> list[tuple[str, Any]]:
+    """The response as ("num", value) / ("op", op) / ("rel", word) / ("neg", word) / ("word", word) items:
+    digits and number words become numbers ("eighty-four" -> 84), operator words become operators."""
+    text = normalize_math(raw)
+    words = _STREAM.findall(text)
+    out: list[tuple[str, Any]] = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w[0].isdigit():
+            out.append(("num", float(w)))
+            i += 1
+            continue
+        if w in _NUMBER_WORDS:
+            j = i
+            while j < len(words) and (words[j] in _NUMBER_WORDS or (words[j] == "and" and j + 1 < len(words)
+                                                                    and words[j + 1] in _NUMBER_WORDS and j > i
+                                                                    and words[j - 1] == "hundred")):
+                j += 1
+            out += [("num", float(v)) for _, v in numbers_at(words[i:j])]
+            i = j
+            continue
+        if w in _OPS:
+            out.append(("op", _OPS[w]))
+        elif w in _RELS:
+            out.append(("rel", w))
+        elif w in NEGATORS:
+            out.append(("neg", w))
+        elif w not in _SKIP:
+            out.append(("word", w))
+        i += 1
+    return out
+
+
+_NUMBER_WORDS = frozenset(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred".split())
+
+
+def normalize_math(raw: str) -> str:
+    text = unicodedata.normalize("NFKC", raw or "").lower()
+    text = re.sub(r"['\u2019]", "", text)
+    text = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text)
+    text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)  # "eighty-four"
+    return text.replace("\u2212", "-").replace("\u2013", "-")
+
+
+def _evaluate(nums: list[float], ops: list[str]) -> float | None:
+    """Left-to-right with x and / before + and -."""
+    vals, pend = [nums[0]], []
+    for op, n in zip(ops, nums[1:]):
+        if op == "x":
+            vals[-1] *= n
+        elif op == "/":
+            if n == 0:
+                return None
+            vals[-1] /= n
+        else:
+            pend.append(op)
+            vals.append(n)
+    total = vals[0]
+    for op, v in zip(pend, vals[1:]):
+        total = total + v if op == "+" else total - v
+    return total
+
+
+def equations(stream: list[tuple[str, Any]]) -> list[tuple[list[float], list[str], float, bool, set[int]]]:
+    """(operands, operators, stated result, negated, stream indices) of every "a op b [op c] rel [not] r"."""
+    out = []
+    i = 0
+    while i < len(stream):
+        if stream[i][0] != "num":
+            i += 1
+            continue
+        nums, ops, j = [stream[i][1]], [], i + 1
+        while j + 1 < len(stream) and stream[j][0] == "op" and stream[j + 1][0] == "num":
+            ops.append(stream[j][1])
+            nums.append(stream[j + 1][1])
+            j += 2
+        if ops and j < len(stream) and stream[j][0] == "rel":
+            k, negated = j + 1, False
+            while k < len(stream) and stream[k][0] in ("neg", "rel"):
+                negated = negated or stream[k][0] == "neg"
+                k += 1
+            if k < len(stream) and stream[k][0] == "num":
+                out.append((nums, ops, stream[k][1], negated, set(range(i, k + 1))))
+                i = k + 1
+                continue
+        i = max(j, i + 1)
+    return out
+
+
 def arithmetic_content(row: dict, doc: Doc) -> Content:
+    """The result must be stated and nothing else offered as the result: every equation written out must be
+    true ("23 + 45 = 68" and working steps like "10 x 7 = 70"), a false one is a false claim; a number that
+    is neither an operand nor part of a true equation is an offered result, so "68 or 69" hedges; a
+    negated result ("is not 68") is no answer."""
     meta = row["meta"]
-    numbers = doc.numbers()
-    correct = float(meta["answer"] in numbers)
-    wrong = [x for x in numbers if x not in (meta["a"], meta["b"], meta["answer"])]
-    penalty = 0.5 if (correct and wrong) else 1.0
-    return correct, penalty, {"right_number": correct, "wrong_numbers": penalty}
+    a, b, answer = meta["a"], meta["b"], meta["answer"]
+    stream = math_stream(doc.raw)
+    accounted: set[int] = set()
+    false_eq: list[str] = []
+    stated = False
+    negated_answer = False
+    for nums, ops, result, negated, idx in equations(stream):
+        value = _evaluate(nums, ops)
+        true = value is not None and abs(value - result) < 1e-9
+        text = " ".join(f"{n:g} {o}" for n, o in zip(nums, ops)) + f" {nums[-1]:g} = {result:g}"
+        if true == negated:
+            false_eq.append(("not " if negated else "") + text)
+        accounted |= idx
+        if result == answer and sorted(nums) == sorted([a, b]):
+            stated = stated or not negated
+            negated_answer = negated_answer or negated
+    offered: list[float] = []
+    for i, (kind, v) in enumerate(stream):
+        if kind != "num" or i in accounted or v in (a, b):
+            continue
+        if any(k == "neg" for k, _ in stream[max(0, i - 3) : i]):
+            negated_answer = negated_answer or v == answer
+            continue
+        if v == answer:
+            stated = True
+        else:
+            offered.append(v)
+    why: dict[str, str] = {}
+    if false_eq:
+        right, why["right_number"] = 0.0, f"false equation: {false_eq[0]}"
+    elif offered:
+        right, why["right_number"] = 0.0, "competing results: " + ", ".join(
+            f"{x:g}" for x in ([answer] if stated else []) + offered)
+    elif stated:
+        right, why["right_number"] = 1.0, f"states {answer}"
+    else:
+        right, why["right_number"] = 0.0, f"{answer} negated" if negated_answer else f"{answer} not stated"
+    return right, 1.0, {"right_number": right}, why
 
 
 # ---------------------------------------------------------------- fraction
