@@ -205,6 +205,18 @@ def pairs(raw: str) -> list[tuple[str, str]]:
     return out
 
 
+def longest_copied_run(response: list[str], prompt: list[str], n: int = 4) -> int:
+    """Tokens in the longest stretch of the response whose every n-gram also occurs in the prompt."""
+    if len(response) < n or len(prompt) < n:
+        return 0
+    grams = {tuple(prompt[i : i + n]) for i in range(len(prompt) - n + 1)}
+    best = run = 0
+    for i in range(len(response) - n + 1):
+        run = run + 1 if tuple(response[i : i + n]) in grams else 0
+        best = max(best, run)
+    return best + n - 1 if best else 0
+
+
 def strip_copied(raw: str, prompt: list[str], n: int = 4) -> tuple[int, str]:
     """(copied, rest): how many tokens of the response lie in runs of >= n tokens that also occur in the
     prompt, and the raw response without the words of those runs."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import RlhfError
-from .claims import content_tokens, strip_copied
+from .claims import content_tokens, longest_copied_run, strip_copied
 from .families import FAMILIES
 from .text import Doc, repeated_share, segments, tokens, word_count
 
@@ -15,6 +15,8 @@ REPEAT_ZERO = 0.9  # ... and a response that is 90% repeats of itself scores 0
 LENGTH_ALLOWANCE = 3.0  # up to 3x the reference's words is free ...
 MIN_BUDGET = 20  # ... and never less than 20 words, so short answers may add a sentence
 COPY_RUN = 4  # a run of this many tokens also in the prompt counts as copied
+COPY_MIN = 10  # the instruction guard needs this many copied tokens ("Jupiter is the largest planet in ...")
+COPY_NEW_SHARE = 0.25  # ... and fewer new content words than this share of them
 
 
 @dataclass(frozen=True)
@@ -49,22 +51,25 @@ def length_factor(n_words: int, ref_words: int) -> float:
     return 1.0 / (1.0 + 2.0 * over * over)
 
 
-def guard(row: dict[str, Any], doc: Doc) -> tuple[Doc | None, str]:
-    """Answers that need no knowledge. One with no content word at all ("I or because finally.") gets no
-    document to judge. One that is mostly the prompt copied back (at least half its tokens, and >= 4, in
-    4-token runs of the prompt) is judged on what it adds: the copied words are dropped first, so "What is
-    the capital of France? Paris." is judged as "Paris", and a story prompt copied back with "She decided."
-    appended as "She decided."."""
+def guard(row: dict[str, Any], doc: Doc) -> tuple[float, str]:
+    """0 for an answer that needs no knowledge, else 1. Refused: (a) no content word at all ("I or because
+    finally."); (b) the prompt copied back: one stretch of >= 4 tokens of the prompt making up 90% of the
+    answer, and not one token that is not in the prompt (unless the reference itself only uses the
+    prompt's words, as a sort of an already sorted list does); (c) mostly the instruction copied back: >= 10
+    tokens in 4-token runs of the instruction, with fewer new content words than a quarter of them (the
+    input is left out here: spelling answers copy their sentence, classify/ordering answers their items)."""
     if not content_tokens(doc.tokens):
-        return None, "no content words: only function/connective words"
+        return 0.0, "no content words: only function/connective words"
     prompt = tokens(f"{row.get('instruction', '')}\n{row.get('input', '')}")
-    copied, rest = strip_copied(doc.raw, prompt, COPY_RUN)
-    if copied < COPY_RUN or 2 * copied < len(doc.tokens):
-        return doc, "not a prompt copy"
-    left = Doc(rest)
-    if not content_tokens(left.tokens):
-        return None, f"copies the prompt ({copied} tokens) and adds no content word"
-    return left, f"judged without the {copied} tokens copied from the prompt: {rest[:60]!r}"
+    run = longest_copied_run(doc.tokens, prompt, COPY_RUN)
+    ref_in_prompt = set(tokens(row.get("output", ""))) <= set(prompt)  # sorting answers reuse the input's words
+    if run >= COPY_RUN and run >= 0.9 * len(doc.tokens) and set(doc.tokens) <= set(prompt) and not ref_in_prompt:
+        return 0.0, "copies the prompt and adds nothing"
+    copied, rest = strip_copied(doc.raw, tokens(row.get("instruction", "")), COPY_RUN)
+    new = len(content_tokens(tokens(rest)))
+    if copied >= COPY_MIN and new < COPY_NEW_SHARE * copied:
+        return 0.0, f"copies the instruction: {copied} copied tokens, {new} new content words"
+    return 1.0, "not a prompt copy"
 
 
 def judge(row: dict[str, Any], response: str) -> JudgeResult:
@@ -78,9 +83,8 @@ def judge(row: dict[str, Any], response: str) -> JudgeResult:
     if not doc.tokens:
         return JudgeResult(0.0, {"content": 0.0, "penalty": 1.0, "guard": 1.0, "repetition": 1.0, "length": 1.0},
                            {"content": "empty answer"})
-    judged, g_why = guard(row, doc)
-    g = 0.0 if judged is None else 1.0
-    out = family.content(row, judged or doc)
+    g, g_why = guard(row, doc)
+    out = family.content(row, doc)
     content, penalty, detail = out[0], out[1], out[2]
     why: dict[str, str] = dict(out[3]) if len(out) > 3 else {}  # type: ignore[misc]
     repetition, rep = _repetition(doc)
