@@ -241,7 +241,9 @@ def capital_content(row: dict, doc: Doc) -> Content:
             for c in chunks(unit):
                 ct = content_tokens(tokens(c))
                 if ct and len(tokens(c)) <= 3 and c[:1].isupper() and not any(t in known for t in ct):
-                    rivals.add(" ".join(ct))
+                    at = find_all(toks, " ".join(tokens(c)))
+                    if at and status(toks, at[0], len(tokens(c))) == AFFIRMED:
+                        rivals.add(" ".join(ct))
     why: dict[str, str] = {}
     if rivals:
         correct, why["correct_city"] = 0.0, f"{len(rivals) + said_right} competing cities named: " + ", ".join(
@@ -465,6 +467,7 @@ LABEL_WORDS = {
     "plant": ["plant", "flora", "vegetation", "flower", "shrub", "herb", "tree", "plant kingdom"],
     "mineral": ["mineral", "rock", "stone", "ore", "metal", "gem", "gemstone", "crystal", "mineral kingdom"],
 }
+_LIST_GLUE = frozenset("and or the a an both as well also".split())
 _CLASSIFY_SPLIT = re.compile(r"[\n;]+|[.!?]+(?=\s|$)")
 
 
@@ -493,9 +496,12 @@ def _segment_labels(toks: list[str], items: list[str]) -> tuple[dict[str, set[st
             got.append({lab for p, lab in labels if end <= p < hi})
     order = range(len(spans)) if label_first else range(len(spans) - 1, -1, -1)
     last: set[str] = set()
-    for i in order:  # share the neighbour's labels: forwards for label-first, backwards otherwise
-        if not got[i]:
-            got[i] = last
+    for i in order:  # share the neighbour's labels when listed together: forwards for label-first, else backwards
+        j = i - 1 if label_first else i + 1
+        if not got[i] and 0 <= j < len(spans):
+            lo, hi = (spans[j][1], spans[i][0]) if label_first else (spans[i][1], spans[j][0])
+            if all(t in _LIST_GLUE for t in toks[lo:hi]):
+                got[i] = last
         last = got[i]
     out: dict[str, set[str]] = {}
     for (_, _, it), labs in zip(spans, got):

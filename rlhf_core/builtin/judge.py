@@ -11,7 +11,8 @@ from .families import FAMILIES
 from .text import Doc, repeated_share, segments, tokens, word_count
 
 REPEAT_ALLOWANCE = 0.1  # a little repetition is normal prose ("she had to ... she had to")
-REPEAT_ZERO = 0.9  # ... and a response that is 90% repeats of itself scores 0
+REPEAT_ZERO = 0.8  # ... and a response that is 80% repeats of itself (five copies) scores 0
+REPEAT_POWER = 2.6  # the fall is gentle at first: saying a right answer twice is not degenerate
 LENGTH_ALLOWANCE = 3.0  # up to 3x the reference's words is free ...
 MIN_BUDGET = 20  # ... and never less than 20 words, so short answers may add a sentence
 COPY_RUN = 4  # a run of this many tokens also in the prompt counts as copied
@@ -27,10 +28,10 @@ class JudgeResult:
 
 
 def repetition_factor(doc: Doc) -> float:
-    """1 for fresh text; then a cubic fall in the repeated share r (repeated 4-grams or repeated
-    sentences/entries) from r = 0.1 to r = 0.9: a right answer said twice (r = 0.5) keeps 0.88, three
-    times 0.66, five times 0.33, ten times 0. 4-grams, not 3-grams, so that list answers ("X is an animal,
-    Y is an animal") stay clean."""
+    """1 for fresh text; then 1 - x^2.6 with x the repeated share r (repeated 4-grams or repeated
+    sentences/entries) scaled from r = 0.1 (x = 0) to r = 0.8 (x = 1): a right answer said twice (r = 0.5)
+    keeps 0.77, three times (r = 0.67) 0.45, four times 0.17, five times or more 0. 4-grams, not 3-grams, so that
+    list answers ("X is an animal, Y is an animal") stay clean."""
     return _repetition(doc)[0]
 
 
@@ -39,7 +40,7 @@ def _repetition(doc: Doc) -> tuple[float, float]:
     dup_entries = 1.0 - len(set(segs)) / len(segs) if len(segs) >= 2 else 0.0
     rep = max(repeated_share(doc.tokens, 4), dup_entries)
     x = min(1.0, max(0.0, (rep - REPEAT_ALLOWANCE) / (REPEAT_ZERO - REPEAT_ALLOWANCE)))
-    return 1.0 - x**3, rep
+    return 1.0 - x**REPEAT_POWER, rep
 
 
 def length_factor(n_words: int, ref_words: int) -> float:
