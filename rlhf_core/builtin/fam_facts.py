@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from .base import Content, Family, capitalize, frac_matched, join_and, load_facts, make_row
-from .claims import (AFFIRMED, NEGATED, NEGATORS, STOP_WORDS, chunks, content_tokens, find_all, hedged, negated_at, mentions, status,
+from .claims import (AFFIRMED, NEGATED, NEGATORS, STOP_WORDS, PhraseIndex, chunks, content_tokens, find_all, hedged, negated_at, mentions, status,
                      units)
 from .text import Doc, numbers_at, phrase, segments, tokens
 
@@ -199,8 +199,17 @@ CAPITAL_WORDS = ("capital", "seat of government")
 
 
 @lru_cache(maxsize=1)
-def _countries() -> tuple[str, ...]:
-    return tuple(country for country, _, _ in load_facts("capitals"))
+def _country_index() -> PhraseIndex:
+    return PhraseIndex({country: [country] for country, _, _ in load_facts("capitals")})
+
+
+@lru_cache(maxsize=256)
+def _rival_index(answers: tuple[str, ...]) -> PhraseIndex:
+    """Every capital and large city that is not the answer, by its canonical name."""
+    cities = {names[0]: names for names in _all_capitals() if names[0] not in answers}
+    capitals = {phrase(n) for names in _all_capitals() for n in names}
+    cities.update({c: [c] for c in OTHER_CITIES if phrase(c) not in capitals})
+    return PhraseIndex(cities)
 
 
 def capital_content(row: dict, doc: Doc) -> Content:
@@ -210,32 +219,28 @@ def capital_content(row: dict, doc: Doc) -> Content:
     names the city as the capital of another country is a false claim. Hedged wording ("maybe") halves."""
     meta = row["meta"]
     answers, country = meta["answers"], meta["country"]
-    cities = {names[0]: names for names in _all_capitals() if names[0] not in answers}
-    capitals = {phrase(n) for names in _all_capitals() for n in names}
-    cities.update({c: [c] for c in OTHER_CITIES if phrase(c) not in capitals})
+    rival_index = _rival_index(tuple(answers))
     said_right, rivals, wrong_country, hedge, negated = False, set(), False, False, False
-    other_countries = [c for c in _countries() if c != country]
     for unit in units(doc.raw):
         toks = tokens(unit)
         right_here = [status(toks, p, len(tokens(a))) for a in answers for p in find_all(toks, a)]
         says_capital = any(find_all(toks, w) for w in CAPITAL_WORDS)
+        countries = {name for name, _, _ in _country_index().scan(toks)}
         if AFFIRMED in right_here:
             said_right = True
             hedge = hedge or hedged(toks)
-            if any(find_all(toks, c) for c in other_countries) and not find_all(toks, country):
+            if countries - {country} and country not in countries:
                 wrong_country = True
         elif right_here:
             negated = True
         bare = len(content_tokens(toks)) <= 3
-        for name, alts in cities.items():
-            for a in alts:
-                for p in find_all(toks, a):
-                    if status(toks, p, len(tokens(a))) != AFFIRMED:
-                        continue
-                    if any(find_all(toks, c) for c in other_countries if c not in name):
-                        continue  # "Berlin is the capital of Germany": a claim about another country
-                    if says_capital or right_here or bare:
-                        rivals.add(name)
+        for name, p, n in rival_index.scan(toks):
+            if status(toks, p, n) != AFFIRMED:
+                continue
+            if any(c not in name for c in countries - {country}):
+                continue  # "Berlin is the capital of Germany": a claim about another country
+            if says_capital or right_here or bare:
+                rivals.add(name)
         if right_here:  # names listed beside the right city: "Paris, Lyon, Marseille or Nice"
             known = set(tokens(f"{country} {' '.join(answers)} {row['output']} {' '.join(CAPITAL_WORDS)}"))
             for c in chunks(unit):
@@ -467,6 +472,11 @@ LABEL_WORDS = {
     "plant": ["plant", "flora", "vegetation", "flower", "shrub", "herb", "tree", "plant kingdom"],
     "mineral": ["mineral", "rock", "stone", "ore", "metal", "gem", "gemstone", "crystal", "mineral kingdom"],
 }
+@lru_cache(maxsize=1)
+def _label_index() -> PhraseIndex:
+    return PhraseIndex(LABEL_WORDS)
+
+
 _LIST_GLUE = frozenset("and or the a an both as well also".split())
 _CLASSIFY_SPLIT = re.compile(r"[\n;]+|[.!?]+(?=\s|$)")
 
@@ -478,8 +488,8 @@ def _segment_labels(toks: list[str], items: list[str]) -> tuple[dict[str, set[st
     the next item. An item with no label of its own shares its neighbour's ("X and Y are animals")."""
     spans = sorted((p, p + len(tokens(it)), it) for it in items for p in find_all(toks, it))
     inside = {i for start, end, _ in spans for i in range(start, end)}
-    labels = sorted((p, lab) for lab, words in LABEL_WORDS.items() for w in words for p in find_all(toks, w)
-                    if p not in inside and negated_at(toks, p, 3) is False)
+    labels = sorted((p, lab) for lab, p, _ in _label_index().scan(toks)
+                    if p not in inside and not negated_at(toks, p, 3))
     if not labels:
         return {}, set()
     affirmed = {lab for _, lab in labels}

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from ..errors import RlhfError
-from .claims import content_tokens, longest_copied_run, strip_copied
+from .claims import STOP_WORDS, copied_tokens, longest_copied_run
 from .families import FAMILIES
 from .text import Doc, repeated_share, segments, tokens, word_count
 
@@ -59,18 +60,28 @@ def guard(row: dict[str, Any], doc: Doc) -> tuple[float, str]:
     prompt's words, as a sort of an already sorted list does); (c) mostly the instruction copied back: >= 10
     tokens in 4-token runs of the instruction, with fewer new content words than a quarter of them (the
     input is left out here: spelling answers copy their sentence, classify/ordering answers their items)."""
-    if not content_tokens(doc.tokens):
+    if all(t in STOP_WORDS and not t.isdigit() for t in doc.tokens):
         return 0.0, "no content words: only function/connective words"
-    prompt = tokens(f"{row.get('instruction', '')}\n{row.get('input', '')}")
-    run = longest_copied_run(doc.tokens, prompt, COPY_RUN)
-    ref_in_prompt = set(tokens(row.get("output", ""))) <= set(prompt)  # sorting answers reuse the input's words
-    if run >= COPY_RUN and run >= 0.9 * len(doc.tokens) and set(doc.tokens) <= set(prompt) and not ref_in_prompt:
-        return 0.0, "copies the prompt and adds nothing"
-    copied, rest = strip_copied(doc.raw, tokens(row.get("instruction", "")), COPY_RUN)
-    new = len(content_tokens(tokens(rest)))
-    if copied >= COPY_MIN and new < COPY_NEW_SHARE * copied:
-        return 0.0, f"copies the instruction: {copied} copied tokens, {new} new content words"
+    instruction, prompt, prompt_set, ref_in_prompt = _prompt_tokens(
+        row.get("instruction", ""), row.get("input", ""), row.get("output", ""))
+    if not ref_in_prompt and prompt_set.issuperset(doc.tokens):
+        run = longest_copied_run(doc.tokens, prompt, COPY_RUN)
+        if run >= COPY_RUN and run >= 0.9 * len(doc.tokens):
+            return 0.0, "copies the prompt and adds nothing"
+    if len(instruction) >= COPY_MIN:
+        copied, new = copied_tokens(doc.tokens, instruction, COPY_RUN)
+        if copied >= COPY_MIN and new < COPY_NEW_SHARE * copied:
+            return 0.0, f"copies the instruction: {copied} copied tokens, {new} new content words"
     return 1.0, "not a prompt copy"
+
+
+@lru_cache(maxsize=1 << 12)
+def _prompt_tokens(instruction: str, input: str, output: str
+                   ) -> tuple[tuple[str, ...], tuple[str, ...], frozenset[str], bool]:
+    """(instruction tokens, prompt tokens, their set, whether the reference uses only the prompt's words)."""
+    prompt = tuple(tokens(f"{instruction}\n{input}"))
+    # a sorting answer reuses the input's words: copying them back is no sign of a copy
+    return tuple(tokens(instruction)), prompt, frozenset(prompt), set(tokens(output)) <= set(prompt)
 
 
 def judge(row: dict[str, Any], response: str) -> JudgeResult:
