@@ -250,9 +250,12 @@ def capital_content(row: dict, doc: Doc) -> Content:
                     if at and status(toks, at[0], len(tokens(c))) == AFFIRMED:
                         rivals.add(" ".join(ct))
     why: dict[str, str] = {}
-    if rivals:
-        correct, why["correct_city"] = 0.0, f"{len(rivals) + said_right} competing cities named: " + ", ".join(
-            ([answers[0]] if said_right else []) + sorted(rivals))
+    if rivals and said_right:
+        correct, why["correct_city"] = 0.0, f"{len(rivals) + 1} competing cities named: " + ", ".join(
+            [answers[0], *sorted(rivals)])
+    elif rivals:
+        correct, why["correct_city"] = 0.0, (f"{answers[0]} negated; " if negated else "") + "names " + ", ".join(
+            sorted(rivals)) + " instead"
     elif wrong_country:
         correct, why["correct_city"] = 0.0, f"names {answers[0]} as the capital of another country"
     elif said_right:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -113,3 +114,11 @@ def judge(row: dict[str, Any], response: str) -> JudgeResult:
 
 def gold_score(row: dict[str, Any], response: str) -> float:
     return judge(row, response).score
+
+
+def generated_row(family: str, seed: int) -> dict[str, Any]:
+    """One generated row of a family, the same for a given seed in every process (for `rlhf judge` and the
+    adversarial tests)."""
+    if family not in FAMILIES:
+        raise RlhfError(f"gold judge: no builtin family {family!r} (families: {', '.join(FAMILIES)})")
+    return {"id": f"{family}-seed-{seed}", **FAMILIES[family].generate(random.Random(f"judge-case-{family}-{seed}"))}
