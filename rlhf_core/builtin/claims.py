@@ -63,7 +63,7 @@ _SENTENCE_SPLIT = re.compile(r"\n+|(?:^|(?<=\s))\d{1,2}[.)](?=\s)|(?:^|(?<=\s))[
 # Assertion units: sentences, cut again where a contrastive or causal connective starts a new assertion.
 # Commas do not cut a unit, so "not red, blue and yellow" keeps all three colours in the negation's scope.
 _UNIT_SPLIT = re.compile(
-    r"[.;!?\n]+(?=\s|$)|[;!?\n]|"
+    r"[.;!?\n]+(?=\s|$)|[;!?\n]|:(?=\s)|,\s*(?:no|nope|wait|no wait|actually|or rather|i mean)\s*,|"
     r"\b(?:but|while|whereas|although|though|however|instead|because|since|which|so|therefore|thus|hence)\b",
     re.I,
 )

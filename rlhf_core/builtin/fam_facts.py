@@ -33,6 +33,19 @@ _TEMPERATURE = re.compile(r"(-?\d+(?:\.\d+)?)\s*(?:\u00b0|\u00ba|degrees?|deg\.?
                           r"(celsius|centigrade|fahrenheit|kelvin|c|f|k)\b", re.I)
 
 
+TEMPERATURE_UNITS = ("celsius", "fahrenheit", "degree", "kelvin")
+# An approximate or open-ended number ("8 or more legs", "about 7") does not state the count.
+_APPROX_BEFORE = frozenset("about around roughly approximately nearly almost over under least most upto".split())
+_APPROX_AFTER = ("or more", "or less", "or so", "or fewer", "plus", "ish")
+
+
+def _approximate(toks: list[str], pos: int) -> bool:
+    if pos and (toks[pos - 1] in _APPROX_BEFORE or (pos > 1 and toks[pos - 2 : pos] == ["up", "to"])):
+        return True
+    after = " ".join(toks[pos + 1 : pos + 3])
+    return any(after == a or after.startswith(a + " ") for a in _APPROX_AFTER)
+
+
 def _celsius(value: float, unit: str) -> float:
     unit = unit[0].lower()
     return (value - 32) * 5 / 9 if unit == "f" else value - 273.15 if unit == "k" else value
@@ -101,7 +114,7 @@ def _has(toks: list[str], phrase_toks: list[str]) -> bool:
 def fact_qa_content(row: dict, doc: Doc) -> Content:
     """Each key group is credited when one of its phrases is affirmed (not negated, not a contrast). A wrong
     answer affirmed, extra colours, extra numbers, or rival names listed beside the key are competing
-    answers: with one key group they zero it; with several, each halves the score twice. A temperature
+    answers: with one key group they zero it; with several, each costs x0.1. A temperature
     stated with a unit must be the reference's temperature."""
     meta = row["meta"]
     groups, wrong = meta["keys"], list(meta["wrong"])
@@ -113,11 +126,14 @@ def fact_qa_content(row: dict, doc: Doc) -> Content:
     affirmed = {n for n, st, _ in said if st == AFFIRMED}
     negated = {n for n, st, _ in said if st == NEGATED and n not in affirmed}
     hits = [f"key{i}" in affirmed for i in range(len(groups))]
-    for i, g in enumerate(groups):  # numbers count by value, however they are written ("one hundred")
+    temps = _temperatures(doc.raw)
+    for i, g in enumerate(groups):
         vals = _number_values(g)
-        if vals and not hits[i]:
-            hits[i] = any(v in vals and status(toks, p) == AFFIRMED
+        if vals:  # numbers count by value, however written ("one hundred"), and only when stated exactly
+            hits[i] = any(v in vals and status(toks, p) == AFFIRMED and not _approximate(toks, p)
                           for toks in map(tokens, units(doc.raw)) for p, v in numbers_at(toks))
+        elif temps and any(m in TEMPERATURE_UNITS for m in g):
+            hits[i] = True  # "100 °C": the unit given as a symbol
     why: dict[str, str] = {}
     rivals = sorted({n.split(":", 1)[1] for n in affirmed if n.startswith("wrong:")})
     numeric = [v for g in groups if (v := _number_values(g)) is not None]
@@ -136,7 +152,7 @@ def fact_qa_content(row: dict, doc: Doc) -> Content:
     elif rivals and len(groups) == 1:
         content, why["key_terms"] = 0.0, f"competing answers named: {', '.join(rivals)}"
     elif rivals:
-        penalty = 0.25 ** len(rivals)
+        penalty = 0.1 ** len(rivals)
         why["wrong_terms"] = f"false or competing claims: {', '.join(rivals)}"
     if "key_terms" not in why:
         missing = [i for i, h in enumerate(hits) if not h]
@@ -315,7 +331,8 @@ def chosen_items(doc: Doc, items: list[str], category_words: set[str]) -> tuple[
     A unit with an odd-one-out marker chooses the items it affirms, or a foreign word when it affirms no
     item. Without such a unit: a bare unit ("Telegram.", "It's Telegram.") chooses its item; then
     "Unlike X and Y, ... Z ..." chooses the one item not set aside; then an answer that opens with a single
-    item ("Owl - it is a bird, ...") chooses it."""
+    item ("Owl - it is a bird, ...") chooses it. Category words may stand beside a bare item ("Telegram, a
+    messaging app")."""
     chosen: set[str] = set()
     aside: set[str] = set()
     foreign: list[str] = []
@@ -342,18 +359,23 @@ def chosen_items(doc: Doc, items: list[str], category_words: set[str]) -> tuple[
     for toks, here in zip(unit_toks, found):  # bare answers
         affirmed = {it for it, st in here if st == AFFIRMED}
         named = {t for it in item_toks.values() for t in it}
-        extra = [t for t in content_tokens(toks) if t not in named and t not in _CHOICE_FILLER]
+        extra = [t for t in content_tokens(toks) if t not in named and t not in _CHOICE_FILLER
+                 and t not in category_words]
         if len(affirmed) == 1 and not extra:
             chosen |= affirmed
     if len(chosen) == 0 and aside:
         sentence_items = {it for here in found for it, st in here if st == AFFIRMED} - aside
         if len(sentence_items) == 1:
             chosen = sentence_items
-    if not chosen and found and found[0]:
-        first = found[0]
+    first = next((here for here in found if here), [])
+    if not chosen and first:
         if len({it for it, st in first if st == AFFIRMED}) == 1 and first[0][1] == AFFIRMED:
             chosen = {first[0][0]}
     return chosen, aside - chosen, foreign
+
+
+def _items_in(toks: list[str], items: list[str]) -> bool:
+    return any(find_all(toks, it) for it in items)
 
 
 def clause_negated_marker(toks: list[str]) -> bool:
@@ -418,6 +440,9 @@ def odd_content(row: dict, doc: Doc) -> Content:
         picked, why["odd_named"] = 0.0, f"chose {next(iter(chosen))!r}, the odd item is {odd!r}"
     else:
         picked, why["odd_named"] = 0.0, "no item singled out" + (f" ({odd!r} denied)" if odd in aside else "")
+    if picked and any(not _items_in(tokens(u), items) and clause_negated_marker(_marked(tokens(u)))
+                      for u in units(doc.raw)):
+        picked, why["odd_named"] = 0.0, "says there is no odd one out"
     reason, wrong = odd_reason(doc, items, odd, meta["odd_keys"], meta["major_keys"]) if picked else (0.0, 0)
     if wrong:
         content, why["reason"] = 0.2 * picked, f"false category claim on {wrong} side(s)"

@@ -48,7 +48,7 @@ def gen_arithmetic(rng: random.Random) -> dict[str, Any]:
     return make_arithmetic(op, a, b, rng.choice(ARITH_TEMPLATES[op]))
 
 
-_STREAM = re.compile(r"\d+(?:\.\d+)?|[a-z]+|[-+*/=\u00d7\u00f7]")
+_STREAM = re.compile(r"\d+(?:\.\d+)?|[a-z]+|[-+*/=\u00d7\u00f7()\[\]]")
 _OPS = {"+": "+", "plus": "+", "add": "+", "-": "-", "minus": "-", "x": "x", "*": "x", "\u00d7": "x",
         "times": "x", "multiplied": "x", "/": "/", "\u00f7": "/", "divided": "/", "over": "/"}
 _RELS = {"=", "equals", "equal", "is", "makes", "gives", "get", "gets", "are", "results", "yields"}
@@ -78,7 +78,9 @@ def math_stream(raw: str) -> list[tuple[str, Any]]:
             out += [("num", float(v)) for _, v in numbers_at(words[i:j])]
             i = j
             continue
-        if w in _OPS:
+        if w in "()[]":
+            out.append(("paren", w))  # stops an expression: bracketed ones are not evaluated
+        elif w in _OPS:
             out.append(("op", _OPS[w]))
         elif w in _RELS:
             out.append(("rel", w))
