@@ -7,10 +7,10 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from .base import Content, Family, capitalize, frac_matched, join_and, load_facts, make_row
+from .base import Content, Family, capitalize, join_and, load_facts, make_row
 from .claims import (AFFIRMED, NEGATED, NEGATORS, STOP_WORDS, PhraseIndex, chunks, content_tokens, find_all, hedged, negated_at, mentions, status,
                      units)
-from .text import Doc, numbers_at, phrase, segments, tokens
+from .text import Doc, numbers_at, phrase, tokens
 
 # ---------------------------------------------------------------- fact_qa
 
@@ -588,32 +588,32 @@ FAMILIES = [
     Family(
         "fact_qa",
         "Short factual question (three primary colors, how did Caesar die, largest planet, ...).",
-        "Share of the answer's key-term groups present (synonyms accepted).",
-        "Each known wrong answer named halves the score.",
+        "Share of the key facts affirmed (synonyms; numbers by value, stated exactly; temperatures in their unit).",
+        "Negated keys earn nothing; competing answers zero a one-fact answer, else x0.1 each; a wrong unit zeroes.",
         gen_fact_qa,
         fact_qa_content,
     ),
     Family(
         "capital",
         "Name the capital city of a country.",
-        "Full content when the correct city is named.",
-        "Each other capital named divides the score (1 / (1 + others)).",
+        "Full content when the right city is affirmed.",
+        "Negated, or a rival city offered as the capital, or given to another country: 0; hedged x0.5.",
         gen_capital,
         capital_content,
     ),
     Family(
         "odd_one_out",
         "Pick the item of 3-4 that belongs to a different category.",
-        "70% for singling out the odd item, 30% more for naming a category as the reason.",
-        "Singling out several items splits the credit; a wrong item scores 0.",
+        "70% for singling out the odd item, 30% more for true categories as the reason.",
+        "A wrong, foreign or denied item, or several, score 0; a false category claim leaves 0.2.",
         gen_odd,
         odd_content,
     ),
     Family(
         "classify",
         "Label 3-5 items as animal, plant or mineral.",
-        "Share of items given the right label.",
-        "Wrong or missing labels only lower content.",
+        "(right - wrong) / items, labels read in any layout (X - y, X: y, Y: x, x, X (y), sentences).",
+        "A wrong label or several labels make an item wrong; a negated label gives none.",
         gen_classify,
         classify_content,
     ),
