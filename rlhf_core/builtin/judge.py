@@ -61,7 +61,7 @@ def guard(row: dict[str, Any], doc: Doc) -> tuple[float, str]:
     prompt's words, as a sort of an already sorted list does); (c) mostly the instruction copied back: >= 10
     tokens in 4-token runs of the instruction, with fewer new content words than a quarter of them (the
     input is left out here: spelling answers copy their sentence, classify/ordering answers their items)."""
-    if all(t in STOP_WORDS and not t.isdigit() for t in doc.tokens):
+    if STOP_WORDS.issuperset(doc.tokens):  # numbers are never stop words
         return 0.0, "no content words: only function/connective words"
     instruction, prompt, prompt_set, ref_in_prompt = _prompt_tokens(
         row.get("instruction", ""), row.get("input", ""), row.get("output", ""))
