@@ -348,6 +348,8 @@ def gen_odd(rng: random.Random) -> dict[str, Any]:
 
 def _marked(toks: list[str]) -> list[str]:
     """Tokens with each negative-form marker ("does not belong") replaced by the single token "oddmark"."""
+    if "belong" not in toks and "fit" not in toks:
+        return toks
     text = " " + " ".join(toks) + " "
     for m in _NEGATIVE_MARKERS:
         text = text.replace(f" {phrase(m)} ", " oddmark ")
@@ -440,14 +442,13 @@ def odd_reason(doc: Doc, items: list[str], odd: str, odd_keys: list[str], major_
     own = {"odd": set(odd_keys), "others": set(major_keys)}
     named = {p + i for it in items for p in doc.positions(it) for i in range(len(tokens(it)))}
     said: dict[str, list[bool]] = {}
-    for key in _category_keys():
-        for p in doc.positions(key):
-            if p in named:
-                continue
-            before = [side for q, side in subjects if q < p]
-            side = before[-1] if before else subjects[0][1]
-            negated = any(t in NEGATORS for t in doc.tokens[max(0, p - 3) : p])
-            said.setdefault(side, []).append((key in own[side]) != negated)
+    for key, p, _ in _category_index().scan(doc.tokens):
+        if p in named:
+            continue
+        before = [side for q, side in subjects if q < p]
+        side = before[-1] if before else subjects[0][1]
+        negated = any(t in NEGATORS for t in doc.tokens[max(0, p - 3) : p])
+        said.setdefault(side, []).append((key in own[side]) != negated)
     if not said:
         return 0.0, 0
     wrong = sum(not all(v) for v in said.values())
@@ -479,6 +480,11 @@ def odd_content(row: dict, doc: Doc) -> Content:
         content = picked * (0.7 + 0.3 * reason)
         why["reason"] = f"{reason:.0%} of the sides given a true category" if picked else "-"
     return content, 1.0, {"odd_named": picked, "reason": reason}, why
+
+
+@lru_cache(maxsize=1)
+def _category_index() -> PhraseIndex:
+    return PhraseIndex({k: [k] for k in _category_keys()})
 
 
 @lru_cache(maxsize=1)
