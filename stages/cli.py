@@ -1,10 +1,10 @@
-"""The `rlhf` command: one subcommand per DAG stage, plus tools (generate; bench, an alias of `python -m bench`)."""
+"""The `rlhf` command: one subcommand per DAG stage, plus tools (generate, judge; bench, an alias of `python -m bench`)."""
 
 import sys
 
 import typer
 
-from stages import bpe, download, dpo, eval, generate, grpo, ppo, report, resolve, rm, sft
+from stages import bpe, download, dpo, eval, generate, grpo, judge, ppo, report, resolve, rm, sft
 
 app = typer.Typer(
     name="rlhf",
@@ -25,6 +25,7 @@ app.command("dpo")(dpo.main)
 app.command("eval")(eval.main)
 app.command("report")(report.main)
 app.command("generate")(generate.main)
+app.command("judge")(judge.main)
 
 
 @app.command("bench", add_help_option=False,

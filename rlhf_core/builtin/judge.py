@@ -1,32 +1,48 @@
-"""The gold judge: score = content x family penalty x repetition factor x length factor, in [0, 1]."""
+"""The gold judge: score = content x family penalty x guard x repetition factor x length factor, in [0, 1]."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from ..errors import RlhfError
+from .claims import STOP_WORDS, copied_tokens, longest_copied_run
 from .families import FAMILIES
-from .text import Doc, repeated_share, segments, word_count
+from .text import Doc, repeated_share, segments, tokens, word_count
 
 REPEAT_ALLOWANCE = 0.1  # a little repetition is normal prose ("she had to ... she had to")
+REPEAT_ZERO = 0.8  # ... and a response that is 80% repeats of itself (five copies) scores 0
+REPEAT_POWER = 2.6  # the fall is gentle at first: saying a right answer twice is not degenerate
 LENGTH_ALLOWANCE = 3.0  # up to 3x the reference's words is free ...
 MIN_BUDGET = 20  # ... and never less than 20 words, so short answers may add a sentence
+COPY_RUN = 4  # a run of this many tokens also in the prompt counts as copied
+COPY_MIN = 10  # the instruction guard needs this many copied tokens ("Jupiter is the largest planet in ...")
+COPY_NEW_SHARE = 0.25  # ... and fewer new content words than this share of them
 
 
 @dataclass(frozen=True)
 class JudgeResult:
     score: float
     parts: dict[str, float] = field(default_factory=dict)
+    why: dict[str, str] = field(default_factory=dict)  # per part: one short human reason
 
 
 def repetition_factor(doc: Doc) -> float:
-    """1 for fresh text, falling to 0 as repeated 4-grams or repeated sentences/entries dominate.
-    4-grams, not 3-grams, so that list answers ("X is an animal, Y is an animal") stay clean."""
+    """1 for fresh text; then 1 - x^2.6 with x the repeated share r (repeated 4-grams or repeated
+    sentences/entries) scaled from r = 0.1 (x = 0) to r = 0.8 (x = 1): a right answer said twice (r = 0.5)
+    keeps 0.77, three times (r = 0.67) 0.45, four times 0.17, five times or more 0. 4-grams, not 3-grams, so that
+    list answers ("X is an animal, Y is an animal") stay clean."""
+    return _repetition(doc)[0]
+
+
+def _repetition(doc: Doc) -> tuple[float, float]:
     segs = segments(doc.raw)
     dup_entries = 1.0 - len(set(segs)) / len(segs) if len(segs) >= 2 else 0.0
     rep = max(repeated_share(doc.tokens, 4), dup_entries)
-    return min(1.0, max(0.0, 1.0 - 2.0 * (rep - REPEAT_ALLOWANCE)))
+    x = min(1.0, max(0.0, (rep - REPEAT_ALLOWANCE) / (REPEAT_ZERO - REPEAT_ALLOWANCE)))
+    return 1.0 - x**REPEAT_POWER, rep
 
 
 def length_factor(n_words: int, ref_words: int) -> float:
@@ -38,6 +54,37 @@ def length_factor(n_words: int, ref_words: int) -> float:
     return 1.0 / (1.0 + 2.0 * over * over)
 
 
+def guard(row: dict[str, Any], doc: Doc) -> tuple[float, str]:
+    """0 for an answer that needs no knowledge, else 1. Refused: (a) no content word at all ("I or because
+    finally."); (b) the prompt copied back: one stretch of >= 4 tokens of the prompt making up 90% of the
+    answer, and not one token that is not in the prompt (unless the reference itself only uses the
+    prompt's words, as a sort of an already sorted list does); (c) mostly the instruction copied back: >= 10
+    tokens in 4-token runs of the instruction, with fewer new content words than a quarter of them (the
+    input is left out here: spelling answers copy their sentence, classify/ordering answers their items)."""
+    if STOP_WORDS.issuperset(doc.tokens):  # numbers are never stop words
+        return 0.0, "no content words: only function/connective words"
+    instruction, instruction_set, prompt, prompt_set, ref_in_prompt = _prompt_tokens(
+        row.get("instruction", ""), row.get("input", ""), row.get("output", ""))
+    if not ref_in_prompt and prompt_set.issuperset(doc.tokens):
+        run = longest_copied_run(doc.tokens, prompt, COPY_RUN)
+        if run >= COPY_RUN and run >= 0.9 * len(doc.tokens):
+            return 0.0, "copies the prompt and adds nothing"
+    if len(instruction) >= COPY_MIN and sum(t in instruction_set for t in doc.tokens) >= COPY_MIN:
+        copied, new = copied_tokens(doc.tokens, instruction, COPY_RUN)
+        if copied >= COPY_MIN and new < COPY_NEW_SHARE * copied:
+            return 0.0, f"copies the instruction: {copied} copied tokens, {new} new content words"
+    return 1.0, "not a prompt copy"
+
+
+@lru_cache(maxsize=1 << 12)
+def _prompt_tokens(instruction: str, input: str, output: str
+                   ) -> tuple[tuple[str, ...], frozenset[str], tuple[str, ...], frozenset[str], bool]:
+    """(instruction tokens and their set, prompt tokens and their set, whether the reference uses only the
+    prompt's words: a sorting answer reuses the input's words, so copying them back is no sign of a copy)."""
+    instr, prompt = tuple(tokens(instruction)), tuple(tokens(f"{instruction}\n{input}"))
+    return instr, frozenset(instr), prompt, frozenset(prompt), set(tokens(output)) <= set(prompt)
+
+
 def judge(row: dict[str, Any], response: str) -> JudgeResult:
     family = FAMILIES.get(row.get("family", ""))
     if family is None:
@@ -47,14 +94,31 @@ def judge(row: dict[str, Any], response: str) -> JudgeResult:
         )
     doc = Doc(response if isinstance(response, str) else "")
     if not doc.tokens:
-        return JudgeResult(0.0, {"content": 0.0, "penalty": 1.0, "repetition": 1.0, "length": 1.0})
-    content, penalty, detail = family.content(row, doc)
-    repetition = repetition_factor(doc)
+        return JudgeResult(0.0, {"content": 0.0, "penalty": 1.0, "guard": 1.0, "repetition": 1.0, "length": 1.0},
+                           {"content": "empty answer"})
+    g, g_why = guard(row, doc)
+    out = family.content(row, doc)
+    content, penalty, detail = out[0], out[1], out[2]
+    why: dict[str, str] = dict(out[3]) if len(out) > 3 else {}  # type: ignore[misc]
+    repetition, rep = _repetition(doc)
     length = length_factor(len(doc), word_count(row["output"]))
-    score = min(1.0, max(0.0, content * penalty * repetition * length))
-    parts = {"content": content, **detail, "penalty": penalty, "repetition": repetition, "length": length}
-    return JudgeResult(round(score, 6), {k: round(float(v), 6) for k, v in parts.items()})
+    score = min(1.0, max(0.0, content * penalty * g * repetition * length))
+    parts = {"content": content, **detail, "penalty": penalty, "guard": g, "repetition": repetition, "length": length}
+    why["guard"] = g_why
+    if rep > REPEAT_ALLOWANCE:
+        why["repetition"] = f"{rep:.0%} repeated (4-grams or entries)"
+    if length < 1.0:
+        why["length"] = f"{len(doc)} words, budget {max(LENGTH_ALLOWANCE * word_count(row['output']), MIN_BUDGET):.0f}"
+    return JudgeResult(round(score, 6), {k: round(float(v), 6) for k, v in parts.items()}, why)
 
 
 def gold_score(row: dict[str, Any], response: str) -> float:
     return judge(row, response).score
+
+
+def generated_row(family: str, seed: int) -> dict[str, Any]:
+    """One generated row of a family, the same for a given seed in every process (for `rlhf judge` and the
+    adversarial tests)."""
+    if family not in FAMILIES:
+        raise RlhfError(f"gold judge: no builtin family {family!r} (families: {', '.join(FAMILIES)})")
+    return {"id": f"{family}-seed-{seed}", **FAMILIES[family].generate(random.Random(f"judge-case-{family}-{seed}"))}
