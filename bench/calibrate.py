@@ -61,7 +61,9 @@ def measure(data: Path, model_dir: Path, phase_eval: dict, n_prompts: int, sampl
     tok = load_tokenizer(data / "tokenizer")
     sft = load_policy(data / "sft", tok, "cpu")
     model = load_policy(model_dir, tok, "cpu")
-    reward = reward_fn_from(data / "rm", tok, "cpu")
+    # DPO needs no reward model: without data/rm the RM columns are left out
+    reward = reward_fn_from(data / "rm", tok, "cpu") if (data / "rm").is_dir() else (
+        lambda rows, texts: torch.full((len(texts),), float("nan")))
     held = fitting_rows(tok, read_split(data / "raw", "heldout"), sft.cfg.block_size,
                         phase_eval["max_new_tokens"])[:n_prompts]
     rows = [r for r in held for _ in range(samples)]
