@@ -131,7 +131,7 @@ def main(
         row = {"algo": algo, "phase": phase, **point, **res, **diag, "train_s": train_s}
         with out.open("a") as f:
             f.write(json.dumps(row) + "\n")
-        print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
+        print(json.dumps({k: (float(f"{v:.4g}") if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
 
 
 if __name__ == "__main__":
