@@ -13,8 +13,9 @@ from .text import Doc
 
 FACTS_DIR = Path(__file__).parent / "facts"
 
-# A family's content function returns (content in [0, 1], penalty factor in (0, 1], parts).
-Content = tuple[float, float, dict[str, float]]
+# A family's content function returns (content in [0, 1], penalty factor in (0, 1], parts) or, with a short
+# human reason per part name, (content, penalty, parts, why).
+Content = tuple[float, float, dict[str, float]] | tuple[float, float, dict[str, float], dict[str, str]]
 
 
 @dataclass(frozen=True)

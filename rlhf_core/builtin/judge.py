@@ -1,4 +1,4 @@
-"""The gold judge: score = content x family penalty x repetition factor x length factor, in [0, 1]."""
+"""The gold judge: score = content x family penalty x guard x repetition factor x length factor, in [0, 1]."""
 
 from __future__ import annotations
 
@@ -6,27 +6,40 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import RlhfError
+from .claims import content_tokens, copied_share
 from .families import FAMILIES
-from .text import Doc, repeated_share, segments, word_count
+from .text import Doc, repeated_share, segments, tokens, word_count
 
 REPEAT_ALLOWANCE = 0.1  # a little repetition is normal prose ("she had to ... she had to")
+REPEAT_ZERO = 0.9  # ... and a response that is 90% repeats of itself scores 0
 LENGTH_ALLOWANCE = 3.0  # up to 3x the reference's words is free ...
 MIN_BUDGET = 20  # ... and never less than 20 words, so short answers may add a sentence
+COPY_RUN = 4  # a run of this many tokens also in the prompt counts as copied
+COPY_MIN = 8  # a copy guard needs at least this many copied tokens ("What is the capital of France? Paris.")
+COPY_NEW_SHARE = 0.25  # ... and fewer new content words than this share of the copied tokens
 
 
 @dataclass(frozen=True)
 class JudgeResult:
     score: float
     parts: dict[str, float] = field(default_factory=dict)
+    why: dict[str, str] = field(default_factory=dict)  # per part: one short human reason
 
 
 def repetition_factor(doc: Doc) -> float:
-    """1 for fresh text, falling to 0 as repeated 4-grams or repeated sentences/entries dominate.
-    4-grams, not 3-grams, so that list answers ("X is an animal, Y is an animal") stay clean."""
+    """1 for fresh text; then a cubic fall in the repeated share r (repeated 4-grams or repeated
+    sentences/entries) from r = 0.1 to r = 0.9: a right answer said twice (r = 0.5) keeps 0.88, three
+    times 0.66, five times 0.33, ten times 0. 4-grams, not 3-grams, so that list answers ("X is an animal,
+    Y is an animal") stay clean."""
+    return _repetition(doc)[0]
+
+
+def _repetition(doc: Doc) -> tuple[float, float]:
     segs = segments(doc.raw)
     dup_entries = 1.0 - len(set(segs)) / len(segs) if len(segs) >= 2 else 0.0
     rep = max(repeated_share(doc.tokens, 4), dup_entries)
-    return min(1.0, max(0.0, 1.0 - 2.0 * (rep - REPEAT_ALLOWANCE)))
+    x = min(1.0, max(0.0, (rep - REPEAT_ALLOWANCE) / (REPEAT_ZERO - REPEAT_ALLOWANCE)))
+    return 1.0 - x**3, rep
 
 
 def length_factor(n_words: int, ref_words: int) -> float:
@@ -38,6 +51,21 @@ def length_factor(n_words: int, ref_words: int) -> float:
     return 1.0 / (1.0 + 2.0 * over * over)
 
 
+def guard(row: dict[str, Any], doc: Doc) -> tuple[float, str]:
+    """Answers that need no knowledge: one with no content word at all ("I or because finally."), or one
+    that is mostly the prompt copied back: at least half its tokens in 4-token runs of the prompt and not one
+    new content word, or >= 8 such tokens with fewer new content words than a quarter of them."""
+    if not content_tokens(doc.tokens):
+        return 0.0, "no content words: only function/connective words"
+    prompt = tokens(f"{row.get('instruction', '')}\n{row.get('input', '')}")
+    copied, new = copied_share(doc.tokens, prompt, COPY_RUN)
+    if copied >= COPY_RUN and new == 0 and 2 * copied >= len(doc.tokens):
+        return 0.0, "copies the prompt and adds no new content word"
+    if copied >= COPY_MIN and new < COPY_NEW_SHARE * copied:
+        return 0.0, f"copies the prompt: {copied} copied tokens, {new} new content words"
+    return 1.0, "not a prompt copy"
+
+
 def judge(row: dict[str, Any], response: str) -> JudgeResult:
     family = FAMILIES.get(row.get("family", ""))
     if family is None:
@@ -47,13 +75,22 @@ def judge(row: dict[str, Any], response: str) -> JudgeResult:
         )
     doc = Doc(response if isinstance(response, str) else "")
     if not doc.tokens:
-        return JudgeResult(0.0, {"content": 0.0, "penalty": 1.0, "repetition": 1.0, "length": 1.0})
-    content, penalty, detail = family.content(row, doc)
-    repetition = repetition_factor(doc)
+        return JudgeResult(0.0, {"content": 0.0, "penalty": 1.0, "guard": 1.0, "repetition": 1.0, "length": 1.0},
+                           {"content": "empty answer"})
+    g, g_why = guard(row, doc)
+    out = family.content(row, doc)
+    content, penalty, detail = out[0], out[1], out[2]
+    why: dict[str, str] = dict(out[3]) if len(out) > 3 else {}  # type: ignore[misc]
+    repetition, rep = _repetition(doc)
     length = length_factor(len(doc), word_count(row["output"]))
-    score = min(1.0, max(0.0, content * penalty * repetition * length))
-    parts = {"content": content, **detail, "penalty": penalty, "repetition": repetition, "length": length}
-    return JudgeResult(round(score, 6), {k: round(float(v), 6) for k, v in parts.items()})
+    score = min(1.0, max(0.0, content * penalty * g * repetition * length))
+    parts = {"content": content, **detail, "penalty": penalty, "guard": g, "repetition": repetition, "length": length}
+    why["guard"] = g_why
+    if rep > REPEAT_ALLOWANCE:
+        why["repetition"] = f"{rep:.0%} repeated (4-grams or entries)"
+    if length < 1.0:
+        why["length"] = f"{len(doc)} words, budget {max(LENGTH_ALLOWANCE * word_count(row['output']), MIN_BUDGET):.0f}"
+    return JudgeResult(round(score, 6), {k: round(float(v), 6) for k, v in parts.items()}, why)
 
 
 def gold_score(row: dict[str, Any], response: str) -> float:

@@ -113,12 +113,17 @@ class Doc:
 
 def parse_numbers(toks: list[str]) -> list[int]:
     """Integers written as digits or as English words up to the hundreds ("sixty eight")."""
-    out: list[int] = []
+    return [value for _, value in numbers_at(toks)]
+
+
+def numbers_at(toks: list[str]) -> list[tuple[int, int]]:
+    """(token position, value) of every integer written as digits or English words."""
+    out: list[tuple[int, int]] = []
     i, n = 0, len(toks)
     while i < n:
-        t = toks[i]
+        t, start = toks[i], i
         if t.isdigit():
-            out.append(int(t))
+            out.append((i, int(t)))
             i += 1
             continue
         if t not in _UNITS and t not in _TENS:
@@ -128,12 +133,12 @@ def parse_numbers(toks: list[str]) -> list[int]:
         if i < n and toks[i] == "hundred" and 0 < value < 10:
             value *= 100
             i += 1
-            if i < n and toks[i] == "and":
+            if i + 1 < n and toks[i] == "and" and (toks[i + 1] in _UNITS or toks[i + 1] in _TENS):
                 i += 1
             if i < n and (toks[i] in _UNITS or toks[i] in _TENS):
                 rest, i = _parse_below_100(toks, i)
                 value += rest
-        out.append(value)
+        out.append((start, value))
     return out
 
 
