@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import random
+from functools import lru_cache
 from typing import Any
 
 from .base import Content, Family, capitalize, join_and, load_facts, make_row
-from .text import Doc, number_word, phrase, segments
+from .stance import (advice_clauses, find, key_tokens, keyword_run, neutral_before, only_keywords, reversed_at,
+                     sentences)
+from .text import Doc, number_word, phrase, segments, tokens
 
 # ---------------------------------------------------------------- tips
 
@@ -45,29 +48,109 @@ def _item_hits(doc: Doc, items: list[list[str]]) -> list[int]:
     return [i for i, keys in enumerate(items) if doc.has_any(keys)]
 
 
-def _count_given(raw: str, items: list[list[str]], n_hits: int, commas: bool) -> int:
+@lru_cache(maxsize=None)
+def _tip_polarity(goal: str) -> dict[tuple[int, str], str]:
+    """Per (item, key): "against" if the reference tip advises against the key ("avoid smoking", "cut
+    emissions"), "for" if it recommends it, "any" if it only keeps it in check ("manage your stress")."""
+    table = next((t for t in load_facts("tips") if t["goal"] == goal), None)
+    out: dict[tuple[int, str], str] = {}
+    if table is None:
+        return out
+    for i, item in enumerate(table["items"]):
+        units = advice_clauses(item["text"])
+        spots = [(u, p, key) for key in item["keys"] for u in units for p in find(u, key_tokens(key))[:1]]
+        # A key the text does not use ("tanning" for "Avoid sunbeds") takes the stance of the item's first key.
+        if spots:
+            u, p, key = spots[0]
+            item_against = bool(reversed_at(u, p, len(key_tokens(key))))
+        else:
+            item_against = bool(units) and bool(reversed_at(units[0][:1], 1, 0))
+        for key in item["keys"]:
+            kt = key_tokens(key)
+            where = next(((u, p) for u in units for p in find(u, kt)[:1]), None)
+            if where is None:
+                out[(i, key)] = "against" if item_against else "for"
+            elif neutral_before(*where):
+                out[(i, key)] = "any"
+            else:
+                out[(i, key)] = "against" if reversed_at(where[0], where[1], len(kt)) else "for"
+    return out
+
+
+def _mentions(raw: str, items: list[list[str]], polarity: dict[tuple[int, str], str] | None,
+              list_scope: bool) -> tuple[dict[int, float], dict[int, str], list[int]]:
+    """(credit per item asserted the right way, item -> the clause that turns it around, items per entry).
+    Tips are read clause by clause with negation parity ("don't skip sleep" recommends sleep); list items
+    sentence by sentence, where any negator before an item leaves it out ("no tent, no stove")."""
+    good: dict[int, float] = {}
+    bad: dict[int, str] = {}
+    per_entry: list[int] = []
+    units = sentences(raw) if list_scope else advice_clauses(raw)
+    for toks in units:
+        covered: set[int] = set()
+        found: list[tuple[int, bool]] = []
+        for i, keys in enumerate(items):
+            for key in keys:
+                kt = key_tokens(key)
+                for pos in find(toks, kt):
+                    covered.update(range(pos, pos + len(kt)))
+                    want = "for" if polarity is None else polarity.get((i, key), "for")
+                    rev = reversed_at(toks, pos, len(kt), parity=not list_scope)
+                    found.append((i, want == "any" or rev is None or rev == (want == "against")))
+        bare = not list_scope and only_keywords(toks, covered)
+        if not list_scope and len({i for i, _ in found}) > 1 and keyword_run(toks, covered):
+            continue  # "diet exercise sleep water": a run of key words is no advice at all
+        hit = set()
+        for i, ok in found:
+            if ok:
+                good[i] = max(good.get(i, 0.0), BARE_CREDIT if bare else 1.0)
+                hit.add(i)
+            else:
+                bad.setdefault(i, " ".join(toks))
+        per_entry.append(len(hit))
+    for i in bad:
+        good.pop(i, None)  # said both ways: no credit for it
+    return good, bad, per_entry
+
+
+BARE_CREDIT = 0.4  # a tip that is one bare key word ("Water.") is a topic, not advice
+
+
+def _count_given(raw: str, n_hits: int) -> int:
     """How many entries the response gives: on-topic list entries, or matched items for prose."""
-    segs = segments(raw, commas=commas)
+    segs = segments(raw)
     if len(segs) < 2:
         return n_hits
-    return sum(1 for s in segs if _item_hits(Doc(s), items))
+    return len(segs)
 
 
-def _list_content(row: dict, doc: Doc, commas: bool) -> Content:
+def _list_content(row: dict, doc: Doc, commas: bool, polarity: dict[tuple[int, str], str] | None) -> Content:
     meta = row["meta"]
     n, items = meta["n"], meta["items"]
-    hits = _item_hits(doc, items)
-    coverage = min(len(hits), n) / n
+    good, bad, per_entry = _mentions(doc.raw, items, polarity, list_scope=commas)
+    credit = sorted(good.values(), reverse=True)[:n]
+    coverage = sum(credit) / n
+    against = 1.0 / (1.0 + len(bad))  # each item turned around (a harmful tip, a left-out item) costs credit
     count = 1.0
+    given = 0
     if meta.get("exact_count", True):
-        given = _count_given(doc.raw, items, len(hits), commas)
+        segs = segments(doc.raw, commas=commas)
+        given = sum(1 for s in segs if _item_hits(Doc(s), items))
+        if given < 2:  # prose: count the items named
+            given = len(good) + len(bad)
         count = max(0.0, 1.0 - abs(given - n) / n)
-    content = coverage * (0.85 + 0.15 * count)
-    return content, 1.0, {"items": coverage, "count": count}
+    content = coverage * against * (0.85 + 0.15 * count)
+    names = [items[i][0] for i in good]
+    why = {"items": f"{len(good)}/{n} asserted: {', '.join(names[:10]) or 'none'}"}
+    if bad:
+        why["against"] = "turned around: " + "; ".join(f"'{v}'" for v in list(bad.values())[:3])
+    if meta.get("exact_count", True):
+        why["count"] = f"{given} on-topic entries for {n} asked"
+    return content, 1.0, {"items": coverage, "against": against, "count": count}, why
 
 
 def tips_content(row: dict, doc: Doc) -> Content:
-    return _list_content(row, doc, commas=False)
+    return _list_content(row, doc, commas=False, polarity=_tip_polarity(row["meta"].get("topic", "")))
 
 
 # ---------------------------------------------------------------- list_items
@@ -100,7 +183,7 @@ def gen_list_items(rng: random.Random) -> dict[str, Any]:
 
 
 def list_items_content(row: dict, doc: Doc) -> Content:
-    return _list_content(row, doc, commas=True)
+    return _list_content(row, doc, commas=True, polarity=None)
 
 
 # ---------------------------------------------------------------- ordering
