@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import random
+import re
 from functools import lru_cache
 from typing import Any
 
 from .base import Content, Family, capitalize, join_and, load_facts, make_row
 from .stance import (advice_clauses, find, key_tokens, keyword_run, neutral_before, only_keywords, reversed_at,
                      sentences)
-from .text import Doc, number_word, phrase, segments, tokens
+from .text import Doc, normalize, number_word, numbers_at, phrase, segments, tokens
 
 # ---------------------------------------------------------------- tips
 
@@ -231,19 +232,26 @@ def gen_ordering(rng: random.Random) -> dict[str, Any]:
     return make_ordering(kind, items, descending, rng.choice(ORDER_TEMPLATES[(kind, descending)]))
 
 
-def _sequence(doc: Doc, kind: str, order: list[str]) -> tuple[list[str], int]:
-    """Items in order of first appearance, and the count of numbers that are not items."""
-    wanted = set(order)
-    seen: list[str] = []
-    extra = 0
-    stream = [str(x) for x in doc.numbers()] if kind == "numbers" else doc.tokens
-    for tok in stream:
-        if tok in wanted:
-            if tok not in seen:
-                seen.append(tok)
-        elif kind == "numbers":
-            extra += 1
-    return seen, extra
+_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*\u2022])\s+", re.M)  # "1. 5" is the entry 5, not the number 1
+
+
+def _stream(raw: str, kind: str, wanted: set[str]) -> tuple[list[str], int]:
+    """Items in order of appearance (repeats kept), and the count of numbers that are not items."""
+    toks = tokens(_MARKER.sub(" ", raw))
+    if kind == "numbers":
+        values = [str(v) for _, v in numbers_at(toks)]
+        return [v for v in values if v in wanted], sum(1 for v in values if v not in wanted)
+    return [t for t in toks if t in wanted], 0
+
+
+def _listings(stream: list[str]) -> list[list[str]]:
+    """The stream cut into listings: a new one starts when an item comes back."""
+    out: list[list[str]] = [[]]
+    for x in stream:
+        if x in out[-1]:
+            out.append([])
+        out[-1].append(x)
+    return [lst for lst in out if lst]
 
 
 def ordering_content(row: dict, doc: Doc) -> Content:
@@ -252,14 +260,29 @@ def ordering_content(row: dict, doc: Doc) -> Content:
     if meta["kind"] == "words":
         order = [phrase(w) for w in order]  # compare in the response's (stemmed) token form
     rank = {x: i for i, x in enumerate(order)}
-    seen, extra = _sequence(doc, meta["kind"], order)
+    stream, extra = _stream(doc.raw, meta["kind"], set(order))
+    listings = _listings(stream)
+    penalty = len(order) / (len(order) + extra)
+    if not listings:
+        return 0.0, penalty, {"coverage": 0.0, "pairs_in_order": 0.0, "extra_numbers": penalty}, {
+            "coverage": "none of the items listed"}
+    if any(lst != listings[0] for lst in listings[1:]) and len(listings[0]) > 1:
+        return 0.0, penalty, {"coverage": 0.0, "pairs_in_order": 0.0, "extra_numbers": penalty}, {
+            "coverage": f"{len(listings)} competing orders given"}
+    seen = listings[0]
     coverage = len(seen) / len(order)
     pairs = [(a, b) for i, a in enumerate(seen) for b in seen[i + 1 :]]
-    right = sum(1 for a, b in pairs if rank[a] < rank[b]) / len(pairs) if pairs else 1.0
-    # Squared so that a shuffled copy of the input (about half the pairs right) earns little.
-    content = coverage * right**2
-    penalty = len(order) / (len(order) + extra)
-    return content, penalty, {"coverage": coverage, "pairs_in_order": right, "extra_numbers": penalty}
+    right = sum(1 for a, b in pairs if rank[a] < rank[b]) / len(pairs) if pairs else 0.0
+    shown = [phrase(x) if meta["kind"] == "words" else x for x in normalize(row.get("input", "")).split()]
+    why = {"coverage": f"{len(seen)}/{len(order)} items", "pairs_in_order": f"{right:.0%} of item pairs in order"}
+    if seen == shown and seen != order:
+        right = 0.0
+        why["pairs_in_order"] = "the input order copied back"
+    # 2r - 1: a shuffled list (about half the pairs right) or the input order earns nothing.
+    content = coverage * max(0.0, 2.0 * right - 1.0)
+    if extra:
+        why["extra_numbers"] = f"{extra} numbers that are not items"
+    return content, penalty, {"coverage": coverage, "pairs_in_order": right, "extra_numbers": penalty}, why
 
 
 FAMILIES = [
@@ -282,7 +305,8 @@ FAMILIES = [
     Family(
         "ordering",
         "Sort 4-7 numbers or words ascending or descending.",
-        "Share of items present times (share of item pairs in the right order) squared.",
+        "Share of items listed x (2 x share of item pairs in order - 1, floored at 0); the input order copied, or "
+        "several different orders, earn nothing.",
         "Numbers that are not items shrink the score (n / (n + extra)).",
         gen_ordering,
         ordering_content,

@@ -7,6 +7,8 @@ import random
 from typing import Any
 
 from .base import Content, Family, capitalize, frac_matched, load_facts, make_row
+from .claims import NEGATORS
+from .stance import find, key_tokens
 from .text import Doc, normalize, phrase
 
 STOPWORDS = {
@@ -93,22 +95,72 @@ def gen_spelling(rng: random.Random) -> dict[str, Any]:
     return make_spelling(wrong, right, rng.choice(SPELLING_TEMPLATES), rng.choice(SPELLING_ANSWERS))
 
 
+PAIR_GAP = 4  # "finnished -> finished", "finnished should be spelled finished": the fix within 4 tokens
+
+
+def _in_order_share(want: list[str], toks: list[str]) -> float:
+    """Share of `want` found in `toks` in the same order (longest common subsequence): how much of a
+    sentence is restated. O(len(want) x len(toks)); `want` is one short sentence."""
+    if not want:
+        return 0.0
+    best = [0] * (len(want) + 1)
+    for t in toks:
+        prev = 0
+        for j, w in enumerate(want):
+            cur = best[j + 1]
+            if t == w:
+                best[j + 1] = prev + 1
+            elif best[j] > cur:
+                best[j + 1] = best[j]
+            prev = cur
+    return best[-1] / len(want)
+
+
+def _quoted(toks: list[str], bad_at: int, bad_len: int, good_spots: list[int], good_len: int) -> bool:
+    """The error is quoted next to its fix ("finnished -> finished", "finished (not finnished)"), not asserted."""
+    end = bad_at + bad_len
+    for q in good_spots:
+        if end <= q <= end + PAIR_GAP:
+            return True
+        if q + good_len <= bad_at <= q + good_len + 3 and any(
+                t in NEGATORS or t in ("instead", "rather") for t in toks[q + good_len : bad_at]):
+            return True
+    return False
+
+
 def spelling_content(row: dict, doc: Doc) -> Content:
     meta = row["meta"]
     errors = meta["errors"]
-    credits, leftover = [], 0
+    toks = doc.tokens
+    correct = Doc(meta["correct"]).tokens
+    restated = _in_order_share(correct, toks)  # the corrected sentence written out
+    credits, leftover, paired, why_err = [], 0, 0, []
     for bad, good in errors:
-        has_good, has_bad = doc.has(good), doc.has(bad)
-        # Quoting the error next to its fix ("finnished -> finished") is a fine answer.
-        credits.append(1.0 if has_good and not has_bad else 0.8 if has_good else 0.0)
-        leftover += has_bad and not has_good
+        bt, gt = key_tokens(bad), key_tokens(good)
+        goods, bads = find(toks, gt), find(toks, bt)
+        quoted = [b for b in bads if _quoted(toks, b, len(bt), goods, len(gt))]
+        asserted = len(bads) - len(quoted)
+        paired += bool(quoted)
+        if asserted:
+            credits.append(0.0)
+            leftover += 1
+            why_err.append(f"'{bad}' left in")
+        elif not goods:
+            credits.append(0.0)
+            why_err.append(f"'{good}' missing")
+        elif quoted or restated >= 0.6:
+            credits.append(1.0)
+            why_err.append(f"'{bad}' -> '{good}'")
+        else:  # the fixed word alone, neither in the sentence nor next to its error
+            credits.append(0.5)
+            why_err.append(f"'{good}' named without the sentence")
     fixed = sum(credits) / len(credits) if credits else 1.0
-    fix_words = {t for _, g in errors for t in phrase(g).split()}
-    rest = [t for t in Doc(meta["correct"]).tokens if t not in STOPWORDS and t not in fix_words]
-    kept = sum(1 for t in rest if doc.has(t)) / len(rest) if rest else 1.0
-    content = 0.7 * fixed + 0.3 * kept
+    # The rest of the sentence: restated, or implied unchanged when every error is given as a correction pair.
+    kept = 1.0 if errors and paired == len(errors) else min(1.0, restated / 0.9)
+    content = fixed * (0.7 + 0.3 * kept)
     penalty = 1.0 - 0.5 * leftover / max(1, len(errors))
-    return content, penalty, {"fixed": fixed, "rest_of_sentence": kept, "leftover_errors": penalty}
+    why = {"fixed": "; ".join(why_err), "rest_of_sentence": f"{restated:.0%} of the corrected sentence restated"}
+    return content, penalty, {"fixed": fixed, "rest_of_sentence": kept, "leftover_errors": penalty}, why
 
 
 # ---------------------------------------------------------------- explain
@@ -336,8 +388,9 @@ FAMILIES = [
     Family(
         "spelling",
         "Correct a sentence with 1-3 misspelled words (or one grammar error).",
-        "70% shared over the errors (a fix earns 1, or 0.8 if the error is quoted too), 30% for the other words kept.",
-        "Each error left unfixed takes off up to half the score.",
+        "Per error: the fix in the restated sentence or as a pair ('finnished -> finished') earns 1, the fixed word "
+        "alone 0.5; x (70% + 30% the rest of the sentence restated).",
+        "An error still asserted (not quoted beside its fix) earns nothing and takes off up to half the score.",
         gen_spelling,
         spelling_content,
     ),
