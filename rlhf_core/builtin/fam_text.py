@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import re
@@ -9,8 +10,8 @@ from functools import lru_cache
 from typing import Any
 
 from .base import Content, Family, capitalize, frac_matched, load_facts, make_row
-from .claims import NEGATORS, clauses
-from .stance import find, key_tokens
+from .claims import NEGATORS, STOP_WORDS as FUNCTION_WORDS, clauses
+from .stance import find, key_tokens, sentences
 from .text import Doc, normalize, phrase, stem, tokens
 
 STOPWORDS = {
@@ -190,11 +191,68 @@ def gen_explain(rng: random.Random) -> dict[str, Any]:
     return make_explain(concept, rng.choice(explain_prompts(concept)))
 
 
+# Scope breaks inside a sentence for a negation: "neutrons, which have no charge" does not deny what follows.
+_SCOPE_BREAKS = frozenset("which who while whereas but however although though because so then".split())
+
+
+def _prose(toks: list[str]) -> bool:
+    """A sentence, not a run of key words: at least two function words and a fifth of its tokens (one in a
+    short sentence: "it reflects sunlight")."""
+    fn = sum(1 for t in toks if t in FUNCTION_WORDS)
+    return (fn >= 2 and 5 * fn >= len(toks)) or (fn >= 1 and len(toks) <= 5)
+
+
+def _key_stances(text: str, keys: list[list[str]]) -> tuple[set[int], set[int], set[int]]:
+    """(asserted, denied, listed) key-group indices of a text."""
+    asserted, denied, listed = set(), set(), set()
+    for toks in sentences(text):
+        prose = _prose(toks)
+        for g, group in enumerate(keys):
+            for key in group:
+                for pos in find(toks, key_tokens(key)):
+                    scope = []
+                    for t in reversed(toks[:pos]):
+                        if t in _SCOPE_BREAKS:
+                            break
+                        scope.append(t)
+                    if any(t in NEGATORS for t in scope):
+                        denied.add(g)
+                    elif prose:
+                        asserted.add(g)
+                    else:
+                        listed.add(g)
+    return asserted, denied, listed
+
+
+@lru_cache(maxsize=4096)
+def _said_negated(output: str, keys: str) -> frozenset[int]:
+    """Key groups the reference itself names under a negation ("nothing, not even light, can escape"):
+    for those a negated mention is the fact."""
+    groups = json.loads(keys)
+    asserted, denied, _ = _key_stances(output, groups)
+    return frozenset(denied - asserted)
+
+
 def explain_content(row: dict, doc: Doc) -> Content:
+    """Key-term groups asserted in prose sentences. A key named only under a negation ("is not made of
+    protons", "no electrons") is denied, unless the reference says it that way too: it earns nothing and
+    each denied group costs credit; key words in a sentence that is only a list of them ("nucleus, proton,
+    neutron") earn nothing."""
     meta = row["meta"]
-    hit = frac_matched(doc, meta["keys"]) * len(meta["keys"])
-    coverage = min(1.0, hit / meta["need"])
-    return coverage, 1.0, {"key_terms": coverage}
+    asserted, denied, listed = _key_stances(doc.raw, meta["keys"])
+    either = _said_negated(row["output"], json.dumps(meta["keys"]))
+    asserted |= denied & either
+    denied -= asserted
+    coverage = min(1.0, len(asserted) / meta["need"])
+    content = coverage / (1.0 + len(denied))
+    names = lambda gs: ", ".join(meta["keys"][g][0] for g in sorted(gs))  # noqa: E731
+    why = {"key_terms": f"{len(asserted)} of {len(meta['keys'])} key facts asserted ({names(asserted) or 'none'}), "
+                        f"{meta['need']} needed"}
+    if denied:
+        why["denied"] = f"negated: {names(denied)}"
+    if listed - asserted:
+        why["listed"] = f"named only in a bare list: {names(listed - asserted)}"
+    return content, 1.0, {"key_terms": coverage, "denied": 1.0 / (1.0 + len(denied))}, why
 
 
 # ---------------------------------------------------------------- story
@@ -479,8 +537,9 @@ FAMILIES = [
     Family(
         "explain",
         "Describe or explain a concept (atom, word embeddings, Great Depression, photosynthesis, ...).",
-        "Coverage of the concept's key-term groups; 80% of the groups earns full credit.",
-        "None beyond the common ones.",
+        "Key-term groups asserted in prose sentences (not under a negation, not in a bare list); 80% of the "
+        "groups earns full credit.",
+        "Each group named only under a negation divides the score (1 / (1 + denied)).",
         gen_explain,
         explain_content,
     ),
