@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from .base import Content, Family, capitalize, frac_matched, load_facts, make_row
-from .claims import NEGATORS, STOP_WORDS as FUNCTION_WORDS, clauses
+from .claims import NEGATORS, STOP_WORDS as FUNCTION_WORDS, clauses, content_tokens, copied_share
 from .stance import find, key_tokens, sentences
 from .text import Doc, normalize, phrase, stem, tokens
 
@@ -263,16 +263,17 @@ STORY_TEMPLATES = [
     "Tell a short story, in the third person, about {name}, {a_role} deciding whether to {choice}.",
     "Write a brief story about {name}, {a_role} facing a choice: whether to {choice}.",
 ]
+# Every reference story says who (name, role), the choice, what was decided and why, in past-tense narration.
 STORY_ANSWERS = [
     "{Name} had worked as {a_role} for years. One evening {pron} had to decide whether to {choice}. "
     "{Pron} talked it over with an old friend and listed the pros and cons. "
-    "In the end {pron} took the chance, and {pron} never regretted it.",
+    "In the end {pron} decided to take the chance, because {pron} knew {pron} would regret it if {pron} never tried.",
     "{Name} was {a_role} who loved {pos} work. When {pron} was asked whether {pron} would {choice}, "
     "{pron} felt torn. After a sleepless night and a long walk, {pron} said yes, "
-    "and a new chapter of {pos} life began.",
+    "because the chance might never come again, and a new chapter of {pos} life began.",
     "As {a_role}, {Name} had always played it safe. Then came a hard choice: whether to {choice}. "
     "{Pron} wrote down the risks and asked {pos} family for advice. "
-    "By morning {pron} decided to stay where {pron} was, and felt at peace.",
+    "By morning {pron} decided to stay where {pron} was, because {pos} family needed {obj} close to home.",
 ]
 THIRD_PERSON = ["he", "she", "they", "his", "her", "their", "him", "them"]
 FIRST_PERSON = {"i", "me", "my", "mine", "myself"}
@@ -292,8 +293,9 @@ DECISION_WORDS = ["decide", "decided", "decision", "chose", "choose", "choice", 
 
 
 def _story_fmt(name: str, pron: str, role: str, choice: str) -> dict[str, str]:
-    pos = "his" if pron == "he" else "her"
-    return dict(name=name, Name=name, a_role=_article(role), choice=choice, pron=pron, Pron=capitalize(pron), pos=pos)
+    pos, obj = ("his", "him") if pron == "he" else ("her", "her")
+    return dict(name=name, Name=name, a_role=_article(role), choice=choice, pron=pron, Pron=capitalize(pron), pos=pos,
+                obj=obj)
 
 
 def make_story(name: str, pron: str, role: str, role_keys: list[str], choice: str, choice_keys: list[str],
@@ -321,15 +323,144 @@ def gen_story(rng: random.Random) -> dict[str, Any]:
     return make_story(name, pron, role, role_keys, choice, choice_keys, rng.choice(STORY_TEMPLATES), answer)
 
 
+# Verbs that state what was decided or done; a few are complete on their own ("she declined", "I said yes").
+DECIDE_VERBS = frozenset(
+    "decided chose picked opted went accepted declined refused agreed took turned stayed kept signed opened moved "
+    "quit resigned left joined started applied bought sold adopted rented lent repaired told enrolled settled "
+    "returned committed gave learned learnt".split())
+COMPLETE_VERBS = frozenset("accepted declined refused quit resigned agreed".split())
+COMPLETE_PAIRS = ("said yes", "said no", "turned down", "turned it down", "went ahead", "gave up")
+REASON_WORDS = ("because", "since", "so that", "due to", "as it", "as she", "as he", "as they", "as the", "as our",
+                "as my", "as her", "as his")
+HEDGE_WORDS = frozenset("maybe perhaps possibly might either unsure".split())
+# Words that give no reason on their own: "because I chose", "because reasons".
+EMPTY_REASON = DECIDE_VERBS | frozenset("decide decision choice choose chosen reason thing want wanted".split())
+# Professions beyond the story table, for prompts that name none ("a protagonist ... career decision").
+EXTRA_ROLES = ["analyst", "manager", "worker", "employee", "clerk", "officer", "driver", "professor", "waiter",
+               "artist", "writer", "editor", "banker", "consultant", "dentist", "vet", "surgeon", "painter",
+               "police", "soldier", "plumber", "electrician", "actor", "singer", "dancer", "student", "intern",
+               "salesman", "saleswoman", "cashier", "pharmacist", "translator", "economist", "tailor", "gardener"]
+COPIED = 0.8  # a sentence with this share of its tokens in 4-token runs of the prompt is the prompt restated
+
+
+def _fresh_sentences(row: dict, raw: str) -> list[list[str]]:
+    """The answer's sentences that are not the prompt restated."""
+    prompt = tokens(f"{row.get('instruction', '')} {row.get('input', '')}")
+    out = []
+    for toks in sentences(raw):
+        copied, _ = copied_share(toks, prompt, 4)
+        if copied < COPIED * len(toks):
+            out.append(toks)
+    return out
+
+
+def _decisions(sents: list[list[str]], subjects: frozenset[str]) -> list[list[str]]:
+    """For each statement of a decision made by one of `subjects` ("she chose to ...", "Maya accepted",
+    "I went with ..."), the words of what was decided (up to the reason / clause end). Negated ("she could
+    not decide"), hedged ("maybe one of them") or empty ("she decided.") statements are left out."""
+    out = []
+    for toks in sents:
+        joined = " " + " ".join(toks) + " "
+        for i, t in enumerate(toks):
+            if t not in DECIDE_VERBS and t != "said":
+                continue
+            before = toks[max(0, i - 4) : i]
+            subj = [j for j, b in enumerate(before) if b in subjects]
+            if not subj or any(b in NEGATORS for b in before[subj[-1] :]):
+                continue
+            rest = []
+            for u in toks[i + 1 :]:
+                if u in ("because", "since", "but") or (u == "as" and rest):
+                    break
+                rest.append(u)
+            if any(u in HEDGE_WORDS for u in rest[:6]):
+                continue
+            pair = " ".join(toks[i : i + 3])
+            complete = t in COMPLETE_VERBS or any(pair.startswith(p) for p in COMPLETE_PAIRS)
+            if t == "said" and not complete:
+                continue
+            if complete or content_tokens(rest):
+                out.append([t] + rest)
+        del joined
+    return out
+
+
+def _reasons(sents: list[list[str]], first_person_ok: bool) -> list[list[str]]:
+    """The words of each reason given ("because she loved her patients"): at least two content words."""
+    out = []
+    for toks in sents:
+        joined = " ".join(toks)
+        for w in REASON_WORDS:
+            start = 0
+            while (k := joined.find(w, start)) >= 0:
+                start = k + 1
+                if (k and joined[k - 1] != " ") or (joined[k + len(w) : k + len(w) + 1] not in ("", " ")):
+                    continue
+                idx = joined[:k].count(" ")
+                rest = toks[idx + len(w.split()) :][:20]
+                if not first_person_ok and rest[:1] and rest[0] in FIRST_PERSON:
+                    continue
+                if [u for u in content_tokens(rest) if u not in EMPTY_REASON]:
+                    out.append(rest)
+    return out
+
+
+@lru_cache(maxsize=None)
+def _pronoun(name: str) -> str:
+    return next((p for n, p in load_facts("story")["names"] if n.lower() == name.lower()), "")
+
+
 def story_content(row: dict, doc: Doc) -> Content:
+    """Checkable facts of a decision story, each from a sentence that is not the prompt restated: who (the
+    name or, for open prompts, a he/she protagonist), the role, the dilemma, what was decided (a decision
+    verb with the protagonist as subject and a complement) and why (a reason clause with content). Without
+    a decision the facts earn 30%; first-person narration halves the score; fewer than two narrative
+    sentences lower it."""
     meta = row["meta"]
-    elements = frac_matched(doc, meta["elements"])
-    third = doc.has_any(THIRD_PERSON)
+    sents = _fresh_sentences(row, doc.raw)
+    fresh = Doc(" . ".join(" ".join(t) for t in sents))
+    if meta.get("open"):
+        name = ""
+        role_keys = [k for k in meta["elements"][0] if k not in CAREER_WORDS] + EXTRA_ROLES
+        dilemma_keys = [k for k in CAREER_WORDS if k not in ("career", "work")] + ["move", "city", "lab", "study"]
+        dilemma_keys += [" ".join(t[t.index("whether") : t.index("whether") + 4]) for t in sents
+                         if "whether" in t and len(content_tokens(t[t.index("whether") :])) >= 2]
+        who = float(fresh.has_any(["he", "she"]))
+        subjects = frozenset({"he", "she", "they"} | {t for t in fresh.tokens if t in _story_names()})
+    else:
+        name = meta["elements"][0][0]
+        role_keys, dilemma_keys = meta["elements"][1], meta["elements"][2]
+        who = float(fresh.has(name))
+        subjects = frozenset({phrase(name), _pronoun(name) or "she", "he", "she"})
+    role = float(fresh.has_any(role_keys))
+    dilemma = float(fresh.has_any(dilemma_keys))
+    decided = _decisions(sents, subjects)
+    outcome = 1.0 if decided else 0.0
+    reason = 1.0 if _reasons(sents, first_person_ok=False) else 0.0
+    content = 0.15 * who + 0.15 * role + 0.15 * dilemma + 0.3 * outcome + 0.25 * reason
+    if not outcome:
+        content *= 0.3  # a decision story that never says what was decided
     first = sum(1 for t in doc.tokens if t in FIRST_PERSON)
-    pov = 1.0 if third and first <= 1 else 0.5 if third else 0.0
-    content = elements * (0.8 + 0.2 * pov)
-    penalty = min(1.0, len(doc) / meta["min_words"])  # a two-line answer is not a story
-    return content, penalty, {"elements": elements, "third_person": pov, "story_length": penalty}
+    pov = 1.0 if first <= 1 else 0.5
+    narrative = min(1.0, sum(1 for t in sents if len(t) >= 4) / 2)
+    length = min(1.0, len(doc) / meta["min_words"])  # a two-line answer is not a story
+    penalty = pov * max(0.2, narrative) * length
+    why = {
+        "who": (f"names {name}" if name else "a he/she protagonist") if who else "no protagonist named",
+        "role": "role named" if role else "no role / profession named",
+        "dilemma": "the choice named" if dilemma else "the choice not named",
+        "outcome": f"decided: '{' '.join(decided[0][:8])}'" if decided else "never says what was decided",
+        "reason": "gives a reason" if reason else "no reason clause with content",
+    }
+    if pov < 1:
+        why["third_person"] = f"{first} first-person words"
+    return content, penalty, {"who": who, "role": role, "dilemma": dilemma, "outcome": outcome, "reason": reason,
+                              "third_person": pov, "narrative": narrative, "story_length": length}, why
+
+
+@lru_cache(maxsize=1)
+def _story_names() -> frozenset[str]:
+    return frozenset(phrase(n) for n, _ in load_facts("story")["names"])
 
 
 # ---------------------------------------------------------------- decision
@@ -350,6 +481,7 @@ CHOICE_MARKERS = ["i chose", "i choose", "i decided", "i decide", "i picked", "i
 REASON_MARKERS = ["because", "since", "so that", "as it", "the reason", "that way", "due to"]
 DILEMMA_MARKERS = ["between", "whether", "or", "either", "option", "choice", "decide", "decision"]
 FIRST_PERSON_WORDS = ["i", "my", "me"]
+OPEN_DILEMMA = ["offered", "offer", "opportunity", "chance", "could", "choose", "chose", "alternative"]
 
 
 OPEN_DECISION_TEMPLATES = [
@@ -378,17 +510,42 @@ def gen_decision(rng: random.Random) -> dict[str, Any]:
 
 
 def decision_content(row: dict, doc: Doc) -> Content:
+    """What was decided and why, in the first person: the dilemma (both options named; open prompts: a
+    choice between things), the choice (a decision verb with I/we as subject whose complement names exactly
+    one option, or for open prompts has content), and the reason (a clause with content). Naming both
+    options as the choice, hedging or never deciding earns no choice credit, and the other parts then earn
+    30%."""
     options = row["meta"]["options"]
-    choice = float(doc.has_any(CHOICE_MARKERS))
-    reason = float(doc.has_any(REASON_MARKERS))
+    sents = _fresh_sentences(row, doc.raw)
+    decided = _decisions(sents, frozenset({"i", "we"}))
+    chosen = ""
     if options:
         named = sum(doc.has_any(keys) for keys in options) / len(options)
-        content = named * (0.5 + 0.25 * choice + 0.25 * reason)
+        choice = 0.0
+        for words in decided:
+            d = Doc(" ".join(words))
+            hits = [i for i, keys in enumerate(options) if d.has_any(keys)]
+            if len(hits) == 1:
+                choice, chosen = 1.0, f"option {hits[0] + 1}"
+                break
+            if not hits and content_tokens(words[1:]) and choice < 0.5:
+                choice, chosen = 0.5, "neither option named"
+            if len(hits) > 1:
+                choice, chosen = 0.0, "both options chosen"
+                break
     else:  # an open prompt: any dilemma, told with a choice and a reason, answers it
-        named = float(doc.has_any(DILEMMA_MARKERS))
-        content = 0.4 * named + 0.3 * choice + 0.3 * reason
+        fresh = Doc(" . ".join(" ".join(t) for t in sents))
+        named = float(fresh.has_any(DILEMMA_MARKERS + OPEN_DILEMMA) and len(content_tokens(fresh.tokens)) >= 6)
+        choice = 1.0 if decided else 0.0
+        chosen = " ".join(decided[0][:8]) if decided else ""
+    reason = 1.0 if _reasons(sents, first_person_ok=True) else 0.0
+    content = 0.25 * named + 0.4 * choice + 0.35 * reason
+    if not choice:
+        content *= 0.3  # telling of a choice without making it
     first = 1.0 if doc.has_any(FIRST_PERSON_WORDS) else 0.6  # "describe a time when YOU ..."
-    return content, first, {"options": named, "choice": choice, "reason": reason, "first_person": first}
+    why = {"options": f"{named:.0%} of the dilemma named", "choice": chosen or "no decision stated (I chose ...)",
+           "reason": "gives a reason" if reason else "no reason clause with content"}
+    return content, first, {"options": named, "choice": choice, "reason": reason, "first_person": first}, why
 
 
 # ---------------------------------------------------------------- refusal
