@@ -266,13 +266,13 @@ STORY_TEMPLATES = [
 # Every reference story says who (name, role), the choice, what was decided and why, in past-tense narration.
 STORY_ANSWERS = [
     "{Name} had worked as {a_role} for years. One evening {pron} had to decide whether to {choice}. "
-    "{Pron} talked it over with an old friend and listed the pros and cons. "
-    "In the end {pron} decided to take the chance, because {pron} knew {pron} would regret it if {pron} never tried.",
+    "{Pron} talked it over with an old friend. "
+    "In the end {pron} decided to take the chance, because {pron} did not want to live with regret.",
     "{Name} was {a_role} who loved {pos} work. When {pron} was asked whether {pron} would {choice}, "
-    "{pron} felt torn. After a sleepless night and a long walk, {pron} said yes, "
-    "because the chance might never come again, and a new chapter of {pos} life began.",
+    "{pron} felt torn. After a sleepless night, {pron} said yes, "
+    "because the chance might never come again.",
     "As {a_role}, {Name} had always played it safe. Then came a hard choice: whether to {choice}. "
-    "{Pron} wrote down the risks and asked {pos} family for advice. "
+    "{Pron} asked {pos} family for advice. "
     "By morning {pron} decided to stay where {pron} was, because {pos} family needed {obj} close to home.",
 ]
 THIRD_PERSON = ["he", "she", "they", "his", "her", "their", "him", "them"]
@@ -328,7 +328,7 @@ DECIDE_VERBS = frozenset(
     "decided chose picked opted went accepted declined refused agreed took turned stayed kept signed opened moved "
     "quit resigned left joined started applied bought sold adopted rented lent repaired told enrolled settled "
     "returned committed gave learned learnt".split())
-COMPLETE_VERBS = frozenset("accepted declined refused quit resigned agreed".split())
+COMPLETE_VERBS = frozenset("accepted declined refused quit resigned agreed stayed moved left".split())
 COMPLETE_PAIRS = ("said yes", "said no", "turned down", "turned it down", "went ahead", "gave up")
 REASON_WORDS = ("because", "since", "so that", "due to", "as it", "as she", "as he", "as they", "as the", "as our",
                 "as my", "as her", "as his")
@@ -435,8 +435,10 @@ def story_content(row: dict, doc: Doc) -> Content:
     role = float(fresh.has_any(role_keys))
     dilemma = float(fresh.has_any(dilemma_keys))
     decided = _decisions(sents, subjects)
-    outcome = 1.0 if decided else 0.0
     reason = 1.0 if _reasons(sents, first_person_ok=False) else 0.0
+    if not who and not meta.get("open"):
+        decided, reason = [], 0.0  # a decision by someone else is not this protagonist's story
+    outcome = 1.0 if decided else 0.0
     content = 0.15 * who + 0.15 * role + 0.15 * dilemma + 0.3 * outcome + 0.25 * reason
     if not outcome:
         content *= 0.3  # a decision story that never says what was decided
@@ -512,7 +514,8 @@ def gen_decision(rng: random.Random) -> dict[str, Any]:
 def decision_content(row: dict, doc: Doc) -> Content:
     """What was decided and why, in the first person: the dilemma (both options named; open prompts: a
     choice between things), the choice (a decision verb with I/we as subject whose complement names exactly
-    one option, or for open prompts has content), and the reason (a clause with content). Naming both
+    one option, or for open prompts has content), and the reason (a clause with content); with named options,
+    all of it scales with the share of them named. Naming both
     options as the choice, hedging or never deciding earns no choice credit, and the other parts then earn
     30%."""
     options = row["meta"]["options"]
@@ -540,6 +543,8 @@ def decision_content(row: dict, doc: Doc) -> Content:
         chosen = " ".join(decided[0][:8]) if decided else ""
     reason = 1.0 if _reasons(sents, first_person_ok=True) else 0.0
     content = 0.25 * named + 0.4 * choice + 0.35 * reason
+    if options:
+        content = named * (0.25 + 0.4 * choice + 0.35 * reason)  # a story about another dilemma earns nothing
     if not choice:
         content *= 0.3  # telling of a choice without making it
     first = 1.0 if doc.has_any(FIRST_PERSON_WORDS) else 0.6  # "describe a time when YOU ..."

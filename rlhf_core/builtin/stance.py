@@ -20,8 +20,10 @@ REDUCERS = frozenset(
     "avoid avoiding stop stopping quit quitting skip skipping limit limiting reduce reducing cut cutting lower "
     "lowering less fewer without ban banning forget forgetting cancel cancelling unplug unplugging minimise "
     "minimize shorter decrease decreasing remove removing fix fixing repair repairing ditch drop prune trim "
-    "ignore neglect leave weak junk unhealthy poor bad unsafe insecure irregular".split()
+    "ignore neglect weak junk unhealthy poor bad unsafe insecure irregular".split()
 ) | NEGATORS
+# In a list scope also: "leave these at home: ..." ("leave" is not advice-reversing: "leaves" stems to it).
+LIST_REDUCERS = REDUCERS | {"leave"}
 REDUCER_PHRASES = ("turn off", "switch off", "give up", "cut down", "cut back", "instead of", "rather than",
                    "away from", "no more", "get rid of", "stay away", "keep away", "say no")
 # After the phrase: "sleep is not important", "drive less", "turn the lights off".
@@ -72,7 +74,7 @@ def sentences(raw: str) -> list[list[str]]:
     return out
 
 
-def _reducers(toks: list[str], lo: int, hi: int, skip: range) -> list[int]:
+def _reducers(toks: list[str], lo: int, hi: int, skip: range, words: frozenset[str] = REDUCERS) -> list[int]:
     """Positions of reducer words / phrases in toks[lo:hi], outside the phrase itself."""
     out, i = [], lo
     while i < hi:
@@ -84,7 +86,7 @@ def _reducers(toks: list[str], lo: int, hi: int, skip: range) -> list[int]:
             out.append(i)
             i += 2 if two in REDUCER_PHRASES else 3
             continue
-        if toks[i] in REDUCERS:
+        if toks[i] in words:
             out.append(i)
         i += 1
     return out
@@ -99,7 +101,7 @@ def reversed_at(toks: list[str], pos: int, length: int, parity: bool = True) -> 
     None when only a reducer across "and" / "or" would turn it: "avoid cigarettes and alcohol" and "limit
     alcohol and exercise" read the same, so the caller gives it the reading the reference has."""
     span = range(pos, pos + length)
-    found = _reducers(toks, 0, pos, span)
+    found = _reducers(toks, 0, pos, span, REDUCERS if parity else LIST_REDUCERS)
     if parity:
         run = 0
         for j in reversed(found):  # the run of reducers closest to the phrase, each within 2 tokens of the next
