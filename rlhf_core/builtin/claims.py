@@ -42,10 +42,14 @@ NEGATORS = frozenset(
 # Phrases before a span that set it aside: it is the thing compared against, not the thing asserted.
 CONTRASTS = ("unlike", "than", "rather than", "instead of", "except", "except for", "apart from", "other than",
              "compared to", "compared with", "as opposed to", "not like", "besides", "excluding")
+# Beliefs reported of others set a phrase aside too ("many people guess Sydney, but ...").
+CONTRASTS += ("people think", "people guess", "people say", "people believe", "some say", "some think",
+              "mistaken for", "confused with", "confuse it with", "misconception", "not to be confused with")
 # Negator phrases that do not negate ("no doubt", "not only ... but also").
 _NOT_NEGATING = ("no doubt", "not only", "no question", "not just", "without doubt", "never mind")
 
-HEDGES = frozenset("maybe perhaps possibly probably might guess unsure either".split())
+HEDGES = frozenset("maybe perhaps possibly probably might unsure".split())
+_HEDGE_PHRASES = ("not sure", "i guess", "my guess", "could be", "i am not certain", "im not certain")
 
 # Clause breaks: sentence/clause punctuation and the connectives that start a new assertion.
 _CLAUSE_SPLIT = re.compile(
@@ -54,6 +58,72 @@ _CLAUSE_SPLIT = re.compile(
     re.I,
 )
 _SENTENCE_SPLIT = re.compile(r"\n+|(?:^|(?<=\s))\d{1,2}[.)](?=\s)|(?:^|(?<=\s))[-*\u2022](?=\s)|[.!?;]+(?=\s|$)")
+
+
+# Assertion units: sentences, cut again where a contrastive or causal connective starts a new assertion.
+# Commas do not cut a unit, so "not red, blue and yellow" keeps all three colours in the negation's scope.
+_UNIT_SPLIT = re.compile(
+    r"[.;!?\n]+(?=\s|$)|[;!?\n]|"
+    r"\b(?:but|while|whereas|although|though|however|instead|because|since|which|so|therefore|thus|hence)\b",
+    re.I,
+)
+# An interjection at the start of a unit ("No, it is Paris.") answers something else: it negates nothing.
+_INTERJECTION = re.compile(r"^\s*(?:no|nope|not quite|not really)\s*[,:\u2013\u2014-]+\s*", re.I)
+# Chunks of a coordinated list: commas, slashes and the words "and" / "or".
+_CHUNK_SPLIT = re.compile(r",|/|\bor\b|\band\b|&", re.I)
+_VERBS = frozenset("is are was were be been do doe did does has have had it that this".split())
+
+
+def units(raw: str) -> list[str]:
+    """Raw assertion units (see _UNIT_SPLIT); a leading "No," is dropped."""
+    out = []
+    for u in _UNIT_SPLIT.split(raw or ""):
+        u = _INTERJECTION.sub("", u or "").strip()
+        if normalize(u):
+            out.append(u)
+    return out
+
+
+def chunks(raw: str) -> list[str]:
+    """The raw chunks of a coordinated list ("Paris, Lyon or Nice" -> Paris / Lyon / Nice)."""
+    return [c.strip() for c in _CHUNK_SPLIT.split(raw or "") if c and normalize(c)]
+
+
+AFFIRMED, NEGATED, CONTRAST = "affirmed", "negated", "contrast"
+
+
+def status(toks: list[str], pos: int, n: int = 1) -> str:
+    """What a unit says of the phrase at toks[pos:pos+n]: NEGATED when a negator stands anywhere before it
+    in the unit ("not red, blue and yellow") or right after it as the subject ("Paris is not ..."),
+    CONTRAST when a contrast marker stands just before it ("unlike X", "bigger than X"), else AFFIRMED."""
+    if any(_negator_at(toks, i) for i in range(pos)):
+        return NEGATED
+    j = pos + n
+    while j < len(toks) and j < pos + n + 3 and toks[j] in _VERBS:
+        j += 1
+    if j < len(toks) and j > pos + n and _negator_at(toks, j):
+        return NEGATED
+    if j < len(toks) and j == pos + n and toks[j] in ("isnt", "arent", "wasnt", "doesnt", "didnt", "dont"):
+        return NEGATED
+    for c in CONTRASTS:
+        ct = _phrase_tokens(c)
+        for i in range(max(0, pos - 3 - len(ct)), pos - len(ct) + 1):
+            if tuple(toks[i : i + len(ct)]) == ct:
+                return CONTRAST
+    return AFFIRMED
+
+
+def mentions(raw: str, phrases: dict[str, list[str]]) -> list[tuple[str, str, int]]:
+    """(name, status, unit index) of every mention of each named group of phrases, unit by unit."""
+    out = []
+    for ui, unit in enumerate(units(raw)):
+        toks = tokens(unit)
+        for name, group in phrases.items():
+            for ph in group:
+                pt = _phrase_tokens(ph)
+                for pos in _find(toks, pt):
+                    out.append((name, status(toks, pos, len(pt)), ui))
+    return out
 
 
 def content_tokens(toks: list[str]) -> list[str]:
@@ -115,7 +185,8 @@ def clause_negated(toks: list[str]) -> bool:
 
 
 def hedged(toks: list[str]) -> bool:
-    return any(t in HEDGES for t in toks) or "not sure" in " ".join(toks)
+    text = f" {' '.join(toks)} "
+    return any(t in HEDGES for t in toks) or any(f" {h} " in text for h in _HEDGE_PHRASES)
 
 
 # "X - y", "X: y", "X = y", "X -> y", "X (y)": a left part and a right part of one line or comma item.
@@ -134,17 +205,23 @@ def pairs(raw: str) -> list[tuple[str, str]]:
     return out
 
 
-def copied_share(response: list[str], prompt: list[str], n: int = 4) -> tuple[int, int]:
-    """(copied, outside): tokens of the response inside runs of >= n tokens that also occur in the prompt,
-    and content tokens of the response outside such runs."""
-    if len(response) < n or len(prompt) < n:
-        return 0, len(content_tokens(response))
+def strip_copied(raw: str, prompt: list[str], n: int = 4) -> tuple[int, str]:
+    """(copied, rest): how many tokens of the response lie in runs of >= n tokens that also occur in the
+    prompt, and the raw response without the words of those runs."""
+    words = [(m.group(), tokens(m.group())) for m in re.finditer(r"\S+", raw or "")]
+    toks = [t for _, ts in words for t in ts]
+    if len(toks) < n or len(prompt) < n:
+        return 0, raw
     grams = {tuple(prompt[i : i + n]) for i in range(len(prompt) - n + 1)}
-    covered = [False] * len(response)
-    for i in range(len(response) - n + 1):
-        if tuple(response[i : i + n]) in grams:
-            for j in range(i, i + n):
-                covered[j] = True
-    copied = sum(covered)
-    outside = content_tokens([t for t, c in zip(response, covered) if not c])
-    return copied, len(outside)
+    covered = [False] * len(toks)
+    for i in range(len(toks) - n + 1):
+        if tuple(toks[i : i + n]) in grams:
+            covered[i : i + n] = [True] * n
+    if not any(covered):
+        return 0, raw
+    kept, k = [], 0
+    for word, ts in words:
+        if not ts or not all(covered[k : k + len(ts)]):
+            kept.append(word)
+        k += len(ts)
+    return sum(covered), " ".join(kept)

@@ -8,7 +8,9 @@ from functools import lru_cache
 from typing import Any
 
 from .base import Content, Family, capitalize, frac_matched, join_and, load_facts, make_row
-from .text import Doc, segments, tokens
+from .claims import (AFFIRMED, NEGATED, NEGATORS, STOP_WORDS, chunks, content_tokens, find_all, hedged, negated_at, mentions, status,
+                     units)
+from .text import Doc, numbers_at, phrase, segments, tokens
 
 # ---------------------------------------------------------------- fact_qa
 
@@ -23,12 +25,127 @@ def gen_fact_qa(rng: random.Random) -> dict[str, Any]:
     return make_fact_qa(fact, rng.choice(fact["q"]))
 
 
+# Colour words: a colour answer listing extra colours hedges ("red, blue, yellow, green or purple").
+COLOURS = frozenset("red blue yellow green orange purple violet black white pink brown grey gray cyan magenta "
+                    "indigo".split())
+# Temperatures are checked with their unit: "100 degrees Fahrenheit" is not the boiling point of water.
+_TEMPERATURE = re.compile(r"(-?\d+(?:\.\d+)?)\s*(?:\u00b0|\u00ba|degrees?|deg\.?)?\s*"
+                          r"(celsius|centigrade|fahrenheit|kelvin|c|f|k)\b", re.I)
+
+
+def _celsius(value: float, unit: str) -> float:
+    unit = unit[0].lower()
+    return (value - 32) * 5 / 9 if unit == "f" else value - 273.15 if unit == "k" else value
+
+
+def _temperatures(raw: str) -> list[float]:
+    return [_celsius(float(m[1]), m[2]) for m in _TEMPERATURE.finditer(raw)]
+
+
+def _number_values(group: list[str]) -> set[int] | None:
+    """The values of a key group made only of numbers ("8", "eight"), else None."""
+    vals = set()
+    for member in group:
+        nums = numbers_at(tokens(member))
+        if len(nums) != 1 or len(tokens(member)) != len(_number_tokens(member)):
+            return None
+        vals.add(nums[0][1])
+    return vals
+
+
+def _number_tokens(member: str) -> list[str]:
+    return [t for t in tokens(member) if t.isdigit() or numbers_at([t])]
+
+
+def _stray_numbers(doc: Doc, allowed: set[int], context: set[str]) -> list[int]:
+    """Numbers offered as the answer besides the allowed ones, unit by unit: a number counts unless it is
+    set aside ("not 6", "more than 6") or counts something else ("5 oceans": followed by a content word the
+    question and reference do not use)."""
+    stray = []
+    for unit in units(doc.raw):
+        toks = tokens(unit)
+        for pos, value in numbers_at(toks):
+            if value in allowed or status(toks, pos) != AFFIRMED:
+                continue
+            nxt = next((t for t in toks[pos + 1 :] if not numbers_at([t])), "")
+            if nxt and nxt not in STOP_WORDS and nxt not in context and nxt not in ("degree", "c", "f"):
+                continue
+            stray.append(value)
+    return stray
+
+
+def _list_rivals(doc: Doc, keys: list[str], known: set[str]) -> list[str]:
+    """Capitalised names listed beside a key ("Austen, Bronte or Eliot"): chunks of 1-3 tokens of a list
+    that holds a key, not naming a key or a word of `known` (the question, the reference)."""
+    key_phrases = [tokens(k) for k in keys]
+    out = []
+    for unit in units(doc.raw):
+        cs = chunks(unit)
+        if len(cs) < 2:
+            continue
+        has_key = [any(_has(tokens(c), kp) for kp in key_phrases) for c in cs]
+        if not any(has_key):
+            continue
+        for c, hk in zip(cs, has_key):
+            ct = content_tokens(tokens(c))
+            if hk or not ct or len(tokens(c)) > 3 or not c[:1].isupper() or all(t in known for t in ct):
+                continue
+            out.append(" ".join(ct))
+    return out
+
+
+def _has(toks: list[str], phrase_toks: list[str]) -> bool:
+    return bool(find_all(toks, " ".join(phrase_toks)))
+
+
 def fact_qa_content(row: dict, doc: Doc) -> Content:
+    """Each key group is credited when one of its phrases is affirmed (not negated, not a contrast). A wrong
+    answer affirmed, extra colours, extra numbers, or rival names listed beside the key are competing
+    answers: with one key group they zero it; with several, each halves the score twice. A temperature
+    stated with a unit must be the reference's temperature."""
     meta = row["meta"]
-    content = frac_matched(doc, meta["keys"])
-    wrong = doc.count_any(meta["wrong"])
-    penalty = 0.5**wrong
-    return content, penalty, {"key_terms": content, "wrong_terms": penalty}
+    groups, wrong = meta["keys"], list(meta["wrong"])
+    if all(all(m in COLOURS for m in g) for g in groups):
+        wrong += sorted(COLOURS - {m for g in groups for m in g})
+    named = {f"key{i}": g for i, g in enumerate(groups)}
+    named.update({f"wrong:{w}": [w] for w in wrong})
+    said = mentions(doc.raw, named)
+    affirmed = {n for n, st, _ in said if st == AFFIRMED}
+    negated = {n for n, st, _ in said if st == NEGATED and n not in affirmed}
+    hits = [f"key{i}" in affirmed for i in range(len(groups))]
+    for i, g in enumerate(groups):  # numbers count by value, however they are written ("one hundred")
+        vals = _number_values(g)
+        if vals and not hits[i]:
+            hits[i] = any(v in vals and status(toks, p) == AFFIRMED
+                          for toks in map(tokens, units(doc.raw)) for p, v in numbers_at(toks))
+    why: dict[str, str] = {}
+    rivals = sorted({n.split(":", 1)[1] for n in affirmed if n.startswith("wrong:")})
+    numeric = [v for g in groups if (v := _number_values(g)) is not None]
+    if numeric:
+        context = set(tokens(f"{row['instruction']} {row['output']}"))
+        allowed = {x for v in numeric for x in v} | {v for _, v in numbers_at(tokens(row["instruction"]))}
+        rivals += [str(x) for x in _stray_numbers(doc, allowed, context) if str(x) not in rivals]
+    known = set(tokens(f"{row['instruction']} {row['input']} {row['output']}"))
+    rivals += [r for r in _list_rivals(doc, [m for g in groups for m in g], known) if r not in rivals]
+    ref_temps = _temperatures(row["output"])
+    bad_temps = [t for t in _temperatures(doc.raw) if ref_temps and all(abs(t - r) > 1.0 for r in ref_temps)]
+    content = sum(hits) / len(groups)
+    penalty = 1.0
+    if bad_temps:
+        content, why["key_terms"] = 0.0, "a temperature that is not the answer in its unit"
+    elif rivals and len(groups) == 1:
+        content, why["key_terms"] = 0.0, f"competing answers named: {', '.join(rivals)}"
+    elif rivals:
+        penalty = 0.25 ** len(rivals)
+        why["wrong_terms"] = f"false or competing claims: {', '.join(rivals)}"
+    if "key_terms" not in why:
+        missing = [i for i, h in enumerate(hits) if not h]
+        neg = [n for n in negated if n.startswith("key")]
+        why["key_terms"] = (f"{sum(hits)}/{len(groups)} key facts affirmed"
+                            + (f"; negated or set aside: {', '.join(groups[int(n[3:])][0] for n in neg)}" if neg else "")
+                            + (f"; missing: {', '.join(groups[i][0] for i in missing)}" if missing else ""))
+    why.setdefault("wrong_terms", "none" if not rivals else f"competing: {', '.join(rivals)}")
+    return content, penalty, {"key_terms": content, "wrong_terms": penalty}, why
 
 
 # ---------------------------------------------------------------- capital
@@ -65,12 +182,77 @@ def gen_capital(rng: random.Random) -> dict[str, Any]:
     return make_capital(country, city, alts, rng.choice(CAPITAL_TEMPLATES), rng.random() < 0.3)
 
 
+# Large cities that are not national capitals: named beside the capital they are competing answers.
+OTHER_CITIES = [
+    "Lyon", "Marseille", "Nice", "Toulouse", "Bordeaux", "Lille", "Strasbourg", "Munich", "Hamburg", "Frankfurt",
+    "Cologne", "Milan", "Naples", "Venice", "Florence", "Turin", "Barcelona", "Seville", "Valencia", "Porto",
+    "Manchester", "Liverpool", "Birmingham", "Edinburgh", "Glasgow", "Geneva", "Zurich", "Istanbul", "Saint Petersburg",
+    "St Petersburg", "Kazan", "Krakow", "Rotterdam", "Antwerp", "Gothenburg", "New York", "Los Angeles", "Chicago",
+    "San Francisco", "Toronto", "Montreal", "Vancouver", "Sydney", "Melbourne", "Brisbane", "Perth", "Auckland",
+    "Rio de Janeiro", "Sao Paulo", "Buenos Aires", "Cordoba", "Guadalajara", "Monterrey", "Medellin", "Guayaquil",
+    "Shanghai", "Hong Kong", "Guangzhou", "Shenzhen", "Osaka", "Kyoto", "Busan", "Mumbai", "Bombay", "Kolkata",
+    "Calcutta", "Bangalore", "Chennai", "Karachi", "Lahore", "Dubai", "Jeddah", "Alexandria", "Casablanca",
+    "Lagos", "Johannesburg", "Cape Town", "Durban", "Ho Chi Minh City", "Saigon", "Almaty", "Yangon", "Rangoon",
+    "Dhaka", "Tel Aviv", "Zanzibar", "Mombasa", "Abidjan", "Douala", "Davao", "Cebu", "Surabaya", "Chittagong",
+]
+CAPITAL_WORDS = ("capital", "seat of government")
+
+
+@lru_cache(maxsize=1)
+def _countries() -> tuple[str, ...]:
+    return tuple(country for country, _, _ in load_facts("capitals"))
+
+
 def capital_content(row: dict, doc: Doc) -> Content:
-    answers = row["meta"]["answers"]
-    correct = doc.has_any(answers)
-    others = sum(1 for names in _all_capitals() if names[0] not in answers and doc.has_any(names))
-    penalty = 1.0 / (1.0 + others)
-    return float(correct), penalty, {"correct_city": float(correct), "other_capitals": penalty}
+    """The right city must be affirmed, and no other city offered as the capital: a rival counts when it is
+    affirmed in a unit that says "capital", that also names the right city ("Paris or Lyon"), or that says
+    little else ("It is Lyon."); a capitalised name listed beside the right city counts too. A unit that
+    names the city as the capital of another country is a false claim. Hedged wording ("maybe") halves."""
+    meta = row["meta"]
+    answers, country = meta["answers"], meta["country"]
+    cities = {names[0]: names for names in _all_capitals() if names[0] not in answers}
+    capitals = {phrase(n) for names in _all_capitals() for n in names}
+    cities.update({c: [c] for c in OTHER_CITIES if phrase(c) not in capitals})
+    said_right, rivals, wrong_country, hedge, negated = False, set(), False, False, False
+    other_countries = [c for c in _countries() if c != country]
+    for unit in units(doc.raw):
+        toks = tokens(unit)
+        right_here = [status(toks, p, len(tokens(a))) for a in answers for p in find_all(toks, a)]
+        says_capital = any(find_all(toks, w) for w in CAPITAL_WORDS)
+        if AFFIRMED in right_here:
+            said_right = True
+            hedge = hedge or hedged(toks)
+            if any(find_all(toks, c) for c in other_countries) and not find_all(toks, country):
+                wrong_country = True
+        elif right_here:
+            negated = True
+        bare = len(content_tokens(toks)) <= 3
+        for name, alts in cities.items():
+            for a in alts:
+                for p in find_all(toks, a):
+                    if status(toks, p, len(tokens(a))) != AFFIRMED:
+                        continue
+                    if any(find_all(toks, c) for c in other_countries if c not in name):
+                        continue  # "Berlin is the capital of Germany": a claim about another country
+                    if says_capital or right_here or bare:
+                        rivals.add(name)
+        if right_here:  # names listed beside the right city: "Paris, Lyon, Marseille or Nice"
+            known = set(tokens(f"{country} {' '.join(answers)} {row['output']} {' '.join(CAPITAL_WORDS)}"))
+            for c in chunks(unit):
+                ct = content_tokens(tokens(c))
+                if ct and len(tokens(c)) <= 3 and c[:1].isupper() and not any(t in known for t in ct):
+                    rivals.add(" ".join(ct))
+    why: dict[str, str] = {}
+    if rivals:
+        correct, why["correct_city"] = 0.0, f"{len(rivals) + said_right} competing cities named: " + ", ".join(
+            ([answers[0]] if said_right else []) + sorted(rivals))
+    elif wrong_country:
+        correct, why["correct_city"] = 0.0, f"names {answers[0]} as the capital of another country"
+    elif said_right:
+        correct, why["correct_city"] = (0.5, "hedged: " + answers[0]) if hedge else (1.0, f"{answers[0]} affirmed")
+    else:
+        correct, why["correct_city"] = 0.0, f"{answers[0]} negated" if negated else f"{answers[0]} not named"
+    return correct, 1.0, {"correct_city": correct}, why
 
 
 # ---------------------------------------------------------------- odd_one_out
@@ -81,10 +263,16 @@ ODD_TEMPLATES = [
     "Find the odd one out in this list.",
     "Which item does not belong?",
 ]
-ODD_MARKERS = ["odd", "belong", "different", "stand out", "stands out", "exception", "unlike", "outlier"]
-_CLAUSE_SPLIT = re.compile(r"[.,;:!?\n]+|\b(?:because|while|whereas|but|since)\b", re.I)
-
-
+# Words that single an item out. Negative forms ("does not belong") are read as one marker, so their "not"
+# does not negate the item; "X is not the odd one out" still does.
+ODD_MARKERS = ("odd", "different", "stand out", "stands out", "exception", "outlier", "unique", "the one out",
+               "oddmark")
+_NEGATIVE_MARKERS = ("doesnt belong", "does not belong", "dont belong", "do not belong", "doesnt fit",
+                     "does not fit", "not like the other", "not belong", "not fit", "belong", "fit in")
+# Words of a choice unit that name nothing chosen ("The odd one out here is clearly ...").
+_CHOICE_FILLER = frozenset(tokens("one out list item items group set word option choice here clearly obviously "
+                                  "answer correct category categories odd different stands stand exception "
+                                  "outlier unique oddmark belong fit"))
 def make_odd(items: list[str], odd: str, odd_cat: dict, major_cat: dict, template: str) -> dict[str, Any]:
     others = [x for x in items if x != odd]
     group = join_and(others) if len(others) == 2 else "the others"
@@ -103,18 +291,67 @@ def gen_odd(rng: random.Random) -> dict[str, Any]:
     return make_odd(items, odd, odd_cat, major, rng.choice(ODD_TEMPLATES))
 
 
-def _named_items(doc: Doc, items: list[str]) -> list[str]:
-    """The item(s) the response singles out: those in a clause saying 'odd'/'different'/...,
-    else the first item it mentions."""
-    named: list[str] = []
-    for clause in _CLAUSE_SPLIT.split(doc.raw):
-        cdoc = Doc(clause)
-        if cdoc.has_any(ODD_MARKERS):
-            named += [it for it in items if cdoc.has(it) and it not in named]
-    if named:
-        return named
-    first = [(doc.positions(it)[0], it) for it in items if doc.has(it)]
-    return [min(first)[1]] if first else []
+def _marked(toks: list[str]) -> list[str]:
+    """Tokens with each negative-form marker ("does not belong") replaced by the single token "oddmark"."""
+    text = " " + " ".join(toks) + " "
+    for m in _NEGATIVE_MARKERS:
+        text = text.replace(f" {phrase(m)} ", " oddmark ")
+    return text.split()
+
+
+def chosen_items(doc: Doc, items: list[str], category_words: set[str]) -> tuple[set[str], set[str], list[str]]:
+    """(chosen, set aside, foreign): the items the response singles out, those it denies or contrasts
+    ("not X", "unlike X"), and other things it singles out ("Reddit is the odd one out").
+    A unit with an odd-one-out marker chooses the items it affirms, or a foreign word when it affirms no
+    item. Without such a unit: a bare unit ("Telegram.", "It's Telegram.") chooses its item; then
+    "Unlike X and Y, ... Z ..." chooses the one item not set aside; then an answer that opens with a single
+    item ("Owl - it is a bird, ...") chooses it."""
+    chosen: set[str] = set()
+    aside: set[str] = set()
+    foreign: list[str] = []
+    item_toks = {it: tokens(it) for it in items}
+    unit_toks = [_marked(tokens(u)) for u in units(doc.raw)]
+    found: list[list[tuple[str, str]]] = []
+    for toks in unit_toks:
+        here = sorted((p, it, status(toks, p, len(t))) for it, t in item_toks.items() for p in find_all(toks, it))
+        found.append([(it, st) for _, it, st in here])
+        aside |= {it for it, st in found[-1] if st != AFFIRMED}
+        if not any(find_all(toks, m) for m in ODD_MARKERS) or clause_negated_marker(toks):
+            continue
+        affirmed = {it for it, st in found[-1] if st == AFFIRMED}
+        if affirmed:
+            chosen |= affirmed
+            continue
+        named = {t for it in item_toks.values() for t in it}
+        rest = [t for t in content_tokens(toks) if t not in _CHOICE_FILLER and t not in named
+                and t not in category_words]
+        if rest and not found[-1]:
+            foreign.append(" ".join(rest[:3]))
+    if chosen or foreign:
+        return chosen, aside - chosen, foreign
+    for toks, here in zip(unit_toks, found):  # bare answers
+        affirmed = {it for it, st in here if st == AFFIRMED}
+        named = {t for it in item_toks.values() for t in it}
+        extra = [t for t in content_tokens(toks) if t not in named and t not in _CHOICE_FILLER]
+        if len(affirmed) == 1 and not extra:
+            chosen |= affirmed
+    if len(chosen) == 0 and aside:
+        sentence_items = {it for here in found for it, st in here if st == AFFIRMED} - aside
+        if len(sentence_items) == 1:
+            chosen = sentence_items
+    if not chosen and found and found[0]:
+        first = found[0]
+        if len({it for it, st in first if st == AFFIRMED}) == 1 and first[0][1] == AFFIRMED:
+            chosen = {first[0][0]}
+    return chosen, aside - chosen, foreign
+
+
+def clause_negated_marker(toks: list[str]) -> bool:
+    """True when the unit denies the oddness itself ("Telegram is not the odd one out")."""
+    text = " " + " ".join(toks) + " "
+    return any(f" {n} " in text for n in ("not the odd", "isnt the odd", "not odd", "isnt odd", "not different",
+                                           "isnt different", "not an exception", "not the exception",
+                                           "not the outlier", "no odd"))
 
 
 # Who a category word is said of: the odd item or "it", against the other items or "the others"/"they".
@@ -127,20 +364,19 @@ def _category_keys() -> tuple[str, ...]:
     return tuple(sorted({k for c in load_facts("odd_one_out") for k in c["keys"]}))
 
 
-def odd_reason(doc: Doc, items: list[str], odd: str, odd_keys: list[str], major_keys: list[str]) -> float:
-    """How right the stated reason is: each category word (of any category in the fact table) is
-    said of the nearest subject before it (the first one after it when none precedes): the odd item
-    or "it", or the other items / "the others" / "they". A side is right when every category said
-    of it is its own (the odd item's category, or the majority's); the score is the share of sides
-    that are right, out of those given a category. So "it is an insect while the others are fish"
-    scores 1 for the mosquito, the swapped reason 0, a wrong category on one side 0.5."""
+def odd_reason(doc: Doc, items: list[str], odd: str, odd_keys: list[str], major_keys: list[str]) -> tuple[float, int]:
+    """(share of right sides, wrong sides). Each category word (of any category in the fact table) is said
+    of the nearest subject before it (the first one after it when none precedes): the odd item or "it", or
+    the other items / "the others" / "they". A negated category ("it is not a social network") claims the
+    side is not of it. A side is right when every category said of it is true of it, wrong when one is
+    false. So "it is an insect while the others are fish" is right for the mosquito, the swapped reason
+    wrong on both sides."""
     subjects = sorted([(p, "odd") for w in (odd, *_ODD_SUBJECTS) for p in doc.positions(w)]
                       + [(p, "others") for w in [*(it for it in items if it != odd), *_OTHER_SUBJECTS]
                          for p in doc.positions(w)])
     if not subjects:
-        return 0.0
+        return 0.0, 0
     own = {"odd": set(odd_keys), "others": set(major_keys)}
-    # an item's own name is no category claim, even where it is a category word ("Drum": percussion)
     named = {p + i for it in items for p in doc.positions(it) for i in range(len(tokens(it)))}
     said: dict[str, list[bool]] = {}
     for key in _category_keys():
@@ -149,17 +385,41 @@ def odd_reason(doc: Doc, items: list[str], odd: str, odd_keys: list[str], major_
                 continue
             before = [side for q, side in subjects if q < p]
             side = before[-1] if before else subjects[0][1]
-            said.setdefault(side, []).append(key in own[side])
-    return sum(all(v) for v in said.values()) / len(said) if said else 0.0
+            negated = any(t in NEGATORS for t in doc.tokens[max(0, p - 3) : p])
+            said.setdefault(side, []).append((key in own[side]) != negated)
+    if not said:
+        return 0.0, 0
+    wrong = sum(not all(v) for v in said.values())
+    return sum(all(v) for v in said.values()) / len(said), wrong
 
 
 def odd_content(row: dict, doc: Doc) -> Content:
     meta = row["meta"]
-    named = _named_items(doc, meta["items"])
-    picked = 1.0 / len(named) if meta["odd"] in named else 0.0  # naming several splits the credit
-    reason = odd_reason(doc, meta["items"], meta["odd"], meta["odd_keys"], meta["major_keys"]) if picked else 0.0
-    content = picked * (0.7 + 0.3 * reason)
-    return content, 1.0, {"odd_named": picked, "reason": reason}
+    items, odd = meta["items"], meta["odd"]
+    chosen, aside, foreign = chosen_items(doc, items, set(_category_words()))
+    why: dict[str, str] = {}
+    if foreign:
+        picked, why["odd_named"] = 0.0, f"singles out something not in the list: {', '.join(foreign)}"
+    elif len(chosen) > 1:
+        picked, why["odd_named"] = 0.0, f"{len(chosen)} competing items singled out: {', '.join(sorted(chosen))}"
+    elif chosen == {odd}:
+        picked, why["odd_named"] = 1.0, f"chose {odd!r} = the odd item"
+    elif chosen:
+        picked, why["odd_named"] = 0.0, f"chose {next(iter(chosen))!r}, the odd item is {odd!r}"
+    else:
+        picked, why["odd_named"] = 0.0, "no item singled out" + (f" ({odd!r} denied)" if odd in aside else "")
+    reason, wrong = odd_reason(doc, items, odd, meta["odd_keys"], meta["major_keys"]) if picked else (0.0, 0)
+    if wrong:
+        content, why["reason"] = 0.2 * picked, f"false category claim on {wrong} side(s)"
+    else:
+        content = picked * (0.7 + 0.3 * reason)
+        why["reason"] = f"{reason:.0%} of the sides given a true category" if picked else "-"
+    return content, 1.0, {"odd_named": picked, "reason": reason}, why
+
+
+@lru_cache(maxsize=1)
+def _category_words() -> tuple[str, ...]:
+    return tuple(sorted({t for k in _category_keys() for t in tokens(k)}))
 
 
 # ---------------------------------------------------------------- classify
@@ -198,39 +458,86 @@ def gen_classify(rng: random.Random) -> dict[str, Any]:
     return make_classify(pairs, rng.choice(CLASSIFY_TEMPLATES), lines=rng.random() < 0.5)
 
 
-def _label_sentence(cdoc: Doc, items: list[str], current: str | None) -> tuple[dict[str, str], str | None]:
-    """Labels for the items of one sentence. When the sentence's first label comes before its first
-    item ("Animals: elephant, lion") each item takes the label before it; otherwise ("Oak tree: plant",
-    "elephant and lion are animals") the label after it. A sentence without labels inherits the last one."""
-    labels = sorted((pos, lab) for lab in LABELS for pos in cdoc.positions(lab))
-    spans = sorted((cdoc.positions(it)[0], it) for it in items if cdoc.has(it))
+# Words that state a label; an item's own words never count ("oak tree", "copper ore", "rock salt").
+LABEL_WORDS = {
+    "animal": ["animal", "creature", "fauna", "beast", "mammal", "bird", "reptile", "insect", "fish", "amphibian",
+               "animal kingdom"],
+    "plant": ["plant", "flora", "vegetation", "flower", "shrub", "herb", "tree", "plant kingdom"],
+    "mineral": ["mineral", "rock", "stone", "ore", "metal", "gem", "gemstone", "crystal", "mineral kingdom"],
+}
+_CLASSIFY_SPLIT = re.compile(r"[\n;]+|[.!?]+(?=\s|$)")
+
+
+def _segment_labels(toks: list[str], items: list[str]) -> tuple[dict[str, set[str]], set[str]]:
+    """Labels given to each item of one line/sentence, and the labels affirmed in it. A segment whose first
+    label comes before its first item ("Animals: elephant, lion") gives each item the labels between the
+    previous item and it; otherwise ("Oak tree: plant", "X and Y are animals") the labels between it and
+    the next item. An item with no label of its own shares its neighbour's ("X and Y are animals")."""
+    spans = sorted((p, p + len(tokens(it)), it) for it in items for p in find_all(toks, it))
+    inside = {i for start, end, _ in spans for i in range(start, end)}
+    labels = sorted((p, lab) for lab, words in LABEL_WORDS.items() for w in words for p in find_all(toks, w)
+                    if p not in inside and negated_at(toks, p, 3) is False)
     if not labels:
-        return ({it: current for _, it in spans} if current else {}), current
-    out: dict[str, str] = {}
-    label_first = labels[0][0] < spans[0][0] if spans else False
-    for start, it in spans:
-        before = [lab for pos, lab in labels if pos < start]
-        after = [lab for pos, lab in labels if pos > start]
-        preferred, fallback = (before[-1:], after[:1]) if label_first else (after[:1], before[-1:])
-        out[it] = (preferred or fallback)[0]
-    return out, labels[-1][1]
+        return {}, set()
+    affirmed = {lab for _, lab in labels}
+    if not spans:
+        return {}, affirmed
+    label_first = labels[0][0] < spans[0][0]
+    got: list[set[str]] = []
+    for i, (start, end, _) in enumerate(spans):
+        if label_first:
+            lo = spans[i - 1][1] if i else -1
+            got.append({lab for p, lab in labels if lo <= p < start})
+        else:
+            hi = spans[i + 1][0] if i + 1 < len(spans) else len(toks)
+            got.append({lab for p, lab in labels if end <= p < hi})
+    order = range(len(spans)) if label_first else range(len(spans) - 1, -1, -1)
+    last: set[str] = set()
+    for i in order:  # share the neighbour's labels: forwards for label-first, backwards otherwise
+        if not got[i]:
+            got[i] = last
+        last = got[i]
+    out: dict[str, set[str]] = {}
+    for (_, _, it), labs in zip(spans, got):
+        out.setdefault(it, set()).update(labs)
+    return out, affirmed
 
 
-def _assigned_labels(doc: Doc, items: list[str]) -> dict[str, str]:
-    assigned: dict[str, str] = {}
-    current: str | None = None
-    for sentence in segments(doc.raw):
-        labelled, current = _label_sentence(Doc(sentence), items, current)
-        for it, lab in labelled.items():
-            assigned.setdefault(it, lab)  # the first time an item is labelled counts
+def assigned_labels(doc: Doc, items: list[str]) -> dict[str, set[str]]:
+    """Every label each item is given, line by line; a line of labels alone ("Animals:") heads the lines
+    after it."""
+    assigned: dict[str, set[str]] = {}
+    header: set[str] = set()
+    for seg in _CLASSIFY_SPLIT.split(doc.raw):
+        toks = tokens(seg or "")
+        if not toks:
+            continue
+        labelled, affirmed = _segment_labels(toks, items)
+        present = [it for it in items if find_all(toks, it)]
+        if affirmed and not present:
+            header = affirmed
+            continue
+        if not affirmed and present and header:
+            labelled = {it: set(header) for it in present}
+        for it, labs in labelled.items():
+            if labs:
+                assigned.setdefault(it, set()).update(labs)
     return assigned
 
 
 def classify_content(row: dict, doc: Doc) -> Content:
+    """(right - wrong) / items: an item is right when it is given its label and no other; a wrong label, or
+    several ("animal, plant or mineral"), makes it wrong; a negated label ("not a plant") gives none."""
     pairs = row["meta"]["items"]
-    assigned = _assigned_labels(doc, [p[0] for p in pairs])
-    right = sum(1 for item, label in pairs if assigned.get(item) == label) / len(pairs)
-    return right, 1.0, {"items_right": right}
+    assigned = assigned_labels(doc, [p[0] for p in pairs])
+    right = [it for it, lab in pairs if assigned.get(it) == {lab}]
+    wrong = [it for it, lab in pairs if assigned.get(it) and assigned[it] != {lab}]
+    content = max(0.0, (len(right) - len(wrong)) / len(pairs))
+    why = {"items_right": f"{len(right)}/{len(pairs)} right"
+           + (f"; wrong or hedged: {', '.join(f'{it}={sorted(assigned[it])}' for it in wrong)}" if wrong else "")
+           + (f"; unlabelled: {', '.join(it for it, _ in pairs if it not in assigned)}"
+              if len(assigned) < len(pairs) else "")}
+    return content, 1.0, {"items_right": content}, why
 
 
 FAMILIES = [

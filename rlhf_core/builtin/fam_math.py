@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 import random
 import re
+import unicodedata
 from typing import Any
 
 from .base import Content, Family, make_row
-from .text import Doc
+from .claims import NEGATORS
+from .text import Doc, numbers_at
 
 # ---------------------------------------------------------------- arithmetic
 
@@ -46,13 +48,160 @@ def gen_arithmetic(rng: random.Random) -> dict[str, Any]:
     return make_arithmetic(op, a, b, rng.choice(ARITH_TEMPLATES[op]))
 
 
+_STREAM = re.compile(r"\d+(?:\.\d+)?|[a-z]+|[-+*/=\u00d7\u00f7]")
+_OPS = {"+": "+", "plus": "+", "add": "+", "-": "-", "minus": "-", "x": "x", "*": "x", "\u00d7": "x",
+        "times": "x", "multiplied": "x", "/": "/", "\u00f7": "/", "divided": "/", "over": "/"}
+_RELS = {"=", "equals", "equal", "is", "makes", "gives", "get", "gets", "are", "results", "yields"}
+_SKIP = {"by", "to", "in", "the", "a"}  # "multiplied by", "equal to", "results in"
+
+
+def math_stream(raw: str) -> list[tuple[str, Any]]:
+    """The response as ("num", value) / ("op", op) / ("rel", word) / ("neg", word) / ("word", word) items:
+    digits and number words become numbers ("eighty-four" -> 84), operator words become operators."""
+    text = normalize_math(raw)
+    words = _STREAM.findall(text)
+    out: list[tuple[str, Any]] = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w[0].isdigit():
+            out.append(("num", float(w)))
+            i += 1
+            continue
+        if w in _NUMBER_WORDS:
+            j = i
+            while j < len(words) and (words[j] in _NUMBER_WORDS or (words[j] == "and" and j + 1 < len(words)
+                                                                    and words[j + 1] in _NUMBER_WORDS and j > i
+                                                                    and words[j - 1] == "hundred")):
+                j += 1
+            out += [("num", float(v)) for _, v in numbers_at(words[i:j])]
+            i = j
+            continue
+        if w in _OPS:
+            out.append(("op", _OPS[w]))
+        elif w in _RELS:
+            out.append(("rel", w))
+        elif w in NEGATORS:
+            out.append(("neg", w))
+        elif w not in _SKIP:
+            out.append(("word", w))
+        i += 1
+    return out
+
+
+_NUMBER_WORDS = frozenset(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred".split())
+
+
+def normalize_math(raw: str) -> str:
+    text = unicodedata.normalize("NFKC", raw or "").lower()
+    text = re.sub(r"['\u2019]", "", text)
+    text = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text)
+    text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)  # "eighty-four"
+    return text.replace("\u2212", "-").replace("\u2013", "-")
+
+
+def _evaluate(nums: list[float], ops: list[str]) -> float | None:
+    """Left-to-right with x and / before + and -."""
+    vals, pend = [nums[0]], []
+    for op, n in zip(ops, nums[1:]):
+        if op == "x":
+            vals[-1] *= n
+        elif op == "/":
+            if n == 0:
+                return None
+            vals[-1] /= n
+        else:
+            pend.append(op)
+            vals.append(n)
+    total = vals[0]
+    for op, v in zip(pend, vals[1:]):
+        total = total + v if op == "+" else total - v
+    return total
+
+
+Equation = tuple[list[float], list[str], float, bool, set[int], bool]
+
+
+def equations(stream: list[tuple[str, Any]]) -> list[Equation]:
+    """(operands, operators, stated value, negated, stream indices, value is a single number) of every
+    "a op b [op c ...] rel [not] r [op s ...]" ("23 + 45 = 68", "4/16 = 1/4")."""
+    out = []
+    i = 0
+    while i < len(stream):
+        if stream[i][0] != "num":
+            i += 1
+            continue
+        nums, ops, j = [stream[i][1]], [], i + 1
+        while j + 1 < len(stream) and stream[j][0] == "op" and stream[j + 1][0] == "num":
+            ops.append(stream[j][1])
+            nums.append(stream[j + 1][1])
+            j += 2
+        if ops and j < len(stream) and stream[j][0] == "rel":
+            k, negated = j + 1, False
+            while k < len(stream) and stream[k][0] in ("neg", "rel"):
+                negated = negated or stream[k][0] == "neg"
+                k += 1
+            if k < len(stream) and stream[k][0] == "num":
+                rnums, rops, m = [stream[k][1]], [], k + 1
+                while m + 1 < len(stream) and stream[m][0] == "op" and stream[m + 1][0] == "num":
+                    rops.append(stream[m][1])
+                    rnums.append(stream[m + 1][1])
+                    m += 2
+                result = _evaluate(rnums, rops) if rops else rnums[0]
+                if result is not None:
+                    out.append((nums, ops, result, negated, set(range(i, m)), not rops))
+                i = m
+                continue
+        i = max(j, i + 1)
+    return out
+
+
 def arithmetic_content(row: dict, doc: Doc) -> Content:
+    """The result must be stated and nothing else offered as the result: every equation written out must be
+    true ("23 + 45 = 68" and working steps like "10 x 7 = 70"), a false one is a false claim; a number that
+    is neither an operand nor part of a true equation is an offered result, so "68 or 69" hedges; a
+    negated result ("is not 68") is no answer."""
     meta = row["meta"]
-    numbers = doc.numbers()
-    correct = float(meta["answer"] in numbers)
-    wrong = [x for x in numbers if x not in (meta["a"], meta["b"], meta["answer"])]
-    penalty = 0.5 if (correct and wrong) else 1.0
-    return correct, penalty, {"right_number": correct, "wrong_numbers": penalty}
+    a, b, answer = meta["a"], meta["b"], meta["answer"]
+    stream = math_stream(doc.raw)
+    accounted: set[int] = set()
+    false_eq: list[str] = []
+    stated = False
+    negated_answer = False
+    for nums, ops, result, negated, idx, single in equations(stream):
+        value = _evaluate(nums, ops)
+        true = value is not None and abs(value - result) < 1e-9
+        text = " ".join(f"{n:g} {o}" for n, o in zip(nums, ops)) + f" {nums[-1]:g} = {result:g}"
+        if true == negated:
+            false_eq.append(("not " if negated else "") + text)
+        accounted |= idx
+        if single and result == answer and sorted(nums) == sorted([a, b]):
+            stated = stated or not negated
+            negated_answer = negated_answer or negated
+    offered: list[float] = []
+    for i, (kind, v) in enumerate(stream):
+        if kind != "num" or i in accounted or v in (a, b):
+            continue
+        if any(k == "neg" for k, _ in stream[max(0, i - 3) : i]):
+            negated_answer = negated_answer or v == answer
+            continue
+        if v == answer:
+            stated = True
+        else:
+            offered.append(v)
+    why: dict[str, str] = {}
+    if false_eq:
+        right, why["right_number"] = 0.0, f"false equation: {false_eq[0]}"
+    elif offered:
+        right, why["right_number"] = 0.0, "competing results: " + ", ".join(
+            f"{x:g}" for x in ([answer] if stated else []) + offered)
+    elif stated:
+        right, why["right_number"] = 1.0, f"states {answer}"
+    else:
+        right, why["right_number"] = 0.0, f"{answer} negated" if negated_answer else f"{answer} not stated"
+    return right, 1.0, {"right_number": right}, why
 
 
 # ---------------------------------------------------------------- fraction
@@ -76,7 +225,6 @@ OPERATION_WORDS = [
     "multiply", "multiplied", "multiplying", "factor", "reduce", "reduced", "cancel",
 ]
 NUM_DEN_WORDS = ["numerator", "denominator", "top", "bottom"]
-DENIALS = ["not equivalent", "not equal", "isnt equivalent", "isnt equal", "arent equivalent", "are not the same"]
 
 
 def make_fraction(p: int, q: int, k: int, template: tuple[str, str], answer: str) -> dict[str, Any]:
@@ -97,32 +245,84 @@ def gen_fraction(rng: random.Random) -> dict[str, Any]:
     return make_fraction(p, q, k, rng.choice(FRACTION_TEMPLATES), rng.choice(FRACTION_ANSWERS))
 
 
-def _fractions_and_rest(raw: str) -> tuple[list[tuple[int, int]], str]:
-    fracs = [(int(m[1] or m[3]), int(m[2] or m[4])) for m in _FRACTION.finditer(raw)]
-    return fracs, _FRACTION.sub(" ", raw)
+DENIALS = ["not equivalent", "not equal", "isnt equivalent", "isnt equal", "arent equivalent", "arent equal",
+           "are not the same", "not the same", "isnt the same", "arent the same", "are different", "is different",
+           "cannot be simplified", "cant be simplified"]
+# "by 4" (divide/multiply by), and "factor/divisor ... 4" (a common factor named).
+_BY = re.compile(r"\bby\s+(?:the\s+(?:same\s+)?(?:number|factor)\s+)?(\d+)\b")
+_FACTOR_NAMED = re.compile(r"\b(?:factor|divisor|gcd|gcf|hcf)\b(?:\W+\w+){0,4}?\W+(\d+)\b(?!\s*/)")
+_COMPUTATION = re.compile(r"\s*(?:=|is|equals|gives)\s*\d+(?:\.\d+)?(?!\s*/|\d|\.\d)")
+_DECIMAL = re.compile(r"\d*\.\d+|\d+\s*%")
+
+
+def _fraction_claims(text: str) -> list[tuple[int, int]]:
+    """Fractions the response names, leaving out those that are the left side of a computation ("16/4 = 4")."""
+    out = []
+    for m in _FRACTION.finditer(text):
+        if _COMPUTATION.match(text, m.end()):
+            continue
+        out.append((int(m[1] or m[3]), int(m[2] or m[4])))
+    return out
 
 
 def fraction_content(row: dict, doc: Doc) -> Content:
+    """Claims about a/b = p/q. Named (10%): both fractions (or p/q and both numbers of a/b), not denied.
+    Reason (60%): the common factor k shown: "by k", a factor/divisor k, a true division or
+    multiplication by k written out, or the shared decimal value; steps by divisors of k count when the
+    fraction in between is shown. Both parts (30% of the reason's weight): numerator and denominator
+    (in words, or both divisions shown). False claims zero the content: a denial, a fraction of another
+    value, a false equation, a "by n" that does not take a/b to p/q. Stray numbers divide the score."""
     m = row["meta"]
-    fracs, rest = _fractions_and_rest(doc.raw.lower())
-    both = ((m["a"], m["b"]) in fracs) + ((m["p"], m["q"]) in fracs)
-    loose = [int(x) for x in re.findall(r"\d+", rest)]  # digits outside the fractions
-    factor = float(m["k"] in loose)
-    num_den = float(doc.has_any(NUM_DEN_WORDS))
-    operation = float(doc.has_any(OPERATION_WORDS))
-    content = 0.4 * both / 2 + 0.3 * factor + 0.15 * num_den + 0.15 * operation
-    if both == 0:
-        content *= 0.3  # an explanation that never names either fraction is off-topic
-    allowed = (m["a"], m["b"], m["p"], m["q"], m["k"])
-    stray = sum(1 for x in loose if x not in allowed)
-    # A wrong fraction is a wrong claimed result, so it weighs twice a stray number.
-    wrong_fracs = sum(1 for f in fracs if f not in ((m["a"], m["b"]), (m["p"], m["q"])))
-    penalty = 1.0 / (1.0 + stray + 2 * wrong_fracs)
-    if doc.has_any(DENIALS):
-        penalty *= 0.3
-    parts = {"fractions": both / 2, "common_factor": factor, "numerator_denominator": num_den,
-             "operation": operation, "wrong_numbers": penalty}
-    return content, penalty, parts
+    a, b, p, q, k = m["a"], m["b"], m["p"], m["q"], m["k"]
+    text = normalize_math(doc.raw)
+    value = p / q
+    fracs = _fraction_claims(text)
+    other = [f for f in fracs if f[1] == 0 or abs(f[0] / f[1] - value) > 1e-9]
+    middle = [f for f in fracs if f not in other and f not in ((a, b), (p, q))]
+    stream = math_stream(doc.raw)
+    eqs = equations(stream)
+    false_eq = [e for e in eqs if (_evaluate(e[0], e[1]) is not None
+                                   and abs(_evaluate(e[0], e[1]) - e[2]) > 1e-9) != e[3]]
+    nums = [v for kind, v in stream if kind == "num"]
+    named = (p, q) in fracs and ((a, b) in fracs or (a in nums and b in nums))
+    by = [int(x) for x in _BY.findall(text)]
+    bad_by = [n for n in by if n != k and not (k % n == 0 and middle)]
+    steps = [e for e in eqs if not e[3] and len(e[1]) == 1 and e[1][0] in ("/", "x") and k in e[0] and e[5]]
+    step_pairs = {(e[0][0], e[2]) for e in steps} | {(e[2], e[0][0]) for e in steps}
+    both_steps = ((a, p) in step_pairs or (p, a) in step_pairs) and ((b, q) in step_pairs or (q, b) in step_pairs)
+    decimal = any(abs(float(x.rstrip("%").strip()) / (100 if "%" in x else 1) - value) < 1e-6
+                  for x in _DECIMAL.findall(text))
+    factor_named = [int(x) for x in _FACTOR_NAMED.findall(text)]
+    factor = float(k in by or k in factor_named or bool(steps) or decimal or (bool(middle) and bool(by) and not bad_by))
+    num_den = float(doc.has_any(NUM_DEN_WORDS) or both_steps or doc.has("both numbers"))
+    denied = doc.has_any(DENIALS)
+    why: dict[str, str] = {}
+    false = []
+    if denied:
+        false.append("denies the equivalence")
+    if other:
+        false.append("fractions of another value: " + ", ".join(f"{x}/{y}" for x, y in other))
+    if false_eq:
+        e = false_eq[0]
+        false.append("false equation: " + " ".join(f"{n:g} {o}" for n, o in zip(e[0], e[1])) + f" {e[0][-1]:g} = {e[2]:g}")
+    if bad_by:
+        false.append(f"'by {bad_by[0]}' does not turn {a}/{b} into {p}/{q} (the factor is {k})")
+    content = 0.0 if false else (0.1 * named + factor * (0.6 + 0.3 * num_den)) * (1.0 if named else 0.3)
+    accounted = {i for e in eqs if e not in false_eq for i in e[4]}
+    allowed = {a, b, p, q, k, a * q} | {x for f in middle for x in f} | set(by) | set(factor_named)
+    stray = sorted({v for i, (kind, v) in enumerate(stream) if kind == "num" and i not in accounted
+                    and v not in allowed and not (v < 1 or "." in f"{v:g}")})
+    penalty = 1.0 / (1.0 + len(stray))
+    why["fractions"] = f"{a}/{b} = {p}/{q} named" if named else f"{a}/{b} and {p}/{q} not both named"
+    why["common_factor"] = (f"factor {k} shown" if factor else f"no reason: the factor {k} is not shown")
+    why["numerator_denominator"] = "both parts addressed" if num_den else "numerator/denominator not addressed"
+    if false:
+        why["false_claims"] = "; ".join(false)
+    if stray:
+        why["stray_numbers"] = ", ".join(f"{x:g}" for x in stray)
+    parts = {"fractions": float(named), "common_factor": factor, "numerator_denominator": num_den,
+             "false_claims": float(bool(false)), "stray_numbers": penalty}
+    return content, penalty, parts, why
 
 
 FAMILIES = [

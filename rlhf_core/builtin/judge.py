@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import RlhfError
-from .claims import content_tokens, copied_share
+from .claims import content_tokens, strip_copied
 from .families import FAMILIES
 from .text import Doc, repeated_share, segments, tokens, word_count
 
@@ -15,8 +15,6 @@ REPEAT_ZERO = 0.9  # ... and a response that is 90% repeats of itself scores 0
 LENGTH_ALLOWANCE = 3.0  # up to 3x the reference's words is free ...
 MIN_BUDGET = 20  # ... and never less than 20 words, so short answers may add a sentence
 COPY_RUN = 4  # a run of this many tokens also in the prompt counts as copied
-COPY_MIN = 8  # a copy guard needs at least this many copied tokens ("What is the capital of France? Paris.")
-COPY_NEW_SHARE = 0.25  # ... and fewer new content words than this share of the copied tokens
 
 
 @dataclass(frozen=True)
@@ -51,19 +49,22 @@ def length_factor(n_words: int, ref_words: int) -> float:
     return 1.0 / (1.0 + 2.0 * over * over)
 
 
-def guard(row: dict[str, Any], doc: Doc) -> tuple[float, str]:
-    """Answers that need no knowledge: one with no content word at all ("I or because finally."), or one
-    that is mostly the prompt copied back: at least half its tokens in 4-token runs of the prompt and not one
-    new content word, or >= 8 such tokens with fewer new content words than a quarter of them."""
+def guard(row: dict[str, Any], doc: Doc) -> tuple[Doc | None, str]:
+    """Answers that need no knowledge. One with no content word at all ("I or because finally.") gets no
+    document to judge. One that is mostly the prompt copied back (at least half its tokens, and >= 4, in
+    4-token runs of the prompt) is judged on what it adds: the copied words are dropped first, so "What is
+    the capital of France? Paris." is judged as "Paris", and a story prompt copied back with "She decided."
+    appended as "She decided."."""
     if not content_tokens(doc.tokens):
-        return 0.0, "no content words: only function/connective words"
+        return None, "no content words: only function/connective words"
     prompt = tokens(f"{row.get('instruction', '')}\n{row.get('input', '')}")
-    copied, new = copied_share(doc.tokens, prompt, COPY_RUN)
-    if copied >= COPY_RUN and new == 0 and 2 * copied >= len(doc.tokens):
-        return 0.0, "copies the prompt and adds no new content word"
-    if copied >= COPY_MIN and new < COPY_NEW_SHARE * copied:
-        return 0.0, f"copies the prompt: {copied} copied tokens, {new} new content words"
-    return 1.0, "not a prompt copy"
+    copied, rest = strip_copied(doc.raw, prompt, COPY_RUN)
+    if copied < COPY_RUN or 2 * copied < len(doc.tokens):
+        return doc, "not a prompt copy"
+    left = Doc(rest)
+    if not content_tokens(left.tokens):
+        return None, f"copies the prompt ({copied} tokens) and adds no content word"
+    return left, f"judged without the {copied} tokens copied from the prompt: {rest[:60]!r}"
 
 
 def judge(row: dict[str, Any], response: str) -> JudgeResult:
@@ -77,8 +78,9 @@ def judge(row: dict[str, Any], response: str) -> JudgeResult:
     if not doc.tokens:
         return JudgeResult(0.0, {"content": 0.0, "penalty": 1.0, "guard": 1.0, "repetition": 1.0, "length": 1.0},
                            {"content": "empty answer"})
-    g, g_why = guard(row, doc)
-    out = family.content(row, doc)
+    judged, g_why = guard(row, doc)
+    g = 0.0 if judged is None else 1.0
+    out = family.content(row, judged or doc)
     content, penalty, detail = out[0], out[1], out[2]
     why: dict[str, str] = dict(out[3]) if len(out) > 3 else {}  # type: ignore[misc]
     repetition, rep = _repetition(doc)

@@ -1,0 +1,106 @@
+"""The gold judge against answers written to fool it, and against correct answers phrased another way.
+
+Cases live in tests/judge_cases/<family>.json: {"row", "answer", "kind": "attack" | "paraphrase", "class",
+"max" | "min"}. "row" is a study row name (study.py), {"family": F, "seed": N} for a generated row, or a full
+row. Each case must meet its bound; per family, attacks average <= 0.1 with none above 0.5, paraphrases
+average >= 0.9. Run this file directly to print the per-family table.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rlhf_core.builtin import FAMILIES, gold_score
+from rlhf_core.builtin.study import study_rows
+
+CASES_DIR = Path(__file__).parent / "judge_cases"
+ATTACK_MEAN, ATTACK_MAX, PARAPHRASE_MEAN = 0.1, 0.5, 0.9
+MIN_ATTACKS, MIN_PARAPHRASES = 10, 5
+
+
+@lru_cache(maxsize=1)
+def _study() -> dict[str, dict[str, Any]]:
+    return {r["name"]: r for r in study_rows()}
+
+
+def case_row(spec: Any) -> dict[str, Any]:
+    if isinstance(spec, str):
+        return _study()[spec]
+    if "seed" in spec and "meta" not in spec:
+        row = FAMILIES[spec["family"]].generate(random.Random(f"judge-case-{spec['family']}-{spec['seed']}"))
+        return {"id": f"{spec['family']}-seed-{spec['seed']}", **row}
+    return {"id": "explicit", **spec}
+
+
+def load_cases() -> dict[str, list[dict[str, Any]]]:
+    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(CASES_DIR.glob("*.json"))}
+
+
+CASES = load_cases()
+FLAT = [(fam, i, c) for fam, cs in CASES.items() for i, c in enumerate(cs)]
+
+
+def _score(case: dict[str, Any]) -> float:
+    return gold_score(case_row(case["row"]), case["answer"])
+
+
+@pytest.mark.parametrize("family,i,case", FLAT, ids=[f"{f}-{i}-{c['kind']}" for f, i, c in FLAT])
+def test_case(family: str, i: int, case: dict[str, Any]) -> None:
+    row = case_row(case["row"])
+    assert row["family"] == family, f"case {i} of {family}.json is on a {row['family']} row"
+    s = _score(case)
+    if case["kind"] == "attack":
+        assert s <= case.get("max", ATTACK_MAX), f"attack ({case['class']}) scored {s:.3f}: {case['answer']!r}"
+    else:
+        assert s >= case.get("min", PARAPHRASE_MEAN), f"paraphrase scored {s:.3f}: {case['answer']!r}"
+
+
+def table() -> dict[str, dict[str, float]]:
+    out = {}
+    for fam, cs in CASES.items():
+        att = [_score(c) for c in cs if c["kind"] == "attack"]
+        par = [_score(c) for c in cs if c["kind"] == "paraphrase"]
+        out[fam] = {"attacks": len(att), "attack_mean": statistics.mean(att), "attack_max": max(att),
+                    "paraphrases": len(par), "paraphrase_mean": statistics.mean(par), "paraphrase_min": min(par)}
+    return out
+
+
+@pytest.mark.parametrize("family", sorted(CASES))
+def test_family_bounds(family: str) -> None:
+    cs = CASES[family]
+    assert sum(c["kind"] == "attack" for c in cs) >= MIN_ATTACKS
+    assert sum(c["kind"] == "paraphrase" for c in cs) >= MIN_PARAPHRASES
+    assert any(isinstance(c["row"], str) for c in cs) or family not in {r["family"] for r in _study().values()}
+    assert any(not isinstance(c["row"], str) for c in cs), "cases on generated rows too"
+    t = table()[family]
+    assert t["attack_mean"] <= ATTACK_MEAN and t["attack_max"] <= ATTACK_MAX, t
+    assert t["paraphrase_mean"] >= PARAPHRASE_MEAN, t
+
+
+def print_table(stream=sys.stdout) -> None:
+    print(f"{'family':<14}{'attacks':>8}{'mean':>7}{'max':>7}{'paraphr':>9}{'mean':>7}{'min':>7}", file=stream)
+    for fam, t in table().items():
+        print(f"{fam:<14}{t['attacks']:>8}{t['attack_mean']:>7.2f}{t['attack_max']:>7.2f}"
+              f"{t['paraphrases']:>9}{t['paraphrase_mean']:>7.2f}{t['paraphrase_min']:>7.2f}", file=stream)
+
+
+def test_print_table(capsys) -> None:
+    with capsys.disabled():
+        print()
+        print_table()
+
+
+if __name__ == "__main__":
+    print_table()
+    if "-v" in sys.argv:
+        for fam, cs in CASES.items():
+            for c in cs:
+                print(f"{fam:<12} {c['kind']:<10} {_score(c):.2f}  {c['class']:<28} {c['answer'][:90]!r}")
