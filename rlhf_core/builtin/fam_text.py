@@ -10,8 +10,8 @@ from functools import lru_cache
 from typing import Any
 
 from .base import Content, Family, capitalize, frac_matched, load_facts, make_row
-from .claims import NEGATORS, STOP_WORDS as FUNCTION_WORDS, clauses, content_tokens, copied_share
-from .stance import find, key_tokens, sentences
+from .claims import NEGATORS, STOP_WORDS as FUNCTION_WORDS, clauses, content_tokens
+from .stance import copied_count, find, key_tokens, sentences
 from .text import Doc, normalize, phrase, stem, tokens
 
 STOPWORDS = {
@@ -348,8 +348,7 @@ def _fresh_sentences(row: dict, raw: str) -> list[list[str]]:
     prompt = tokens(f"{row.get('instruction', '')} {row.get('input', '')}")
     out = []
     for toks in sentences(raw):
-        copied, _ = copied_share(toks, prompt, 4)
-        if copied < COPIED * len(toks):
+        if copied_count(toks, prompt, 4) < COPIED * len(toks):
             out.append(toks)
     return out
 

@@ -61,6 +61,12 @@ def guard(row: dict[str, Any], doc: Doc) -> tuple[Doc | None, str]:
     copied, rest = strip_copied(doc.raw, prompt, COPY_RUN)
     if copied < COPY_RUN or 2 * copied < len(doc.tokens):
         return doc, "not a prompt copy"
+    # Tasks whose answer restates the input (a corrected sentence, a sorted list) copy some of it by design:
+    # copying no more than the reference does is no sign of a copy, and the family judges it (an unfixed
+    # error, the input order).
+    ref_copied, _ = strip_copied(row.get("output", ""), prompt, COPY_RUN)
+    if copied <= ref_copied:
+        return doc, "copies no more of the prompt than the reference does"
     left = Doc(rest)
     if not content_tokens(left.tokens):
         return None, f"copies the prompt ({copied} tokens) and adds no content word"

@@ -146,3 +146,15 @@ def keyword_run(toks: list[str], covered: set[int]) -> bool:
     """A clause made (almost) only of key words: at most one word in four is anything else."""
     words = [i for i, t in enumerate(toks) if t not in _ARTICLES]
     return bool(words) and 4 * sum(1 for i in words if i not in covered) <= len(words)
+
+
+def copied_count(toks: list[str], prompt: list[str], n: int = 4) -> int:
+    """How many of `toks` lie in runs of >= n tokens that also occur in the prompt."""
+    if len(toks) < n or len(prompt) < n:
+        return 0
+    grams = {tuple(prompt[i : i + n]) for i in range(len(prompt) - n + 1)}
+    covered = [False] * len(toks)
+    for i in range(len(toks) - n + 1):
+        if tuple(toks[i : i + n]) in grams:
+            covered[i : i + n] = [True] * n
+    return sum(covered)
