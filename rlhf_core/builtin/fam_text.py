@@ -425,16 +425,16 @@ def story_content(row: dict, doc: Doc) -> Content:
         dilemma_keys += [" ".join(t[t.index("whether") : t.index("whether") + 4]) for t in sents
                          if "whether" in t and len(content_tokens(t[t.index("whether") :])) >= 2]
         who = float(fresh.has_any(["he", "she"]))
-        subjects = frozenset({"he", "she", "they"} | {t for t in fresh.tokens if t in _story_names()})
+        subjects = frozenset({"he", "she", "they", "i"} | {t for t in fresh.tokens if t in _story_names()})
     else:
         name = meta["elements"][0][0]
         role_keys, dilemma_keys = meta["elements"][1], meta["elements"][2]
         who = float(fresh.has(name))
-        subjects = frozenset({phrase(name), _pronoun(name) or "she", "he", "she"})
+        subjects = frozenset({phrase(name), _pronoun(name) or "she", "he", "she", "i"})  # "I" only if named
     role = float(fresh.has_any(role_keys))
     dilemma = float(fresh.has_any(dilemma_keys))
     decided = _decisions(sents, subjects)
-    reason = 1.0 if _reasons(sents, first_person_ok=False) else 0.0
+    reason = 1.0 if _reasons(sents, first_person_ok=True) else 0.0  # first-person narration costs below
     if not who and not meta.get("open"):
         decided, reason = [], 0.0  # a decision by someone else is not this protagonist's story
     outcome = 1.0 if decided else 0.0
