@@ -78,6 +78,19 @@ def _tip_polarity(goal: str) -> dict[tuple[int, str], str]:
     return out
 
 
+# Other ways to name a tip key (the judge's vocabulary, not the data's): each takes its key's stance.
+TIP_SYNONYMS = {
+    "workout": ["work out", "working out"], "exercise": ["exercising", "gym", "jogging", "running", "swimming",
+    "fitness"], "sleep": ["sleeping"], "water": ["hydration"], "diet": ["healthy eating", "eat healthy",
+    "eating healthy"], "smoke": ["tobacco", "vape", "vaping"], "public transport": ["public transportation",
+    "subway", "metro", "tram"], "bike": ["biking"], "budget": ["budgeting"], "stress": ["anxiety"],
+}
+
+
+def _expand(items: list[list[str]]) -> list[list[str]]:
+    return [keys + [x for k in keys for x in TIP_SYNONYMS.get(k, []) if x not in keys] for keys in items]
+
+
 def _mentions(raw: str, items: list[list[str]], polarity: dict[tuple[int, str], str] | None,
               list_scope: bool) -> tuple[dict[int, float], dict[int, str], list[int]]:
     """(credit per item asserted the right way, item -> the clause that turns it around, items per entry).
@@ -95,7 +108,8 @@ def _mentions(raw: str, items: list[list[str]], polarity: dict[tuple[int, str], 
                 kt = key_tokens(key)
                 for pos in find(toks, kt):
                     covered.update(range(pos, pos + len(kt)))
-                    want = "for" if polarity is None else polarity.get((i, key), "for")
+                    base = next((k for k in items[i] if key in TIP_SYNONYMS.get(k, ())), key)
+                    want = "for" if polarity is None else polarity.get((i, base), "for")
                     rev = reversed_at(toks, pos, len(kt), parity=not list_scope)
                     found.append((i, want == "any" or rev is None or rev == (want == "against")))
         bare = not list_scope and only_keywords(toks, covered)
@@ -128,7 +142,8 @@ def _count_given(raw: str, n_hits: int) -> int:
 def _list_content(row: dict, doc: Doc, commas: bool, polarity: dict[tuple[int, str], str] | None) -> Content:
     meta = row["meta"]
     n, items = meta["n"], meta["items"]
-    good, bad, per_entry = _mentions(doc.raw, items, polarity, list_scope=commas)
+    good, bad, per_entry = _mentions(doc.raw, _expand(items) if polarity is not None else items, polarity,
+                                     list_scope=commas)
     credit = sorted(good.values(), reverse=True)[:n]
     coverage = sum(credit) / n
     against = 1.0 / (1.0 + len(bad))  # each item turned around (a harmful tip, a left-out item) costs credit

@@ -191,6 +191,8 @@ def gen_explain(rng: random.Random) -> dict[str, Any]:
     return make_explain(concept, rng.choice(explain_prompts(concept)))
 
 
+_SENT_J2 = re.compile(r"[;.!?\n]+(?=\s|$)|\n|\bbut\b", re.I)
+_LIST_MARKER_J2 = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*\u2022])\s+")
 # Scope breaks inside a sentence for a negation: "neutrons, which have no charge" does not deny what follows.
 _SCOPE_BREAKS = frozenset("which who while whereas but however although though because so then".split())
 
@@ -202,26 +204,71 @@ def _prose(toks: list[str]) -> bool:
     return (fn >= 2 and 5 * fn >= len(toks)) or (fn >= 1 and len(toks) <= 5)
 
 
+# Words that deny what follows them in a sentence, beyond the plain negators ("it is a myth that ...").
+DENIERS = NEGATORS | frozenset("myth misconception contrary lack lacks lacking".split())
+# A short sentence that denies the one before it: "... tariffs caused it. That is false."
+_DENIAL_TAIL = frozenset("false wrong untrue myth incorrect nonsense".split())
+_SEGMENT = re.compile(r"[,()\[\]]")
+_LIST_GLUE = frozenset("a an the and or".split())
+
+
+def _list_like(seg: list[str]) -> bool:
+    """A comma segment that is one item of a list ("protons", "shells or charges", "bank failures")."""
+    return len(seg) <= 4 and all(t in _LIST_GLUE or t not in FUNCTION_WORDS for t in seg)
+
+
 def _key_stances(text: str, keys: list[list[str]]) -> tuple[set[int], set[int], set[int]]:
-    """(asserted, denied, listed) key-group indices of a text."""
+    """(asserted, denied, listed) key-group indices of a text. A negation reaches a key in its own comma
+    segment (back to a scope break: "which", "but", ...) and across commas only through list items: "not
+    made of a nucleus, protons, neutrons" denies all three, "neutrons (no charge), with electrons" does not."""
     asserted, denied, listed = set(), set(), set()
-    for toks in sentences(text):
+    raw_sents = [_LIST_MARKER_J2.sub("", x) for x in _SENT_J2.split(text or "") if normalize(x)]
+    found: list[tuple[int, bool, bool]] = []  # (group, negated, prose) per sentence
+    prev: list[tuple[int, bool, bool]] = []
+    for raw in raw_sents:
+        segs = [tokens(x) for x in _SEGMENT.split(raw)]
+        toks = [t for sg in segs for t in sg]
+        if not toks:
+            continue
+        if prev and len(toks) <= 6 and any(t in _DENIAL_TAIL for t in toks) or (
+                prev and " ".join(toks) in ("not true", "none of that is true", "none of this is true")):
+            for g, _, _ in prev:  # "That is false." denies the sentence before
+                denied.add(g)
+                asserted.discard(g)
+            prev = []
+            continue
         prose = _prose(toks)
-        for g, group in enumerate(keys):
-            for key in group:
-                for pos in find(toks, key_tokens(key)):
-                    scope = []
-                    for t in reversed(toks[:pos]):
-                        if t in _SCOPE_BREAKS:
-                            break
-                        scope.append(t)
-                    if any(t in NEGATORS for t in scope):
-                        denied.add(g)
-                    elif prose:
-                        asserted.add(g)
-                    else:
-                        listed.add(g)
+        cur = []
+        for si, seg in enumerate(segs):
+            for g, group in enumerate(keys):
+                for key in group:
+                    for pos in find(seg, key_tokens(key)):
+                        neg = _denied_before(segs, si, pos)
+                        cur.append((g, neg, prose))
+        for g, neg, pr in cur:
+            if neg:
+                denied.add(g)
+            elif pr:
+                asserted.add(g)
+            else:
+                listed.add(g)
+        prev = cur
     return asserted, denied, listed
+
+
+def _denied_before(segs: list[list[str]], si: int, pos: int) -> bool:
+    scope = segs[si][:pos]
+    k = si
+    while True:
+        for t in reversed(scope):
+            if t in _SCOPE_BREAKS:
+                return False
+            if t in DENIERS:
+                return True
+        if k == 0 or not _list_like(scope if k == si else segs[k]):
+            return False
+        k -= 1
+        scope = segs[k]
 
 
 @lru_cache(maxsize=4096)
@@ -399,7 +446,9 @@ def _reasons(sents: list[list[str]], first_person_ok: bool) -> list[list[str]]:
                 rest = toks[idx + len(w.split()) :][:20]
                 if not first_person_ok and rest[:1] and rest[0] in FIRST_PERSON:
                     continue
-                if [u for u in content_tokens(rest) if u not in EMPTY_REASON]:
+                words = [u for u in content_tokens(rest) if u not in EMPTY_REASON]
+                # "decided to quit because he decided to quit" restates the choice: no reason
+                if words and not set(words) <= set(toks[: idx]):
                     out.append(rest)
     return out
 
@@ -441,6 +490,8 @@ def story_content(row: dict, doc: Doc) -> Content:
     content = 0.15 * who + 0.15 * role + 0.15 * dilemma + 0.3 * outcome + 0.25 * reason
     if not outcome:
         content *= 0.3  # a decision story that never says what was decided
+    if not role and not dilemma:
+        content *= 0.3  # ... or one about nobody's work and no choice in particular
     first = sum(1 for t in doc.tokens if t in FIRST_PERSON)
     pov = 1.0 if first <= 1 else 0.5
     narrative = min(1.0, sum(1 for t in sents if len(t) >= 4) / 2)
@@ -544,6 +595,8 @@ def decision_content(row: dict, doc: Doc) -> Content:
     content = 0.25 * named + 0.4 * choice + 0.35 * reason
     if options:
         content = named * (0.25 + 0.4 * choice + 0.35 * reason)  # a story about another dilemma earns nothing
+    elif not named:
+        content *= 0.5  # a choice with no dilemma told
     if not choice:
         content *= 0.3  # telling of a choice without making it
     first = 1.0 if doc.has_any(FIRST_PERSON_WORDS) else 0.6  # "describe a time when YOU ..."
@@ -598,7 +651,8 @@ def gen_refusal(rng: random.Random) -> dict[str, Any]:
 DECLINE_WORDS = ("cant", "cannot", "can not", "unable", "not able", "dont have", "do not have", "have no",
                  "no access", "wont be able", "not capable", "dont know how")
 DECLINE_SUBJECTS = frozenset("i im ive id ill we that this it thi".split())
-IMPERSONAL_DECLINE = ("not possible", "impossible", "not something i can", "beyond my", "outside my")
+IMPERSONAL_DECLINE = ("not possible", "impossible", "not something i can", "isnt something i can", "beyond my",
+                      "outside my", "not within my")
 EAGER_AFTER = frozenset("wait believe stop deny resist agree see".split())
 AFFIRM_START = ("sure", "absolutely", "of course", "certainly", "okay", "ok", "no problem", "done", "gladly",
                 "right away", "here is", "heres", "here are", "here you go", "consider it done", "will do",

@@ -23,12 +23,12 @@ REDUCERS = frozenset(
     "ignore neglect weak junk unhealthy poor bad unsafe insecure irregular".split()
 ) | NEGATORS
 # In a list scope also: "leave these at home: ..." ("leave" is not advice-reversing: "leaves" stems to it).
-LIST_REDUCERS = REDUCERS | {"leave"}
+LIST_REDUCERS = REDUCERS | {"leave", "except", "excluding"}
 REDUCER_PHRASES = ("turn off", "switch off", "give up", "cut down", "cut back", "instead of", "rather than",
                    "away from", "no more", "get rid of", "stay away", "keep away", "say no")
 # After the phrase: "sleep is not important", "drive less", "turn the lights off".
 POST_REDUCERS = frozenset("not isnt arent wasnt werent dont doesnt less fewer down off away never overrated "
-                          "unimportant useless pointless unnecessary harmful bad".split())
+                          "unimportant useless pointless unnecessary harmful bad waste dangerous unhealthy".split())
 # Verbs that keep a thing in check: "manage your stress" and "reduce stress" are both fine advice.
 NEUTRAL_VERBS = frozenset("manage managing control controlling handle handling watch check monitor".split())
 # Clause breaks for advice: punctuation and the connectives that start a new piece of advice.
@@ -51,14 +51,20 @@ def find(toks: list[str], key: tuple[str, ...]) -> list[int]:
     return [i for i in range(len(toks) - n + 1) if toks[i] == key[0] and tuple(toks[i : i + n]) == key]
 
 
+_BARE_DENIALS = frozenset("no nope never not nah".split())
+
+
 def advice_clauses(raw: str) -> list[list[str]]:
-    """Token lists of the answer's clauses (cut at commas, colons, sentence ends and connectives)."""
-    out = []
+    """Token lists of the answer's clauses (cut at commas, colons, sentence ends and connectives). A clause
+    that is only a denial ("Exercise? No.") is folded into the one before it as a trailing "not"."""
+    out: list[list[str]] = []
     for line in (raw or "").split("\n"):
         line = _LIST_MARKER.sub("", line)
         for c in _CLAUSE.split(line):
             t = tokens(c)
-            if t:
+            if t and out and all(w in _BARE_DENIALS for w in t):
+                out[-1] = out[-1] + ["not"]
+            elif t:
                 out.append(t)
     return out
 
@@ -116,7 +122,7 @@ def reversed_at(toks: list[str], pos: int, length: int, parity: bool = True) -> 
         reminders = joined.count("dont forget") + joined.count("not forget") + joined.count("never forget")
         rev = len(found) - 2 * reminders > 0
     after = []
-    for t in toks[pos + length : pos + length + 3]:
+    for t in toks[pos + length : pos + length + 4]:
         if t in ("and", "or", "to", "for", "with"):
             break
         after.append(t)
@@ -129,7 +135,7 @@ def neutral_before(toks: list[str], pos: int) -> bool:
     return any(t in NEUTRAL_VERBS for t in toks[max(0, pos - 2) : pos])
 
 
-_ARTICLES = frozenset("a an the some more".split())
+_ARTICLES = frozenset("a an the some more and or".split())
 
 
 def only_keywords(toks: list[str], covered: set[int]) -> bool:
@@ -143,9 +149,9 @@ def first_norm(text: str) -> str:
 
 
 def keyword_run(toks: list[str], covered: set[int]) -> bool:
-    """A clause made (almost) only of key words: at most one word in four is anything else."""
+    """A clause made only of key words (and articles, "and", "or"): "diet exercise sleep water"."""
     words = [i for i, t in enumerate(toks) if t not in _ARTICLES]
-    return bool(words) and 4 * sum(1 for i in words if i not in covered) <= len(words)
+    return bool(words) and all(i in covered for i in words)
 
 
 def copied_count(toks: list[str], prompt: list[str], n: int = 4) -> int:
