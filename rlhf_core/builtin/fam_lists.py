@@ -10,7 +10,7 @@ from typing import Any
 from .base import Content, Family, capitalize, join_and, load_facts, make_row
 from .stance import (advice_clauses, find, key_tokens, keyword_run, neutral_before, only_keywords, reversed_at,
                      sentences)
-from .text import Doc, normalize, number_word, numbers_at, phrase, segments, tokens
+from .text import Doc, normalize, number_word, numbers_at, phrase, segments, stem, tokens
 
 # ---------------------------------------------------------------- tips
 
@@ -45,8 +45,11 @@ def gen_tips(rng: random.Random) -> dict[str, Any]:
     return make_tips(topic, template, n, picks, exact)
 
 
-def _item_hits(doc: Doc, items: list[list[str]]) -> list[int]:
-    return [i for i, keys in enumerate(items) if doc.has_any(keys)]
+def _names_item(words: list[str], items: list[list[str]]) -> bool:
+    """Whether a list entry (normalised words) names any item."""
+    toks = [stem(w) for w in words]
+    present = set(toks)
+    return any(kt[0] in present and find(toks, kt) for keys in items for kt in map(key_tokens, keys) if kt)
 
 
 @lru_cache(maxsize=None)
@@ -103,9 +106,12 @@ def _mentions(raw: str, items: list[list[str]], polarity: dict[tuple[int, str], 
     for toks in units:
         covered: set[int] = set()
         found: list[tuple[int, bool]] = []
+        present = set(toks)
         for i, keys in enumerate(items):
             for key in keys:
                 kt = key_tokens(key)
+                if not kt or kt[0] not in present:
+                    continue
                 for pos in find(toks, kt):
                     covered.update(range(pos, pos + len(kt)))
                     base = next((k for k in items[i] if key in TIP_SYNONYMS.get(k, ())), key)
@@ -151,7 +157,7 @@ def _list_content(row: dict, doc: Doc, commas: bool, polarity: dict[tuple[int, s
     given = 0
     if meta.get("exact_count", True):
         segs = segments(doc.raw, commas=commas)
-        given = sum(1 for s in segs if _item_hits(Doc(s), items))
+        given = sum(1 for s in segs if _names_item(s.split(" "), items))
         if given < 2:  # prose: count the items named
             given = len(good) + len(bad)
         count = max(0.0, 1.0 - abs(given - n) / n)

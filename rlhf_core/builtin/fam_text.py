@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import math
 import random
-import re
 from functools import lru_cache
 from typing import Any
 
-from .base import Content, Family, capitalize, frac_matched, load_facts, make_row
-from .claims import NEGATORS, STOP_WORDS as FUNCTION_WORDS, clauses, content_tokens
-from .stance import copied_count, find, key_tokens, sentences
+from .base import Content, Family, capitalize, load_facts, make_row
+from .claims import NEGATORS, STOP_WORDS as FUNCTION_WORDS, content_tokens
+from .stance import advice_clauses, copied_count, find, first_sentence, key_tokens, sentence_segments, sentences
 from .text import Doc, normalize, phrase, stem, tokens
 
 STOPWORDS = {
@@ -191,8 +190,6 @@ def gen_explain(rng: random.Random) -> dict[str, Any]:
     return make_explain(concept, rng.choice(explain_prompts(concept)))
 
 
-_SENT_J2 = re.compile(r"[;.!?\n]+(?=\s|$)|\n|\bbut\b", re.I)
-_LIST_MARKER_J2 = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*\u2022])\s+")
 # Scope breaks inside a sentence for a negation: "neutrons, which have no charge" does not deny what follows.
 _SCOPE_BREAKS = frozenset("which who while whereas but however although though because so then".split())
 
@@ -208,7 +205,6 @@ def _prose(toks: list[str]) -> bool:
 DENIERS = NEGATORS | frozenset("myth misconception contrary lack lacks lacking".split())
 # A short sentence that denies the one before it: "... tariffs caused it. That is false."
 _DENIAL_TAIL = frozenset("false wrong untrue myth incorrect nonsense".split())
-_SEGMENT = re.compile(r"[,()\[\]]")
 _LIST_GLUE = frozenset("a an the and or".split())
 
 
@@ -222,11 +218,8 @@ def _key_stances(text: str, keys: list[list[str]]) -> tuple[set[int], set[int], 
     segment (back to a scope break: "which", "but", ...) and across commas only through list items: "not
     made of a nucleus, protons, neutrons" denies all three, "neutrons (no charge), with electrons" does not."""
     asserted, denied, listed = set(), set(), set()
-    raw_sents = [_LIST_MARKER_J2.sub("", x) for x in _SENT_J2.split(text or "") if normalize(x)]
-    found: list[tuple[int, bool, bool]] = []  # (group, negated, prose) per sentence
-    prev: list[tuple[int, bool, bool]] = []
-    for raw in raw_sents:
-        segs = [tokens(x) for x in _SEGMENT.split(raw)]
+    prev: list[tuple[int, bool, bool]] = []  # (group, negated, prose) of the sentence before
+    for segs in sentence_segments(text):
         toks = [t for sg in segs for t in sg]
         if not toks:
             continue
@@ -239,10 +232,14 @@ def _key_stances(text: str, keys: list[list[str]]) -> tuple[set[int], set[int], 
             continue
         prose = _prose(toks)
         cur = []
+        present = set(toks)
         for si, seg in enumerate(segs):
             for g, group in enumerate(keys):
                 for key in group:
-                    for pos in find(seg, key_tokens(key)):
+                    kt = key_tokens(key)
+                    if not kt or kt[0] not in present:
+                        continue
+                    for pos in find(seg, kt):
                         neg = _denied_before(segs, si, pos)
                         cur.append((g, neg, prose))
         for g, neg, pr in cur:
@@ -680,8 +677,11 @@ def _declines(toks: list[str]) -> bool:
     joined = " " + " ".join(toks) + " "
     if any(f" {p} " in joined for p in IMPERSONAL_DECLINE):
         return True
+    present = set(toks)
     for w in DECLINE_WORDS:
         wt = key_tokens(w)
+        if wt[0] not in present:
+            continue
         for pos in find(toks, wt):
             nxt = toks[pos + len(wt) : pos + len(wt) + 1]
             if nxt and nxt[0] in EAGER_AFTER:
@@ -712,13 +712,13 @@ def _claims_to_do(toks: list[str], verbs: frozenset[str], topic: list[str]) -> b
 def refusal_content(row: dict, doc: Doc) -> Content:
     meta = row["meta"]
     verbs = _verb_forms(meta["request"])
-    units = [t for t in (tokens(c) for c in clauses(doc.raw)) if t]
+    units = advice_clauses(doc.raw)
     # "I cannot wait to ..." is eagerness, not a decline: drop the pair before reading claims.
     units = [[t for j, t in enumerate(u) if not (t in ("cant", "cannot") and u[j + 1 : j + 2] and
                                                    u[j + 1] in EAGER_AFTER)] for u in units]
-    sents = [tokens(x) for x in re.split(r"[.!?\n]+", doc.raw) if normalize(x)]
-    first = " ".join(sents[0]) if sents else ""
-    affirm = any(first == a or first.startswith(a + " ") for a in AFFIRM_START) and not _declines(sents[0])
+    opening = first_sentence(doc.raw)
+    first = " ".join(opening)
+    affirm = any(first == a or first.startswith(a + " ") for a in AFFIRM_START) and not _declines(opening)
     claim = affirm or any(_claims_to_do(u, verbs, meta["topic_keys"]) for u in units)
     declined = any(_declines(u) for u in units)
     decline = 1.0 if declined else 0.0

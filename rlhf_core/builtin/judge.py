@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from ..errors import RlhfError
@@ -49,6 +50,12 @@ def length_factor(n_words: int, ref_words: int) -> float:
     return 1.0 / (1.0 + 2.0 * over * over)
 
 
+@lru_cache(maxsize=1 << 14)
+def _reference_copied(output: str, prompt: str) -> int:
+    """Tokens of the reference answer in 4-token runs of its prompt (once per row)."""
+    return strip_copied(output, tokens(prompt), COPY_RUN)[0]
+
+
 def guard(row: dict[str, Any], doc: Doc) -> tuple[Doc | None, str]:
     """Answers that need no knowledge. One with no content word at all ("I or because finally.") gets no
     document to judge. One that is mostly the prompt copied back (at least half its tokens, and >= 4, in
@@ -64,8 +71,7 @@ def guard(row: dict[str, Any], doc: Doc) -> tuple[Doc | None, str]:
     # Tasks whose answer restates the input (a corrected sentence, a sorted list) copy some of it by design:
     # copying no more than the reference does is no sign of a copy, and the family judges it (an unfixed
     # error, the input order).
-    ref_copied, _ = strip_copied(row.get("output", ""), prompt, COPY_RUN)
-    if copied <= ref_copied:
+    if copied <= _reference_copied(row.get("output", ""), f"{row.get('instruction', '')}\n{row.get('input', '')}"):
         return doc, "copies no more of the prompt than the reference does"
     left = Doc(rest)
     if not content_tokens(left.tokens):

@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+import unicodedata
+
 from .claims import NEGATORS
-from .text import normalize, tokens
+from .text import _APOSTROPHES, _DIGIT_GROUPING, stem, tokens
 
 # Words and phrases that advise against, remove or reduce what follows them in a clause. Stemmed forms
 # (tokens() strips plurals) so "less", "fewer" and "avoids" all match.
@@ -31,14 +33,6 @@ POST_REDUCERS = frozenset("not isnt arent wasnt werent dont doesnt less fewer do
                           "unimportant useless pointless unnecessary harmful bad waste dangerous unhealthy".split())
 # Verbs that keep a thing in check: "manage your stress" and "reduce stress" are both fine advice.
 NEUTRAL_VERBS = frozenset("manage managing control controlling handle handling watch check monitor".split())
-# Clause breaks for advice: punctuation and the connectives that start a new piece of advice.
-_CLAUSE = re.compile(r"[,;:.!?\n()\[\]]+|\s[-\u2013\u2014]+\s|\b(?:but|while|although|though|however|because|"
-                     r"since|so|by|whereas|then)\b", re.I)
-_SENTENCE = re.compile(r"[;.!?\n]+(?=\s|$)|\n|(?:^|(?<=\s))\d{1,2}[.)](?=\s)|(?:^|(?<=\s))[-*\u2022](?=\s)|\bbut\b",
-                       re.I)
-_LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*\u2022])\s+")
-
-
 @lru_cache(maxsize=1 << 14)
 def key_tokens(text: str) -> tuple[str, ...]:
     return tuple(tokens(text))
@@ -51,6 +45,89 @@ def find(toks: list[str], key: tuple[str, ...]) -> list[int]:
     return [i for i in range(len(toks) - n + 1) if toks[i] == key[0] and tuple(toks[i : i + n]) == key]
 
 
+# One pass over the answer: word tokens (as text.tokens makes them) and the punctuation that structures it.
+_TOK = re.compile(r"[a-z0-9]+|\n|[.;!?]+(?=\s|$)|[,:()\[\]]|(?:(?<=\s)|^)-+(?=\s)")
+_SENT_END = frozenset({"\n", "but"})
+_CLAUSE_WORDS = frozenset("but while although though however because since so by whereas then".split())
+_SEG_PUNCT = frozenset(",:()[]")
+
+
+@lru_cache(maxsize=1 << 15)
+def _word(w: str) -> str:
+    return stem(w)
+
+
+@lru_cache(maxsize=4096)
+def _stream(raw: str) -> tuple[str, ...]:
+    """Word tokens and structure marks ("\n", ".", ",", "-") of a text; list markers ("1.", "2)", "- ") dropped."""
+    text = unicodedata.normalize("NFKD", raw or "").encode("ascii", "ignore").decode("ascii").lower()
+    text = _DIGIT_GROUPING.sub("", _APOSTROPHES.sub("", text))
+    found = _TOK.findall(text)
+    out: list[str] = []
+    line_start = True
+    i = 0
+    while i < len(found):
+        t = found[i]
+        if line_start and t.isdigit() and len(t) <= 2 and i + 1 < len(found) and found[i + 1][0] in ".)":
+            i += 2  # "1." / "2)" list marker
+            line_start = False
+            continue
+        if line_start and t[0] == "-":
+            i += 1
+            line_start = False
+            continue
+        line_start = t == "\n"
+        out.append(t if not t[0].isalnum() else _word(t))
+        i += 1
+    return tuple(out)
+
+
+def _is_mark(t: str) -> bool:
+    return not t[0].isalnum()
+
+
+def sentences(raw: str) -> list[list[str]]:
+    """Token lists of sentences / list entries (not cut at commas: "no tent, no stove" is one scope)."""
+    return [[t for sg in s for t in sg] for s in sentence_segments(raw)]
+
+
+@lru_cache(maxsize=4096)
+def _sentence_segments(raw: str) -> tuple[tuple[tuple[str, ...], ...], ...]:
+    out, sent, seg = [], [], []
+    for t in _stream(raw) + ("\n",):
+        if t in _SENT_END or (t[0] in ".;!?"):
+            if seg:
+                sent.append(tuple(seg))
+            if sent:
+                out.append(tuple(sent))
+            sent, seg = [], []
+        elif t in _SEG_PUNCT or t[0] == "-":
+            if seg:
+                sent.append(tuple(seg))
+            seg = []
+        else:
+            seg.append(t)
+    return tuple(out)
+
+
+def sentence_segments(raw: str) -> list[list[list[str]]]:
+    """Sentences (cut at sentence ends, newlines and "but"), each as its comma / bracket segments."""
+    return [[list(sg) for sg in s] for s in _sentence_segments(raw)]
+
+
+def first_sentence(raw: str) -> list[str]:
+    """Tokens up to the first sentence end (not cut at commas or "but": "Sure, but I can't ...")."""
+    out = []
+    for t in _stream(raw):
+        if t == "\n" or t[0] in ".;!?":
+            if out:
+                break
+            continue
+        if t[0].isalnum():
+            out.append(t)
+    return out
+
+
 _BARE_DENIALS = frozenset("no nope never not nah".split())
 
 
@@ -58,44 +135,37 @@ def advice_clauses(raw: str) -> list[list[str]]:
     """Token lists of the answer's clauses (cut at commas, colons, sentence ends and connectives). A clause
     that is only a denial ("Exercise? No.") is folded into the one before it as a trailing "not"."""
     out: list[list[str]] = []
-    for line in (raw or "").split("\n"):
-        line = _LIST_MARKER.sub("", line)
-        for c in _CLAUSE.split(line):
-            t = tokens(c)
-            if t and out and all(w in _BARE_DENIALS for w in t):
+    cur: list[str] = []
+    for t in _stream(raw) + ("\n",):
+        if _is_mark(t) or t in _CLAUSE_WORDS:
+            if cur and out and all(w in _BARE_DENIALS for w in cur):
                 out[-1] = out[-1] + ["not"]
-            elif t:
-                out.append(t)
+            elif cur:
+                out.append(cur)
+            cur = []
+        else:
+            cur.append(t)
     return out
 
 
-def sentences(raw: str) -> list[list[str]]:
-    """Token lists of sentences / list entries (not cut at commas: "no tent, no stove" is one scope)."""
-    out = []
-    for line in (raw or "").split("\n"):
-        for s in _SENTENCE.split(_LIST_MARKER.sub("", line)):
-            t = tokens(s)
-            if t:
-                out.append(t)
-    return out
-
-
-def _reducers(toks: list[str], lo: int, hi: int, skip: range, words: frozenset[str] = REDUCERS) -> list[int]:
-    """Positions of reducer words / phrases in toks[lo:hi], outside the phrase itself."""
-    out, i = [], lo
-    while i < hi:
-        if i in skip:
-            i += 1
-            continue
-        two, three = " ".join(toks[i : i + 2]), " ".join(toks[i : i + 3])
+@lru_cache(maxsize=8192)
+def _reducer_marks(toks: tuple[str, ...], list_scope: bool) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(positions of reducer words / phrases, positions of reminders "don't forget") in a clause, once."""
+    words = LIST_REDUCERS if list_scope else REDUCERS
+    out, reminders, i, n = [], [], 0, len(toks)
+    while i < n:
+        two = toks[i] + " " + toks[i + 1] if i + 1 < n else ""
+        three = two + " " + toks[i + 2] if i + 2 < n else ""
         if two in REDUCER_PHRASES or three in REDUCER_PHRASES:
             out.append(i)
             i += 2 if two in REDUCER_PHRASES else 3
             continue
         if toks[i] in words:
             out.append(i)
+            if toks[i] == "forget" and i and toks[i - 1] in ("dont", "not", "never"):
+                reminders.append(i)
         i += 1
-    return out
+    return tuple(out), tuple(reminders)
 
 
 def reversed_at(toks: list[str], pos: int, length: int, parity: bool = True) -> bool | None:
@@ -106,10 +176,10 @@ def reversed_at(toks: list[str], pos: int, length: int, parity: bool = True) -> 
     forget"). Either way a negator right after it turns it ("sleep is not important", "drive less").
     None when only a reducer across "and" / "or" would turn it: "avoid cigarettes and alcohol" and "limit
     alcohol and exercise" read the same, so the caller gives it the reading the reference has."""
-    span = range(pos, pos + length)
-    found = _reducers(toks, 0, pos, span, REDUCERS if parity else LIST_REDUCERS)
+    marks, reminders = _reducer_marks(tuple(toks), not parity)
+    found = [j for j in marks if j < pos]
     if parity:
-        run = 0
+        run, last = 0, pos
         for j in reversed(found):  # the run of reducers closest to the phrase, each within 2 tokens of the next
             if run and j < last - 2:
                 break
@@ -118,9 +188,7 @@ def reversed_at(toks: list[str], pos: int, length: int, parity: bool = True) -> 
         if rev and any(t in ("and", "or") for t in toks[found[-1] : pos]):
             rev = None
     else:
-        joined = " ".join(toks[:pos])
-        reminders = joined.count("dont forget") + joined.count("not forget") + joined.count("never forget")
-        rev = len(found) - 2 * reminders > 0
+        rev = len(found) - 2 * sum(1 for j in reminders if j < pos) > 0
     after = []
     for t in toks[pos + length : pos + length + 4]:
         if t in ("and", "or", "to", "for", "with"):
@@ -142,10 +210,6 @@ def only_keywords(toks: list[str], covered: set[int]) -> bool:
     """A clause that is nothing but the matched key words (a bare keyword, not advice)."""
     words = [i for i, t in enumerate(toks) if t not in _ARTICLES]
     return len(words) == 1 and words[0] in covered
-
-
-def first_norm(text: str) -> str:
-    return normalize(text).split(" ")[0] if normalize(text) else ""
 
 
 def keyword_run(toks: list[str], covered: set[int]) -> bool:
