@@ -4,7 +4,7 @@ import sys
 
 import typer
 
-from stages import bench, bpe, download, dpo, eval, generate, grpo, ppo, report, resolve, rm, sft
+from stages import bench, bpe, download, dpo, eval, generate, grpo, judge, ppo, report, resolve, rm, sft
 
 app = typer.Typer(
     name="rlhf",
@@ -26,6 +26,7 @@ app.command("eval")(eval.main)
 app.command("report")(report.main)
 app.command("generate")(generate.main)
 app.command("bench")(bench.main)
+app.command("judge")(judge.main)
 
 
 def main() -> None:

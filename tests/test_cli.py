@@ -16,8 +16,18 @@ def invoke(*args):
 
 def test_help_lists_every_stage():
     out = invoke("--help").output
-    for stage in ("resolve", "download", "bpe", "sft", "rm", "generate", "bench"):
+    for stage in ("resolve", "download", "bpe", "sft", "rm", "generate", "bench", "judge"):
         assert stage in out
+
+
+def test_judge_prints_each_part_and_why():
+    result = invoke("judge", "Capital of France", "The capital of France is not Paris; it is Lyon.")
+    assert result.exit_code == 0, result.output
+    assert "correct_city" in result.output and "Paris negated" in result.output and "score 0.000" in result.output
+    result = invoke("judge", "fact_qa:0", "Water boils at 100 degrees Celsius.")  # a generated row: family:seed
+    assert result.exit_code == 0 and "score 1.000" in result.output, result.output
+    result = invoke("judge", "no such row", "x")
+    assert result.exit_code != 0 and "no row 'no such row'" in result.output
 
 
 def params_with(tmp_path, **data):

@@ -9,7 +9,6 @@ average >= 0.9. Run this file directly to print the per-family table.
 from __future__ import annotations
 
 import json
-import random
 import statistics
 import sys
 from functools import lru_cache
@@ -18,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from rlhf_core.builtin import FAMILIES, gold_score
+from rlhf_core.builtin import gold_score
+from rlhf_core.builtin.judge import generated_row
 from rlhf_core.builtin.study import study_rows
 
 CASES_DIR = Path(__file__).parent / "judge_cases"
@@ -35,8 +35,7 @@ def case_row(spec: Any) -> dict[str, Any]:
     if isinstance(spec, str):
         return _study()[spec]
     if "seed" in spec and "meta" not in spec:
-        row = FAMILIES[spec["family"]].generate(random.Random(f"judge-case-{spec['family']}-{spec['seed']}"))
-        return {"id": f"{spec['family']}-seed-{spec['seed']}", **row}
+        return generated_row(spec["family"], spec["seed"])
     return {"id": "explicit", **spec}
 
 

@@ -100,18 +100,22 @@ def test_fact_qa_wrong_terms_penalised():
     row = make_fact_qa(planet, planet["q"][0])
     assert score(row, "Jupiter.") == 1.0
     assert score(row, "Saturn is the largest planet.") == 0.0
-    assert score(row, "Jupiter or maybe Saturn.") == 0.5
+    assert score(row, "Jupiter or maybe Saturn.") == 0.0  # competing answers earn nothing
+    assert score(row, "Jupiter is bigger than Saturn.") == 1.0  # a contrast is not a competing answer
 
 
 def test_capital():
     row = STUDY["Capital of France"]
     check(
         row,
-        right=[row["output"], "Paris", "paris.", "The capital city of France is PARIS!"],
-        partial=["Paris, or maybe Berlin.", "It is Paris, not Lyon, Madrid or Rome."],
-        wrong=["Berlin", "The capital of France is Lyon.", "France is a country in Europe."],
+        right=[row["output"], "Paris", "paris.", "The capital city of France is PARIS!",
+               "It is Paris, not Lyon, Madrid or Rome."],
+        partial=["Maybe Paris?"],
+        wrong=["Berlin", "The capital of France is Lyon.", "France is a country in Europe.", "Paris, or maybe Berlin.",
+               "The capital of France is not Paris; it is Lyon.", "Paris, Lyon, Marseille, Nice or Toulouse."],
     )
-    assert score(row, "Paris. Paris. Paris. Paris. Paris.") < 0.1
+    assert score(row, "Paris. Paris. Paris. Paris. Paris.") < 0.3
+    assert score(row, "Paris. Paris.") >= 0.75  # a right answer said twice keeps most of its credit
 
 
 def test_odd_one_out():
@@ -121,11 +125,13 @@ def test_odd_one_out():
         right=[row["output"], "telegram, because it's a messaging app.",
                "Twitter and Instagram are social networks, but Telegram is different: it is a messenger.",
                "The odd one out is TELEGRAM since it is used for messaging."],
-        partial=["Telegram.", "Telegram or Instagram is the odd one out, since they are messaging apps.",
-                 # the right item for a swapped reason: the item's credit only
+        partial=["Telegram.",
+                 # the right item for a swapped reason: a false claim beside the right one
                  "Telegram is the odd one out, because it is a social network while Twitter and Instagram are "
                  "messaging apps."],
-        wrong=["Instagram is the odd one out.", "Twitter, because it is a messaging app.", "Paris."],
+        wrong=["Instagram is the odd one out.", "Twitter, because it is a messaging app.", "Paris.",
+               "Telegram or Instagram is the odd one out, since they are messaging apps.",
+               "Reddit is the odd one out, because it is a messaging app while Telegram and Signal are messaging apps."],
     )
     swapped = "Telegram is the odd one out, because it is a social network while the others are messaging apps."
     assert judge(row, swapped).parts["reason"] == 0.0 and score(row, swapped) < score(row, row["output"]) - 0.25
@@ -140,7 +146,7 @@ def test_odd_one_out_reason_is_said_of_the_right_items():
     insect, fish = cats["insects"]["keys"], cats["fish"]["keys"]
 
     def reason(text):
-        return odd_reason(Doc(text), items, odd, insect, fish)
+        return odd_reason(Doc(text), items, odd, insect, fish)[0]
 
     assert reason("Mosquito is the odd one out, because it is an insect while Tuna and Cod are fish.") == 1.0
     assert reason("Tuna and Cod are fish, but the mosquito is an insect.") == 1.0  # the other order
@@ -154,9 +160,11 @@ def test_odd_one_out_reason_is_said_of_the_right_items():
     wind, drums = cats["wind instruments"]["keys"], cats["percussion instruments"]["keys"]
     band = ["Clarinet", "Drum", "Cymbal"]
     right = "Clarinet is the odd one out, because it is a wind instrument while Drum and Cymbal are percussion."
-    assert odd_reason(Doc(right), band, "Clarinet", wind, drums) == 1.0
+    assert odd_reason(Doc(right), band, "Clarinet", wind, drums) == (1.0, 0)
     swapped = "Clarinet is the odd one out, because it is a percussion instrument while Drum and Cymbal are wind."
-    assert odd_reason(Doc(swapped), band, "Clarinet", wind, drums) == 0.0
+    assert odd_reason(Doc(swapped), band, "Clarinet", wind, drums) == (0.0, 2)
+    # a negated category says the side is not of it
+    assert reason("Mosquito is the odd one out: it is not a fish, while Tuna and Cod are.") == 1.0
 
 
 def test_classify():
@@ -168,8 +176,10 @@ def test_classify():
                "PLANTS - OAK TREE; MINERALS - COPPER ORE; ANIMALS - ELEPHANT",
                "Elephant = animal, oak tree = plant, copper ore = mineral"],
         partial=["Elephant and oak tree are living things and copper ore is a mineral.",
-                 "Oak tree: plant\nCopper ore: animal\nElephant: mineral"],
-        wrong=["Oak tree: animal\nCopper ore: plant\nElephant: mineral", "All of them are fruits."],
+                 "Oak tree: plant\nCopper ore: mineral\nElephant: plant"],
+        wrong=["Oak tree: animal\nCopper ore: plant\nElephant: mineral", "All of them are fruits.",
+               # a false label costs as much as a right one earns
+               "Oak tree: plant\nCopper ore: animal\nElephant: mineral"],
     )
 
 
@@ -357,9 +367,13 @@ def test_ordering_words_descending():
 
 def test_parts_explain_the_score():
     row = STUDY["Capital of France"]
-    result = judge(row, "Paris or Berlin. " + FILLER)
+    result = judge(row, "Paris. " + FILLER)
     assert result.parts["correct_city"] == 1.0
-    assert result.parts["other_capitals"] == 0.5
+    assert result.parts["guard"] == 1.0
     assert result.parts["length"] < 1.0
-    expected = result.parts["content"] * result.parts["penalty"] * result.parts["repetition"] * result.parts["length"]
+    assert set(result.why) >= {"correct_city", "guard", "length"}
+    expected = (result.parts["content"] * result.parts["penalty"] * result.parts["guard"]
+                * result.parts["repetition"] * result.parts["length"])
     assert result.score == pytest.approx(expected, abs=1e-5)
+    hedged = judge(row, "Paris or Berlin.")
+    assert hedged.score == 0.0 and "competing" in hedged.why["correct_city"]

@@ -63,7 +63,7 @@ _SENTENCE_SPLIT = re.compile(r"\n+|(?:^|(?<=\s))\d{1,2}[.)](?=\s)|(?:^|(?<=\s))[
 # Assertion units: sentences, cut again where a contrastive or causal connective starts a new assertion.
 # Commas do not cut a unit, so "not red, blue and yellow" keeps all three colours in the negation's scope.
 _UNIT_SPLIT = re.compile(
-    r"[.;!?\n]+(?=\s|$)|[;!?\n]|"
+    r"[.;!?\n]+(?=\s|$)|[;!?\n]|:(?=\s)|,\s*(?:no|nope|wait|no wait|actually|or rather|i mean)\s*,|"
     r"\b(?:but|while|whereas|although|though|however|instead|because|since|which|so|therefore|thus|hence)\b",
     re.I,
 )
@@ -76,12 +76,17 @@ _VERBS = frozenset("is are was were be been do doe did does has have had it that
 
 def units(raw: str) -> list[str]:
     """Raw assertion units (see _UNIT_SPLIT); a leading "No," is dropped."""
+    return list(_units(raw or ""))
+
+
+@lru_cache(maxsize=1 << 12)
+def _units(raw: str) -> tuple[str, ...]:
     out = []
     for u in _UNIT_SPLIT.split(raw or ""):
         u = _INTERJECTION.sub("", u or "").strip()
         if normalize(u):
             out.append(u)
-    return out
+    return tuple(out)
 
 
 def chunks(raw: str) -> list[str]:
@@ -96,7 +101,7 @@ def status(toks: list[str], pos: int, n: int = 1) -> str:
     """What a unit says of the phrase at toks[pos:pos+n]: NEGATED when a negator stands anywhere before it
     in the unit ("not red, blue and yellow") or right after it as the subject ("Paris is not ..."),
     CONTRAST when a contrast marker stands just before it ("unlike X", "bigger than X"), else AFFIRMED."""
-    if any(_negator_at(toks, i) for i in range(pos)):
+    if any(t in NEGATORS for t in toks[:pos]) and any(_negator_at(toks, i) for i in range(pos)):
         return NEGATED
     j = pos + n
     while j < len(toks) and j < pos + n + 3 and toks[j] in _VERBS:
@@ -105,12 +110,7 @@ def status(toks: list[str], pos: int, n: int = 1) -> str:
         return NEGATED
     if j < len(toks) and j == pos + n and toks[j] in ("isnt", "arent", "wasnt", "doesnt", "didnt", "dont"):
         return NEGATED
-    for c in CONTRASTS:
-        ct = _phrase_tokens(c)
-        for i in range(max(0, pos - 3 - len(ct)), pos - len(ct) + 1):
-            if tuple(toks[i : i + len(ct)]) == ct:
-                return CONTRAST
-    return AFFIRMED
+    return CONTRAST if _contrast_before(toks, pos, 3) else AFFIRMED
 
 
 def mentions(raw: str, phrases: dict[str, list[str]]) -> list[tuple[str, str, int]]:
@@ -148,9 +148,30 @@ def _phrase_tokens(text: str) -> tuple[str, ...]:
 
 def _find(toks: list[str], needle: tuple[str, ...], start: int = 0) -> list[int]:
     n = len(needle)
-    if not n:
+    if not n or needle[0] not in toks:
         return []
     return [i for i in range(start, len(toks) - n + 1) if toks[i] == needle[0] and tuple(toks[i : i + n]) == needle]
+
+
+class PhraseIndex:
+    """Many named phrases, found in one pass over a token list (indexed by their first token)."""
+
+    def __init__(self, named: dict[str, list[str]]):
+        self.by_first: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        for name, group in named.items():
+            for ph in group:
+                pt = _phrase_tokens(ph)
+                if pt:
+                    self.by_first.setdefault(pt[0], []).append((name, pt))
+
+    def scan(self, toks: list[str]) -> list[tuple[str, int, int]]:
+        """(name, position, length) of every match."""
+        out = []
+        for i, t in enumerate(toks):
+            for name, pt in self.by_first.get(t, ()):
+                if tuple(toks[i : i + len(pt)]) == pt:
+                    out.append((name, i, len(pt)))
+        return out
 
 
 def find_all(toks: list[str], text: str) -> list[int]:
@@ -169,12 +190,24 @@ def negated_at(toks: list[str], pos: int, window: int = 4) -> bool:
     """True when a negator or a contrast marker stands up to `window` tokens before token `pos`
     ("not Paris", "isn't a plant", "unlike Twitter", "bigger than Saturn")."""
     lo = max(0, pos - window)
-    if any(_negator_at(toks, i) for i in range(lo, pos)):
-        return True
+    return any(_negator_at(toks, i) for i in range(lo, pos)) or _contrast_before(toks, pos, window)
+
+
+@lru_cache(maxsize=1)
+def _contrasts_by_last() -> dict[str, tuple[tuple[str, ...], ...]]:
+    out: dict[str, list[tuple[str, ...]]] = {}
     for c in CONTRASTS:
         ct = _phrase_tokens(c)
-        for i in range(max(0, pos - window - len(ct)), pos - len(ct) + 1):
-            if tuple(toks[i : i + len(ct)]) == ct:
+        out.setdefault(ct[-1], []).append(ct)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _contrast_before(toks: list[str], pos: int, window: int) -> bool:
+    """A contrast phrase ending within `window` tokens before `pos`."""
+    by_last = _contrasts_by_last()
+    for j in range(max(0, pos - window), pos):
+        for ct in by_last.get(toks[j], ()):
+            if j + 1 >= len(ct) and tuple(toks[j + 1 - len(ct) : j + 1]) == ct:
                 return True
     return False
 
@@ -205,23 +238,31 @@ def pairs(raw: str) -> list[tuple[str, str]]:
     return out
 
 
-def strip_copied(raw: str, prompt: list[str], n: int = 4) -> tuple[int, str]:
-    """(copied, rest): how many tokens of the response lie in runs of >= n tokens that also occur in the
-    prompt, and the raw response without the words of those runs."""
-    words = [(m.group(), tokens(m.group())) for m in re.finditer(r"\S+", raw or "")]
-    toks = [t for _, ts in words for t in ts]
-    if len(toks) < n or len(prompt) < n:
-        return 0, raw
-    grams = {tuple(prompt[i : i + n]) for i in range(len(prompt) - n + 1)}
-    covered = [False] * len(toks)
-    for i in range(len(toks) - n + 1):
-        if tuple(toks[i : i + n]) in grams:
+def longest_copied_run(response: list[str], prompt: tuple[str, ...], n: int = 4) -> int:
+    """Tokens in the longest stretch of the response whose every n-gram also occurs in the prompt."""
+    if len(response) < n or len(prompt) < n:
+        return 0
+    grams = _grams(prompt, n)
+    best = run = 0
+    for i in range(len(response) - n + 1):
+        run = run + 1 if tuple(response[i : i + n]) in grams else 0
+        best = max(best, run)
+    return best + n - 1 if best else 0
+
+
+def copied_tokens(response: list[str], prompt: tuple[str, ...], n: int = 4) -> tuple[int, int]:
+    """(copied, new): tokens of the response inside runs of >= n tokens that also occur in the prompt, and
+    content tokens of the response outside such runs."""
+    if len(response) < n or len(prompt) < n:
+        return 0, len(content_tokens(response))
+    grams = _grams(prompt, n)
+    covered = [False] * len(response)
+    for i in range(len(response) - n + 1):
+        if tuple(response[i : i + n]) in grams:
             covered[i : i + n] = [True] * n
-    if not any(covered):
-        return 0, raw
-    kept, k = [], 0
-    for word, ts in words:
-        if not ts or not all(covered[k : k + len(ts)]):
-            kept.append(word)
-        k += len(ts)
-    return sum(covered), " ".join(kept)
+    return sum(covered), len(content_tokens([t for t, c in zip(response, covered) if not c]))
+
+
+@lru_cache(maxsize=1 << 12)
+def _grams(prompt: tuple[str, ...], n: int) -> frozenset[tuple[str, ...]]:
+    return frozenset(tuple(prompt[i : i + n]) for i in range(len(prompt) - n + 1))

@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from .base import Content, Family, capitalize, frac_matched, join_and, load_facts, make_row
-from .claims import (AFFIRMED, NEGATED, NEGATORS, STOP_WORDS, chunks, content_tokens, find_all, hedged, negated_at, mentions, status,
+from .claims import (AFFIRMED, NEGATED, NEGATORS, STOP_WORDS, PhraseIndex, chunks, content_tokens, find_all, hedged, negated_at, mentions, status,
                      units)
 from .text import Doc, numbers_at, phrase, segments, tokens
 
@@ -31,6 +31,19 @@ COLOURS = frozenset("red blue yellow green orange purple violet black white pink
 # Temperatures are checked with their unit: "100 degrees Fahrenheit" is not the boiling point of water.
 _TEMPERATURE = re.compile(r"(-?\d+(?:\.\d+)?)\s*(?:\u00b0|\u00ba|degrees?|deg\.?)?\s*"
                           r"(celsius|centigrade|fahrenheit|kelvin|c|f|k)\b", re.I)
+
+
+TEMPERATURE_UNITS = ("celsius", "fahrenheit", "degree", "kelvin")
+# An approximate or open-ended number ("8 or more legs", "about 7") does not state the count.
+_APPROX_BEFORE = frozenset("about around roughly approximately nearly almost over under least most upto".split())
+_APPROX_AFTER = ("or more", "or less", "or so", "or fewer", "plus", "ish")
+
+
+def _approximate(toks: list[str], pos: int) -> bool:
+    if pos and (toks[pos - 1] in _APPROX_BEFORE or (pos > 1 and toks[pos - 2 : pos] == ["up", "to"])):
+        return True
+    after = " ".join(toks[pos + 1 : pos + 3])
+    return any(after == a or after.startswith(a + " ") for a in _APPROX_AFTER)
 
 
 def _celsius(value: float, unit: str) -> float:
@@ -101,7 +114,7 @@ def _has(toks: list[str], phrase_toks: list[str]) -> bool:
 def fact_qa_content(row: dict, doc: Doc) -> Content:
     """Each key group is credited when one of its phrases is affirmed (not negated, not a contrast). A wrong
     answer affirmed, extra colours, extra numbers, or rival names listed beside the key are competing
-    answers: with one key group they zero it; with several, each halves the score twice. A temperature
+    answers: with one key group they zero it; with several, each costs x0.1. A temperature
     stated with a unit must be the reference's temperature."""
     meta = row["meta"]
     groups, wrong = meta["keys"], list(meta["wrong"])
@@ -113,11 +126,14 @@ def fact_qa_content(row: dict, doc: Doc) -> Content:
     affirmed = {n for n, st, _ in said if st == AFFIRMED}
     negated = {n for n, st, _ in said if st == NEGATED and n not in affirmed}
     hits = [f"key{i}" in affirmed for i in range(len(groups))]
-    for i, g in enumerate(groups):  # numbers count by value, however they are written ("one hundred")
+    temps = _temperatures(doc.raw)
+    for i, g in enumerate(groups):
         vals = _number_values(g)
-        if vals and not hits[i]:
-            hits[i] = any(v in vals and status(toks, p) == AFFIRMED
+        if vals:  # numbers count by value, however written ("one hundred"), and only when stated exactly
+            hits[i] = any(v in vals and status(toks, p) == AFFIRMED and not _approximate(toks, p)
                           for toks in map(tokens, units(doc.raw)) for p, v in numbers_at(toks))
+        elif temps and any(m in TEMPERATURE_UNITS for m in g):
+            hits[i] = True  # "100 °C": the unit given as a symbol
     why: dict[str, str] = {}
     rivals = sorted({n.split(":", 1)[1] for n in affirmed if n.startswith("wrong:")})
     numeric = [v for g in groups if (v := _number_values(g)) is not None]
@@ -136,7 +152,7 @@ def fact_qa_content(row: dict, doc: Doc) -> Content:
     elif rivals and len(groups) == 1:
         content, why["key_terms"] = 0.0, f"competing answers named: {', '.join(rivals)}"
     elif rivals:
-        penalty = 0.25 ** len(rivals)
+        penalty = 0.1 ** len(rivals)
         why["wrong_terms"] = f"false or competing claims: {', '.join(rivals)}"
     if "key_terms" not in why:
         missing = [i for i, h in enumerate(hits) if not h]
@@ -199,8 +215,17 @@ CAPITAL_WORDS = ("capital", "seat of government")
 
 
 @lru_cache(maxsize=1)
-def _countries() -> tuple[str, ...]:
-    return tuple(country for country, _, _ in load_facts("capitals"))
+def _country_index() -> PhraseIndex:
+    return PhraseIndex({country: [country] for country, _, _ in load_facts("capitals")})
+
+
+@lru_cache(maxsize=256)
+def _rival_index(answers: tuple[str, ...]) -> PhraseIndex:
+    """Every capital and large city that is not the answer, by its canonical name."""
+    cities = {names[0]: names for names in _all_capitals() if names[0] not in answers}
+    capitals = {phrase(n) for names in _all_capitals() for n in names}
+    cities.update({c: [c] for c in OTHER_CITIES if phrase(c) not in capitals})
+    return PhraseIndex(cities)
 
 
 def capital_content(row: dict, doc: Doc) -> Content:
@@ -210,42 +235,43 @@ def capital_content(row: dict, doc: Doc) -> Content:
     names the city as the capital of another country is a false claim. Hedged wording ("maybe") halves."""
     meta = row["meta"]
     answers, country = meta["answers"], meta["country"]
-    cities = {names[0]: names for names in _all_capitals() if names[0] not in answers}
-    capitals = {phrase(n) for names in _all_capitals() for n in names}
-    cities.update({c: [c] for c in OTHER_CITIES if phrase(c) not in capitals})
+    rival_index = _rival_index(tuple(answers))
     said_right, rivals, wrong_country, hedge, negated = False, set(), False, False, False
-    other_countries = [c for c in _countries() if c != country]
     for unit in units(doc.raw):
         toks = tokens(unit)
         right_here = [status(toks, p, len(tokens(a))) for a in answers for p in find_all(toks, a)]
         says_capital = any(find_all(toks, w) for w in CAPITAL_WORDS)
+        countries = {name for name, _, _ in _country_index().scan(toks)}
         if AFFIRMED in right_here:
             said_right = True
             hedge = hedge or hedged(toks)
-            if any(find_all(toks, c) for c in other_countries) and not find_all(toks, country):
+            if countries - {country} and country not in countries:
                 wrong_country = True
         elif right_here:
             negated = True
         bare = len(content_tokens(toks)) <= 3
-        for name, alts in cities.items():
-            for a in alts:
-                for p in find_all(toks, a):
-                    if status(toks, p, len(tokens(a))) != AFFIRMED:
-                        continue
-                    if any(find_all(toks, c) for c in other_countries if c not in name):
-                        continue  # "Berlin is the capital of Germany": a claim about another country
-                    if says_capital or right_here or bare:
-                        rivals.add(name)
+        for name, p, n in rival_index.scan(toks):
+            if status(toks, p, n) != AFFIRMED:
+                continue
+            if any(c not in name for c in countries - {country}):
+                continue  # "Berlin is the capital of Germany": a claim about another country
+            if says_capital or right_here or bare:
+                rivals.add(name)
         if right_here:  # names listed beside the right city: "Paris, Lyon, Marseille or Nice"
             known = set(tokens(f"{country} {' '.join(answers)} {row['output']} {' '.join(CAPITAL_WORDS)}"))
             for c in chunks(unit):
                 ct = content_tokens(tokens(c))
                 if ct and len(tokens(c)) <= 3 and c[:1].isupper() and not any(t in known for t in ct):
-                    rivals.add(" ".join(ct))
+                    at = find_all(toks, " ".join(tokens(c)))
+                    if at and status(toks, at[0], len(tokens(c))) == AFFIRMED:
+                        rivals.add(" ".join(ct))
     why: dict[str, str] = {}
-    if rivals:
-        correct, why["correct_city"] = 0.0, f"{len(rivals) + said_right} competing cities named: " + ", ".join(
-            ([answers[0]] if said_right else []) + sorted(rivals))
+    if rivals and said_right:
+        correct, why["correct_city"] = 0.0, f"{len(rivals) + 1} competing cities named: " + ", ".join(
+            [answers[0], *sorted(rivals)])
+    elif rivals:
+        correct, why["correct_city"] = 0.0, (f"{answers[0]} negated; " if negated else "") + "names " + ", ".join(
+            sorted(rivals)) + " instead"
     elif wrong_country:
         correct, why["correct_city"] = 0.0, f"names {answers[0]} as the capital of another country"
     elif said_right:
@@ -305,7 +331,8 @@ def chosen_items(doc: Doc, items: list[str], category_words: set[str]) -> tuple[
     A unit with an odd-one-out marker chooses the items it affirms, or a foreign word when it affirms no
     item. Without such a unit: a bare unit ("Telegram.", "It's Telegram.") chooses its item; then
     "Unlike X and Y, ... Z ..." chooses the one item not set aside; then an answer that opens with a single
-    item ("Owl - it is a bird, ...") chooses it."""
+    item ("Owl - it is a bird, ...") chooses it. Category words may stand beside a bare item ("Telegram, a
+    messaging app")."""
     chosen: set[str] = set()
     aside: set[str] = set()
     foreign: list[str] = []
@@ -332,18 +359,23 @@ def chosen_items(doc: Doc, items: list[str], category_words: set[str]) -> tuple[
     for toks, here in zip(unit_toks, found):  # bare answers
         affirmed = {it for it, st in here if st == AFFIRMED}
         named = {t for it in item_toks.values() for t in it}
-        extra = [t for t in content_tokens(toks) if t not in named and t not in _CHOICE_FILLER]
+        extra = [t for t in content_tokens(toks) if t not in named and t not in _CHOICE_FILLER
+                 and t not in category_words]
         if len(affirmed) == 1 and not extra:
             chosen |= affirmed
     if len(chosen) == 0 and aside:
         sentence_items = {it for here in found for it, st in here if st == AFFIRMED} - aside
         if len(sentence_items) == 1:
             chosen = sentence_items
-    if not chosen and found and found[0]:
-        first = found[0]
+    first = next((here for here in found if here), [])
+    if not chosen and first:
         if len({it for it, st in first if st == AFFIRMED}) == 1 and first[0][1] == AFFIRMED:
             chosen = {first[0][0]}
     return chosen, aside - chosen, foreign
+
+
+def _items_in(toks: list[str], items: list[str]) -> bool:
+    return any(find_all(toks, it) for it in items)
 
 
 def clause_negated_marker(toks: list[str]) -> bool:
@@ -408,6 +440,9 @@ def odd_content(row: dict, doc: Doc) -> Content:
         picked, why["odd_named"] = 0.0, f"chose {next(iter(chosen))!r}, the odd item is {odd!r}"
     else:
         picked, why["odd_named"] = 0.0, "no item singled out" + (f" ({odd!r} denied)" if odd in aside else "")
+    if picked and any(not _items_in(tokens(u), items) and clause_negated_marker(_marked(tokens(u)))
+                      for u in units(doc.raw)):
+        picked, why["odd_named"] = 0.0, "says there is no odd one out"
     reason, wrong = odd_reason(doc, items, odd, meta["odd_keys"], meta["major_keys"]) if picked else (0.0, 0)
     if wrong:
         content, why["reason"] = 0.2 * picked, f"false category claim on {wrong} side(s)"
@@ -465,6 +500,12 @@ LABEL_WORDS = {
     "plant": ["plant", "flora", "vegetation", "flower", "shrub", "herb", "tree", "plant kingdom"],
     "mineral": ["mineral", "rock", "stone", "ore", "metal", "gem", "gemstone", "crystal", "mineral kingdom"],
 }
+@lru_cache(maxsize=1)
+def _label_index() -> PhraseIndex:
+    return PhraseIndex(LABEL_WORDS)
+
+
+_LIST_GLUE = frozenset("and or the a an both as well also".split())
 _CLASSIFY_SPLIT = re.compile(r"[\n;]+|[.!?]+(?=\s|$)")
 
 
@@ -475,8 +516,8 @@ def _segment_labels(toks: list[str], items: list[str]) -> tuple[dict[str, set[st
     the next item. An item with no label of its own shares its neighbour's ("X and Y are animals")."""
     spans = sorted((p, p + len(tokens(it)), it) for it in items for p in find_all(toks, it))
     inside = {i for start, end, _ in spans for i in range(start, end)}
-    labels = sorted((p, lab) for lab, words in LABEL_WORDS.items() for w in words for p in find_all(toks, w)
-                    if p not in inside and negated_at(toks, p, 3) is False)
+    labels = sorted((p, lab) for lab, p, _ in _label_index().scan(toks)
+                    if p not in inside and not negated_at(toks, p, 3))
     if not labels:
         return {}, set()
     affirmed = {lab for _, lab in labels}
@@ -493,9 +534,12 @@ def _segment_labels(toks: list[str], items: list[str]) -> tuple[dict[str, set[st
             got.append({lab for p, lab in labels if end <= p < hi})
     order = range(len(spans)) if label_first else range(len(spans) - 1, -1, -1)
     last: set[str] = set()
-    for i in order:  # share the neighbour's labels: forwards for label-first, backwards otherwise
-        if not got[i]:
-            got[i] = last
+    for i in order:  # share the neighbour's labels when listed together: forwards for label-first, else backwards
+        j = i - 1 if label_first else i + 1
+        if not got[i] and 0 <= j < len(spans):
+            lo, hi = (spans[j][1], spans[i][0]) if label_first else (spans[i][1], spans[j][0])
+            if all(t in _LIST_GLUE for t in toks[lo:hi]):
+                got[i] = last
         last = got[i]
     out: dict[str, set[str]] = {}
     for (_, _, it), labs in zip(spans, got):

@@ -48,11 +48,12 @@ def gen_arithmetic(rng: random.Random) -> dict[str, Any]:
     return make_arithmetic(op, a, b, rng.choice(ARITH_TEMPLATES[op]))
 
 
-_STREAM = re.compile(r"\d+(?:\.\d+)?|[a-z]+|[-+*/=\u00d7\u00f7]")
+_STREAM = re.compile(r"\d+(?:\.\d+)?|[a-z]+|[-+*/=\u00d7\u00f7()\[\]]")
 _OPS = {"+": "+", "plus": "+", "add": "+", "-": "-", "minus": "-", "x": "x", "*": "x", "\u00d7": "x",
         "times": "x", "multiplied": "x", "/": "/", "\u00f7": "/", "divided": "/", "over": "/"}
 _RELS = {"=", "equals", "equal", "is", "makes", "gives", "get", "gets", "are", "results", "yields"}
-_SKIP = {"by", "to", "in", "the", "a"}  # "multiplied by", "equal to", "results in"
+_SKIP = {"by", "to", "in", "the", "a"}
+_RETRACTIONS = {"wait", "actually", "oops", "correction", "sorry", "mean"}  # "multiplied by", "equal to", "results in"
 
 
 def math_stream(raw: str) -> list[tuple[str, Any]]:
@@ -77,7 +78,9 @@ def math_stream(raw: str) -> list[tuple[str, Any]]:
             out += [("num", float(v)) for _, v in numbers_at(words[i:j])]
             i = j
             continue
-        if w in _OPS:
+        if w in "()[]":
+            out.append(("paren", w))  # stops an expression: bracketed ones are not evaluated
+        elif w in _OPS:
             out.append(("op", _OPS[w]))
         elif w in _RELS:
             out.append(("rel", w))
@@ -162,7 +165,7 @@ def arithmetic_content(row: dict, doc: Doc) -> Content:
     """The result must be stated and nothing else offered as the result: every equation written out must be
     true ("23 + 45 = 68" and working steps like "10 x 7 = 70"), a false one is a false claim; a number that
     is neither an operand nor part of a true equation is an offered result, so "68 or 69" hedges; a
-    negated result ("is not 68") is no answer."""
+    negated result ("is not 68") is no answer; a slip taken back ("67, no wait, 68") halves."""
     meta = row["meta"]
     a, b, answer = meta["a"], meta["b"], meta["answer"]
     stream = math_stream(doc.raw)
@@ -181,14 +184,18 @@ def arithmetic_content(row: dict, doc: Doc) -> Content:
             stated = stated or not negated
             negated_answer = negated_answer or negated
     offered: list[float] = []
+    retracted: list[float] = []
     for i, (kind, v) in enumerate(stream):
         if kind != "num" or i in accounted or v in (a, b):
             continue
-        if any(k == "neg" for k, _ in stream[max(0, i - 3) : i]):
+        if any(stream[j][0] == "neg" and not (j + 1 < len(stream) and stream[j + 1][1] in _RETRACTIONS)
+               for j in range(max(0, i - 3), i)):
             negated_answer = negated_answer or v == answer
             continue
         if v == answer:
             stated = True
+        elif any(k == "word" and w in _RETRACTIONS for k, w in stream[i + 1 : i + 4]):
+            retracted.append(v)  # "67, no wait, 68": a slip taken back
         else:
             offered.append(v)
     why: dict[str, str] = {}
@@ -197,6 +204,8 @@ def arithmetic_content(row: dict, doc: Doc) -> Content:
     elif offered:
         right, why["right_number"] = 0.0, "competing results: " + ", ".join(
             f"{x:g}" for x in ([answer] if stated else []) + offered)
+    elif stated and retracted:
+        right, why["right_number"] = 0.5, f"states {answer} after taking back " + ", ".join(f"{x:g}" for x in retracted)
     elif stated:
         right, why["right_number"] = 1.0, f"states {answer}"
     else:

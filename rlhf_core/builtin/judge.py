@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from ..errors import RlhfError
-from .claims import content_tokens, strip_copied
+from .claims import STOP_WORDS, copied_tokens, longest_copied_run
 from .families import FAMILIES
 from .text import Doc, repeated_share, segments, tokens, word_count
 
 REPEAT_ALLOWANCE = 0.1  # a little repetition is normal prose ("she had to ... she had to")
-REPEAT_ZERO = 0.9  # ... and a response that is 90% repeats of itself scores 0
+REPEAT_ZERO = 0.8  # ... and a response that is 80% repeats of itself (five copies) scores 0
+REPEAT_POWER = 2.6  # the fall is gentle at first: saying a right answer twice is not degenerate
 LENGTH_ALLOWANCE = 3.0  # up to 3x the reference's words is free ...
 MIN_BUDGET = 20  # ... and never less than 20 words, so short answers may add a sentence
 COPY_RUN = 4  # a run of this many tokens also in the prompt counts as copied
+COPY_MIN = 10  # the instruction guard needs this many copied tokens ("Jupiter is the largest planet in ...")
+COPY_NEW_SHARE = 0.25  # ... and fewer new content words than this share of them
 
 
 @dataclass(frozen=True)
@@ -26,10 +30,10 @@ class JudgeResult:
 
 
 def repetition_factor(doc: Doc) -> float:
-    """1 for fresh text; then a cubic fall in the repeated share r (repeated 4-grams or repeated
-    sentences/entries) from r = 0.1 to r = 0.9: a right answer said twice (r = 0.5) keeps 0.88, three
-    times 0.66, five times 0.33, ten times 0. 4-grams, not 3-grams, so that list answers ("X is an animal,
-    Y is an animal") stay clean."""
+    """1 for fresh text; then 1 - x^2.6 with x the repeated share r (repeated 4-grams or repeated
+    sentences/entries) scaled from r = 0.1 (x = 0) to r = 0.8 (x = 1): a right answer said twice (r = 0.5)
+    keeps 0.77, three times (r = 0.67) 0.45, four times 0.17, five times or more 0. 4-grams, not 3-grams, so that
+    list answers ("X is an animal, Y is an animal") stay clean."""
     return _repetition(doc)[0]
 
 
@@ -38,7 +42,7 @@ def _repetition(doc: Doc) -> tuple[float, float]:
     dup_entries = 1.0 - len(set(segs)) / len(segs) if len(segs) >= 2 else 0.0
     rep = max(repeated_share(doc.tokens, 4), dup_entries)
     x = min(1.0, max(0.0, (rep - REPEAT_ALLOWANCE) / (REPEAT_ZERO - REPEAT_ALLOWANCE)))
-    return 1.0 - x**3, rep
+    return 1.0 - x**REPEAT_POWER, rep
 
 
 def length_factor(n_words: int, ref_words: int) -> float:
@@ -50,33 +54,35 @@ def length_factor(n_words: int, ref_words: int) -> float:
     return 1.0 / (1.0 + 2.0 * over * over)
 
 
-@lru_cache(maxsize=1 << 14)
-def _reference_copied(output: str, prompt: str) -> int:
-    """Tokens of the reference answer in 4-token runs of its prompt (once per row)."""
-    return strip_copied(output, tokens(prompt), COPY_RUN)[0]
+def guard(row: dict[str, Any], doc: Doc) -> tuple[float, str]:
+    """0 for an answer that needs no knowledge, else 1. Refused: (a) no content word at all ("I or because
+    finally."); (b) the prompt copied back: one stretch of >= 4 tokens of the prompt making up 90% of the
+    answer, and not one token that is not in the prompt (unless the reference itself only uses the
+    prompt's words, as a sort of an already sorted list does); (c) mostly the instruction copied back: >= 10
+    tokens in 4-token runs of the instruction, with fewer new content words than a quarter of them (the
+    input is left out here: spelling answers copy their sentence, classify/ordering answers their items)."""
+    if all(t in STOP_WORDS and not t.isdigit() for t in doc.tokens):
+        return 0.0, "no content words: only function/connective words"
+    instruction, prompt, prompt_set, ref_in_prompt = _prompt_tokens(
+        row.get("instruction", ""), row.get("input", ""), row.get("output", ""))
+    if not ref_in_prompt and prompt_set.issuperset(doc.tokens):
+        run = longest_copied_run(doc.tokens, prompt, COPY_RUN)
+        if run >= COPY_RUN and run >= 0.9 * len(doc.tokens):
+            return 0.0, "copies the prompt and adds nothing"
+    if len(instruction) >= COPY_MIN:
+        copied, new = copied_tokens(doc.tokens, instruction, COPY_RUN)
+        if copied >= COPY_MIN and new < COPY_NEW_SHARE * copied:
+            return 0.0, f"copies the instruction: {copied} copied tokens, {new} new content words"
+    return 1.0, "not a prompt copy"
 
 
-def guard(row: dict[str, Any], doc: Doc) -> tuple[Doc | None, str]:
-    """Answers that need no knowledge. One with no content word at all ("I or because finally.") gets no
-    document to judge. One that is mostly the prompt copied back (at least half its tokens, and >= 4, in
-    4-token runs of the prompt) is judged on what it adds: the copied words are dropped first, so "What is
-    the capital of France? Paris." is judged as "Paris", and a story prompt copied back with "She decided."
-    appended as "She decided."."""
-    if not content_tokens(doc.tokens):
-        return None, "no content words: only function/connective words"
-    prompt = tokens(f"{row.get('instruction', '')}\n{row.get('input', '')}")
-    copied, rest = strip_copied(doc.raw, prompt, COPY_RUN)
-    if copied < COPY_RUN or 2 * copied < len(doc.tokens):
-        return doc, "not a prompt copy"
-    # Tasks whose answer restates the input (a corrected sentence, a sorted list) copy some of it by design:
-    # copying no more than the reference does is no sign of a copy, and the family judges it (an unfixed
-    # error, the input order).
-    if copied <= _reference_copied(row.get("output", ""), f"{row.get('instruction', '')}\n{row.get('input', '')}"):
-        return doc, "copies no more of the prompt than the reference does"
-    left = Doc(rest)
-    if not content_tokens(left.tokens):
-        return None, f"copies the prompt ({copied} tokens) and adds no content word"
-    return left, f"judged without the {copied} tokens copied from the prompt: {rest[:60]!r}"
+@lru_cache(maxsize=1 << 12)
+def _prompt_tokens(instruction: str, input: str, output: str
+                   ) -> tuple[tuple[str, ...], tuple[str, ...], frozenset[str], bool]:
+    """(instruction tokens, prompt tokens, their set, whether the reference uses only the prompt's words)."""
+    prompt = tuple(tokens(f"{instruction}\n{input}"))
+    # a sorting answer reuses the input's words: copying them back is no sign of a copy
+    return tuple(tokens(instruction)), prompt, frozenset(prompt), set(tokens(output)) <= set(prompt)
 
 
 def judge(row: dict[str, Any], response: str) -> JudgeResult:
@@ -90,9 +96,8 @@ def judge(row: dict[str, Any], response: str) -> JudgeResult:
     if not doc.tokens:
         return JudgeResult(0.0, {"content": 0.0, "penalty": 1.0, "guard": 1.0, "repetition": 1.0, "length": 1.0},
                            {"content": "empty answer"})
-    judged, g_why = guard(row, doc)
-    g = 0.0 if judged is None else 1.0
-    out = family.content(row, judged or doc)
+    g, g_why = guard(row, doc)
+    out = family.content(row, doc)
     content, penalty, detail = out[0], out[1], out[2]
     why: dict[str, str] = dict(out[3]) if len(out) > 3 else {}  # type: ignore[misc]
     repetition, rep = _repetition(doc)
@@ -109,3 +114,11 @@ def judge(row: dict[str, Any], response: str) -> JudgeResult:
 
 def gold_score(row: dict[str, Any], response: str) -> float:
     return judge(row, response).score
+
+
+def generated_row(family: str, seed: int) -> dict[str, Any]:
+    """One generated row of a family, the same for a given seed in every process (for `rlhf judge` and the
+    adversarial tests)."""
+    if family not in FAMILIES:
+        raise RlhfError(f"gold judge: no builtin family {family!r} (families: {', '.join(FAMILIES)})")
+    return {"id": f"{family}-seed-{seed}", **FAMILIES[family].generate(random.Random(f"judge-case-{family}-{seed}"))}

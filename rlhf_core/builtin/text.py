@@ -37,6 +37,7 @@ _TENS = {w: 10 * (i + 2) for i, w in enumerate("twenty thirty forty fifty sixty 
 NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
 
 
+@lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
     """Strip a simple English plural; applied to both sides of every comparison."""
     if len(word) <= 3 or not word.isalpha():
@@ -59,7 +60,13 @@ def normalize(text: str) -> str:
 
 
 def tokens(text: str) -> list[str]:
-    return [stem(t) for t in normalize(text).split()]
+    return list(_tokens(text))
+
+
+@lru_cache(maxsize=1 << 15)
+def _tokens(text: str) -> tuple[str, ...]:
+    # cached: the claim readers tokenise the same units, phrases and references many times per answer
+    return tuple(stem(t) for t in normalize(text).split())
 
 
 @lru_cache(maxsize=1 << 16)
