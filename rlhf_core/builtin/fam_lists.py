@@ -45,11 +45,10 @@ def gen_tips(rng: random.Random) -> dict[str, Any]:
     return make_tips(topic, template, n, picks, exact)
 
 
-def _names_item(words: list[str], items: list[list[str]]) -> bool:
-    """Whether a list entry (normalised words) names any item."""
+def _names_item(words: list[str], keys: list[tuple[str, ...]]) -> bool:
+    """Whether a list entry (normalised words) names any of the keys (token tuples)."""
     toks = [stem(w) for w in words]
-    present = set(toks)
-    return any(kt[0] in present and find(toks, kt) for keys in items for kt in map(key_tokens, keys) if kt)
+    return any(find(toks, kt) for kt in keys)
 
 
 @lru_cache(maxsize=None)
@@ -103,21 +102,22 @@ def _mentions(raw: str, items: list[list[str]], polarity: dict[tuple[int, str], 
     bad: dict[int, str] = {}
     per_entry: list[int] = []
     units = sentences(raw) if list_scope else advice_clauses(raw)
+    everywhere = {t for u in units for t in u}
+    cands = [(i, key, kt) for i, keys in enumerate(items) for key in keys
+             if (kt := key_tokens(key)) and kt[0] in everywhere]  # only keys whose first word occurs at all
     for toks in units:
         covered: set[int] = set()
         found: list[tuple[int, bool]] = []
         present = set(toks)
-        for i, keys in enumerate(items):
-            for key in keys:
-                kt = key_tokens(key)
-                if not kt or kt[0] not in present:
-                    continue
-                for pos in find(toks, kt):
-                    covered.update(range(pos, pos + len(kt)))
-                    base = next((k for k in items[i] if key in TIP_SYNONYMS.get(k, ())), key)
-                    want = "for" if polarity is None else polarity.get((i, base), "for")
-                    rev = reversed_at(toks, pos, len(kt), parity=not list_scope)
-                    found.append((i, want == "any" or rev is None or rev == (want == "against")))
+        for i, key, kt in cands:
+            if kt[0] not in present:
+                continue
+            for pos in find(toks, kt):
+                covered.update(range(pos, pos + len(kt)))
+                base = next((k for k in items[i] if key in TIP_SYNONYMS.get(k, ())), key)
+                want = "for" if polarity is None else polarity.get((i, base), "for")
+                rev = reversed_at(toks, pos, len(kt), parity=not list_scope)
+                found.append((i, want == "any" or rev is None or rev == (want == "against")))
         bare = not list_scope and only_keywords(toks, covered)
         if not list_scope and len({i for i, _ in found}) > 1 and keyword_run(toks, covered):
             continue  # "diet exercise sleep water": a run of key words is no advice at all
@@ -157,7 +157,9 @@ def _list_content(row: dict, doc: Doc, commas: bool, polarity: dict[tuple[int, s
     given = 0
     if meta.get("exact_count", True):
         segs = segments(doc.raw, commas=commas)
-        given = sum(1 for s in segs if _names_item(s.split(" "), items))
+        present = set(doc.tokens)
+        keys = [kt for ks in items for kt in map(key_tokens, ks) if kt and kt[0] in present]
+        given = sum(1 for s in segs if _names_item(s.split(" "), keys)) if keys else 0
         if given < 2:  # prose: count the items named
             given = len(good) + len(bad)
         count = max(0.0, 1.0 - abs(given - n) / n)
