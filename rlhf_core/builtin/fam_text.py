@@ -277,6 +277,44 @@ def _said_negated(output: str, keys: str) -> frozenset[int]:
     return frozenset(denied - asserted)
 
 
+@lru_cache(maxsize=None)
+def _false_rules(topic: str) -> tuple[tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...],
+                                            tuple[tuple[str, ...], ...]], ...]:
+    rules = load_facts("explain_false").get(topic, [])
+    as_tokens = lambda xs: tuple(key_tokens(x) for x in xs)  # noqa: E731
+    return tuple((as_tokens(r["a"]), as_tokens(r["rel"]), as_tokens(r["b"])) for r in rules)
+
+
+def _false_claims(raw: str, topic: str, keys: list[list[str]]) -> list[str]:
+    """Clauses that make a known false claim with the right words ("the nucleus is made of electrons",
+    "protons orbit the nucleus"): a subject word, then a relation, then (if the rule has one) an object, with
+    no negator before the relation."""
+    rules = _false_rules(topic)
+    if not rules:
+        return []
+    nouns = {key_tokens(k)[-1] for group in keys for k in group if key_tokens(k)}
+    out = []
+    for toks in advice_clauses(raw):
+        for subj, rels, objs in rules:
+            ends = [p + len(kt) for kt in subj for p in find(toks, kt)]
+            hit = False
+            for rt in rels:
+                for r in find(toks, rt):
+                    # the relation right after the subject (<= 3 words: "protons and neutrons orbit"), the
+                    # object soon after it, and no negator before it
+                    if not any(0 <= r - e <= 3 for e in ends) or any(t in NEGATORS for t in toks[:r]):
+                        continue
+                    after = r + len(rt)
+                    if not objs and after < len(toks) and toks[after] in nouns:
+                        continue  # "protons and neutral neutrons": the word describes the next thing
+                    if not objs or any(after <= q <= after + 6 for ot in objs for q in find(toks, ot)):
+                        hit = True
+            if hit:
+                out.append(" ".join(toks))
+                break
+    return out
+
+
 def explain_content(row: dict, doc: Doc) -> Content:
     """Key-term groups asserted in prose sentences. A key named only under a negation ("is not made of
     protons", "no electrons") is denied, unless the reference says it that way too: it earns nothing and
@@ -288,15 +326,19 @@ def explain_content(row: dict, doc: Doc) -> Content:
     asserted |= denied & either
     denied -= asserted
     coverage = min(1.0, len(asserted) / meta["need"])
-    content = coverage / (1.0 + len(denied))
+    false = _false_claims(doc.raw, meta.get("topic", ""), meta["keys"])
+    content = coverage / (1.0 + len(denied) + 2 * len(false))  # a false claim weighs more than a denial
     names = lambda gs: ", ".join(meta["keys"][g][0] for g in sorted(gs))  # noqa: E731
     why = {"key_terms": f"{len(asserted)} of {len(meta['keys'])} key facts asserted ({names(asserted) or 'none'}), "
                         f"{meta['need']} needed"}
     if denied:
         why["denied"] = f"negated: {names(denied)}"
+    if false:
+        why["false_claims"] = "false: " + "; ".join(f"'{c}'" for c in false[:3])
     if listed - asserted:
         why["listed"] = f"named only in a bare list: {names(listed - asserted)}"
-    return content, 1.0, {"key_terms": coverage, "denied": 1.0 / (1.0 + len(denied))}, why
+    return content, 1.0, {"key_terms": coverage, "denied": 1.0 / (1.0 + len(denied)),
+                          "false_claims": 1.0 / (1.0 + 2 * len(false))}, why
 
 
 # ---------------------------------------------------------------- story
