@@ -305,7 +305,7 @@ def _false_claims(raw: str, topic: str, keys: list[list[str]]) -> list[str]:
                     if not any(0 <= r - e <= 3 for e in ends) or any(t in NEGATORS for t in toks[:r]):
                         continue
                     after = r + len(rt)
-                    if not objs and after < len(toks) and toks[after] in nouns:
+                    if not objs and after < len(toks) and toks[after] in nouns and toks[r - 1] in ("and", "or"):
                         continue  # "protons and neutral neutrons": the word describes the next thing
                     if not objs or any(after <= q <= after + 6 for ot in objs for q in find(toks, ot)):
                         hit = True
