@@ -1,5 +1,6 @@
 """GRPO (Shao et al. 2024, DeepSeekMath §4.1): k samples per prompt, group-normalised rewards as
-advantages, a clipped ratio loss plus a k3 KL penalty to the reference; no value head.
+advantages, a clipped ratio loss plus a k3 KL penalty to the reference; no value head. Log-probs of
+the policy and the reference are taken at the sampling temperature (rollout.tempered).
 
 The diagnostic the study built its Phase 5 on: when a group's rewards are (near) identical its
 std -> 0, every advantage -> 0 and the prompt contributes no gradient ("group collapse"). Every
@@ -31,6 +32,7 @@ def train_grpo(policy: GPT, ref: GPT, tok: TextTokenizer, rows: list[dict], rewa
     device = next(policy.parameters()).device
     opt = torch.optim.AdamW(policy.parameters(), lr=p.lr, weight_decay=p.weight_decay, betas=(0.9, 0.999))
     k = p.group_size
+    T = p.gen_temperature  # log-probs, ratio and KL of the distribution the samples came from
     start = restore(resume, order, policy=policy, optimizer=opt, rng=rng, generator=generator)
     for step in range(start, p.steps):
         group_rows = draw(rows, p.prompts_per_step, rng, order)
@@ -42,14 +44,14 @@ def train_grpo(policy: GPT, ref: GPT, tok: TextTokenizer, rows: list[dict], rewa
         advantages, std = grpo_advantages(rewards)
         batch = build_sequences(prompts, responses, tok.pad_id).to(device)
         with torch.inference_mode():
-            ref_logp = token_stats(ref, batch).logp
+            ref_logp = token_stats(ref, batch, temperature=T).logp
             # With one epoch the sampling policy is the one being updated: its log-probs are the first
             # pass's, detached (ratio exactly 1), and a separate old pass would be wasted work.
-            old_logp = token_stats(policy, batch).logp if p.epochs > 1 else None
+            old_logp = token_stats(policy, batch, temperature=T).logp if p.epochs > 1 else None
         adv = advantages.flatten().to(device)  # (P*k,), one per response
         policy.train()
         for _ in range(p.epochs):
-            cur = token_stats(policy, batch)
+            cur = token_stats(policy, batch, temperature=T)
             if old_logp is None:
                 old_logp = cur.logp.detach()
             loss, st = grpo_loss(cur.logp, old_logp, ref_logp, adv, batch.mask, p.clip_eps, p.kl_coef)
@@ -63,7 +65,7 @@ def train_grpo(policy: GPT, ref: GPT, tok: TextTokenizer, rows: list[dict], rewa
                  "group_std_min": std.min().item(), "collapsed_groups": int(collapsed.sum()),
                  "collapsed_frac": collapsed.float().mean().item(), "kl": st["kl"], "clipfrac": st["clipfrac"],
                  "grad_norm": grad_norm, "response_len": float(batch.mask.sum(-1).float().mean()),
-                 "kl_k1": masked_mean(old_logp - ref_logp, batch.mask).item()}
+                 "kl_k1": masked_mean(old_logp - ref_logp, batch.mask).item(), "optimizer_steps": (step + 1) * p.epochs}
         if gold_fn is not None:
             stats["gold_mean"] = gold_fn(rep_rows, texts).float().mean().item()
         check_finite(step + 1, stats, where(resume))

@@ -21,8 +21,8 @@ from __future__ import annotations
 import torch
 
 # Rows per block: 512 x 8,000 float32 logits = 16 MB, which stays in cache (L3) while it is reduced.
-# `rlhf bench` times 128-2,048 (its LM-head table): 512 was fastest for the loss; 128 leaves the
-# head's matmul inefficient, 2,048 no longer fits in cache (README, Performance).
+# The benchmark times 128-2,048 (its LM-head table): 512 is fastest for the loss; 128 leaves the
+# head's matmul inefficient, 2,048 does not fit in cache (docs/performance.md).
 CHUNK_ROWS = 512
 
 

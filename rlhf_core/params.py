@@ -3,11 +3,12 @@
 `params.yaml` is parsed into frozen dataclasses. Every field carries its help text and its allowed
 range in `metadata`, so validation and error messages come from one place:
 
-    params.yaml: tokenizer.vocab_size = -1 is not allowed: must be an integer >= 256 (vocabulary size of the BPE tokenizer)
+    params.yaml: tokenizer.vocab_size = -1 is not allowed: must be an integer >= 300 and <= 1000000
+    (vocabulary size of the BPE tokenizer)
 
 Unknown keys, wrong types and out-of-range values are all `RlhfError`s naming the key.
 
-Phases (DVC-NOTES.md): the top-level sections hold the base (Phase 1) values; `phases:` maps a phase
+Phases (docs/pipeline.md): the top-level sections hold the base (Phase 1) values; `phases:` maps a phase
 name to sparse overrides of those sections. `resolve_phase` deep-merges one phase's overrides onto the
 base and validates the result with the same rules, so an override gets the same error messages.
 """
@@ -136,7 +137,8 @@ class PPOParams:
     batch_size: int = knob(16, "rollouts (prompts) per iteration", min=1)
     mini_batch_size: int = knob(8, "rollouts per gradient step (must divide batch_size)", min=1)
     epochs: int = knob(4, "passes over each rollout batch", min=1)
-    lr: float = knob(1e-5, "AdamW learning rate (policy and value head)", gt=0, max=1.0)
+    lr: float = knob(1e-5, "AdamW learning rate of the policy", gt=0, max=1.0)
+    vf_lr: float = knob(1e-3, "AdamW learning rate of the value head (its own parameter group)", gt=0, max=1.0)
     kl_coef: float = knob(0.01, "KL penalty in the shaped reward r - kl_coef * (log pi - log pi_ref)", min=0)
     reward_placement: str = knob("every", "where the RM score goes: 'every' response token (the study) or the 'last' one",
                                  choices=("every", "last"))
@@ -177,7 +179,9 @@ class DPOParams:
     lr: float = knob(1e-5, "AdamW learning rate", gt=0, max=1.0)
     beta: float = knob(0.1, "DPO beta: strength of the implicit KL to the reference", gt=0)
     rej_temperature: float = knob(0.9, "temperature of the reference model's rejected samples", gt=0)
-    rej_top_k: int = knob(0, "top-k of the rejected samples (0 = full distribution)", min=0)
+    rej_top_k: int = knob(50, "top-k of the rejected samples (0 = full distribution)", min=0)
+    void_redraws: int = knob(3, "resamples of a rejected answer identical to the chosen one before the pair is "
+                                "skipped (an identical pair has no gradient)", min=0)
     rej_max_new_tokens: int = knob(64, "max new tokens of a rejected sample", min=1)
     weight_decay: float = knob(0.0, "AdamW weight decay", min=0)
     grad_clip: float = knob(1.0, "max gradient norm (0 = no clipping)", min=0)
@@ -443,7 +447,9 @@ def to_dict(params: Any) -> dict:
 
 # Which sections each stage reads. `rlhf resolve` writes one JSON of exactly these per stage, and
 # stages depend on that file rather than on params.yaml, so DVC reruns a stage only when a value it
-# reads changed, and a bad value anywhere stops the run before any stage's outputs are removed.
+# reads changed, and a bad value anywhere stops the run in `config`/`resolve`, before DVC removes the
+# outputs of any later stage (their own config files are removed). A failed `dvc exp run -S key=bad`
+# also leaves the bad value in params.yaml: docs/reproducibility.md has the one-line recovery.
 STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     "download": ("seed", "data"),
     "bpe": ("tokenizer",),

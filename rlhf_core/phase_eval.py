@@ -66,3 +66,27 @@ def summarize_answers(records: list[dict], *, n_boot: int, ci: float, seed: int)
     out.update({"kl": mean([r["kl"] for r in everything]), "length": mean([r["length"] for r in everything]),
                 "eos_rate": mean([float(r["eos"]) for r in everything])})
     return out
+
+
+# Training diagnostics copied into the phase metrics, per algorithm: (summary window, logged key, name).
+TRAINING_DIAGNOSTICS = {
+    "ppo": [("final", "optimizer_steps", "optimizer_steps"),
+            ("second_half", "explained_variance", "explained_variance_2nd_half"),
+            ("last20", "kl_per_token", "train_kl_per_token_last20")],
+    "grpo": [("final", "optimizer_steps", "optimizer_steps"), ("overall", "collapsed_frac", "collapsed_share"),
+             ("last20", "kl", "train_kl_per_token_last20")],
+    "dpo": [("final", "optimizer_steps", "optimizer_steps"), ("last20", "reward_margin", "margin_last20"),
+            ("last20", "accuracy", "accuracy_last20"), ("overall", "void_share", "void_share"),
+            ("overall", "both_falling", "both_falling_share")],
+}
+
+
+def did_it_train(algo: str, records: list[dict], sft_records: list[dict], training: dict | None) -> dict:
+    """Has the algorithm moved away from SFT? The share of held-out answers that differ from SFT's answer
+    to the same prompt under the same random stream (identical weights give identical answers), plus the
+    training diagnostics its stage logged (`training`: the checkpoint's summary windows)."""
+    held = [(r, s) for r, s in zip(records, sft_records) if r["set"] == "heldout"]
+    out = {"differs_from_sft": sum(r["response"] != s["response"] for r, s in held) / len(held) if held else None}
+    for window, key, name in TRAINING_DIAGNOSTICS.get(algo, []):
+        out[name] = ((training or {}).get(window) or {}).get(key)
+    return out

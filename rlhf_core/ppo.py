@@ -53,7 +53,13 @@ def train_ppo(policy: GPT, value_head: ValueHead, ref: GPT, tok: TextTokenizer, 
     device = next(policy.parameters()).device
     n_mb = exact_div(p.batch_size, p.mini_batch_size, "ppo.batch_size / ppo.mini_batch_size")
     params = list(policy.parameters()) + list(value_head.parameters())
-    opt = torch.optim.AdamW(params, lr=p.lr, weight_decay=p.weight_decay, betas=(0.9, 0.999))
+    # The value head starts at zero and must reach returns of order resp_len x score; at the policy's
+    # lr it cannot (each weight moves ~lr per step), so PPO would run without a baseline. Its own,
+    # larger lr is the usual remedy (separate actor/critic step sizes, e.g. Schulman et al. 2017 App. B;
+    # TRL's separate value model).
+    opt = torch.optim.AdamW([{"params": list(policy.parameters()), "lr": p.lr},
+                             {"params": list(value_head.parameters()), "lr": p.vf_lr}],
+                            lr=p.lr, weight_decay=p.weight_decay, betas=(0.9, 0.999))
     start = restore(resume, order, policy=policy, value_head=value_head, optimizer=opt, rng=rng, generator=generator)
     for step in range(start, p.steps):
         batch_rows = draw(rows, p.batch_size, rng, order)
@@ -64,7 +70,8 @@ def train_ppo(policy: GPT, value_head: ValueHead, ref: GPT, tok: TextTokenizer, 
         batch = build_sequences(prompts, responses, tok.pad_id).to(device)
         mask = batch.mask
         with torch.inference_mode():
-            old, ref_logp, kl_tok = policy_ref_stats(policy, ref, batch, value_head=value_head)
+            old, ref_logp, kl_tok = policy_ref_stats(policy, ref, batch, value_head=value_head,
+                                                     temperature=p.temperature)
             rewards = shaped_rewards(score, old.logp, ref_logp, mask, p.kl_coef, p.reward_placement)
             advantages, returns = gae(rewards, old.values, mask, p.gamma, p.lam)
             advantages = masked_whiten(advantages, mask)
@@ -79,7 +86,7 @@ def train_ppo(policy: GPT, value_head: ValueHead, ref: GPT, tok: TextTokenizer, 
             for m in range(n_mb):
                 idx = perm[m * p.mini_batch_size : (m + 1) * p.mini_batch_size]
                 mb = batch.select(idx)
-                cur = token_stats(policy, mb, value_head=value_head)
+                cur = token_stats(policy, mb, value_head=value_head, temperature=p.temperature)
                 pg, pg_st = ppo_policy_loss(cur.logp, sub(old_logp, batch, idx), sub(advantages, batch, idx),
                                             mb.mask, p.clip_eps)
                 vf, vf_st = ppo_value_loss(cur.values, sub(old_values, batch, idx), sub(returns, batch, idx),
@@ -99,7 +106,8 @@ def train_ppo(policy: GPT, value_head: ValueHead, ref: GPT, tok: TextTokenizer, 
                  "kl_k1": (est["k1"] * mask).sum(-1).mean().item(), "kl_k3": (est["k3"] * mask).sum(-1).mean().item(),
                  "shaped_return": (rewards * mask).sum(-1).mean().item(),
                  "response_len": float(mask.sum(-1).float().mean()),
-                 "entropy": masked_mean(old.entropy, mask).item(), **agg}
+                 "entropy": masked_mean(old.entropy, mask).item(), "optimizer_steps": (step + 1) * p.epochs * n_mb,
+                 **agg}
         if gold_fn is not None:
             stats["gold_mean"] = gold_fn(batch_rows, texts).float().mean().item()
         check_finite(step + 1, stats, where(resume))

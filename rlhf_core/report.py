@@ -524,6 +524,47 @@ def changes_markdown(study: Study) -> tuple[str, pd.DataFrame]:
     return markdown_table(["Setting", " → ".join(md_escape(p.name) for p in study.phases)], rows, ["---", "---"]), df
 
 
+# An algorithm "moved" when its held-out answers are this far from SFT's (per-token KL, nats) and at least
+# this share of them differ from SFT's answer on the same random stream.
+MOVED_KL = 0.01
+MOVED_SHARE = 0.5
+
+
+def trained_table(study: Study) -> pd.DataFrame:
+    """Did each RL algorithm leave SFT? Eval's distance measures beside the stage's own diagnostics."""
+    rows = []
+    for ph in study.phases:
+        for a in TRAINED:
+            m = ph.metrics.get(a) or {}
+            t = m.get("trained") or {}
+            kl, share = _num(m.get("kl")), _num(t.get("differs_from_sft"))
+            diag = {"ppo": [("explained var. (2nd half)", t.get("explained_variance_2nd_half"))],
+                    "grpo": [("collapsed groups", t.get("collapsed_share"))],
+                    "dpo": [("margin (last 20)", t.get("margin_last20")), ("accuracy (last 20)", t.get("accuracy_last20")),
+                            ("void pairs", t.get("void_share"))]}[a]
+            moved = None if math.isnan(kl) or math.isnan(share) else bool(kl >= MOVED_KL and share >= MOVED_SHARE)
+            rows.append({"phase": ph.name, "algo": a, "optimizer_steps": t.get("optimizer_steps"), "kl_to_sft": kl,
+                         "differs_from_sft": share, "diagnostics": "; ".join(f"{k} {fmt(v, 3, sign=False)}"
+                                                                             for k, v in diag if v is not None),
+                         "moved": moved})
+    return pd.DataFrame(rows, dtype=object)
+
+
+def trained_markdown(study: Study) -> tuple[str, pd.DataFrame]:
+    df = trained_table(study)
+    rows = [[md_escape(r.phase), r.algo, fmt(r.optimizer_steps, 0, sign=False), fmt(r.kl_to_sft, 4, sign=False),
+             "—" if math.isnan(_num(r.differs_from_sft)) else f"{100 * _num(r.differs_from_sft):.0f}%",
+             r.diagnostics or "—", "—" if r.moved is None else ("yes" if r.moved else "**no**")]
+            for r in df.itertuples()]
+    md = markdown_table(["Phase", "Algorithm", "Optimiser steps", "KL to SFT (nats/token)", "Answers ≠ SFT",
+                         "Diagnostics", "Moved"], rows, ["---", "---", "---:", "---:", "---:", "---", "---"])
+    note = (f"\nKL: mean per-token KL(policy || SFT) over the held-out answers (SFT is also every algorithm's "
+            f"reference). Answers ≠ SFT: share of held-out answers that differ from SFT's answer to the same prompt "
+            f"on the same random stream. Moved = KL >= {MOVED_KL} and >= {100 * MOVED_SHARE:.0f}% of answers differ; "
+            f"an algorithm that did not move cannot be compared with the others.\n")
+    return md + note, df
+
+
 def metrics_markdown(metrics: dict) -> tuple[str, pd.DataFrame]:
     flat = {k: v for k, v in _flatten(metrics).items()
             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
@@ -1095,6 +1136,8 @@ def write_report(study: Study, reports: Path, knobs: ReportKnobs = ReportKnobs()
                    table("reward_model", *metrics_markdown(study.rm_metrics))]
         if study.sft_metrics:
             md += ["SFT (`reports/live/sft/metrics.json`):\n", table("sft", *metrics_markdown(study.sft_metrics))]
+
+    md += ["### Did each algorithm train?\n", table("trained", *trained_markdown(study))]
 
     md += ["## 2. Findings\n", "\n".join(f"- {s}" for s in findings(study, ds, knobs)) + "\n"]
 

@@ -10,7 +10,7 @@ the whole prompt and response in every layer, as the final-token reward models o
 'mean' feeds it the masked mean over all real tokens.
 
 Scale: Bradley-Terry fixes only differences of rewards; `rm.center_coef` pins the free offset near 0,
-and the spread follows from how separable the training pairs are (see README, "Reward model").
+and the spread follows from how separable the training pairs are (docs/reward-model.md).
 """
 
 from __future__ import annotations

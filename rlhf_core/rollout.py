@@ -90,27 +90,40 @@ class TokenStats:
 
 
 def token_stats(model: GPT, batch: SequenceBatch, *, value_head: ValueHead | None = None,
-                entropy: bool = False) -> TokenStats:
+                entropy: bool = False, temperature: float = 1.0) -> TokenStats:
     """Per-token log-probs of the response tokens (and values and entropy if asked), through the
-    fused LM head: the (N, V) logits are never materialised."""
+    fused LM head: the (N, V) logits are never materialised. `temperature` divides the logits, so the
+    log-probs are those of the distribution the tokens were sampled from (see `tempered`)."""
     h = model.hidden_states(batch.inputs)  # (B, L-1, d)
     sel = h[batch.mask]  # (N, d)
-    logp, ent = label_logprobs(sel, model.lm_head.weight, batch.targets[batch.mask], entropy=entropy)
+    logp, ent = label_logprobs(tempered(sel, temperature), model.lm_head.weight, batch.targets[batch.mask],
+                               entropy=entropy)
     values = scatter(value_head(sel), batch.mask) if value_head is not None else None
     return TokenStats(scatter(logp, batch.mask), sel, values, None if ent is None else scatter(ent, batch.mask))
 
 
+def tempered(hidden: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Final hidden states scaled so that the (bias-free) LM head yields logits / temperature.
+
+    Rollouts sampled at temperature T come from softmax(logits / T); the ratio, the KL penalty and
+    the logged KL must use that same distribution, for the policy and the reference alike, or the
+    update is off-policy by construction (TRL's GRPO and PPO trainers divide the logits by T too)."""
+    return hidden if temperature == 1.0 else hidden / temperature
+
+
 @torch.no_grad()
-def policy_ref_stats(policy: GPT, ref: GPT, batch: SequenceBatch, *, value_head: ValueHead | None = None
-                     ) -> tuple[TokenStats, torch.Tensor, torch.Tensor]:
+def policy_ref_stats(policy: GPT, ref: GPT, batch: SequenceBatch, *, value_head: ValueHead | None = None,
+                     temperature: float = 1.0) -> tuple[TokenStats, torch.Tensor, torch.Tensor]:
     """One pass of each model: the policy's per-token stats (log-probs, values, entropy), the
     reference's log-probs and the exact per-token KL(policy || ref) over the whole vocabulary, all
-    (B, L-1) and 0 off the mask. Each block of logits is computed once for all of them."""
+    (B, L-1) and 0 off the mask, for both distributions at `temperature`. Each block of logits is
+    computed once for all of them."""
     mask = batch.mask
     targets = batch.targets[mask]
     sel = policy.hidden_states(batch.inputs)[mask]  # (N, d)
     sel_ref = ref.hidden_states(batch.inputs)[mask]
-    logp, ref_logp, kl, ent = logprobs_and_kl(sel, policy.lm_head.weight, sel_ref, ref.lm_head.weight, targets,
+    logp, ref_logp, kl, ent = logprobs_and_kl(tempered(sel, temperature), policy.lm_head.weight,
+                                              tempered(sel_ref, temperature), ref.lm_head.weight, targets,
                                               entropy=True)
     values = scatter(value_head(sel), mask) if value_head is not None else None
     return (TokenStats(scatter(logp, mask), sel, values, scatter(ent, mask)), scatter(ref_logp, mask),

@@ -29,6 +29,7 @@ def summarize(history: list[dict]) -> dict:
     mean = lambda hs, k: sum(h[k] for h in hs) / len(hs)  # noqa: E731
     return {"final": {k: history[-1][k] for k in keys},
             "last20": {k: mean(history[-TAIL:], k) for k in keys},
+            "second_half": {k: mean(history[len(history) // 2:], k) for k in keys},
             "overall": {k: mean(history, k) for k in keys}}
 
 
@@ -63,7 +64,7 @@ class RLRun(StageRun):
 
     def save(self, out: Path, stage_params: dict, summary: dict, extra_modules: dict[str, torch.nn.Module] | None = None) -> None:
         save_checkpoint(out, self.policy, self.policy.cfg, self.tok, kind="policy", stage=self.name,
-                        params=stage_params, metrics=summary["final"])
+                        params=stage_params, metrics=summary)
         for name, module in (extra_modules or {}).items():
             from safetensors.torch import save_model
 

@@ -1,10 +1,10 @@
-"""The `rlhf` command: one subcommand per DAG stage, plus tools (generate, bench)."""
+"""The `rlhf` command: one subcommand per DAG stage, plus tools (generate, judge; bench, an alias of `python -m bench`)."""
 
 import sys
 
 import typer
 
-from stages import bench, bpe, download, dpo, eval, generate, grpo, judge, ppo, report, resolve, rm, sft
+from stages import bpe, download, dpo, eval, generate, grpo, judge, ppo, report, resolve, rm, sft
 
 app = typer.Typer(
     name="rlhf",
@@ -25,8 +25,23 @@ app.command("dpo")(dpo.main)
 app.command("eval")(eval.main)
 app.command("report")(report.main)
 app.command("generate")(generate.main)
-app.command("bench")(bench.main)
 app.command("judge")(judge.main)
+
+
+@app.command("bench", add_help_option=False,
+             context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def bench(ctx: typer.Context) -> None:
+    """Throughput benchmarks of the default model (the same as `python -m bench`; `rlhf bench --help` for options)."""
+    # imported only when called: the pipeline stages never load the benchmarks
+    try:
+        from bench.cli import app as bench_app
+    except ModuleNotFoundError as e:
+        if e.name != "bench":
+            raise
+        print("error: the bench package is not importable here: run from the repository root, or reinstall "
+              "(pip install -e .)", file=sys.stderr)
+        raise typer.Exit(2) from None
+    bench_app(args=ctx.args, prog_name="rlhf bench")
 
 
 def main() -> None:

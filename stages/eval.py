@@ -7,11 +7,11 @@ import torch
 import typer
 
 from rlhf_core import io
-from rlhf_core.checkpoint import load_policy
+from rlhf_core.checkpoint import load_policy, read_config
 from rlhf_core.data import read_split
 from rlhf_core.evaluate import fitting_rows
 from rlhf_core.params import ALGOS
-from rlhf_core.phase_eval import answer_records, summarize_answers
+from rlhf_core.phase_eval import answer_records, did_it_train, summarize_answers
 from rlhf_core.params import load_params, to_dict
 from rlhf_core.runtime import pick_device, seed_everything
 from rlhf_core.tokenizer import load_tokenizer
@@ -58,13 +58,17 @@ def main(
                      sample=r["sample"], instruction=r["instruction"], input=r.get("input", ""))
                 for r, rec in zip(rows, recs)]
         summary[algo] = summarize_answers(recs, n_boot=e.bootstrap, ci=e.ci, seed=p.seed)
+        training = None if algo == "sft" else read_config(models / algo).get("metrics")
+        summary[algo]["trained"] = did_it_train(algo, recs, records[: len(recs)], training)
         records += recs
         s = summary[algo]
         gold = f", gold {s['heldout_gold']:.3f} [{s['heldout_gold_lo']:.3f}, {s['heldout_gold_hi']:.3f}]" \
             if s["heldout_gold"] is not None else ""
         rm_txt = f"RM {s['heldout_rm']:.3f} [{s['heldout_rm_lo']:.3f}, {s['heldout_rm_hi']:.3f}]" \
             if s["heldout_rm"] is not None else f"RM {s['study_rm']:.3f} (study)"
-        console.print(f"[bold]eval[/] {algo}: {rm_txt}{gold}, KL {s['kl']:.3f}, length {s['length']:.1f}")
+        differs = s["trained"]["differs_from_sft"]
+        moved = f", {100 * differs:.0f}% of answers differ from SFT's" if differs is not None and algo != "sft" else ""
+        console.print(f"[bold]eval[/] {algo}: {rm_txt}{gold}, KL {s['kl']:.4f}, length {s['length']:.1f}{moved}")
     summary["settings"] = dict(to_dict(e), n_study=len(study), n_heldout_prompts=len(held))
     io.write_jsonl(out / "answers.jsonl", records)
     io.write_json(metrics, summary)

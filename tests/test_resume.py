@@ -91,7 +91,7 @@ def rm_loop(tok, rows):
 
 def ppo_loop(tok, rows):
     p = ns(steps=5, batch_size=4, mini_batch_size=2, epochs=2, lr=1e-3, kl_coef=0.01, reward_placement="every",
-           resp_len=10, temperature=1.0, top_k=0, gamma=1.0, lam=0.95, clip_eps=0.2, vf_clip=0.2, vf_coef=0.1,
+           resp_len=10, temperature=1.0, top_k=0, gamma=1.0, lam=0.95, clip_eps=0.2, vf_clip=0.2, vf_coef=0.1, vf_lr=1e-3,
            weight_decay=0.0, grad_clip=1.0)
 
     def go(resume, on_log):
@@ -117,7 +117,7 @@ def grpo_loop(tok, rows):
 
 
 def dpo_loop(tok, rows):
-    p = ns(steps=5, batch_size=1, grad_accum=2, lr=1e-3, beta=0.1, rej_temperature=1.0, rej_top_k=0,
+    p = ns(steps=5, batch_size=1, grad_accum=2, lr=1e-3, beta=0.1, rej_temperature=1.0, rej_top_k=0, void_redraws=3,
            rej_max_new_tokens=10, weight_decay=0.0, grad_clip=1.0)
 
     def go(resume, on_log):

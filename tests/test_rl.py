@@ -8,12 +8,14 @@ import pytest
 import torch
 
 from rlhf_core.builtin import build_suite
-from rlhf_core.dpo import accumulate_gradients, make_pairs, train_dpo
+import rlhf_core.dpo as dpo
+from rlhf_core.dpo import accumulate_gradients, make_pairs, make_step_pairs, train_dpo
 from rlhf_core.grpo import train_grpo
-from rlhf_core.losses import sequence_logprobs
+from rlhf_core.errors import RlhfError
+from rlhf_core.losses import exact_kl, sequence_logprobs
 from rlhf_core.model import GPT, GPTConfig
 from rlhf_core.ppo import train_ppo
-from rlhf_core.rollout import ValueHead, build_sequences, token_stats
+from rlhf_core.rollout import ValueHead, build_sequences, policy_ref_stats, token_stats
 from rlhf_core.tokenizer import load_tokenizer, save_tokenizer, train_bpe, training_texts
 
 
@@ -76,8 +78,8 @@ def test_token_stats_sum_equals_study_get_logps(setup):
 def test_dpo_accumulation_is_exact(setup):
     tok, rows, policy = setup
     ref = frozen_copy(policy)
-    pairs = make_pairs(ref, tok, rows[:4], temperature=1.0, top_k=None, max_new_tokens=12,
-                       generator=torch.Generator().manual_seed(0))
+    pairs, _ = make_pairs(ref, tok, rows[:4], temperature=1.0, top_k=None, max_new_tokens=12,
+                          generator=torch.Generator().manual_seed(0))
     grads = []
     for micro in (1, 4, 2):
         model = copy.deepcopy(policy)
@@ -93,7 +95,7 @@ def test_dpo_step_moves_policy_not_reference(setup):
     policy, ref = copy.deepcopy(policy), frozen_copy(policy)
     before_p, before_r = snapshot(policy), snapshot(ref)
     logs = []
-    p = params(steps=2, batch_size=2, grad_accum=1, lr=1e-3, beta=0.1, rej_temperature=1.0, rej_top_k=0,
+    p = params(steps=2, batch_size=2, grad_accum=1, lr=1e-3, beta=0.1, rej_temperature=1.0, rej_top_k=0, void_redraws=3,
                rej_max_new_tokens=12, weight_decay=0.0, grad_clip=1.0)
     train_dpo(policy, ref, tok, rows, p, seed=0, generator=torch.Generator().manual_seed(0),
               on_log=lambda s, st: logs.append(st))
@@ -122,7 +124,7 @@ def test_ppo_step_moves_policy_and_value_head_not_reference(setup):
     before_p, before_r, before_v = snapshot(policy), snapshot(ref), snapshot(value_head)
     logs = []
     p = params(steps=1, batch_size=4, mini_batch_size=2, epochs=2, lr=1e-3, kl_coef=0.01, reward_placement="every",
-               resp_len=12, temperature=1.0, top_k=0, gamma=1.0, lam=0.95, clip_eps=0.2, vf_clip=0.2, vf_coef=0.1,
+               resp_len=12, temperature=1.0, top_k=0, gamma=1.0, lam=0.95, clip_eps=0.2, vf_clip=0.2, vf_coef=0.1, vf_lr=1e-3,
                weight_decay=0.0, grad_clip=1.0)
     train_ppo(policy, value_head, ref, tok, rows, length_reward, p, seed=0,
               generator=torch.Generator().manual_seed(0), on_log=lambda s, st: logs.append(st))
@@ -130,3 +132,89 @@ def test_ppo_step_moves_policy_and_value_head_not_reference(setup):
     for key in ("reward", "kl", "kl_k1", "kl_k3", "clipfrac", "approx_kl", "value_loss", "explained_variance",
                 "entropy", "response_len"):
         assert key in logs[0]
+
+
+def test_tempered_logprobs_and_kl_match_a_naive_reference(setup):
+    """At sampling temperature T the log-probs, entropy and exact KL are those of softmax(logits / T)."""
+    tok, rows, policy = setup
+    ref = frozen_copy(policy)
+    other = copy.deepcopy(policy)
+    with torch.no_grad():
+        for w in other.parameters():
+            w.add_(0.05 * torch.randn_like(w))
+    prompts = tok.encode_prompts(rows[:3])
+    batch = build_sequences(prompts, [[5, 6, 7], [8, 9], [10]], tok.pad_id)
+    T = 0.6
+    with torch.no_grad():
+        logits = other(batch.inputs)[batch.mask].float() / T
+        ref_logits = ref(batch.inputs)[batch.mask].float() / T
+        want_logp = torch.log_softmax(logits, -1).gather(-1, batch.targets[batch.mask][:, None]).squeeze(-1)
+        got = token_stats(other, batch, temperature=T).logp[batch.mask]
+        stats, ref_logp, kl = policy_ref_stats(other, ref, batch, temperature=T)
+    assert torch.allclose(got, want_logp, atol=1e-5)
+    assert torch.allclose(stats.logp[batch.mask], want_logp, atol=1e-5)
+    assert torch.allclose(kl[batch.mask], exact_kl(logits, ref_logits), atol=1e-5)
+    # and T really matters: the untempered KL is a different number
+    assert not torch.allclose(kl[batch.mask], policy_ref_stats(other, ref, batch)[2][batch.mask], atol=1e-4)
+
+
+def fake_generate(script):
+    """A stand-in for generate(): call i returns script[i](prompts) as (token lists, all finished)."""
+    calls = []
+
+    def gen(model, prompts, **kw):
+        out = script[min(len(calls), len(script) - 1)](prompts)
+        calls.append(len(prompts))
+        return types.SimpleNamespace(to_lists=lambda: out, finished=torch.ones(len(out), dtype=torch.bool))
+    return gen, calls
+
+
+def test_void_pairs_are_resampled_then_dropped(setup, monkeypatch):
+    tok, rows, policy = setup
+    ref = frozen_copy(policy)
+    rs = rows[:3]
+    copies = [tok.encode(r["output"]) for r in rs]  # the reference answer again (+ EOS: identical to chosen)
+    # first draw: rows 0 and 1 copy the chosen answer; one redraw fixes row 0; row 1 copies again
+    gen, calls = fake_generate([lambda p: [copies[0], copies[1], [7]], lambda p: [[5], copies[1]][: len(p)],
+                                lambda p: [copies[1]][: len(p)]])
+    monkeypatch.setattr(dpo, "generate", gen)
+    pairs, counts = make_pairs(ref, tok, rs, temperature=1.0, top_k=None, max_new_tokens=12,
+                               generator=torch.Generator().manual_seed(0), redraws=2)
+    assert counts == {"void": 2, "skipped": 1}
+    assert calls == [3, 2, 1]  # only the void rows are resampled
+    assert len(pairs) == 2 and all(c != r for c, r in zip(pairs.chosen, pairs.rejected))
+
+
+def test_step_pairs_replace_void_prompts_and_fail_clearly_when_all_stay_void(setup, monkeypatch):
+    tok, rows, policy = setup
+    ref = frozen_copy(policy)
+    p = params(rej_temperature=1.0, rej_top_k=0, rej_max_new_tokens=12, void_redraws=1)
+    by_prompt = {tuple(tok.encode_prompts([r])[0]): tok.encode(r["output"]) for r in rows}
+    copy_all = lambda prompts: [by_prompt[tuple(q)] for q in prompts]  # noqa: E731
+    # the first prompt's pair stays void through its redraw; a fresh prompt replaces it
+    gen, calls = fake_generate([copy_all, copy_all, lambda prompts: [[5, 6]] * len(prompts)])
+    monkeypatch.setattr(dpo, "generate", gen)
+    pairs, counts = make_step_pairs(ref, tok, rows, 1, p, rng=__import__("random").Random(0), order=[],
+                                    generator=torch.Generator().manual_seed(0))
+    assert len(pairs) == 1 and counts == {"drawn": 2, "void": 1, "skipped": 1}
+    gen, _ = fake_generate([copy_all])
+    monkeypatch.setattr(dpo, "generate", gen)
+    with pytest.raises(RlhfError, match="rej_temperature"):
+        make_step_pairs(ref, tok, rows, 2, p, rng=__import__("random").Random(0), order=[],
+                        generator=torch.Generator().manual_seed(0))
+
+
+def test_value_head_has_its_own_learning_rate(setup):
+    """One update: the value head moves by about vf_lr (Adam), the policy by about lr, 10^4 apart."""
+    tok, rows, policy = setup
+    policy, ref = copy.deepcopy(policy), frozen_copy(policy)
+    value_head = ValueHead(32)
+    before_p, before_v = snapshot(policy), snapshot(value_head)
+    p = params(steps=1, batch_size=2, mini_batch_size=2, epochs=1, lr=1e-6, vf_lr=1e-2, kl_coef=0.01,
+               reward_placement="every", resp_len=8, temperature=1.0, top_k=0, gamma=1.0, lam=0.95, clip_eps=0.2,
+               vf_clip=0.0, vf_coef=0.1, weight_decay=0.0, grad_clip=0.0)
+    train_ppo(policy, value_head, ref, tok, rows, length_reward, p, seed=0,
+              generator=torch.Generator().manual_seed(0), on_log=lambda s, st: None)
+    moved = lambda before, m: max(float((a - b.detach()).abs().max()) for a, b in zip(before, m.parameters()))  # noqa: E731
+    assert moved(before_v, value_head) > 5e-3
+    assert 0 < moved(before_p, policy) < 1e-5

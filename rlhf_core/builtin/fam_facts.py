@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from .base import Content, Family, capitalize, frac_matched, join_and, load_facts, make_row
+from .base import Content, Family, capitalize, join_and, load_facts, make_row
 from .claims import (AFFIRMED, NEGATED, NEGATORS, STOP_WORDS, PhraseIndex, chunks, content_tokens, find_all, hedged, negated_at, mentions, status,
                      units)
-from .text import Doc, numbers_at, phrase, segments, tokens
+from .text import Doc, numbers_at, phrase, tokens
 
 # ---------------------------------------------------------------- fact_qa
 
@@ -70,13 +72,12 @@ def _number_tokens(member: str) -> list[str]:
     return [t for t in tokens(member) if t.isdigit() or numbers_at([t])]
 
 
-def _stray_numbers(doc: Doc, allowed: set[int], context: set[str]) -> list[int]:
+def _stray_numbers(unit_toks: list[list[str]], allowed: set[int], context: set[str]) -> list[int]:
     """Numbers offered as the answer besides the allowed ones, unit by unit: a number counts unless it is
     set aside ("not 6", "more than 6") or counts something else ("5 oceans": followed by a content word the
     question and reference do not use)."""
     stray = []
-    for unit in units(doc.raw):
-        toks = tokens(unit)
+    for toks in unit_toks:
         for pos, value in numbers_at(toks):
             if value in allowed or status(toks, pos) != AFFIRMED:
                 continue
@@ -87,9 +88,14 @@ def _stray_numbers(doc: Doc, allowed: set[int], context: set[str]) -> list[int]:
     return stray
 
 
+_LISTY = re.compile(r",|/|&|\bor\b|\band\b", re.I)
+
+
 def _list_rivals(doc: Doc, keys: list[str], known: set[str]) -> list[str]:
     """Capitalised names listed beside a key ("Austen, Bronte or Eliot"): chunks of 1-3 tokens of a list
     that holds a key, not naming a key or a word of `known` (the question, the reference)."""
+    if not _LISTY.search(doc.raw):
+        return []
     key_phrases = [tokens(k) for k in keys]
     out = []
     for unit in units(doc.raw):
@@ -111,40 +117,63 @@ def _has(toks: list[str], phrase_toks: list[str]) -> bool:
     return bool(find_all(toks, " ".join(phrase_toks)))
 
 
-def fact_qa_content(row: dict, doc: Doc) -> Content:
-    """Each key group is credited when one of its phrases is affirmed (not negated, not a contrast). A wrong
-    answer affirmed, extra colours, extra numbers, or rival names listed beside the key are competing
-    answers: with one key group they zero it; with several, each costs x0.1. A temperature
-    stated with a unit must be the reference's temperature."""
-    meta = row["meta"]
+@dataclass(frozen=True)
+class _FactSetup:
+    """What fact_qa needs from a row, worked out once per row."""
+
+    groups: list[list[str]]
+    index: PhraseIndex
+    values: list[set[int] | None]  # per key group: its numbers, if it is made of numbers
+    allowed: set[int]  # numbers that are no competing answer
+    context: set[str]  # words of the question and reference
+    known: set[str]  # words of the question, input and reference
+    members: list[str]
+    ref_temps: list[float]
+
+
+@lru_cache(maxsize=1 << 10)
+def _fact_setup(instruction: str, input: str, output: str, meta_json: str) -> _FactSetup:
+    meta = json.loads(meta_json)
     groups, wrong = meta["keys"], list(meta["wrong"])
     if all(all(m in COLOURS for m in g) for g in groups):
         wrong += sorted(COLOURS - {m for g in groups for m in g})
     named = {f"key{i}": g for i, g in enumerate(groups)}
     named.update({f"wrong:{w}": [w] for w in wrong})
-    said = mentions(doc.raw, named)
-    affirmed = {n for n, st, _ in said if st == AFFIRMED}
-    negated = {n for n, st, _ in said if st == NEGATED and n not in affirmed}
+    values = [_number_values(g) for g in groups]
+    allowed = {x for v in values if v for x in v} | {v for _, v in numbers_at(tokens(instruction))}
+    return _FactSetup(groups, PhraseIndex(named), values, allowed, set(tokens(f"{instruction} {output}")),
+                      set(tokens(f"{instruction} {input} {output}")), [m for g in groups for m in g],
+                      _temperatures(output))
+
+
+def fact_qa_content(row: dict, doc: Doc) -> Content:
+    """Each key group is credited when one of its phrases is affirmed (not negated, not a contrast). A wrong
+    answer affirmed, extra colours, extra numbers, or rival names listed beside the key are competing
+    answers: with one key group they zero it; with several, each costs x0.1. A temperature
+    stated with a unit must be the reference's temperature."""
+    setup = _fact_setup(row["instruction"], row["input"], row["output"], json.dumps(row["meta"], sort_keys=True))
+    groups = setup.groups
+    unit_toks = [tokens(u) for u in units(doc.raw)]
+    said = [(name, status(toks, p, n)) for toks in unit_toks for name, p, n in setup.index.scan(toks)]
+    affirmed = {n for n, st in said if st == AFFIRMED}
+    negated = {n for n, st in said if st == NEGATED and n not in affirmed}
     hits = [f"key{i}" in affirmed for i in range(len(groups))]
     temps = _temperatures(doc.raw)
+    numbers = [(toks, p, v) for toks in unit_toks for p, v in numbers_at(toks)]
     for i, g in enumerate(groups):
-        vals = _number_values(g)
+        vals = setup.values[i]
         if vals:  # numbers count by value, however written ("one hundred"), and only when stated exactly
             hits[i] = any(v in vals and status(toks, p) == AFFIRMED and not _approximate(toks, p)
-                          for toks in map(tokens, units(doc.raw)) for p, v in numbers_at(toks))
+                          for toks, p, v in numbers)
         elif temps and any(m in TEMPERATURE_UNITS for m in g):
             hits[i] = True  # "100 °C": the unit given as a symbol
     why: dict[str, str] = {}
     rivals = sorted({n.split(":", 1)[1] for n in affirmed if n.startswith("wrong:")})
-    numeric = [v for g in groups if (v := _number_values(g)) is not None]
-    if numeric:
-        context = set(tokens(f"{row['instruction']} {row['output']}"))
-        allowed = {x for v in numeric for x in v} | {v for _, v in numbers_at(tokens(row["instruction"]))}
-        rivals += [str(x) for x in _stray_numbers(doc, allowed, context) if str(x) not in rivals]
-    known = set(tokens(f"{row['instruction']} {row['input']} {row['output']}"))
-    rivals += [r for r in _list_rivals(doc, [m for g in groups for m in g], known) if r not in rivals]
-    ref_temps = _temperatures(row["output"])
-    bad_temps = [t for t in _temperatures(doc.raw) if ref_temps and all(abs(t - r) > 1.0 for r in ref_temps)]
+    if any(v is not None for v in setup.values) and numbers:
+        rivals += [str(x) for x in _stray_numbers(unit_toks, setup.allowed, setup.context) if str(x) not in rivals]
+    rivals += [r for r in _list_rivals(doc, setup.members, setup.known) if r not in rivals]
+    ref_temps = setup.ref_temps
+    bad_temps = [t for t in temps if ref_temps and all(abs(t - r) > 1.0 for r in ref_temps)]
     content = sum(hits) / len(groups)
     penalty = 1.0
     if bad_temps:
@@ -319,6 +348,8 @@ def gen_odd(rng: random.Random) -> dict[str, Any]:
 
 def _marked(toks: list[str]) -> list[str]:
     """Tokens with each negative-form marker ("does not belong") replaced by the single token "oddmark"."""
+    if "belong" not in toks and "fit" not in toks:
+        return toks
     text = " " + " ".join(toks) + " "
     for m in _NEGATIVE_MARKERS:
         text = text.replace(f" {phrase(m)} ", " oddmark ")
@@ -411,14 +442,13 @@ def odd_reason(doc: Doc, items: list[str], odd: str, odd_keys: list[str], major_
     own = {"odd": set(odd_keys), "others": set(major_keys)}
     named = {p + i for it in items for p in doc.positions(it) for i in range(len(tokens(it)))}
     said: dict[str, list[bool]] = {}
-    for key in _category_keys():
-        for p in doc.positions(key):
-            if p in named:
-                continue
-            before = [side for q, side in subjects if q < p]
-            side = before[-1] if before else subjects[0][1]
-            negated = any(t in NEGATORS for t in doc.tokens[max(0, p - 3) : p])
-            said.setdefault(side, []).append((key in own[side]) != negated)
+    for key, p, _ in _category_index().scan(doc.tokens):
+        if p in named:
+            continue
+        before = [side for q, side in subjects if q < p]
+        side = before[-1] if before else subjects[0][1]
+        negated = any(t in NEGATORS for t in doc.tokens[max(0, p - 3) : p])
+        said.setdefault(side, []).append((key in own[side]) != negated)
     if not said:
         return 0.0, 0
     wrong = sum(not all(v) for v in said.values())
@@ -450,6 +480,11 @@ def odd_content(row: dict, doc: Doc) -> Content:
         content = picked * (0.7 + 0.3 * reason)
         why["reason"] = f"{reason:.0%} of the sides given a true category" if picked else "-"
     return content, 1.0, {"odd_named": picked, "reason": reason}, why
+
+
+@lru_cache(maxsize=1)
+def _category_index() -> PhraseIndex:
+    return PhraseIndex({k: [k] for k in _category_keys()})
 
 
 @lru_cache(maxsize=1)
@@ -588,32 +623,32 @@ FAMILIES = [
     Family(
         "fact_qa",
         "Short factual question (three primary colors, how did Caesar die, largest planet, ...).",
-        "Share of the answer's key-term groups present (synonyms accepted).",
-        "Each known wrong answer named halves the score.",
+        "Share of the key facts affirmed (synonyms; numbers by value, stated exactly; temperatures in their unit).",
+        "Negated keys earn nothing; competing answers zero a one-fact answer, else x0.1 each; a wrong unit zeroes.",
         gen_fact_qa,
         fact_qa_content,
     ),
     Family(
         "capital",
         "Name the capital city of a country.",
-        "Full content when the correct city is named.",
-        "Each other capital named divides the score (1 / (1 + others)).",
+        "Full content when the right city is affirmed.",
+        "Negated, or a rival city offered as the capital, or given to another country: 0; hedged x0.5.",
         gen_capital,
         capital_content,
     ),
     Family(
         "odd_one_out",
         "Pick the item of 3-4 that belongs to a different category.",
-        "70% for singling out the odd item, 30% more for naming a category as the reason.",
-        "Singling out several items splits the credit; a wrong item scores 0.",
+        "70% for singling out the odd item, 30% more for true categories as the reason.",
+        "A wrong, foreign or denied item, or several, score 0; a false category claim leaves 0.2.",
         gen_odd,
         odd_content,
     ),
     Family(
         "classify",
         "Label 3-5 items as animal, plant or mineral.",
-        "Share of items given the right label.",
-        "Wrong or missing labels only lower content.",
+        "(right - wrong) / items, labels read in any layout (X - y, X: y, Y: x, x, X (y), sentences).",
+        "A wrong label or several labels make an item wrong; a negated label gives none.",
         gen_classify,
         classify_content,
     ),

@@ -229,10 +229,6 @@ FRACTION_ANSWERS = [
     "Multiplying the numerator and the denominator of {p}/{q} by {k} gives {a}/{b}, so the fractions are equivalent.",
 ]
 _FRACTION = re.compile(r"(\d+)\s*/\s*(\d+)|(\d+)\s+(?:over|out of)\s+(\d+)")
-OPERATION_WORDS = [
-    "divide", "divided", "dividing", "divisible", "simplify", "simplified", "simplifies", "simplest",
-    "multiply", "multiplied", "multiplying", "factor", "reduce", "reduced", "cancel",
-]
 NUM_DEN_WORDS = ["numerator", "denominator", "top", "bottom"]
 
 
@@ -338,16 +334,16 @@ FAMILIES = [
     Family(
         "arithmetic",
         "One addition, subtraction or multiplication with 1-3 digit numbers.",
-        "Full content when the right result appears.",
-        "Other numbers besides the operands halve the score; a missing result scores 0.",
+        "Full content when the right result is stated (digits or words; true working steps allowed).",
+        "A false equation, another number offered as the result, or a negated result: 0; a slip taken back x0.5.",
         gen_arithmetic,
         arithmetic_content,
     ),
     Family(
         "fraction",
         "Explain why a/b equals its reduced form p/q.",
-        "40% both fractions named, 30% the common factor, 15% numerator/denominator, 15% divide/multiply.",
-        "Stray numbers or fractions divide the score; saying they are not equal multiplies it by 0.3.",
+        "10% both fractions named; 60% the common factor shown, 30% more for numerator and denominator.",
+        "A denial, a fraction of another value, a false equation or a wrong 'by n': 0; stray numbers divide.",
         gen_fraction,
         fraction_content,
     ),

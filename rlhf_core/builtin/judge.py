@@ -61,15 +61,15 @@ def guard(row: dict[str, Any], doc: Doc) -> tuple[float, str]:
     prompt's words, as a sort of an already sorted list does); (c) mostly the instruction copied back: >= 10
     tokens in 4-token runs of the instruction, with fewer new content words than a quarter of them (the
     input is left out here: spelling answers copy their sentence, classify/ordering answers their items)."""
-    if all(t in STOP_WORDS and not t.isdigit() for t in doc.tokens):
+    if STOP_WORDS.issuperset(doc.tokens):  # numbers are never stop words
         return 0.0, "no content words: only function/connective words"
-    instruction, prompt, prompt_set, ref_in_prompt = _prompt_tokens(
+    instruction, instruction_set, prompt, prompt_set, ref_in_prompt = _prompt_tokens(
         row.get("instruction", ""), row.get("input", ""), row.get("output", ""))
     if not ref_in_prompt and prompt_set.issuperset(doc.tokens):
         run = longest_copied_run(doc.tokens, prompt, COPY_RUN)
         if run >= COPY_RUN and run >= 0.9 * len(doc.tokens):
             return 0.0, "copies the prompt and adds nothing"
-    if len(instruction) >= COPY_MIN:
+    if len(instruction) >= COPY_MIN and sum(t in instruction_set for t in doc.tokens) >= COPY_MIN:
         copied, new = copied_tokens(doc.tokens, instruction, COPY_RUN)
         if copied >= COPY_MIN and new < COPY_NEW_SHARE * copied:
             return 0.0, f"copies the instruction: {copied} copied tokens, {new} new content words"
@@ -78,11 +78,11 @@ def guard(row: dict[str, Any], doc: Doc) -> tuple[float, str]:
 
 @lru_cache(maxsize=1 << 12)
 def _prompt_tokens(instruction: str, input: str, output: str
-                   ) -> tuple[tuple[str, ...], tuple[str, ...], frozenset[str], bool]:
-    """(instruction tokens, prompt tokens, their set, whether the reference uses only the prompt's words)."""
-    prompt = tuple(tokens(f"{instruction}\n{input}"))
-    # a sorting answer reuses the input's words: copying them back is no sign of a copy
-    return tuple(tokens(instruction)), prompt, frozenset(prompt), set(tokens(output)) <= set(prompt)
+                   ) -> tuple[tuple[str, ...], frozenset[str], tuple[str, ...], frozenset[str], bool]:
+    """(instruction tokens and their set, prompt tokens and their set, whether the reference uses only the
+    prompt's words: a sorting answer reuses the input's words, so copying them back is no sign of a copy)."""
+    instr, prompt = tuple(tokens(instruction)), tuple(tokens(f"{instruction}\n{input}"))
+    return instr, frozenset(instr), prompt, frozenset(prompt), set(tokens(output)) <= set(prompt)
 
 
 def judge(row: dict[str, Any], response: str) -> JudgeResult:

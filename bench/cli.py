@@ -1,6 +1,8 @@
-"""rlhf bench: how fast this machine trains and samples the default model (random init)."""
+"""`python -m bench` (also `rlhf bench`): how fast this machine trains and samples the default model (random
+init), optionally beside transformers and TRL; prints tables and writes the figures as JSON."""
 
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Optional
@@ -8,7 +10,9 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from rlhf_core.bench import bench_sample, bench_train, machine_info, matmul_peak_gflops, memory_bandwidth_gbs
+from bench import targets
+from bench.machine import load_average, machine_info, machine_line, matmul_peak_gflops, memory_bandwidth_gbs
+from bench.model import bench_sample, bench_train
 from rlhf_core.io import write_json
 from rlhf_core.model import GPTConfig
 from rlhf_core.runtime import pick_device
@@ -17,7 +21,8 @@ from stages._common import console, user_errors
 
 @user_errors
 def main(
-    quick: bool = typer.Option(True, "--quick/--full", help="quick (under a minute on a quiet CPU) or full (more repeats, sampling batch 128 too)"),
+    quick: bool = typer.Option(True, "--quick/--full", help="quick (under a minute on a quiet CPU) or full (more "
+                               "repeats, sampling batch 128 too)"),
     device: str = typer.Option("auto", help="auto, cpu or cuda"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="also write the results to this JSON file"),
     compare: bool = typer.Option(False, "--compare", help="also run the same benchmarks on Hugging Face transformers' "
@@ -31,16 +36,17 @@ def main(
     trl_ppo: Optional[Path] = typer.Option(None, "--trl-ppo", help="time TRL 1.12's PPOTrainer (gone from TRL 1.16) "
                                            "beside our PPO update, in a child process: a folder holding TRL 1.12 "
                                            "(pip install --no-deps --target DIR 'trl==1.12.*') or a python that has "
-                                           "it; without it the PPO row compares with issue #6's figure"),
+                                           "it; without it the PPO row compares with a reference figure "
+                                           "(bench/targets.json)"),
 ) -> None:
     """Measure fp32 matmul peak, training tokens/s and sampling new tokens/s for the default model."""
     dev = pick_device(device)
     if compare:
-        from rlhf_core.bench_compare import transformers_version
+        from bench.hf import transformers_version
 
         transformers_version()  # the install hint before minutes of work, not after
     cfg = GPTConfig()
-    load_start = _load()
+    load_start = load_average()
     if load_start is not None and load_start >= max(1.0, (os.cpu_count() or 1) / 4):
         console.print(f"[yellow]warning: load average {load_start:.1f} on {os.cpu_count()} cores before the run; other "
                       "work shares the processors, so timings (and ratios of sides timed one after the other) are "
@@ -62,9 +68,10 @@ def main(
                   f"{tps['min']:,.0f}-{tps['max']:,.0f}", f"{train['frac_of_peak']:.2f}")
     for s in samples:
         ntps = s["new_tokens_per_s"]
-        table.add_row(f"sample batch {s['batch']}" + (" (GRPO 8x8)" if s["batch"] == 64 else ""), f"{ntps['median']:,.0f} new tok/s", f"{ntps['min']:,.0f}-{ntps['max']:,.0f}", "")
+        table.add_row(f"sample batch {s['batch']}" + (" (GRPO 8x8)" if s["batch"] == 64 else ""),
+                      f"{ntps['median']:,.0f} new tok/s", f"{ntps['min']:,.0f}-{ntps['max']:,.0f}", "")
     console.print(table)
-    console.print(_machine_line(machine))
+    console.print(machine_line(machine))
     result = {"mode": "quick" if quick else "full", "device": str(dev), "machine": machine, "config": cfg.to_dict(),
               "matmul_peak_gflops": peak, "train": train, "sample": samples}
     s0 = samples[0]
@@ -85,45 +92,27 @@ def main(
     if scaling:
         result["scaling"] = _scaling(dev, quick)
     result["total_s"] = time.perf_counter() - t_start
-    result["load_average"] = {"start": load_start, "end": _load(), "cpu_count": os.cpu_count()}
+    result["load_average"] = {"start": load_start, "end": load_average(), "cpu_count": os.cpu_count()}
     console.print(f"rlhf bench: {result['total_s']:.0f}s in all")
     if out is not None:
         write_json(out, result)
         console.print(f"wrote {out}")
 
 
-def _machine_line(m: dict) -> str:
-    """One line naming the machine and its balance. Matmuls scale with the peak, but the norms,
-    activations and softmax passes scale with memory bandwidth, so the share of the peak a training
-    step can reach falls as the peak-to-bandwidth ratio rises."""
-    where = m.get("gpu") or m["cpu"]
-    flags = " ".join(m["cpu_flags"]) or "-"
-    return (f"machine: {where}; {m['cpu_count']} cores, {m['torch_threads']} torch threads; ISA: {flags}; "
-            f"fp32 matmul peak {m['matmul_peak_gflops']:,.0f} GFLOP/s, memory {m['memory_gbs']:,.0f} GB/s "
-            f"(balance {m['matmul_peak_gflops'] / m['memory_gbs']:.1f} FLOP/byte)")
-
-
-def _load() -> Optional[float]:
-    """The 1-minute load average (None where the platform has none)."""
-    try:
-        return os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return None
-
-
 def _compare(cfg: GPTConfig, dev, quick: bool, peak: float, train: dict, samples: list[dict]) -> dict:
     """The same benchmarks on transformers; prints benchmark | ours | transformers | ratio."""
-    from rlhf_core import bench_compare as bc
+    from bench import hf
+    from bench.rl import bench_dpo
 
-    version = bc.transformers_version()
-    hf_train = bc.bench_train_hf(cfg, batch=train["batch"], seq=train["seq"], steps=3 if quick else 10,
+    version = hf.transformers_version()
+    hf_train = hf.bench_train_hf(cfg, batch=train["batch"], seq=train["seq"], steps=3 if quick else 10,
                                  device=dev, peak_gflops=peak)
-    hf_samples = [bc.bench_sample_hf(cfg, s["batch"], repeats=3 if quick else 5, device=dev) for s in samples]
+    hf_samples = [hf.bench_sample_hf(cfg, s["batch"], repeats=3 if quick else 5, device=dev) for s in samples]
     dpo = trl_dpo = None
-    if bc.trl_available():
-        dpo = bc.bench_dpo(cfg, repeats=3 if quick else 5, device=dev)
-        trl_dpo = bc.bench_dpo_trl(cfg, repeats=3 if quick else 5, device=dev)
-    ratio = bc.ratios(train, samples, hf_train, hf_samples, dpo, trl_dpo)
+    if hf.trl_available():
+        dpo = bench_dpo(cfg, repeats=3 if quick else 5, device=dev)
+        trl_dpo = hf.bench_dpo_trl(cfg, repeats=3 if quick else 5, device=dev)
+    ratio = hf.ratios(train, samples, hf_train, hf_samples, dpo, trl_dpo)
 
     def cell(spread: dict, fmt: str = ",.0f") -> str:
         return f"{spread['median']:{fmt}} ({spread['min']:{fmt}}-{spread['max']:{fmt}})"
@@ -136,7 +125,8 @@ def _compare(cfg: GPTConfig, dev, quick: bool, peak: float, train: dict, samples
                   cell(hf_train["tokens_per_s"]), f"{ratio['train']:.2f}x")
     for s, h in zip(samples, hf_samples):
         r = ratio[f"sample_batch_{s['batch']}"]
-        table.add_row(f"sample b={s['batch']} tok/s", cell(s["new_tokens_per_s"]), cell(h["new_tokens_per_s"]), f"{r:.2f}x")
+        table.add_row(f"sample b={s['batch']} tok/s", cell(s["new_tokens_per_s"]), cell(h["new_tokens_per_s"]),
+                      f"{r:.2f}x")
     if dpo is not None:
         table.add_row(f"DPO {dpo['pairs']}x{dpo['seq']} s/step", cell(dpo["step_s"], ".2f"),
                       f"{cell(trl_dpo['step_s'], '.2f')} TRL", f"{ratio['dpo_step']:.2f}x")
@@ -150,21 +140,22 @@ def _compare(cfg: GPTConfig, dev, quick: bool, peak: float, train: dict, samples
 
 def _rl(cfg: GPTConfig, dev, quick: bool, with_trl: bool, trl_ppo: Optional[Path] = None) -> dict:
     """Our GRPO step and PPO update at TRL's reference shapes; TRL's GRPOTrainer beside ours with --compare,
-    TRL 1.12's PPOTrainer (child process) with --trl-ppo, else issue #6's PPO figure."""
-    from rlhf_core import bench_rl as br
+    TRL 1.12's PPOTrainer (child process) with --trl-ppo, else the reference figure of targets.json."""
+    from bench import rl as br
 
+    reference = targets.load()["trl_ppo_reference"]
     repeats = 2 if quick else 3
     t0 = time.perf_counter()
     grpo = br.bench_grpo(cfg, repeats=repeats, device=dev)
     ppo = br.bench_ppo(cfg, repeats=repeats, device=dev)
     trl_grpo = trl_ppo_run = None
     if with_trl:
-        from rlhf_core.bench_compare import trl_available
+        from bench.hf import bench_grpo_trl, trl_available
 
         if trl_available():
-            trl_grpo = br.bench_grpo_trl(cfg, repeats=repeats, device=dev)
+            trl_grpo = bench_grpo_trl(cfg, repeats=repeats, device=dev)
     if trl_ppo is not None:
-        from rlhf_core.bench_trl_ppo import bench_ppo_trl112
+        from bench.trl112 import bench_ppo_trl112
 
         if dev.type != "cpu":
             trl_ppo_run = {"error": "the TRL 1.12 PPO child runs on CPU only; compare on --device cpu"}
@@ -189,14 +180,13 @@ def _rl(cfg: GPTConfig, dev, quick: bool, with_trl: bool, trl_ppo: Optional[Path
     if ppo_same_run:
         table.add_row(p, cell(ppo["step_s"]), f"{cell(trl_ppo_run['step_s'])} PPOTrainer 1.12 (child process)",
                       f"{trl_ppo_run['step_s']['median'] / ppo['step_s']['median']:.2f}x")
-    table.add_row(p if not ppo_same_run else "PPO, vs issue #6's figure", cell(ppo["step_s"]),
-                  f"{br.TRL_PPO_REFERENCE_S:.1f} (figure*)", f"{br.TRL_PPO_REFERENCE_S / ppo['step_s']['median']:.2f}x*")
+    table.add_row(p if not ppo_same_run else "PPO, vs the reference figure", cell(ppo["step_s"]),
+                  f"{reference['step_s']:.1f} (figure*)", f"{reference['step_s'] / ppo['step_s']['median']:.2f}x*")
     console.print(table)
     rm = ("; PPO reward = a random-init reward model of the policy's shape (ours: RewardModel, TRL: "
           "LlamaForSequenceClassification)" if ppo.get("rm_forward") else "")
     console.print("ratio: TRL seconds / ours (> 1: ours faster). Same shapes, random-init models, GRPO reward = "
-                  f"fraction of even token ids on both sides{rm}. *issue #6's TRL 1.12 PPOTrainer figure was measured on another "
-                  "machine (matmul peak 68-70 GFLOP/s), not in this run: not a same-run ratio."
+                  f"fraction of even token ids on both sides{rm}. *{reference['note']}."
                   + (" PPOTrainer 1.12 ran in a child process (same torch/transformers) with a separate value "
                      "model of the policy's size (TRL's design; ours is a head on the policy's trunk)."
                      if ppo_same_run else ""))
@@ -204,47 +194,32 @@ def _rl(cfg: GPTConfig, dev, quick: bool, with_trl: bool, trl_ppo: Optional[Path
         console.print(f"TRL 1.12 PPO row skipped: {trl_ppo_run['error']}")
     ratio = {"grpo_step": trl_grpo["step_s"]["median"] / grpo["step_s"]["median"] if trl_grpo else None,
              "ppo_update": trl_ppo_run["step_s"]["median"] / ppo["step_s"]["median"] if ppo_same_run else None,
-             "ppo_update_vs_reference": br.TRL_PPO_REFERENCE_S / ppo["step_s"]["median"]}
+             "ppo_update_vs_reference": reference["step_s"] / ppo["step_s"]["median"]}
     return {"grpo": grpo, "ppo": ppo, "trl_grpo": trl_grpo, "trl_ppo": trl_ppo_run,
-            "trl_ppo_reference_s": br.TRL_PPO_REFERENCE_S,
-            "trl_ppo_reference_note": "issue #6's figure, TRL 1.12 PPOTrainer on the author's machine (matmul peak "
-                                      "68-70 GFLOP/s), 64 rollouts x 64 new tokens, 4 epochs; not measured here",
-            "ratio": ratio, "seconds": time.perf_counter() - t0}
-
-
-TARGETS = {"sample_batch_1": 2.5, "sample_batch_32": 2.5, "train": 1.0, "train_frac_of_peak": 0.65,
-           "dpo_step": 2.5, "grpo_step": 2.5, "ppo_update": 2.5}
+            "trl_ppo_reference_s": reference["step_s"], "trl_ppo_reference_note": reference["note"], "ratio": ratio,
+            "seconds": time.perf_counter() - t0}
 
 
 def _targets(train: dict, ratio: dict, rl: dict) -> dict:
-    """Issue #6's targets against this run's figures; prints target | measured | met."""
-    measured = {"sample_batch_1": ratio.get("sample_batch_1"), "sample_batch_32": ratio.get("sample_batch_32"),
-                "train": ratio.get("train"), "train_frac_of_peak": train["frac_of_peak"],
-                "dpo_step": ratio.get("dpo_step"), "grpo_step": rl["ratio"]["grpo_step"],
-                "ppo_update": rl["ratio"]["ppo_update"]}
-    ppo_from_figure = measured["ppo_update"] is None
-    if ppo_from_figure:
-        measured["ppo_update"] = rl["ratio"]["ppo_update_vs_reference"]
-    out = {}
-    table = Table(title="issue #6 targets")
+    """The goals of targets.json against this run's figures; prints target | goal | measured | met."""
+    out = targets.check(targets.load()["goals"], train, ratio, rl)
+    table = Table(title="speed-up targets (bench/targets.json)")
     for col in ("target", "goal", "measured", "met"):
         table.add_column(col, justify="left" if col == "target" else "right")
-    for name, goal in TARGETS.items():
-        m = measured[name]
-        met = None if m is None else m >= goal
-        note = " (vs figure*)" if name == "ppo_update" and ppo_from_figure else ""
-        out[name] = {"goal": goal, "measured": m, "met": met, **({"vs_figure": True} if note else {})}
-        fmt = (lambda v: f"{v:.0%}") if name == "train_frac_of_peak" else (lambda v: f"{v:.2f}x")
-        table.add_row(name + note, fmt(goal), "-" if m is None else fmt(m), "-" if met is None else ("yes" if met else "NO"))
+    for name, t in out.items():
+        fmt = (lambda v: f"{v:.0%}") if name.endswith("frac_of_peak") else (lambda v: f"{v:.2f}x")
+        met = "-" if t["met"] is None else ("yes" if t["met"] else "NO")
+        table.add_row(name + (" (vs figure*)" if t.get("vs_figure") else ""), fmt(t["goal"]),
+                      "-" if t["measured"] is None else fmt(t["measured"]), met)
     console.print(table)
     return out
 
 
 def _lmhead(cfg: GPTConfig, dev, quick: bool) -> dict:
-    from rlhf_core.bench import bench_lmhead
+    from bench.model import bench_lmhead
 
-    result = bench_lmhead(cfg, repeats=3 if quick else 7, chunks=(256, 512, 1024) if quick else (128, 256, 512, 1024, 2048),
-                          device=dev)
+    chunks = (256, 512, 1024) if quick else (128, 256, 512, 1024, 2048)
+    result = bench_lmhead(cfg, repeats=3 if quick else 7, chunks=chunks, device=dev)
     table = Table(title=f"LM head + loss, forward + backward over {result['rows']:,} positions x {result['vocab']:,} "
                         "vocab: seconds, median (min-max)")
     for col in ("case", "plain (N x V logits)", "fused (rlhf_core.lmhead)", "speed-up", "fused by block rows"):
@@ -257,14 +232,14 @@ def _lmhead(cfg: GPTConfig, dev, quick: bool) -> dict:
                       f"{r['fused_s']['median']:.3f} ({r['fused_s']['min']:.3f}-{r['fused_s']['max']:.3f})",
                       f"{r['speedup']:.2f}x", by)
     console.print(table)
-    console.print(f"fused = the head a block of rows at a time (CHUNK_ROWS = {result['chunk_rows']}), logits never kept "
-                  "for backward; plain = F.cross_entropy / gather_logprobs + entropy_from_logits on full logits")
+    console.print(f"fused = the head a block of rows at a time (CHUNK_ROWS = {result['chunk_rows']}), logits never "
+                  "kept for backward; plain = F.cross_entropy / gather_logprobs + entropy_from_logits on full logits")
     return result
 
 
 def _rm(dev, quick: bool) -> dict:
     """The reward model's training step at the default RM size (params.yaml's rm section)."""
-    from rlhf_core.bench import bench_rm
+    from bench.model import bench_rm
     from rlhf_core.params import RMParams
 
     p = RMParams()
@@ -279,7 +254,7 @@ def _rm(dev, quick: bool) -> dict:
 
 
 def _compile(cfg: GPTConfig, dev, quick: bool) -> dict:
-    from rlhf_core.bench import bench_compile
+    from bench.model import bench_compile
 
     t0 = time.perf_counter()
     result = bench_compile(cfg, steps=3 if quick else 5, decode_batches=(1, 32), device=dev)
@@ -306,7 +281,7 @@ def _compile(cfg: GPTConfig, dev, quick: bool) -> dict:
 
 
 def _scaling(dev, quick: bool) -> dict:
-    from rlhf_core.bench import bench_scaling
+    from bench.model import bench_scaling
 
     t0 = time.perf_counter()
     result = bench_scaling(device=dev, steps=2 if quick else 3)
@@ -327,3 +302,15 @@ def _scaling(dev, quick: bool) -> dict:
     console.print(f"SFT epoch = steps x the measured 32x128 full-head step ({result['sft_step_s_32x128']:.3f} s); the "
                   "stage's response-only head is faster, and sft.max_steps caps the steps.")
     return result
+
+
+app = typer.Typer(name="bench", add_completion=False, pretty_exceptions_enable=False)
+app.command()(main)
+
+
+def run(args: Optional[list[str]] = None, prog_name: str = "python -m bench") -> None:
+    """The command line, its output line-buffered so that a piped or logged run shows each table as it lands."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(line_buffering=True)
+    app(args=args, prog_name=prog_name)

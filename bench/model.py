@@ -1,4 +1,5 @@
-"""Throughput benchmarks: fp32 GEMM peak, training tokens/s, sampling new tokens/s.
+"""Our GPT's throughput: training tokens/s, sampling new tokens/s, the LM head, the reward-model step,
+torch.compile, and how time grows with width, length and data.
 
 Pure functions returning plain dicts (JSON-ready). Random-init models and random tokens: the
 numbers measure speed, not quality. Every timing is a median over repeats, with min/max as spread.
@@ -6,89 +7,15 @@ numbers measure speed, not quality. Every timing is a median over repeats, with 
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 
 import torch
 
+from bench.machine import matmul_peak_gflops
+from bench.timing import resolve_device, spread, sync, timed
 from rlhf_core.generate import generate
 from rlhf_core.model import GPT, GPTConfig
-
-
-def _device(device: str | torch.device | None) -> torch.device:
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _spread(samples: list[float]) -> dict:
-    return {"median": statistics.median(samples), "min": min(samples), "max": max(samples), "n": len(samples)}
-
-
-def matmul_peak_gflops(n: int | None = None, repeats: int = 5, device: str | torch.device | None = None) -> float:
-    """Median fp32 GEMM GFLOP/s for an n x n x n product (n defaults to 2048 on CPU, 8192 on GPU)."""
-    dev = _device(device)
-    n = n or (8192 if dev.type == "cuda" else 2048)
-    g = torch.Generator(device="cpu").manual_seed(0)
-    a = torch.randn(n, n, generator=g).to(dev)
-    b = torch.randn(n, n, generator=g).to(dev)
-    c = torch.empty(n, n, device=dev)
-    torch.mm(a, b, out=c)  # warm-up (allocations, kernel selection)
-    _sync(dev)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        torch.mm(a, b, out=c)
-        _sync(dev)
-        times.append(time.perf_counter() - t0)
-    return 2 * n**3 / statistics.median(times) / 1e9
-
-
-def memory_bandwidth_gbs(mbytes: int = 256, repeats: int = 5, device: str | torch.device | None = None) -> float:
-    """Median GB/s of an elementwise add over float32 tensors of `mbytes` each (two read, one written:
-    STREAM's "add"). Too big for any cache by default, so it is the memory bandwidth that bounds every
-    elementwise op (norms, activations, softmax passes) once its tensors outgrow the caches."""
-    dev = _device(device)
-    n = mbytes * 2**20 // 4
-    a, b, c = (torch.ones(n, device=dev) for _ in range(3))
-    torch.add(a, b, out=c)  # warm-up: first touch of the pages
-    _sync(dev)
-    t = statistics.median(timed(lambda: torch.add(a, b, out=c), repeats, dev))
-    return 3 * n * 4 / t / 1e9
-
-
-# instruction sets that decide fp32 matmul speed on x86 CPUs (reported as found in /proc/cpuinfo)
-CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile")
-
-
-def machine_info(device: str | torch.device | None = None) -> dict:
-    """What the numbers were measured on: CPU model and matmul-relevant instruction sets (Linux), core
-    and thread counts, torch version, and the GPU when the device is CUDA. Timings mean little without it:
-    this project's CI machines have ranged from 115 to 435 GFLOP/s of fp32 matmul."""
-    import platform
-
-    dev = _device(device)
-    cpu, flags = platform.processor() or platform.machine(), []
-    try:
-        with open("/proc/cpuinfo") as f:
-            info = f.read()
-        fields = dict(line.split(":", 1) for line in reversed(info.splitlines()) if ":" in line)  # first CPU's
-        fields = {k.strip(): v.strip() for k, v in fields.items()}
-        cpu = fields.get("model name", cpu)
-        flags = [f for f in CPU_FLAGS if f in fields.get("flags", "").split()]
-    except OSError:
-        pass  # not Linux: the model name from platform is all there is
-    out = {"cpu": cpu, "cpu_flags": flags, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-           "torch": torch.__version__, "platform": platform.platform()}
-    if dev.type == "cuda":
-        out["gpu"] = torch.cuda.get_device_name(dev)
-    return out
 
 
 def train_flops_per_token(cfg: GPTConfig, n_params: int, seq: int) -> float:
@@ -97,23 +24,12 @@ def train_flops_per_token(cfg: GPTConfig, n_params: int, seq: int) -> float:
     return 6 * n_params + 12 * cfg.n_layer * cfg.d_model * seq
 
 
-def timed(fn, repeats: int, dev: torch.device) -> list[float]:
-    """Wall seconds of `repeats` calls of fn, each synchronised with the device."""
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        _sync(dev)
-        times.append(time.perf_counter() - t0)
-    return times
-
-
 def sample_result(dev: torch.device, batch: int, prompt_len: int, new_tokens: int, temperature: float,
                   top_k: int | None, times: list[float]) -> dict:
     return {
         "device": str(dev), "batch": batch, "prompt_len": prompt_len, "new_tokens": new_tokens,
         "temperature": temperature, "top_k": top_k,
-        "new_tokens_per_s": _spread([batch * new_tokens / t for t in times]),
+        "new_tokens_per_s": spread([batch * new_tokens / t for t in times]),
         "ms_per_token_step": 1e3 * statistics.median(times) / new_tokens,
     }
 
@@ -128,7 +44,7 @@ def train_result(cfg: GPTConfig, dev: torch.device, batch: int, seq: int, n_para
     med = statistics.median(tps)
     return {
         "device": str(dev), "batch": batch, "seq": seq, "n_params": n_params,
-        "tokens_per_s": _spread(tps), "step_s": _spread(times),
+        "tokens_per_s": spread(tps), "step_s": spread(times),
         "flops_per_token": flops_tok, "achieved_gflops": med * flops_tok / 1e9,
         "peak_gflops": peak_gflops, "frac_of_peak": med * flops_tok / 1e9 / peak_gflops,
     }
@@ -140,7 +56,7 @@ def bench_train(cfg: GPTConfig, batch: int = 16, seq: int = 256, steps: int = 5,
     loss SFT uses (the fused LM head + cross-entropy of rlhf_core.lmhead), on every position."""
     from rlhf_core.lmhead import linear_cross_entropy
 
-    dev = _device(device)
+    dev = resolve_device(device)
     if seq > cfg.block_size:
         raise ValueError(f"seq {seq} > block_size {cfg.block_size}")
     torch.manual_seed(0)
@@ -158,7 +74,7 @@ def bench_train(cfg: GPTConfig, batch: int = 16, seq: int = 256, steps: int = 5,
 
     for _ in range(warmup):
         step()
-    _sync(dev)
+    sync(dev)
     times = timed(step, steps, dev)
     return train_result(cfg, dev, batch, seq, model.num_params(), times, peak_gflops)
 
@@ -167,7 +83,7 @@ def bench_sample(cfg: GPTConfig, batch: int, prompt_len: int = 32, new_tokens: i
                  temperature: float = 0.7, top_k: int | None = 50, *, repeats: int = 3,
                  device: str | torch.device | None = None) -> dict:
     """New tokens/s of generate() (prefill included) on random prompts; never stops early."""
-    dev = _device(device)
+    dev = resolve_device(device)
     torch.manual_seed(0)
     model = GPT(cfg).to(dev).eval()
     g = torch.Generator(device="cpu").manual_seed(0)
@@ -175,7 +91,7 @@ def bench_sample(cfg: GPTConfig, batch: int, prompt_len: int = 32, new_tokens: i
     gen = torch.Generator(device=dev).manual_seed(0)
     kw = dict(max_new_tokens=new_tokens, eos_id=-1, pad_id=0, temperature=temperature, top_k=top_k, generator=gen)
     generate(model, prompts, **{**kw, "max_new_tokens": min(4, new_tokens)})  # warm-up
-    _sync(dev)
+    sync(dev)
     times = timed(lambda: generate(model, prompts, **kw), repeats, dev)
     return sample_result(dev, batch, prompt_len, new_tokens, temperature, top_k, times)
 
@@ -189,7 +105,7 @@ def bench_lmhead(cfg: GPTConfig, rows: int = 4096, *, repeats: int = 5, chunks: 
     from rlhf_core import lmhead
     from rlhf_core.losses import entropy_from_logits, gather_logprobs
 
-    dev = _device(device)
+    dev = resolve_device(device)
     g = torch.Generator(device="cpu").manual_seed(0)
     h = torch.randn(rows, cfg.d_model, generator=g).to(dev).requires_grad_()
     w = (torch.randn(cfg.vocab_size, cfg.d_model, generator=g) * 0.02).to(dev).requires_grad_()
@@ -201,8 +117,8 @@ def bench_lmhead(cfg: GPTConfig, rows: int = 4096, *, repeats: int = 5, chunks: 
             h.grad = w.grad = None
             fn().backward()
         call()  # warm-up
-        _sync(dev)
-        return _spread(timed(call, repeats, dev))
+        sync(dev)
+        return spread(timed(call, repeats, dev))
 
     cases = {
         "cross_entropy": (lambda: torch.nn.functional.cross_entropy(h @ w.t(), y),
@@ -235,7 +151,7 @@ def bench_rm(cfg: GPTConfig, pairs: int = 32, seq: int = 110, steps: int = 5, *,
     from rlhf_core.losses import bradley_terry_loss
     from rlhf_core.reward import RewardModel
 
-    dev = _device(device)
+    dev = resolve_device(device)
     torch.manual_seed(0)
     model = RewardModel(cfg).to(dev).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
@@ -262,13 +178,13 @@ def bench_rm(cfg: GPTConfig, pairs: int = 32, seq: int = 110, steps: int = 5, *,
 
     eos_rows, full = step(lambda: model(idx, lengths)), step(full_rewards)
     eos_rows(), full()  # warm-up
-    _sync(dev)
+    sync(dev)
     e, f = [], []
     for _ in range(steps):  # interleaved: a load change on a shared machine hits both
         e += timed(eos_rows, 1, dev)
         f += timed(full, 1, dev)
     return {"device": str(dev), "pairs": pairs, "seq": seq, "n_layer": cfg.n_layer, "d_model": cfg.d_model,
-            "tokens_per_step": int(lengths.sum()), "eos_rows_s": _spread(e), "full_s": _spread(f),
+            "tokens_per_step": int(lengths.sum()), "eos_rows_s": spread(e), "full_s": spread(f),
             "speedup": statistics.median(f) / statistics.median(e)}
 
 
@@ -294,7 +210,7 @@ def bench_compile(cfg: GPTConfig, batch: int = 16, seq: int = 256, steps: int = 
 
     from rlhf_core.lmhead import linear_cross_entropy
 
-    dev = _device(device)
+    dev = resolve_device(device)
     out: dict = {"device": str(dev), "torch": torch.__version__, "cold_compile": cold}
 
     def train_case():
@@ -319,7 +235,8 @@ def bench_compile(cfg: GPTConfig, batch: int = 16, seq: int = 256, steps: int = 
         compiled = GPT(cfg).to(dev).eval()
         compiled.load_state_dict(model.state_dict())
         compiled.hidden_states = torch.compile(compiled.hidden_states, dynamic=True)
-        prompts = torch.randint(0, cfg.vocab_size, (decode_batch, 32), generator=torch.Generator().manual_seed(0)).tolist()
+        g = torch.Generator().manual_seed(0)
+        prompts = torch.randint(0, cfg.vocab_size, (decode_batch, 32), generator=g).tolist()
         kw = dict(max_new_tokens=new_tokens, eos_id=-1, pad_id=0, temperature=0.7, top_k=50)
 
         def run(m):
@@ -342,7 +259,7 @@ def bench_compile(cfg: GPTConfig, batch: int = 16, seq: int = 256, steps: int = 
                 eager()  # warm-up
                 t0 = time.perf_counter()
                 compiled()
-                _sync(dev)
+                sync(dev)
                 first = time.perf_counter() - t0
             pairs = [(timed(eager, 1, dev)[0], timed(compiled, 1, dev)[0]) for _ in range(n)]  # interleaved:
             e, c = (statistics.median(x) for x in zip(*pairs))  # a load change on a shared machine hits both
@@ -362,7 +279,7 @@ def bench_scaling(base: GPTConfig | None = None, *, device: str | torch.device |
     of 32 x 128-token batches, about the builtin suite's mean length)."""
     import dataclasses
 
-    dev = _device(device)
+    dev = resolve_device(device)
     base = base or GPTConfig()
     width = []
     for d in widths:

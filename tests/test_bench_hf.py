@@ -1,4 +1,4 @@
-"""The transformers side-by-side benchmark at tiny sizes (skipped where the [bench] extra is absent)."""
+"""bench.hf: the transformers / TRL side-by-side at tiny sizes (skipped where the `bench` extra is absent)."""
 
 import json
 
@@ -6,8 +6,8 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from rlhf_core.bench import bench_sample, bench_train  # noqa: E402
-from rlhf_core.bench_compare import bench_sample_hf, bench_train_hf, hf_model, ratios  # noqa: E402
+from bench.hf import bench_sample_hf, bench_train_hf, hf_model, ratios  # noqa: E402
+from bench.model import bench_sample, bench_train  # noqa: E402
 from rlhf_core.model import GPT, GPTConfig  # noqa: E402
 
 TINY = GPTConfig(vocab_size=300, block_size=64, n_layer=1, n_head=2, d_model=32)
@@ -33,7 +33,7 @@ def test_side_by_side_results_have_matching_keys_and_ratios():
 
 
 def test_missing_transformers_is_a_one_line_user_error(monkeypatch):
-    from rlhf_core.bench_compare import transformers_version
+    from bench.hf import transformers_version
     from rlhf_core.errors import RlhfError
 
     monkeypatch.setitem(__import__("sys").modules, "transformers", None)  # import now fails
@@ -43,9 +43,18 @@ def test_missing_transformers_is_a_one_line_user_error(monkeypatch):
 
 def test_dpo_step_ours_and_trl():
     pytest.importorskip("trl")
-    from rlhf_core.bench_compare import bench_dpo, bench_dpo_trl
+    from bench.hf import bench_dpo_trl
+    from bench.rl import bench_dpo
 
     kw = dict(pairs=2, seq=16, prompt_len=4, repeats=1, device="cpu")
     ours, theirs = bench_dpo(TINY, **kw), bench_dpo_trl(TINY, **kw)
     assert ours["step_s"]["n"] == theirs["step_s"]["n"] == 1
     assert ours["step_s"]["median"] > 0 and theirs["step_s"]["median"] > 0
+
+
+def test_trl_grpo_step_is_timed():
+    pytest.importorskip("trl")
+    from bench.hf import bench_grpo_trl
+
+    r = bench_grpo_trl(TINY, prompts=2, group=3, new_tokens=6, prompt_len=4, repeats=1, device="cpu")
+    assert r["step_s"]["n"] == 1 and r["step_s"]["median"] > 0 and r["trl_version"]
