@@ -278,10 +278,11 @@ def test_story_open_prompt():
                "Tom was a chef in a busy hotel. When he was offered the chance to open his own restaurant, he had "
                "to decide quickly. He chose to take the risk, because he had always dreamed of it."],
         partial=["Tom was a chef in a busy hotel. When he was offered the chance to open his own restaurant, he had "
-                 "to decide quickly. He chose to take the risk, and his new career began.",  # no reason
-                 "Tom was a chef in a busy hotel kitchen. He worked long hours every day and he loved the noise, "
-                 "the heat and the people around him."],
-        wrong=["The capital of France is Paris and it is a lovely city to visit in spring with friends."],
+                 "to decide quickly. He chose to take the risk, and his new career began."],  # no reason
+        wrong=["The capital of France is Paris and it is a lovely city to visit in spring with friends.",
+               # a career but no decision and no reason: not a decision story
+               "Tom was a chef in a busy hotel kitchen. He worked long hours every day and he loved the noise, "
+               "the heat and the people around him."],
     )
 
 

@@ -94,7 +94,7 @@ def _expand(items: list[list[str]]) -> list[list[str]]:
 
 
 def _mentions(raw: str, items: list[list[str]], polarity: dict[tuple[int, str], str] | None,
-              list_scope: bool) -> tuple[dict[int, float], dict[int, str], list[int]]:
+              list_scope: bool, prompt: frozenset[str] = frozenset()) -> tuple[dict[int, float], dict[int, str], list[int]]:
     """(credit per item asserted the right way, item -> the clause that turns it around, items per entry).
     Tips are read clause by clause with negation parity ("don't skip sleep" recommends sleep); list items
     sentence by sentence, where any negator before an item leaves it out ("no tent, no stove")."""
@@ -103,9 +103,15 @@ def _mentions(raw: str, items: list[list[str]], polarity: dict[tuple[int, str], 
     per_entry: list[int] = []
     units = sentences(raw) if list_scope else advice_clauses(raw)
     everywhere = {t for u in units for t in u}
+    # only keys whose first word occurs at all, and none that merely restates the goal ("saving" money)
     cands = [(i, key, kt) for i, keys in enumerate(items) for key in keys
-             if (kt := key_tokens(key)) and kt[0] in everywhere]  # only keys whose first word occurs at all
+             if (kt := key_tokens(key)) and kt[0] in everywhere and not set(kt) <= prompt]
     for toks in units:
+        joined = " ".join(toks)
+        hedge = any(t in LIST_HEDGES for t in toks) or "not sure" in joined or "i guess" in joined
+        if "not sure" in joined:  # "I am not sure which" hedges, it negates nothing
+            k = toks.index("sure")
+            toks = toks[: k - 1] + ["unsure"] + toks[k + 1 :]
         covered: set[int] = set()
         found: list[tuple[int, bool]] = []
         present = set(toks)
@@ -123,8 +129,8 @@ def _mentions(raw: str, items: list[list[str]], polarity: dict[tuple[int, str], 
             continue  # "diet exercise sleep water": a run of key words is no advice at all
         hit = set()
         for i, ok in found:
-            if ok:
-                good[i] = max(good.get(i, 0.0), BARE_CREDIT if bare else 1.0)
+            if ok:  # a bare key word or a hedged entry ("maybe a torch") earns part
+                good[i] = max(good.get(i, 0.0), BARE_CREDIT if bare else HEDGED_CREDIT if hedge else 1.0)
                 hit.add(i)
             else:
                 bad.setdefault(i, " ".join(toks))
@@ -135,6 +141,8 @@ def _mentions(raw: str, items: list[list[str]], polarity: dict[tuple[int, str], 
 
 
 BARE_CREDIT = 0.4  # a tip that is one bare key word ("Water.") is a topic, not advice
+HEDGED_CREDIT = 0.3  # "maybe a torch", "blanket or basket, I am not sure which"
+LIST_HEDGES = frozenset("maybe perhaps possibly unsure".split())  # not "might": "items you might need"
 
 
 def _count_given(raw: str, n_hits: int) -> int:
@@ -148,8 +156,9 @@ def _count_given(raw: str, n_hits: int) -> int:
 def _list_content(row: dict, doc: Doc, commas: bool, polarity: dict[tuple[int, str], str] | None) -> Content:
     meta = row["meta"]
     n, items = meta["n"], meta["items"]
+    goal = frozenset(tokens(row.get("instruction", ""))) if polarity is not None else frozenset()
     good, bad, per_entry = _mentions(doc.raw, _expand(items) if polarity is not None else items, polarity,
-                                     list_scope=commas)
+                                     list_scope=commas, prompt=goal)
     credit = sorted(good.values(), reverse=True)[:n]
     coverage = sum(credit) / n
     against = 1.0 / (1.0 + len(bad))  # each item turned around (a harmful tip, a left-out item) costs credit
@@ -301,8 +310,9 @@ def ordering_content(row: dict, doc: Doc) -> Content:
     if seen == shown and seen != order:
         right = 0.0
         why["pairs_in_order"] = "the input order copied back"
-    # 2r - 1: a shuffled list (about half the pairs right) or the input order earns nothing.
-    content = coverage * max(0.0, 2.0 * right - 1.0)
+    # (2r - 1)^2: a shuffled list (about half the pairs right) or the input order earns nothing, one swap of
+    # five items 0.64; coverage squared: naming two of six items is no sorted list.
+    content = coverage**2 * max(0.0, 2.0 * right - 1.0) ** 2
     if extra:
         why["extra_numbers"] = f"{extra} numbers that are not items"
     return content, penalty, {"coverage": coverage, "pairs_in_order": right, "extra_numbers": penalty}, why
@@ -328,8 +338,8 @@ FAMILIES = [
     Family(
         "ordering",
         "Sort 4-7 numbers or words ascending or descending.",
-        "Share of items listed x (2 x share of item pairs in order - 1, floored at 0); the input order copied, or "
-        "several different orders, earn nothing.",
+        "(Share of items listed)^2 x (2 x share of item pairs in order - 1, floored at 0)^2; the input order "
+        "copied, or several different orders, earn nothing.",
         "Numbers that are not items shrink the score (n / (n + extra)).",
         gen_ordering,
         ordering_content,

@@ -10,7 +10,7 @@ from typing import Any
 
 from .base import Content, Family, capitalize, load_facts, make_row
 from .claims import NEGATORS, STOP_WORDS as FUNCTION_WORDS, content_tokens
-from .stance import advice_clauses, copied_count, find, first_sentence, key_tokens, sentence_segments, sentences
+from .stance import advice_clauses, copied_count, find, first_sentence, key_tokens, sentence_segments
 from .text import Doc, normalize, phrase, stem, tokens
 
 STOPWORDS = {
@@ -430,11 +430,15 @@ COPIED = 0.8  # a sentence with this share of its tokens in 4-token runs of the 
 
 
 def _fresh_sentences(row: dict, raw: str) -> list[list[str]]:
-    """The answer's sentences that are not the prompt restated."""
+    """The answer's sentences that are not the prompt restated, with "," between comma segments."""
     prompt = tokens(f"{row.get('instruction', '')} {row.get('input', '')}")
     out = []
-    for toks in sentences(raw):
-        if copied_count(toks, prompt, 4) < COPIED * len(toks):
+    for segs in sentence_segments(raw):
+        words = [t for sg in segs for t in sg]
+        if copied_count(words, prompt, 4) < COPIED * len(words):
+            toks: list[str] = []
+            for sg in segs:
+                toks += ([","] if toks else []) + sg
             out.append(toks)
     return out
 
@@ -455,7 +459,7 @@ def _decisions(sents: list[list[str]], subjects: frozenset[str]) -> list[list[st
                 continue
             rest = []
             for u in toks[i + 1 :]:
-                if u in ("because", "since", "but") or (u == "as" and rest):
+                if u in ("because", "since", "but", ",") or (u == "as" and rest):
                     break
                 rest.append(u)
             if any(u in HEDGE_WORDS for u in rest[:6]):
@@ -482,7 +486,7 @@ def _reasons(sents: list[list[str]], first_person_ok: bool) -> list[list[str]]:
                 if (k and joined[k - 1] != " ") or (joined[k + len(w) : k + len(w) + 1] not in ("", " ")):
                     continue
                 idx = joined[:k].count(" ")
-                rest = toks[idx + len(w.split()) :][:20]
+                rest = [u for u in toks[idx + len(w.split()) :][:20] if u != ","]
                 if not first_person_ok and rest[:1] and rest[0] in FIRST_PERSON:
                     continue
                 words = [u for u in content_tokens(rest) if u not in EMPTY_REASON]
@@ -490,6 +494,12 @@ def _reasons(sents: list[list[str]], first_person_ok: bool) -> list[list[str]]:
                 if words and not set(words) <= set(toks[: idx]):
                     out.append(rest)
     return out
+
+
+def _narrative(toks: list[str]) -> bool:
+    """A narrative sentence: at least five words, two of them function words ("Liam, a chef, decided." is not)."""
+    words = [t for t in toks if t != ","]
+    return len(words) >= 5 and sum(1 for t in words if t in FUNCTION_WORDS) >= 2
 
 
 @lru_cache(maxsize=None)
@@ -531,9 +541,11 @@ def story_content(row: dict, doc: Doc) -> Content:
         content *= 0.3  # a decision story that never says what was decided
     if not role and not dilemma:
         content *= 0.3  # ... or one about nobody's work and no choice in particular
+    if not reason:
+        content *= 0.6  # the why is one of the story's constraints
     first = sum(1 for t in doc.tokens if t in FIRST_PERSON)
     pov = 1.0 if first <= 1 else 0.5
-    narrative = min(1.0, sum(1 for t in sents if len(t) >= 4) / 2)
+    narrative = min(1.0, sum(1 for t in sents if _narrative(t)) / 2)
     length = min(1.0, len(doc) / meta["min_words"])  # a two-line answer is not a story
     penalty = pov * max(0.2, narrative) * length
     why = {
@@ -613,18 +625,20 @@ def decision_content(row: dict, doc: Doc) -> Content:
     chosen = ""
     if options:
         named = sum(doc.has_any(keys) for keys in options) / len(options)
-        choice = 0.0
+        picked: set[int] = set()
+        both = vague = False
         for words in decided:
-            d = Doc(" ".join(words))
-            hits = [i for i, keys in enumerate(options) if d.has_any(keys)]
-            if len(hits) == 1:
-                choice, chosen = 1.0, f"option {hits[0] + 1}"
-                break
-            if not hits and content_tokens(words[1:]) and choice < 0.5:
-                choice, chosen = 0.5, "neither option named"
-            if len(hits) > 1:
-                choice, chosen = 0.0, "both options chosen"
-                break
+            d = Doc(" ".join(w for w in words if w != ","))
+            hits = {i for i, keys in enumerate(options) if d.has_any(keys)}
+            both |= len(hits) > 1
+            picked |= hits if len(hits) == 1 else set()
+            vague |= not hits and bool(content_tokens(words[1:]))
+        if both or len(picked) > 1:
+            choice, chosen = 0.0, "both options chosen"  # hedging between the two
+        elif picked:
+            choice, chosen = 1.0, f"option {min(picked) + 1}"
+        else:
+            choice, chosen = (0.5, "neither option named") if vague else (0.0, "")
     else:  # an open prompt: any dilemma, told with a choice and a reason, answers it
         fresh = Doc(" . ".join(" ".join(t) for t in sents))
         named = float(fresh.has_any(DILEMMA_MARKERS + OPEN_DILEMMA) and len(content_tokens(fresh.tokens)) >= 6)

@@ -86,9 +86,20 @@ def _is_mark(t: str) -> bool:
     return not t[0].isalnum()
 
 
+_DENIAL_WORDS = frozenset("no not nope never needed necessary required unnecessary useless it that thi is".split())
+
+
 def sentences(raw: str) -> list[list[str]]:
-    """Token lists of sentences / list entries (not cut at commas: "no tent, no stove" is one scope)."""
-    return [[t for sg in s for t in sg] for s in sentence_segments(raw)]
+    """Token lists of sentences / list entries (not cut at commas: "no tent, no stove" is one scope). A
+    sentence that only denies ("Towel? Not needed.") is folded into the one before as a trailing "not"."""
+    out: list[list[str]] = []
+    for s in sentence_segments(raw):
+        toks = [t for sg in s for t in sg]
+        if out and all(t in _DENIAL_WORDS for t in toks) and any(t in NEGATORS for t in toks):
+            out[-1] = out[-1] + ["not"]
+        else:
+            out.append(toks)
+    return out
 
 
 @lru_cache(maxsize=4096)
