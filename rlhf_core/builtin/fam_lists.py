@@ -94,7 +94,8 @@ def _expand(items: list[list[str]]) -> list[list[str]]:
 
 
 def _mentions(raw: str, items: list[list[str]], polarity: dict[tuple[int, str], str] | None,
-              list_scope: bool, prompt: frozenset[str] = frozenset()) -> tuple[dict[int, float], dict[int, str], list[int]]:
+              list_scope: bool, prompt: frozenset[str] = frozenset()
+              ) -> tuple[dict[int, float], dict[int, str], list[int]]:
     """(credit per item asserted the right way, item -> the clause that turns it around, items per entry).
     Tips are read clause by clause with negation parity ("don't skip sleep" recommends sleep); list items
     sentence by sentence, where any negator before an item leaves it out ("no tent, no stove")."""
@@ -322,16 +323,17 @@ FAMILIES = [
     Family(
         "tips",
         "Give N tips / ways to reach a goal (stay healthy, reduce air pollution, save money, ...).",
-        "One share per distinct on-topic tip up to N (from the topic's item table); 15% for giving N entries.",
-        "None beyond the common ones (wrong count only lowers content).",
+        "One share per distinct tip recommended the way the topic's table does (a bare key word 0.4); "
+        "15% for N entries.",
+        "A tip turned around ('never exercise', 'sleep is not important') earns nothing and divides the score.",
         gen_tips,
         tips_content,
     ),
     Family(
         "list_items",
         "List N items a person might need for a situation (camping trip, picnic, baking a cake, ...).",
-        "One share per distinct item from the situation's table up to N; 15% for giving N entries.",
-        "None beyond the common ones (wrong count only lowers content).",
+        "One share per distinct item from the situation's table up to N (hedged 0.3); 15% for giving N entries.",
+        "An item left out by a negator before it ('you don't need a tent') earns nothing and divides the score.",
         gen_list_items,
         list_items_content,
     ),

@@ -817,18 +817,18 @@ FAMILIES = [
     Family(
         "story",
         "Short third-person story about a protagonist (named, with a role) who faces a decision.",
-        "Share of required elements named (name, role, the decision; open prompts: role, decision); "
-        "20% of it for third person.",
-        "Fewer than 20 words scales the score down.",
+        "From sentences that are not the prompt: who 15%, role 15%, the dilemma 15%, what was decided 30%, "
+        "a reason 25%.",
+        "No decision x0.3, no role and dilemma x0.3, no reason x0.6, first person x0.5; short or non-narrative "
+        "answers scale down.",
         gen_story,
         story_content,
     ),
     Family(
         "decision",
         "Describe a time you had to choose between X and Y, or a hard choice about an area (first person).",
-        "Share of the 2 options named x (50% + 25% a choice + 25% a reason); "
-        "open prompts: 40% dilemma, 30% choice, 30% reason.",
-        "No first-person narration multiplies the score by 0.6.",
+        "Dilemma 25%, a first-person choice naming exactly one option 40%, a reason 35% (x share of options named).",
+        "No choice (or both options / hedged) x0.3; open prompt without a dilemma x0.5; no first person x0.6.",
         gen_decision,
         decision_content,
     ),
