@@ -201,9 +201,10 @@ def test_spelling():
         row,
         right=[row["output"], "He finished his meal and left the restaurant.",
                "he FINISHED his meal, and left the restaurant",
-               "Corrected: He finished his meal and then left the restaurant."],
-        partial=["He finished his meal and left the resturant.",
-                 '"finnished" should be "finished" and "resturant" should be "restaurant".'],
+               "Corrected: He finished his meal and then left the restaurant.",
+               # the fixes as correction pairs answer "evaluate for mistakes" (the rest is implied unchanged)
+               '"finnished" should be "finished" and "resturant" should be "restaurant".'],
+        partial=["He finished his meal and left the resturant.", "finished restaurant"],
         wrong=["The cat sat on the mat.", "Paris."],
     )
     copied = "He finnished his meal and left the resturant"
@@ -251,13 +252,18 @@ def test_story():
         row,
         right=[row["output"],
                "Maya was a nurse at a small hospital. One day she got a job offer in another city. She thought "
-               "about it for weeks, talked to her mother, and finally she decided to go.",
+               "about it for weeks, talked to her mother, and finally she decided to go, because she wanted a "
+               "fresh start.",
                ],
-        partial=["Maya was a nurse. She liked her hospital and her friends and did not want anything to change "
-                 "in her quiet and happy life at all.",
+        partial=[  # no reason given
+                 "Maya was a nurse at a small hospital. One day she got a job offer in another city. She thought "
+                 "about it for weeks, talked to her mother, and finally she decided to go.",
                  "I am Maya, a nurse. I got a job offer in another city and I decided to take it because I wanted "
                  "a change in my life."],
         wrong=["Tom was a chef who wanted to retire early. He loved cooking but his knees hurt, so he stopped.",
+               # no dilemma and no decision: not a decision story
+               "Maya was a nurse. She liked her hospital and her friends and did not want anything to change "
+               "in her quiet and happy life at all.",
                "Paris is the capital of France."],
     )
     short = "Maya, a nurse, took the job offer in another city."
@@ -270,10 +276,13 @@ def test_story_open_prompt():
         row,
         right=[row["output"],
                "Tom was a chef in a busy hotel. When he was offered the chance to open his own restaurant, he had "
-               "to decide quickly. He chose to take the risk, and his new career began."],
-        partial=["Tom was a chef in a busy hotel kitchen. He worked long hours every day and he loved the noise, "
-                 "the heat and the people around him."],
-        wrong=["The capital of France is Paris and it is a lovely city to visit in spring with friends."],
+               "to decide quickly. He chose to take the risk, because he had always dreamed of it."],
+        partial=["Tom was a chef in a busy hotel. When he was offered the chance to open his own restaurant, he had "
+                 "to decide quickly. He chose to take the risk, and his new career began."],  # no reason
+        wrong=["The capital of France is Paris and it is a lovely city to visit in spring with friends.",
+               # a career but no decision and no reason: not a decision story
+               "Tom was a chef in a busy hotel kitchen. He worked long hours every day and he loved the noise, "
+               "the heat and the people around him."],
     )
 
 
@@ -288,8 +297,10 @@ def test_decision():
         row,
         right=[row["output"], "I once had to pick between medicine and music. I chose music because I love it.",
                "MY BIG CHOICE: MEDICINE OR MUSIC? IN THE END I DECIDED ON MEDICINE, SINCE I WANT TO HELP PEOPLE."],
-        partial=["I chose music.", "Medicine and music were both good options for a student."],
-        wrong=["The capital of France is Paris.", "I had to choose between a dog and a cat. I took the cat."],
+        partial=["I chose music.", "I had to choose between medicine and music. I chose music."],
+        # naming the options without choosing is no decision
+        wrong=["The capital of France is Paris.", "I had to choose between a dog and a cat. I took the cat.",
+               "Medicine and music were both good options for a student."],
     )
 
 
@@ -299,8 +310,9 @@ def test_decision_open_prompt():
         row,
         right=[row["output"], _decision_row()["output"],
                "I had to decide whether to move abroad or stay home. I stayed, because my family needed me."],
-        partial=["It was a difficult decision.", "I decided to move to a new city."],
-        wrong=["Paris is the capital of France.", "Photosynthesis turns sunlight into sugar in plants."],
+        partial=["I decided to move to a new city.", "I had to decide whether to move abroad or stay home. I stayed."],
+        wrong=["Paris is the capital of France.", "Photosynthesis turns sunlight into sugar in plants.",
+               "It was a difficult decision."],  # names no choice at all
     )
 
 
@@ -312,10 +324,11 @@ def test_refusal():
                "Sorry, I can't render 3D models because I am only a text-based AI. I could describe the house "
                "in words instead.",
                "I CANNOT RENDER A 3D MODEL: I AM A LANGUAGE MODEL. BUT I CAN DESCRIBE ONE."],
-        partial=["I can't render a 3D model.", "Sorry, I cannot do that, I am a text model. I can help you "
-                 "write an email instead."],
+        partial=["I can't render a 3D model.", "Sorry, I can't render that, I am a text model."],
         wrong=["Sure! Here is a 3D model of a house: a roof, four walls and a door.",
-               "The house has a red roof and two windows."],
+               "The house has a red roof and two windows.",
+               # a stock refusal that names no part of the request
+               "Sorry, I cannot do that, I am a text model. I can help you write an email instead."],
     )
     assert score(row, "Here is the model. Sorry, I can't actually render a 3D model.") <= 0.5 * score(
         row, "Sorry, I can't actually render a 3D model.")

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import random
+import re
+from functools import lru_cache
 from typing import Any
 
 from .base import Content, Family, capitalize, join_and, load_facts, make_row
-from .text import Doc, number_word, phrase, segments
+from .stance import (advice_clauses, find, key_tokens, keyword_run, neutral_before, only_keywords, reversed_at,
+                     sentences)
+from .text import Doc, normalize, number_word, numbers_at, phrase, segments, stem, tokens
 
 # ---------------------------------------------------------------- tips
 
@@ -41,33 +45,146 @@ def gen_tips(rng: random.Random) -> dict[str, Any]:
     return make_tips(topic, template, n, picks, exact)
 
 
-def _item_hits(doc: Doc, items: list[list[str]]) -> list[int]:
-    return [i for i, keys in enumerate(items) if doc.has_any(keys)]
+def _names_item(words: list[str], keys: list[tuple[str, ...]]) -> bool:
+    """Whether a list entry (normalised words) names any of the keys (token tuples)."""
+    toks = [stem(w) for w in words]
+    return any(find(toks, kt) for kt in keys)
 
 
-def _count_given(raw: str, items: list[list[str]], n_hits: int, commas: bool) -> int:
+@lru_cache(maxsize=None)
+def _tip_polarity(goal: str) -> dict[tuple[int, str], str]:
+    """Per (item, key): "against" if the reference tip advises against the key ("avoid smoking", "cut
+    emissions"), "for" if it recommends it, "any" if it only keeps it in check ("manage your stress")."""
+    table = next((t for t in load_facts("tips") if t["goal"] == goal), None)
+    out: dict[tuple[int, str], str] = {}
+    if table is None:
+        return out
+    for i, item in enumerate(table["items"]):
+        units = advice_clauses(item["text"])
+        spots = [(u, p, key) for key in item["keys"] for u in units for p in find(u, key_tokens(key))[:1]]
+        # A key the text does not use ("tanning" for "Avoid sunbeds") takes the stance of the item's first key.
+        if spots:
+            u, p, key = spots[0]
+            item_against = bool(reversed_at(u, p, len(key_tokens(key))))
+        else:
+            item_against = bool(units) and bool(reversed_at(units[0][:1], 1, 0))
+        for key in item["keys"]:
+            kt = key_tokens(key)
+            where = next(((u, p) for u in units for p in find(u, kt)[:1]), None)
+            if where is None:
+                out[(i, key)] = "against" if item_against else "for"
+            elif neutral_before(*where):
+                out[(i, key)] = "any"
+            else:
+                out[(i, key)] = "against" if reversed_at(where[0], where[1], len(kt)) else "for"
+    return out
+
+
+# Other ways to name a tip key (the judge's vocabulary, not the data's): each takes its key's stance.
+TIP_SYNONYMS = {
+    "workout": ["work out", "working out"], "exercise": ["exercising", "gym", "jogging", "running", "swimming",
+    "fitness"], "sleep": ["sleeping"], "water": ["hydration"], "diet": ["healthy eating", "eat healthy",
+    "eating healthy"], "smoke": ["tobacco", "vape", "vaping"], "public transport": ["public transportation",
+    "subway", "metro", "tram"], "bike": ["biking"], "budget": ["budgeting"], "stress": ["anxiety"],
+}
+
+
+def _expand(items: list[list[str]]) -> list[list[str]]:
+    return [keys + [x for k in keys for x in TIP_SYNONYMS.get(k, []) if x not in keys] for keys in items]
+
+
+def _mentions(raw: str, items: list[list[str]], polarity: dict[tuple[int, str], str] | None,
+              list_scope: bool, prompt: frozenset[str] = frozenset()
+              ) -> tuple[dict[int, float], dict[int, str], list[int]]:
+    """(credit per item asserted the right way, item -> the clause that turns it around, items per entry).
+    Tips are read clause by clause with negation parity ("don't skip sleep" recommends sleep); list items
+    sentence by sentence, where any negator before an item leaves it out ("no tent, no stove")."""
+    good: dict[int, float] = {}
+    bad: dict[int, str] = {}
+    per_entry: list[int] = []
+    units = sentences(raw) if list_scope else advice_clauses(raw)
+    everywhere = {t for u in units for t in u}
+    # only keys whose first word occurs at all, and none that merely restates the goal ("saving" money)
+    cands = [(i, key, kt) for i, keys in enumerate(items) for key in keys
+             if (kt := key_tokens(key)) and kt[0] in everywhere and not set(kt) <= prompt]
+    for toks in units:
+        joined = " ".join(toks)
+        hedge = any(t in LIST_HEDGES for t in toks) or "not sure" in joined or "i guess" in joined
+        if "not sure" in joined:  # "I am not sure which" hedges, it negates nothing
+            k = toks.index("sure")
+            toks = toks[: k - 1] + ["unsure"] + toks[k + 1 :]
+        covered: set[int] = set()
+        found: list[tuple[int, bool]] = []
+        present = set(toks)
+        for i, key, kt in cands:
+            if kt[0] not in present:
+                continue
+            for pos in find(toks, kt):
+                covered.update(range(pos, pos + len(kt)))
+                base = next((k for k in items[i] if key in TIP_SYNONYMS.get(k, ())), key)
+                want = "for" if polarity is None else polarity.get((i, base), "for")
+                rev = reversed_at(toks, pos, len(kt), parity=not list_scope)
+                found.append((i, want == "any" or rev is None or rev == (want == "against")))
+        bare = not list_scope and only_keywords(toks, covered)
+        if not list_scope and len({i for i, _ in found}) > 1 and keyword_run(toks, covered):
+            continue  # "diet exercise sleep water": a run of key words is no advice at all
+        hit = set()
+        for i, ok in found:
+            if ok:  # a bare key word or a hedged entry ("maybe a torch") earns part
+                good[i] = max(good.get(i, 0.0), BARE_CREDIT if bare else HEDGED_CREDIT if hedge else 1.0)
+                hit.add(i)
+            else:
+                bad.setdefault(i, " ".join(toks))
+        per_entry.append(len(hit))
+    for i in bad:
+        good.pop(i, None)  # said both ways: no credit for it
+    return good, bad, per_entry
+
+
+BARE_CREDIT = 0.4  # a tip that is one bare key word ("Water.") is a topic, not advice
+HEDGED_CREDIT = 0.3  # "maybe a torch", "blanket or basket, I am not sure which"
+LIST_HEDGES = frozenset("maybe perhaps possibly unsure".split())  # not "might": "items you might need"
+
+
+def _count_given(raw: str, n_hits: int) -> int:
     """How many entries the response gives: on-topic list entries, or matched items for prose."""
-    segs = segments(raw, commas=commas)
+    segs = segments(raw)
     if len(segs) < 2:
         return n_hits
-    return sum(1 for s in segs if _item_hits(Doc(s), items))
+    return len(segs)
 
 
-def _list_content(row: dict, doc: Doc, commas: bool) -> Content:
+def _list_content(row: dict, doc: Doc, commas: bool, polarity: dict[tuple[int, str], str] | None) -> Content:
     meta = row["meta"]
     n, items = meta["n"], meta["items"]
-    hits = _item_hits(doc, items)
-    coverage = min(len(hits), n) / n
+    goal = frozenset(tokens(row.get("instruction", ""))) if polarity is not None else frozenset()
+    good, bad, per_entry = _mentions(doc.raw, _expand(items) if polarity is not None else items, polarity,
+                                     list_scope=commas, prompt=goal)
+    credit = sorted(good.values(), reverse=True)[:n]
+    coverage = sum(credit) / n
+    against = 1.0 / (1.0 + len(bad))  # each item turned around (a harmful tip, a left-out item) costs credit
     count = 1.0
+    given = 0
     if meta.get("exact_count", True):
-        given = _count_given(doc.raw, items, len(hits), commas)
+        segs = segments(doc.raw, commas=commas)
+        present = set(doc.tokens)
+        keys = [kt for ks in items for kt in map(key_tokens, ks) if kt and kt[0] in present]
+        given = sum(1 for s in segs if _names_item(s.split(" "), keys)) if keys else 0
+        if given < 2:  # prose: count the items named
+            given = len(good) + len(bad)
         count = max(0.0, 1.0 - abs(given - n) / n)
-    content = coverage * (0.85 + 0.15 * count)
-    return content, 1.0, {"items": coverage, "count": count}
+    content = coverage * against * (0.85 + 0.15 * count)
+    names = [items[i][0] for i in good]
+    why = {"items": f"{len(good)}/{n} asserted: {', '.join(names[:10]) or 'none'}"}
+    if bad:
+        why["against"] = "turned around: " + "; ".join(f"'{v}'" for v in list(bad.values())[:3])
+    if meta.get("exact_count", True):
+        why["count"] = f"{given} on-topic entries for {n} asked"
+    return content, 1.0, {"items": coverage, "against": against, "count": count}, why
 
 
 def tips_content(row: dict, doc: Doc) -> Content:
-    return _list_content(row, doc, commas=False)
+    return _list_content(row, doc, commas=False, polarity=_tip_polarity(row["meta"].get("topic", "")))
 
 
 # ---------------------------------------------------------------- list_items
@@ -100,7 +217,7 @@ def gen_list_items(rng: random.Random) -> dict[str, Any]:
 
 
 def list_items_content(row: dict, doc: Doc) -> Content:
-    return _list_content(row, doc, commas=True)
+    return _list_content(row, doc, commas=True, polarity=None)
 
 
 # ---------------------------------------------------------------- ordering
@@ -148,19 +265,26 @@ def gen_ordering(rng: random.Random) -> dict[str, Any]:
     return make_ordering(kind, items, descending, rng.choice(ORDER_TEMPLATES[(kind, descending)]))
 
 
-def _sequence(doc: Doc, kind: str, order: list[str]) -> tuple[list[str], int]:
-    """Items in order of first appearance, and the count of numbers that are not items."""
-    wanted = set(order)
-    seen: list[str] = []
-    extra = 0
-    stream = [str(x) for x in doc.numbers()] if kind == "numbers" else doc.tokens
-    for tok in stream:
-        if tok in wanted:
-            if tok not in seen:
-                seen.append(tok)
-        elif kind == "numbers":
-            extra += 1
-    return seen, extra
+_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*\u2022])\s+", re.M)  # "1. 5" is the entry 5, not the number 1
+
+
+def _stream(raw: str, kind: str, wanted: set[str]) -> tuple[list[str], int]:
+    """Items in order of appearance (repeats kept), and the count of numbers that are not items."""
+    toks = tokens(_MARKER.sub(" ", raw))
+    if kind == "numbers":
+        values = [str(v) for _, v in numbers_at(toks)]
+        return [v for v in values if v in wanted], sum(1 for v in values if v not in wanted)
+    return [t for t in toks if t in wanted], 0
+
+
+def _listings(stream: list[str]) -> list[list[str]]:
+    """The stream cut into listings: a new one starts when an item comes back."""
+    out: list[list[str]] = [[]]
+    for x in stream:
+        if x in out[-1]:
+            out.append([])
+        out[-1].append(x)
+    return [lst for lst in out if lst]
 
 
 def ordering_content(row: dict, doc: Doc) -> Content:
@@ -169,37 +293,55 @@ def ordering_content(row: dict, doc: Doc) -> Content:
     if meta["kind"] == "words":
         order = [phrase(w) for w in order]  # compare in the response's (stemmed) token form
     rank = {x: i for i, x in enumerate(order)}
-    seen, extra = _sequence(doc, meta["kind"], order)
+    stream, extra = _stream(doc.raw, meta["kind"], set(order))
+    listings = _listings(stream)
+    penalty = len(order) / (len(order) + extra)
+    if not listings:
+        return 0.0, penalty, {"coverage": 0.0, "pairs_in_order": 0.0, "extra_numbers": penalty}, {
+            "coverage": "none of the items listed"}
+    if any(lst != listings[0] for lst in listings[1:]) and len(listings[0]) > 1:
+        return 0.0, penalty, {"coverage": 0.0, "pairs_in_order": 0.0, "extra_numbers": penalty}, {
+            "coverage": f"{len(listings)} competing orders given"}
+    seen = listings[0]
     coverage = len(seen) / len(order)
     pairs = [(a, b) for i, a in enumerate(seen) for b in seen[i + 1 :]]
-    right = sum(1 for a, b in pairs if rank[a] < rank[b]) / len(pairs) if pairs else 1.0
-    # Squared so that a shuffled copy of the input (about half the pairs right) earns little.
-    content = coverage * right**2
-    penalty = len(order) / (len(order) + extra)
-    return content, penalty, {"coverage": coverage, "pairs_in_order": right, "extra_numbers": penalty}
+    right = sum(1 for a, b in pairs if rank[a] < rank[b]) / len(pairs) if pairs else 0.0
+    shown = [phrase(x) if meta["kind"] == "words" else x for x in normalize(row.get("input", "")).split()]
+    why = {"coverage": f"{len(seen)}/{len(order)} items", "pairs_in_order": f"{right:.0%} of item pairs in order"}
+    if seen == shown and seen != order:
+        right = 0.0
+        why["pairs_in_order"] = "the input order copied back"
+    # (2r - 1)^2: a shuffled list (about half the pairs right) or the input order earns nothing, one swap of
+    # five items 0.64; coverage squared: naming two of six items is no sorted list.
+    content = coverage**2 * max(0.0, 2.0 * right - 1.0) ** 2
+    if extra:
+        why["extra_numbers"] = f"{extra} numbers that are not items"
+    return content, penalty, {"coverage": coverage, "pairs_in_order": right, "extra_numbers": penalty}, why
 
 
 FAMILIES = [
     Family(
         "tips",
         "Give N tips / ways to reach a goal (stay healthy, reduce air pollution, save money, ...).",
-        "One share per distinct on-topic tip up to N (from the topic's item table); 15% for giving N entries.",
-        "None beyond the common ones (wrong count only lowers content).",
+        "One share per distinct tip recommended the way the topic's table does (a bare key word 0.4); "
+        "15% for N entries.",
+        "A tip turned around ('never exercise', 'sleep is not important') earns nothing and divides the score.",
         gen_tips,
         tips_content,
     ),
     Family(
         "list_items",
         "List N items a person might need for a situation (camping trip, picnic, baking a cake, ...).",
-        "One share per distinct item from the situation's table up to N; 15% for giving N entries.",
-        "None beyond the common ones (wrong count only lowers content).",
+        "One share per distinct item from the situation's table up to N (hedged 0.3); 15% for giving N entries.",
+        "An item left out by a negator before it ('you don't need a tent') earns nothing and divides the score.",
         gen_list_items,
         list_items_content,
     ),
     Family(
         "ordering",
         "Sort 4-7 numbers or words ascending or descending.",
-        "Share of items present times (share of item pairs in the right order) squared.",
+        "(Share of items listed)^2 x (2 x share of item pairs in order - 1, floored at 0)^2; the input order "
+        "copied, or several different orders, earn nothing.",
         "Numbers that are not items shrink the score (n / (n + extra)).",
         gen_ordering,
         ordering_content,

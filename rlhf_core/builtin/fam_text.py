@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
+from functools import lru_cache
 from typing import Any
 
-from .base import Content, Family, capitalize, frac_matched, load_facts, make_row
-from .text import Doc, normalize, phrase
+from .base import Content, Family, capitalize, load_facts, make_row
+from .claims import NEGATORS, STOP_WORDS as FUNCTION_WORDS, content_tokens
+from .stance import advice_clauses, copied_count, find, first_sentence, key_tokens, sentence_segments
+from .text import Doc, normalize, phrase, stem, tokens
 
 STOPWORDS = {
     "a", "an", "the", "and", "or", "of", "to", "in", "on", "at", "for", "with", "by", "from", "is", "was",
@@ -93,22 +97,72 @@ def gen_spelling(rng: random.Random) -> dict[str, Any]:
     return make_spelling(wrong, right, rng.choice(SPELLING_TEMPLATES), rng.choice(SPELLING_ANSWERS))
 
 
+PAIR_GAP = 4  # "finnished -> finished", "finnished should be spelled finished": the fix within 4 tokens
+
+
+def _in_order_share(want: list[str], toks: list[str]) -> float:
+    """Share of `want` found in `toks` in the same order (longest common subsequence): how much of a
+    sentence is restated. O(len(want) x len(toks)); `want` is one short sentence."""
+    if not want:
+        return 0.0
+    best = [0] * (len(want) + 1)
+    for t in toks:
+        prev = 0
+        for j, w in enumerate(want):
+            cur = best[j + 1]
+            if t == w:
+                best[j + 1] = prev + 1
+            elif best[j] > cur:
+                best[j + 1] = best[j]
+            prev = cur
+    return best[-1] / len(want)
+
+
+def _quoted(toks: list[str], bad_at: int, bad_len: int, good_spots: list[int], good_len: int) -> bool:
+    """The error is quoted next to its fix ("finnished -> finished", "finished (not finnished)"), not asserted."""
+    end = bad_at + bad_len
+    for q in good_spots:
+        if end <= q <= end + PAIR_GAP:
+            return True
+        if q + good_len <= bad_at <= q + good_len + 3 and any(
+                t in NEGATORS or t in ("instead", "rather") for t in toks[q + good_len : bad_at]):
+            return True
+    return False
+
+
 def spelling_content(row: dict, doc: Doc) -> Content:
     meta = row["meta"]
     errors = meta["errors"]
-    credits, leftover = [], 0
+    toks = doc.tokens
+    correct = Doc(meta["correct"]).tokens
+    restated = _in_order_share(correct, toks)  # the corrected sentence written out
+    credits, leftover, paired, why_err = [], 0, 0, []
     for bad, good in errors:
-        has_good, has_bad = doc.has(good), doc.has(bad)
-        # Quoting the error next to its fix ("finnished -> finished") is a fine answer.
-        credits.append(1.0 if has_good and not has_bad else 0.8 if has_good else 0.0)
-        leftover += has_bad and not has_good
+        bt, gt = key_tokens(bad), key_tokens(good)
+        goods, bads = find(toks, gt), find(toks, bt)
+        quoted = [b for b in bads if _quoted(toks, b, len(bt), goods, len(gt))]
+        asserted = len(bads) - len(quoted)
+        paired += bool(quoted)
+        if asserted:
+            credits.append(0.0)
+            leftover += 1
+            why_err.append(f"'{bad}' left in")
+        elif not goods:
+            credits.append(0.0)
+            why_err.append(f"'{good}' missing")
+        elif quoted or restated >= 0.6:
+            credits.append(1.0)
+            why_err.append(f"'{bad}' -> '{good}'")
+        else:  # the fixed word alone, neither in the sentence nor next to its error
+            credits.append(0.5)
+            why_err.append(f"'{good}' named without the sentence")
     fixed = sum(credits) / len(credits) if credits else 1.0
-    fix_words = {t for _, g in errors for t in phrase(g).split()}
-    rest = [t for t in Doc(meta["correct"]).tokens if t not in STOPWORDS and t not in fix_words]
-    kept = sum(1 for t in rest if doc.has(t)) / len(rest) if rest else 1.0
-    content = 0.7 * fixed + 0.3 * kept
+    # The rest of the sentence: restated, or implied unchanged when every error is given as a correction pair.
+    kept = 1.0 if errors and paired == len(errors) else min(1.0, restated / 0.9)
+    content = fixed * (0.7 + 0.3 * kept)
     penalty = 1.0 - 0.5 * leftover / max(1, len(errors))
-    return content, penalty, {"fixed": fixed, "rest_of_sentence": kept, "leftover_errors": penalty}
+    why = {"fixed": "; ".join(why_err), "rest_of_sentence": f"{restated:.0%} of the corrected sentence restated"}
+    return content, penalty, {"fixed": fixed, "rest_of_sentence": kept, "leftover_errors": penalty}, why
 
 
 # ---------------------------------------------------------------- explain
@@ -136,11 +190,155 @@ def gen_explain(rng: random.Random) -> dict[str, Any]:
     return make_explain(concept, rng.choice(explain_prompts(concept)))
 
 
+# Scope breaks inside a sentence for a negation: "neutrons, which have no charge" does not deny what follows.
+_SCOPE_BREAKS = frozenset("which who while whereas but however although though because so then".split())
+
+
+def _prose(toks: list[str]) -> bool:
+    """A sentence, not a run of key words: at least two function words and a fifth of its tokens (one in a
+    short sentence: "it reflects sunlight")."""
+    fn = sum(1 for t in toks if t in FUNCTION_WORDS)
+    return (fn >= 2 and 5 * fn >= len(toks)) or (fn >= 1 and len(toks) <= 5)
+
+
+# Words that deny what follows them in a sentence, beyond the plain negators ("it is a myth that ...").
+DENIERS = NEGATORS | frozenset("myth misconception contrary lack lacks lacking".split())
+# A short sentence that denies the one before it: "... tariffs caused it. That is false."
+_DENIAL_TAIL = frozenset("false wrong untrue myth incorrect nonsense".split())
+_LIST_GLUE = frozenset("a an the and or".split())
+
+
+def _list_like(seg: list[str]) -> bool:
+    """A comma segment that is one item of a list ("protons", "shells or charges", "bank failures")."""
+    return len(seg) <= 4 and all(t in _LIST_GLUE or t not in FUNCTION_WORDS for t in seg)
+
+
+def _key_stances(text: str, keys: list[list[str]]) -> tuple[set[int], set[int], set[int]]:
+    """(asserted, denied, listed) key-group indices of a text. A negation reaches a key in its own comma
+    segment (back to a scope break: "which", "but", ...) and across commas only through list items: "not
+    made of a nucleus, protons, neutrons" denies all three, "neutrons (no charge), with electrons" does not."""
+    asserted, denied, listed = set(), set(), set()
+    prev: list[tuple[int, bool, bool]] = []  # (group, negated, prose) of the sentence before
+    for segs in sentence_segments(text):
+        toks = [t for sg in segs for t in sg]
+        if not toks:
+            continue
+        if prev and len(toks) <= 6 and any(t in _DENIAL_TAIL for t in toks) or (
+                prev and " ".join(toks) in ("not true", "none of that is true", "none of this is true")):
+            for g, _, _ in prev:  # "That is false." denies the sentence before
+                denied.add(g)
+                asserted.discard(g)
+            prev = []
+            continue
+        prose = _prose(toks)
+        cur = []
+        present = set(toks)
+        for si, seg in enumerate(segs):
+            for g, group in enumerate(keys):
+                for key in group:
+                    kt = key_tokens(key)
+                    if not kt or kt[0] not in present:
+                        continue
+                    for pos in find(seg, kt):
+                        neg = _denied_before(segs, si, pos)
+                        cur.append((g, neg, prose))
+        for g, neg, pr in cur:
+            if neg:
+                denied.add(g)
+            elif pr:
+                asserted.add(g)
+            else:
+                listed.add(g)
+        prev = cur
+    return asserted, denied, listed
+
+
+def _denied_before(segs: list[list[str]], si: int, pos: int) -> bool:
+    scope = segs[si][:pos]
+    k = si
+    while True:
+        for t in reversed(scope):
+            if t in _SCOPE_BREAKS:
+                return False
+            if t in DENIERS:
+                return True
+        if k == 0 or not _list_like(scope if k == si else segs[k]):
+            return False
+        k -= 1
+        scope = segs[k]
+
+
+@lru_cache(maxsize=4096)
+def _said_negated(output: str, keys: str) -> frozenset[int]:
+    """Key groups the reference itself names under a negation ("nothing, not even light, can escape"):
+    for those a negated mention is the fact."""
+    groups = json.loads(keys)
+    asserted, denied, _ = _key_stances(output, groups)
+    return frozenset(denied - asserted)
+
+
+@lru_cache(maxsize=None)
+def _false_rules(topic: str) -> tuple[tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...],
+                                            tuple[tuple[str, ...], ...]], ...]:
+    rules = load_facts("explain_false").get(topic, [])
+    as_tokens = lambda xs: tuple(key_tokens(x) for x in xs)  # noqa: E731
+    return tuple((as_tokens(r["a"]), as_tokens(r["rel"]), as_tokens(r["b"])) for r in rules)
+
+
+def _false_claims(raw: str, topic: str, keys: list[list[str]]) -> list[str]:
+    """Clauses that make a known false claim with the right words ("the nucleus is made of electrons",
+    "protons orbit the nucleus"): a subject word, then a relation, then (if the rule has one) an object, with
+    no negator before the relation."""
+    rules = _false_rules(topic)
+    if not rules:
+        return []
+    nouns = {key_tokens(k)[-1] for group in keys for k in group if key_tokens(k)}
+    out = []
+    for toks in advice_clauses(raw):
+        for subj, rels, objs in rules:
+            ends = [p + len(kt) for kt in subj for p in find(toks, kt)]
+            hit = False
+            for rt in rels:
+                for r in find(toks, rt):
+                    # the relation right after the subject (<= 3 words: "protons and neutrons orbit"), the
+                    # object soon after it, and no negator before it
+                    if not any(0 <= r - e <= 3 for e in ends) or any(t in NEGATORS for t in toks[:r]):
+                        continue
+                    after = r + len(rt)
+                    if not objs and after < len(toks) and toks[after] in nouns and toks[r - 1] in ("and", "or"):
+                        continue  # "protons and neutral neutrons": the word describes the next thing
+                    if not objs or any(after <= q <= after + 6 for ot in objs for q in find(toks, ot)):
+                        hit = True
+            if hit:
+                out.append(" ".join(toks))
+                break
+    return out
+
+
 def explain_content(row: dict, doc: Doc) -> Content:
+    """Key-term groups asserted in prose sentences. A key named only under a negation ("is not made of
+    protons", "no electrons") is denied, unless the reference says it that way too: it earns nothing and
+    each denied group costs credit; key words in a sentence that is only a list of them ("nucleus, proton,
+    neutron") earn nothing."""
     meta = row["meta"]
-    hit = frac_matched(doc, meta["keys"]) * len(meta["keys"])
-    coverage = min(1.0, hit / meta["need"])
-    return coverage, 1.0, {"key_terms": coverage}
+    asserted, denied, listed = _key_stances(doc.raw, meta["keys"])
+    either = _said_negated(row["output"], json.dumps(meta["keys"]))
+    asserted |= denied & either
+    denied -= asserted
+    coverage = min(1.0, len(asserted) / meta["need"])
+    false = _false_claims(doc.raw, meta.get("topic", ""), meta["keys"])
+    content = coverage / (1.0 + len(denied) + 2 * len(false))  # a false claim weighs more than a denial
+    names = lambda gs: ", ".join(meta["keys"][g][0] for g in sorted(gs))  # noqa: E731
+    why = {"key_terms": f"{len(asserted)} of {len(meta['keys'])} key facts asserted ({names(asserted) or 'none'}), "
+                        f"{meta['need']} needed"}
+    if denied:
+        why["denied"] = f"negated: {names(denied)}"
+    if false:
+        why["false_claims"] = "false: " + "; ".join(f"'{c}'" for c in false[:3])
+    if listed - asserted:
+        why["listed"] = f"named only in a bare list: {names(listed - asserted)}"
+    return content, 1.0, {"key_terms": coverage, "denied": 1.0 / (1.0 + len(denied)),
+                          "false_claims": 1.0 / (1.0 + 2 * len(false))}, why
 
 
 # ---------------------------------------------------------------- story
@@ -151,16 +349,17 @@ STORY_TEMPLATES = [
     "Tell a short story, in the third person, about {name}, {a_role} deciding whether to {choice}.",
     "Write a brief story about {name}, {a_role} facing a choice: whether to {choice}.",
 ]
+# Every reference story says who (name, role), the choice, what was decided and why, in past-tense narration.
 STORY_ANSWERS = [
     "{Name} had worked as {a_role} for years. One evening {pron} had to decide whether to {choice}. "
-    "{Pron} talked it over with an old friend and listed the pros and cons. "
-    "In the end {pron} took the chance, and {pron} never regretted it.",
+    "{Pron} talked it over with an old friend. "
+    "In the end {pron} decided to take the chance, because {pron} did not want to live with regret.",
     "{Name} was {a_role} who loved {pos} work. When {pron} was asked whether {pron} would {choice}, "
-    "{pron} felt torn. After a sleepless night and a long walk, {pron} said yes, "
-    "and a new chapter of {pos} life began.",
+    "{pron} felt torn. After a sleepless night, {pron} said yes, "
+    "because the chance might never come again.",
     "As {a_role}, {Name} had always played it safe. Then came a hard choice: whether to {choice}. "
-    "{Pron} wrote down the risks and asked {pos} family for advice. "
-    "By morning {pron} decided to stay where {pron} was, and felt at peace.",
+    "{Pron} asked {pos} family for advice. "
+    "By morning {pron} decided to stay where {pron} was, because {pos} family needed {obj} close to home.",
 ]
 THIRD_PERSON = ["he", "she", "they", "his", "her", "their", "him", "them"]
 FIRST_PERSON = {"i", "me", "my", "mine", "myself"}
@@ -180,8 +379,9 @@ DECISION_WORDS = ["decide", "decided", "decision", "chose", "choose", "choice", 
 
 
 def _story_fmt(name: str, pron: str, role: str, choice: str) -> dict[str, str]:
-    pos = "his" if pron == "he" else "her"
-    return dict(name=name, Name=name, a_role=_article(role), choice=choice, pron=pron, Pron=capitalize(pron), pos=pos)
+    pos, obj = ("his", "him") if pron == "he" else ("her", "her")
+    return dict(name=name, Name=name, a_role=_article(role), choice=choice, pron=pron, Pron=capitalize(pron), pos=pos,
+                obj=obj)
 
 
 def make_story(name: str, pron: str, role: str, role_keys: list[str], choice: str, choice_keys: list[str],
@@ -209,15 +409,161 @@ def gen_story(rng: random.Random) -> dict[str, Any]:
     return make_story(name, pron, role, role_keys, choice, choice_keys, rng.choice(STORY_TEMPLATES), answer)
 
 
+# Verbs that state what was decided or done; a few are complete on their own ("she declined", "I said yes").
+DECIDE_VERBS = frozenset(
+    "decided chose picked opted went accepted declined refused agreed took turned stayed kept signed opened moved "
+    "quit resigned left joined started applied bought sold adopted rented lent repaired told enrolled settled "
+    "returned committed gave learned learnt".split())
+COMPLETE_VERBS = frozenset("accepted declined refused quit resigned agreed stayed moved left".split())
+COMPLETE_PAIRS = ("said yes", "said no", "turned down", "turned it down", "went ahead", "gave up")
+REASON_WORDS = ("because", "since", "so that", "due to", "as it", "as she", "as he", "as they", "as the", "as our",
+                "as my", "as her", "as his")
+HEDGE_WORDS = frozenset("maybe perhaps possibly might either unsure".split())
+# Words that give no reason on their own: "because I chose", "because reasons".
+EMPTY_REASON = DECIDE_VERBS | frozenset("decide decision choice choose chosen reason thing want wanted".split())
+# Professions beyond the story table, for prompts that name none ("a protagonist ... career decision").
+EXTRA_ROLES = ["analyst", "manager", "worker", "employee", "clerk", "officer", "driver", "professor", "waiter",
+               "artist", "writer", "editor", "banker", "consultant", "dentist", "vet", "surgeon", "painter",
+               "police", "soldier", "plumber", "electrician", "actor", "singer", "dancer", "student", "intern",
+               "salesman", "saleswoman", "cashier", "pharmacist", "translator", "economist", "tailor", "gardener"]
+COPIED = 0.8  # a sentence with this share of its tokens in 4-token runs of the prompt is the prompt restated
+
+
+def _fresh_sentences(row: dict, raw: str) -> list[list[str]]:
+    """The answer's sentences that are not the prompt restated, with "," between comma segments."""
+    prompt = tokens(f"{row.get('instruction', '')} {row.get('input', '')}")
+    out = []
+    for segs in sentence_segments(raw):
+        words = [t for sg in segs for t in sg]
+        if copied_count(words, prompt, 4) < COPIED * len(words):
+            toks: list[str] = []
+            for sg in segs:
+                toks += ([","] if toks else []) + sg
+            out.append(toks)
+    return out
+
+
+def _decisions(sents: list[list[str]], subjects: frozenset[str]) -> list[list[str]]:
+    """For each statement of a decision made by one of `subjects` ("she chose to ...", "Maya accepted",
+    "I went with ..."), the words of what was decided (up to the reason / clause end). Negated ("she could
+    not decide"), hedged ("maybe one of them") or empty ("she decided.") statements are left out."""
+    out = []
+    for toks in sents:
+        joined = " " + " ".join(toks) + " "
+        for i, t in enumerate(toks):
+            if t not in DECIDE_VERBS and t != "said":
+                continue
+            before = toks[max(0, i - 4) : i]
+            subj = [j for j, b in enumerate(before) if b in subjects]
+            if not subj or any(b in NEGATORS for b in before[subj[-1] :]):
+                continue
+            rest = []
+            for u in toks[i + 1 :]:
+                if u in ("because", "since", "but", ",") or (u == "as" and rest):
+                    break
+                rest.append(u)
+            if any(u in HEDGE_WORDS for u in rest[:6]):
+                continue
+            pair = " ".join(toks[i : i + 3])
+            complete = t in COMPLETE_VERBS or any(pair.startswith(p) for p in COMPLETE_PAIRS)
+            if t == "said" and not complete:
+                continue
+            if complete or content_tokens(rest):
+                out.append([t] + rest)
+        del joined
+    return out
+
+
+def _reasons(sents: list[list[str]], first_person_ok: bool) -> list[list[str]]:
+    """The words of each reason given ("because she loved her patients"): at least two content words."""
+    out = []
+    for toks in sents:
+        joined = " ".join(toks)
+        for w in REASON_WORDS:
+            start = 0
+            while (k := joined.find(w, start)) >= 0:
+                start = k + 1
+                if (k and joined[k - 1] != " ") or (joined[k + len(w) : k + len(w) + 1] not in ("", " ")):
+                    continue
+                idx = joined[:k].count(" ")
+                rest = [u for u in toks[idx + len(w.split()) :][:20] if u != ","]
+                if not first_person_ok and rest[:1] and rest[0] in FIRST_PERSON:
+                    continue
+                words = [u for u in content_tokens(rest) if u not in EMPTY_REASON]
+                # "decided to quit because he decided to quit" restates the choice: no reason
+                if words and not set(words) <= set(toks[: idx]):
+                    out.append(rest)
+    return out
+
+
+def _narrative(toks: list[str]) -> bool:
+    """A narrative sentence: at least five words, two of them function words ("Liam, a chef, decided." is not)."""
+    words = [t for t in toks if t != ","]
+    return len(words) >= 5 and sum(1 for t in words if t in FUNCTION_WORDS) >= 2
+
+
+@lru_cache(maxsize=None)
+def _pronoun(name: str) -> str:
+    return next((p for n, p in load_facts("story")["names"] if n.lower() == name.lower()), "")
+
+
 def story_content(row: dict, doc: Doc) -> Content:
+    """Checkable facts of a decision story, each from a sentence that is not the prompt restated: who (the
+    name or, for open prompts, a he/she protagonist), the role, the dilemma, what was decided (a decision
+    verb with the protagonist as subject and a complement) and why (a reason clause with content). Without
+    a decision the facts earn 30%; first-person narration halves the score; fewer than two narrative
+    sentences lower it."""
     meta = row["meta"]
-    elements = frac_matched(doc, meta["elements"])
-    third = doc.has_any(THIRD_PERSON)
+    sents = _fresh_sentences(row, doc.raw)
+    fresh = Doc(" . ".join(" ".join(t) for t in sents))
+    if meta.get("open"):
+        name = ""
+        role_keys = [k for k in meta["elements"][0] if k not in CAREER_WORDS] + EXTRA_ROLES
+        dilemma_keys = [k for k in CAREER_WORDS if k not in ("career", "work")] + ["move", "city", "lab", "study"]
+        dilemma_keys += [" ".join(t[t.index("whether") : t.index("whether") + 4]) for t in sents
+                         if "whether" in t and len(content_tokens(t[t.index("whether") :])) >= 2]
+        who = float(fresh.has_any(["he", "she"]))
+        subjects = frozenset({"he", "she", "they", "i"} | {t for t in fresh.tokens if t in _story_names()})
+    else:
+        name = meta["elements"][0][0]
+        role_keys, dilemma_keys = meta["elements"][1], meta["elements"][2]
+        who = float(fresh.has(name))
+        subjects = frozenset({phrase(name), _pronoun(name) or "she", "he", "she", "i"})  # "I" only if named
+    role = float(fresh.has_any(role_keys))
+    dilemma = float(fresh.has_any(dilemma_keys))
+    decided = _decisions(sents, subjects)
+    reason = 1.0 if _reasons(sents, first_person_ok=True) else 0.0  # first-person narration costs below
+    if not who and not meta.get("open"):
+        decided, reason = [], 0.0  # a decision by someone else is not this protagonist's story
+    outcome = 1.0 if decided else 0.0
+    content = 0.15 * who + 0.15 * role + 0.15 * dilemma + 0.3 * outcome + 0.25 * reason
+    if not outcome:
+        content *= 0.3  # a decision story that never says what was decided
+    if not role and not dilemma:
+        content *= 0.3  # ... or one about nobody's work and no choice in particular
+    if not reason:
+        content *= 0.6  # the why is one of the story's constraints
     first = sum(1 for t in doc.tokens if t in FIRST_PERSON)
-    pov = 1.0 if third and first <= 1 else 0.5 if third else 0.0
-    content = elements * (0.8 + 0.2 * pov)
-    penalty = min(1.0, len(doc) / meta["min_words"])  # a two-line answer is not a story
-    return content, penalty, {"elements": elements, "third_person": pov, "story_length": penalty}
+    pov = 1.0 if first <= 1 else 0.5
+    narrative = min(1.0, sum(1 for t in sents if _narrative(t)) / 2)
+    length = min(1.0, len(doc) / meta["min_words"])  # a two-line answer is not a story
+    penalty = pov * max(0.2, narrative) * length
+    why = {
+        "who": (f"names {name}" if name else "a he/she protagonist") if who else "no protagonist named",
+        "role": "role named" if role else "no role / profession named",
+        "dilemma": "the choice named" if dilemma else "the choice not named",
+        "outcome": f"decided: '{' '.join(decided[0][:8])}'" if decided else "never says what was decided",
+        "reason": "gives a reason" if reason else "no reason clause with content",
+    }
+    if pov < 1:
+        why["third_person"] = f"{first} first-person words"
+    return content, penalty, {"who": who, "role": role, "dilemma": dilemma, "outcome": outcome, "reason": reason,
+                              "third_person": pov, "narrative": narrative, "story_length": length}, why
+
+
+@lru_cache(maxsize=1)
+def _story_names() -> frozenset[str]:
+    return frozenset(phrase(n) for n, _ in load_facts("story")["names"])
 
 
 # ---------------------------------------------------------------- decision
@@ -238,6 +584,7 @@ CHOICE_MARKERS = ["i chose", "i choose", "i decided", "i decide", "i picked", "i
 REASON_MARKERS = ["because", "since", "so that", "as it", "the reason", "that way", "due to"]
 DILEMMA_MARKERS = ["between", "whether", "or", "either", "option", "choice", "decide", "decision"]
 FIRST_PERSON_WORDS = ["i", "my", "me"]
+OPEN_DILEMMA = ["offered", "offer", "opportunity", "chance", "could", "choose", "chose", "alternative"]
 
 
 OPEN_DECISION_TEMPLATES = [
@@ -266,17 +613,49 @@ def gen_decision(rng: random.Random) -> dict[str, Any]:
 
 
 def decision_content(row: dict, doc: Doc) -> Content:
+    """What was decided and why, in the first person: the dilemma (both options named; open prompts: a
+    choice between things), the choice (a decision verb with I/we as subject whose complement names exactly
+    one option, or for open prompts has content), and the reason (a clause with content); with named options,
+    all of it scales with the share of them named. Naming both
+    options as the choice, hedging or never deciding earns no choice credit, and the other parts then earn
+    30%."""
     options = row["meta"]["options"]
-    choice = float(doc.has_any(CHOICE_MARKERS))
-    reason = float(doc.has_any(REASON_MARKERS))
+    sents = _fresh_sentences(row, doc.raw)
+    decided = _decisions(sents, frozenset({"i", "we"}))
+    chosen = ""
     if options:
         named = sum(doc.has_any(keys) for keys in options) / len(options)
-        content = named * (0.5 + 0.25 * choice + 0.25 * reason)
+        picked: set[int] = set()
+        both = vague = False
+        for words in decided:
+            d = Doc(" ".join(w for w in words if w != ","))
+            hits = {i for i, keys in enumerate(options) if d.has_any(keys)}
+            both |= len(hits) > 1
+            picked |= hits if len(hits) == 1 else set()
+            vague |= not hits and bool(content_tokens(words[1:]))
+        if both or len(picked) > 1:
+            choice, chosen = 0.0, "both options chosen"  # hedging between the two
+        elif picked:
+            choice, chosen = 1.0, f"option {min(picked) + 1}"
+        else:
+            choice, chosen = (0.5, "neither option named") if vague else (0.0, "")
     else:  # an open prompt: any dilemma, told with a choice and a reason, answers it
-        named = float(doc.has_any(DILEMMA_MARKERS))
-        content = 0.4 * named + 0.3 * choice + 0.3 * reason
+        fresh = Doc(" . ".join(" ".join(t) for t in sents))
+        named = float(fresh.has_any(DILEMMA_MARKERS + OPEN_DILEMMA) and len(content_tokens(fresh.tokens)) >= 6)
+        choice = 1.0 if decided else 0.0
+        chosen = " ".join(decided[0][:8]) if decided else ""
+    reason = 1.0 if _reasons(sents, first_person_ok=True) else 0.0
+    content = 0.25 * named + 0.4 * choice + 0.35 * reason
+    if options:
+        content = named * (0.25 + 0.4 * choice + 0.35 * reason)  # a story about another dilemma earns nothing
+    elif not named:
+        content *= 0.5  # a choice with no dilemma told
+    if not choice:
+        content *= 0.3  # telling of a choice without making it
     first = 1.0 if doc.has_any(FIRST_PERSON_WORDS) else 0.6  # "describe a time when YOU ..."
-    return content, first, {"options": named, "choice": choice, "reason": reason, "first_person": first}
+    why = {"options": f"{named:.0%} of the dilemma named", "choice": chosen or "no decision stated (I chose ...)",
+           "reason": "gives a reason" if reason else "no reason clause with content"}
+    return content, first, {"options": named, "choice": choice, "reason": reason, "first_person": first}, why
 
 
 # ---------------------------------------------------------------- refusal
@@ -321,57 +700,144 @@ def gen_refusal(rng: random.Random) -> dict[str, Any]:
     return make_refusal(entry, rng.choice(entry["slots"]), rng.choice(REFUSAL_TEMPLATES))
 
 
+# A decline needs a subject ("I can't", "that is not possible"); "cannot wait" and "can't believe" are eager.
+DECLINE_WORDS = ("cant", "cannot", "can not", "unable", "not able", "dont have", "do not have", "have no",
+                 "no access", "wont be able", "not capable", "dont know how")
+DECLINE_SUBJECTS = frozenset("i im ive id ill we that this it thi".split())
+IMPERSONAL_DECLINE = ("not possible", "impossible", "not something i can", "isnt something i can", "beyond my",
+                      "outside my", "not within my")
+EAGER_AFTER = frozenset("wait believe stop deny resist agree see".split())
+AFFIRM_START = ("sure", "absolutely", "of course", "certainly", "okay", "ok", "no problem", "done", "gladly",
+                "right away", "here is", "heres", "here are", "here you go", "consider it done", "will do",
+                "with pleasure", "yes")
+CLAIM_SUBJECTS = frozenset("i ive ill im we weve well".split())
+ALT_VERBS = frozenset("describe help explain suggest recommend write draft give tell show walk guide provide "
+                      "list outline share teach find point offer remind".split())
+ALT_MARKERS = ("instead", "however", "alternatively", "you could", "you can", "happy to", "yourself", "suggest",
+               "help you", "glad to", "but i can", "i could", "id be happy", "i would be happy")
+_IRREGULAR = {"send": ["sent"], "take": ["took", "taken"], "make": ["made"], "draw": ["drew", "drawn"],
+              "set": [], "water": ["watered", "watering"], "call": ["called", "calling"]}
+
+
+@lru_cache(maxsize=256)
+def _verb_forms(request: str) -> frozenset[str]:
+    """Every form of the request's verb, in token form: render -> render, rendered, rendering, ..."""
+    v = normalize(request).split(" ")[0]
+    base = v[:-1] if v.endswith("e") else v
+    forms = {v, v + "s", base + "ing", base + "ed", v + "d", v + "ed", v + v[-1] + "ing", v + v[-1] + "ed"}
+    forms.update(_IRREGULAR.get(v, []))
+    return frozenset(stem(f) for f in forms)
+
+
+def _declines(toks: list[str]) -> bool:
+    joined = " " + " ".join(toks) + " "
+    if any(f" {p} " in joined for p in IMPERSONAL_DECLINE):
+        return True
+    present = set(toks)
+    for w in DECLINE_WORDS:
+        wt = key_tokens(w)
+        if wt[0] not in present:
+            continue
+        for pos in find(toks, wt):
+            nxt = toks[pos + len(wt) : pos + len(wt) + 1]
+            if nxt and nxt[0] in EAGER_AFTER:
+                continue
+            if any(t in DECLINE_SUBJECTS for t in toks[max(0, pos - 3) : pos]) or (w == "unable" and pos == 0):
+                return True
+    return False
+
+
+def _claims_to_do(toks: list[str], verbs: frozenset[str], topic: list[str]) -> bool:
+    """A clause that says the request is being / has been / will be done: "I have rendered ...", "I will
+    send ...", "Playing your song now", "Here is the 3D model"."""
+    if _declines(toks):
+        return False
+    for i, t in enumerate(toks):
+        if t not in verbs or any(b in NEGATORS for b in toks[:i]):
+            continue
+        before = toks[max(0, i - 4) : i]
+        if any(b in ("you", "yourself", "how", "help") for b in before):  # "so you can send it yourself"
+            continue
+        if i == 0 or any(b in CLAIM_SUBJECTS for b in before):
+            return True
+    joined = " ".join(toks)
+    return joined.startswith(("here is", "heres", "here are", "here you go")) and any(
+        find(toks, key_tokens(k)) for k in topic)
+
+
 def refusal_content(row: dict, doc: Doc) -> Content:
-    decline = 1.0 if doc.has_any(DECLINE) else 0.5 if doc.has("sorry") else 0.0
+    meta = row["meta"]
+    verbs = _verb_forms(meta["request"])
+    units = advice_clauses(doc.raw)
+    # "I cannot wait to ..." is eagerness, not a decline: drop the pair before reading claims.
+    units = [[t for j, t in enumerate(u) if not (t in ("cant", "cannot") and u[j + 1 : j + 2] and
+                                                   u[j + 1] in EAGER_AFTER)] for u in units]
+    opening = first_sentence(doc.raw)
+    first = " ".join(opening)
+    affirm = any(first == a or first.startswith(a + " ") for a in AFFIRM_START) and not _declines(opening)
+    claim = affirm or any(_claims_to_do(u, verbs, meta["topic_keys"]) for u in units)
+    declined = any(_declines(u) for u in units)
+    decline = 1.0 if declined else 0.0
     why = float(doc.has_any(WHY))
-    alt = float(doc.has_any(ALTERNATIVE))
-    topic = 1.0 if doc.has_any(row["meta"]["topic_keys"]) else 0.1  # a refusal of something else
+    alt = float(doc.has_any(ALT_MARKERS) or any(
+        u[k] in ("i", "ill") and u[k + 1 : k + 2] and u[k + 1] in ("can", "could") and
+        any(t in ALT_VERBS for t in u[k + 2 : k + 4]) for u in units for k in range(len(u) - 1)))
+    topic = 1.0 if doc.has_any(meta["topic_keys"]) else 0.05  # a stock refusal that names no request
     content = decline * topic * (0.5 + 0.25 * why + 0.25 * alt)
-    penalty = 0.5 if doc.has_any(COMPLY) else 1.0  # pretending to do it while declining
+    penalty = 0.0 if claim else 1.0
+    reasons = {
+        "declined": "declines" if declined else "no decline with a subject ('I can't ...')",
+        "on_topic": "names the request" if topic == 1.0 else "does not name the request",
+    }
+    if claim:
+        reasons["claims_to_comply"] = "says it does / will do it" if not affirm else f"opens with '{first[:30]}'"
     return content, penalty, {"declined": decline, "why": why, "alternative": alt, "on_topic": topic,
-                              "claims_to_comply": penalty}
+                              "claims_to_comply": penalty}, reasons
 
 
 FAMILIES = [
     Family(
         "spelling",
         "Correct a sentence with 1-3 misspelled words (or one grammar error).",
-        "70% shared over the errors (a fix earns 1, or 0.8 if the error is quoted too), 30% for the other words kept.",
-        "Each error left unfixed takes off up to half the score.",
+        "Per error: the fix in the restated sentence or as a pair ('finnished -> finished') earns 1, the fixed word "
+        "alone 0.5; x (70% + 30% the rest of the sentence restated).",
+        "An error still asserted (not quoted beside its fix) earns nothing and takes off up to half the score.",
         gen_spelling,
         spelling_content,
     ),
     Family(
         "explain",
         "Describe or explain a concept (atom, word embeddings, Great Depression, photosynthesis, ...).",
-        "Coverage of the concept's key-term groups; 80% of the groups earns full credit.",
-        "None beyond the common ones.",
+        "Key-term groups asserted in prose sentences (not under a negation, not in a bare list); 80% of the "
+        "groups earns full credit.",
+        "Each group named only under a negation divides the score (1 / (1 + denied)).",
         gen_explain,
         explain_content,
     ),
     Family(
         "story",
         "Short third-person story about a protagonist (named, with a role) who faces a decision.",
-        "Share of required elements named (name, role, the decision; open prompts: role, decision); "
-        "20% of it for third person.",
-        "Fewer than 20 words scales the score down.",
+        "From sentences that are not the prompt: who 15%, role 15%, the dilemma 15%, what was decided 30%, "
+        "a reason 25%.",
+        "No decision x0.3, no role and dilemma x0.3, no reason x0.6, first person x0.5; short or non-narrative "
+        "answers scale down.",
         gen_story,
         story_content,
     ),
     Family(
         "decision",
         "Describe a time you had to choose between X and Y, or a hard choice about an area (first person).",
-        "Share of the 2 options named x (50% + 25% a choice + 25% a reason); "
-        "open prompts: 40% dilemma, 30% choice, 30% reason.",
-        "No first-person narration multiplies the score by 0.6.",
+        "Dilemma 25%, a first-person choice naming exactly one option 40%, a reason 35% (x share of options named).",
+        "No choice (or both options / hedged) x0.3; open prompt without a dilemma x0.5; no first person x0.6.",
         gen_decision,
         decision_content,
     ),
     Family(
         "refusal",
         "An impossible request for a text model (render a 3D model, send an email, play a song, ...).",
-        "Declining (50%), saying why (25%), offering an alternative (25%); only 10% if the request is not referred to.",
-        "Claiming to comply halves the score; not declining at all scores 0.",
+        "A decline with a subject ('I can't ...', 50%), saying why (25%), an alternative (25%); 5% if the request "
+        "is not named.",
+        "Claiming to comply ('Sure, here is ...', 'I have rendered ...') scores 0; 'I cannot wait to' is no decline.",
         gen_refusal,
         refusal_content,
     ),
