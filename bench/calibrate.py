@@ -62,27 +62,51 @@ def measure(data: Path, model_dir: Path, phase_eval: dict, n_prompts: int, sampl
     sft = load_policy(data / "sft", tok, "cpu")
     model = load_policy(model_dir, tok, "cpu")
     # DPO needs no reward model: without data/rm the RM columns are left out
-    reward = reward_fn_from(data / "rm", tok, "cpu") if (data / "rm").is_dir() else (
-        lambda rows, texts: torch.full((len(texts),), float("nan")))
-    held = fitting_rows(tok, read_split(data / "raw", "heldout"), sft.cfg.block_size,
-                        phase_eval["max_new_tokens"])[:n_prompts]
+    reward = (
+        reward_fn_from(data / "rm", tok, "cpu")
+        if (data / "rm").is_dir()
+        else (lambda rows, texts: torch.full((len(texts),), float("nan")))
+    )
+    held = fitting_rows(tok, read_split(data / "raw", "heldout"), sft.cfg.block_size, phase_eval["max_new_tokens"])[
+        :n_prompts
+    ]
     rows = [r for r in held for _ in range(samples)]
     recs = {}
     for name, m in (("sft", sft), ("policy", model)):
         g = torch.Generator().manual_seed(seed)
-        recs[name] = answer_records(m, sft, tok, rows, reward, max_new_tokens=phase_eval["max_new_tokens"],
-                                    temperature=phase_eval["temperature"], top_k=phase_eval["top_k"] or None,
-                                    batch_size=64, generator=g)
+        recs[name] = answer_records(
+            m,
+            sft,
+            tok,
+            rows,
+            reward,
+            max_new_tokens=phase_eval["max_new_tokens"],
+            temperature=phase_eval["temperature"],
+            top_k=phase_eval["top_k"] or None,
+            batch_size=64,
+            generator=g,
+        )
     mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
-    out = {"kl_to_sft": mean([r["kl"] for r in recs["policy"]]),
-           "differs_from_sft": mean([a["response"] != b["response"] for a, b in zip(recs["policy"], recs["sft"])]),
-           "length": mean([r["length"] for r in recs["policy"]])}
+    out = {
+        "kl_to_sft": mean([r["kl"] for r in recs["policy"]]),
+        "differs_from_sft": mean([a["response"] != b["response"] for a, b in zip(recs["policy"], recs["sft"])]),
+        "length": mean([r["length"] for r in recs["policy"]]),
+    }
     for key in ("rm", "gold"):
-        per_prompt = [mean([recs["policy"][i * samples + s][key] - recs["sft"][i * samples + s][key]
-                            for s in range(samples)]) for i in range(len(held))]
+        per_prompt = [
+            mean([recs["policy"][i * samples + s][key] - recs["sft"][i * samples + s][key] for s in range(samples)])
+            for i in range(len(held))
+        ]
         lo, hi = bootstrap_ci(per_prompt, n_boot=1000, ci=0.95, seed=seed)
-        out.update({key: mean([r[key] for r in recs["policy"]]), f"{key}_sft": mean([r[key] for r in recs["sft"]]),
-                    f"{key}_delta": mean(per_prompt), f"{key}_delta_lo": lo, f"{key}_delta_hi": hi})
+        out.update(
+            {
+                key: mean([r[key] for r in recs["policy"]]),
+                f"{key}_sft": mean([r[key] for r in recs["sft"]]),
+                f"{key}_delta": mean(per_prompt),
+                f"{key}_delta_lo": lo,
+                f"{key}_delta_hi": hi,
+            }
+        )
     return out
 
 
@@ -108,26 +132,66 @@ def main(
             tmp = Path(tmp)
             (tmp / "params.yaml").write_text(yaml.safe_dump(point_params(raw, phase, algo, point)))
             p = load_params(tmp / "params.yaml", phase=phase)
-            cmd = [sys.executable, "-m", "stages.cli", "resolve", "--params", str(tmp / "params.yaml"),
-                   "--phase", phase, "--out", str(tmp / "configs")]
+            cmd = [
+                sys.executable,
+                "-m",
+                "stages.cli",
+                "resolve",
+                "--params",
+                str(tmp / "params.yaml"),
+                "--phase",
+                phase,
+                "--out",
+                str(tmp / "configs"),
+            ]
             subprocess.run(cmd, check=True, capture_output=True)
-            cmd = [sys.executable, "-m", "stages.cli", algo, "--params", str(tmp / "configs" / f"{algo}.json"),
-                   "--data", str(data / "raw"), "--tokenizer", str(data / "tokenizer"), "--sft", str(data / "sft"),
-                   "--out", str(tmp / "model"), "--live", str(tmp / "live"), "--timing", str(tmp / "timing.json")]
+            cmd = [
+                sys.executable,
+                "-m",
+                "stages.cli",
+                algo,
+                "--params",
+                str(tmp / "configs" / f"{algo}.json"),
+                "--data",
+                str(data / "raw"),
+                "--tokenizer",
+                str(data / "tokenizer"),
+                "--sft",
+                str(data / "sft"),
+                "--out",
+                str(tmp / "model"),
+                "--live",
+                str(tmp / "live"),
+                "--timing",
+                str(tmp / "timing.json"),
+            ]
             if algo != "dpo":
                 cmd += ["--rm", str(data / "rm")]
             t = time.perf_counter()
-            subprocess.run(cmd, check=True, capture_output=True, env={**__import__("os").environ,
-                                                                      "RLHF_CHECKPOINT_EVERY": "-1"})
+            subprocess.run(
+                cmd, check=True, capture_output=True, env={**__import__("os").environ, "RLHF_CHECKPOINT_EVERY": "-1"}
+            )
             train_s = time.perf_counter() - t
             live = json.loads((tmp / "live" / "metrics.json").read_text())
-            eval_settings = {"max_new_tokens": p.eval.max_new_tokens, "temperature": p.eval.temperature,
-                             "top_k": p.eval.top_k}
+            eval_settings = {
+                "max_new_tokens": p.eval.max_new_tokens,
+                "temperature": p.eval.temperature,
+                "top_k": p.eval.top_k,
+            }
             res = measure(data, tmp / "model", eval_settings, prompts, samples, p.seed)
-        diag = {k: live[w].get(k) for w, k in [("last20", "reward_margin"), ("last20", "accuracy"),
-                                               ("overall", "void_share"), ("second_half", "explained_variance"),
-                                               ("overall", "collapsed_frac"), ("last20", "kl"),
-                                               ("last20", "kl_per_token")] if k in live.get(w, {})}
+        diag = {
+            k: live[w].get(k)
+            for w, k in [
+                ("last20", "reward_margin"),
+                ("last20", "accuracy"),
+                ("overall", "void_share"),
+                ("second_half", "explained_variance"),
+                ("overall", "collapsed_frac"),
+                ("last20", "kl"),
+                ("last20", "kl_per_token"),
+            ]
+            if k in live.get(w, {})
+        }
         row = {"algo": algo, "phase": phase, **point, **res, **diag, "train_s": train_s}
         with out.open("a") as f:
             f.write(json.dumps(row) + "\n")

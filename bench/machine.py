@@ -56,8 +56,14 @@ def machine_info(device: str | torch.device | None = None) -> dict:
         flags = [f for f in CPU_FLAGS if f in fields.get("flags", "").split()]
     except OSError:
         pass  # not Linux: the model name from platform is all there is
-    out = {"cpu": cpu, "cpu_flags": flags, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-           "torch": torch.__version__, "platform": platform.platform()}
+    out = {
+        "cpu": cpu,
+        "cpu_flags": flags,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+    }
     if dev.type == "cuda":
         out["gpu"] = torch.cuda.get_device_name(dev)
     return out
@@ -69,9 +75,11 @@ def machine_line(m: dict) -> str:
     step can reach falls as the peak-to-bandwidth ratio rises."""
     where = m.get("gpu") or m["cpu"]
     flags = " ".join(m["cpu_flags"]) or "-"
-    return (f"machine: {where}; {m['cpu_count']} cores, {m['torch_threads']} torch threads; ISA: {flags}; "
-            f"fp32 matmul peak {m['matmul_peak_gflops']:,.0f} GFLOP/s, memory {m['memory_gbs']:,.0f} GB/s "
-            f"(balance {m['matmul_peak_gflops'] / m['memory_gbs']:.1f} FLOP/byte)")
+    return (
+        f"machine: {where}; {m['cpu_count']} cores, {m['torch_threads']} torch threads; ISA: {flags}; "
+        f"fp32 matmul peak {m['matmul_peak_gflops']:,.0f} GFLOP/s, memory {m['memory_gbs']:,.0f} GB/s "
+        f"(balance {m['matmul_peak_gflops'] / m['memory_gbs']:.1f} FLOP/byte)"
+    )
 
 
 def load_average() -> float | None:

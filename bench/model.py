@@ -24,18 +24,36 @@ def train_flops_per_token(cfg: GPTConfig, n_params: int, seq: int) -> float:
     return 6 * n_params + 12 * cfg.n_layer * cfg.d_model * seq
 
 
-def sample_result(dev: torch.device, batch: int, prompt_len: int, new_tokens: int, temperature: float,
-                  top_k: int | None, times: list[float]) -> dict:
+def sample_result(
+    dev: torch.device,
+    batch: int,
+    prompt_len: int,
+    new_tokens: int,
+    temperature: float,
+    top_k: int | None,
+    times: list[float],
+) -> dict:
     return {
-        "device": str(dev), "batch": batch, "prompt_len": prompt_len, "new_tokens": new_tokens,
-        "temperature": temperature, "top_k": top_k,
+        "device": str(dev),
+        "batch": batch,
+        "prompt_len": prompt_len,
+        "new_tokens": new_tokens,
+        "temperature": temperature,
+        "top_k": top_k,
         "new_tokens_per_s": spread([batch * new_tokens / t for t in times]),
         "ms_per_token_step": 1e3 * statistics.median(times) / new_tokens,
     }
 
 
-def train_result(cfg: GPTConfig, dev: torch.device, batch: int, seq: int, n_params: int, times: list[float],
-                 peak_gflops: float | None) -> dict:
+def train_result(
+    cfg: GPTConfig,
+    dev: torch.device,
+    batch: int,
+    seq: int,
+    n_params: int,
+    times: list[float],
+    peak_gflops: float | None,
+) -> dict:
     """Tokens/s, achieved GFLOP/s and fraction of the matmul peak from per-step times (both sides of --compare)."""
     tps = [batch * seq / t for t in times]
     if peak_gflops is None:
@@ -43,15 +61,29 @@ def train_result(cfg: GPTConfig, dev: torch.device, batch: int, seq: int, n_para
     flops_tok = train_flops_per_token(cfg, n_params, seq)
     med = statistics.median(tps)
     return {
-        "device": str(dev), "batch": batch, "seq": seq, "n_params": n_params,
-        "tokens_per_s": spread(tps), "step_s": spread(times),
-        "flops_per_token": flops_tok, "achieved_gflops": med * flops_tok / 1e9,
-        "peak_gflops": peak_gflops, "frac_of_peak": med * flops_tok / 1e9 / peak_gflops,
+        "device": str(dev),
+        "batch": batch,
+        "seq": seq,
+        "n_params": n_params,
+        "tokens_per_s": spread(tps),
+        "step_s": spread(times),
+        "flops_per_token": flops_tok,
+        "achieved_gflops": med * flops_tok / 1e9,
+        "peak_gflops": peak_gflops,
+        "frac_of_peak": med * flops_tok / 1e9 / peak_gflops,
     }
 
 
-def bench_train(cfg: GPTConfig, batch: int = 16, seq: int = 256, steps: int = 5, *, warmup: int = 1,
-                device: str | torch.device | None = None, peak_gflops: float | None = None) -> dict:
+def bench_train(
+    cfg: GPTConfig,
+    batch: int = 16,
+    seq: int = 256,
+    steps: int = 5,
+    *,
+    warmup: int = 1,
+    device: str | torch.device | None = None,
+    peak_gflops: float | None = None,
+) -> dict:
     """Tokens/s of forward + backward + AdamW step on random tokens (fp32), median over `steps`, with the
     loss SFT uses (the fused LM head + cross-entropy of rlhf_core.lmhead), on every position."""
     from rlhf_core.lmhead import linear_cross_entropy
@@ -79,9 +111,17 @@ def bench_train(cfg: GPTConfig, batch: int = 16, seq: int = 256, steps: int = 5,
     return train_result(cfg, dev, batch, seq, model.num_params(), times, peak_gflops)
 
 
-def bench_sample(cfg: GPTConfig, batch: int, prompt_len: int = 32, new_tokens: int = 64,
-                 temperature: float = 0.7, top_k: int | None = 50, *, repeats: int = 3,
-                 device: str | torch.device | None = None) -> dict:
+def bench_sample(
+    cfg: GPTConfig,
+    batch: int,
+    prompt_len: int = 32,
+    new_tokens: int = 64,
+    temperature: float = 0.7,
+    top_k: int | None = 50,
+    *,
+    repeats: int = 3,
+    device: str | torch.device | None = None,
+) -> dict:
     """New tokens/s of generate() (prefill included) on random prompts; never stops early."""
     dev = resolve_device(device)
     torch.manual_seed(0)
@@ -96,8 +136,14 @@ def bench_sample(cfg: GPTConfig, batch: int, prompt_len: int = 32, new_tokens: i
     return sample_result(dev, batch, prompt_len, new_tokens, temperature, top_k, times)
 
 
-def bench_lmhead(cfg: GPTConfig, rows: int = 4096, *, repeats: int = 5, chunks: tuple = (128, 256, 512, 1024, 2048),
-                 device: str | torch.device | None = None) -> dict:
+def bench_lmhead(
+    cfg: GPTConfig,
+    rows: int = 4096,
+    *,
+    repeats: int = 5,
+    chunks: tuple = (128, 256, 512, 1024, 2048),
+    device: str | torch.device | None = None,
+) -> dict:
     """The LM head and what is computed from it, forward + backward over `rows` positions (64 rollouts x
     64 tokens by default): plain PyTorch on materialised (rows, V) logits against rlhf_core.lmhead, for
     the SFT loss (cross-entropy) and the RL log-probs (label log-probs + entropy, as PPO's old pass
@@ -116,19 +162,28 @@ def bench_lmhead(cfg: GPTConfig, rows: int = 4096, *, repeats: int = 5, chunks: 
         def call():
             h.grad = w.grad = None
             fn().backward()
+
         call()  # warm-up
         sync(dev)
         return spread(timed(call, repeats, dev))
 
     cases = {
-        "cross_entropy": (lambda: torch.nn.functional.cross_entropy(h @ w.t(), y),
-                          lambda: lmhead.linear_cross_entropy(h, w, y)),
-        "logprobs_entropy": (lambda: (gather_logprobs(z := h @ w.t(), y) * weights).sum()
-                             + 0 * entropy_from_logits(z.detach()).sum(),
-                             lambda: (lmhead.label_logprobs(h, w, y, entropy=True)[0] * weights).sum()),
+        "cross_entropy": (
+            lambda: torch.nn.functional.cross_entropy(h @ w.t(), y),
+            lambda: lmhead.linear_cross_entropy(h, w, y),
+        ),
+        "logprobs_entropy": (
+            lambda: (gather_logprobs(z := h @ w.t(), y) * weights).sum() + 0 * entropy_from_logits(z.detach()).sum(),
+            lambda: (lmhead.label_logprobs(h, w, y, entropy=True)[0] * weights).sum(),
+        ),
     }
-    out: dict = {"device": str(dev), "rows": rows, "vocab": cfg.vocab_size, "d_model": cfg.d_model,
-                 "chunk_rows": lmhead.CHUNK_ROWS}
+    out: dict = {
+        "device": str(dev),
+        "rows": rows,
+        "vocab": cfg.vocab_size,
+        "d_model": cfg.d_model,
+        "chunk_rows": lmhead.CHUNK_ROWS,
+    }
     default = lmhead.CHUNK_ROWS
     for name, (plain, fused) in cases.items():
         out[name] = {"plain_s": run(plain), "fused_s": run(fused), "by_chunk_rows": {}}
@@ -142,8 +197,9 @@ def bench_lmhead(cfg: GPTConfig, rows: int = 4096, *, repeats: int = 5, chunks: 
     return out
 
 
-def bench_rm(cfg: GPTConfig, pairs: int = 32, seq: int = 110, steps: int = 5, *,
-             device: str | torch.device | None = None) -> dict:
+def bench_rm(
+    cfg: GPTConfig, pairs: int = 32, seq: int = 110, steps: int = 5, *, device: str | torch.device | None = None
+) -> dict:
     """Seconds per reward-model training step: Bradley-Terry over `pairs` chosen/rejected pairs of
     random lengths in [seq/5, seq], right-padded, forward + backward + AdamW, EOS pooling. "eos_rows" is
     how the pipeline runs it (the last block only at each row's EOS, `GPT.hidden_states(rows=...)`),
@@ -174,6 +230,7 @@ def bench_rm(cfg: GPTConfig, pairs: int = 32, seq: int = 110, steps: int = 5, *,
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+
         return run
 
     eos_rows, full = step(lambda: model(idx, lengths)), step(full_rewards)
@@ -183,9 +240,17 @@ def bench_rm(cfg: GPTConfig, pairs: int = 32, seq: int = 110, steps: int = 5, *,
     for _ in range(steps):  # interleaved: a load change on a shared machine hits both
         e += timed(eos_rows, 1, dev)
         f += timed(full, 1, dev)
-    return {"device": str(dev), "pairs": pairs, "seq": seq, "n_layer": cfg.n_layer, "d_model": cfg.d_model,
-            "tokens_per_step": int(lengths.sum()), "eos_rows_s": spread(e), "full_s": spread(f),
-            "speedup": statistics.median(f) / statistics.median(e)}
+    return {
+        "device": str(dev),
+        "pairs": pairs,
+        "seq": seq,
+        "n_layer": cfg.n_layer,
+        "d_model": cfg.d_model,
+        "tokens_per_step": int(lengths.sum()),
+        "eos_rows_s": spread(e),
+        "full_s": spread(f),
+        "speedup": statistics.median(f) / statistics.median(e),
+    }
 
 
 def _reset_compiler() -> None:
@@ -194,9 +259,18 @@ def _reset_compiler() -> None:
     torch._dynamo.reset()
 
 
-def bench_compile(cfg: GPTConfig, batch: int = 16, seq: int = 256, steps: int = 5, decode_batches: tuple = (1, 32),
-                  new_tokens: int = 64, *, sample_repeats: int = 3, cold: bool = True,
-                  device: str | torch.device | None = None) -> dict:
+def bench_compile(
+    cfg: GPTConfig,
+    batch: int = 16,
+    seq: int = 256,
+    steps: int = 5,
+    decode_batches: tuple = (1, 32),
+    new_tokens: int = 64,
+    *,
+    sample_repeats: int = 3,
+    cold: bool = True,
+    device: str | torch.device | None = None,
+) -> dict:
     """Does torch.compile pay for itself? For the training step (bench_train's) and for sampling at each
     of `decode_batches` (bench_sample's, `hidden_states` compiled, dynamic shapes for the growing KV cache,
     the compiler's caches reset before each case, so each pays its own compile): the one-off
@@ -221,12 +295,15 @@ def bench_compile(cfg: GPTConfig, batch: int = 16, seq: int = 256, steps: int = 
 
         def step(hidden):  # bench_train's step: the trunk (eager or compiled), then the fused head + loss
             def run():
-                loss = linear_cross_entropy(hidden(data[:, :-1]).flatten(0, 1), model.lm_head.weight,
-                                            data[:, 1:].flatten())
+                loss = linear_cross_entropy(
+                    hidden(data[:, :-1]).flatten(0, 1), model.lm_head.weight, data[:, 1:].flatten()
+                )
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+
             return run
+
         return step(model.hidden_states), step(torch.compile(model.hidden_states))
 
     def sample_case(decode_batch: int):
@@ -241,6 +318,7 @@ def bench_compile(cfg: GPTConfig, batch: int = 16, seq: int = 256, steps: int = 
 
         def run(m):
             return lambda: generate(m, prompts, generator=torch.Generator(device=dev).manual_seed(0), **kw)
+
         return run(model), run(compiled)
 
     cases = [("train", train_case, steps)]
@@ -264,16 +342,28 @@ def bench_compile(cfg: GPTConfig, batch: int = 16, seq: int = 256, steps: int = 
             pairs = [(timed(eager, 1, dev)[0], timed(compiled, 1, dev)[0]) for _ in range(n)]  # interleaved:
             e, c = (statistics.median(x) for x in zip(*pairs))  # a load change on a shared machine hits both
             compile_s = max(first - c, 0.0)
-            out[name] = {"eager_s": e, "compiled_s": c, "speedup": e / c, "compile_s": compile_s,
-                         "break_even_calls": compile_s / (e - c) if e > c else None}
+            out[name] = {
+                "eager_s": e,
+                "compiled_s": c,
+                "speedup": e / c,
+                "compile_s": compile_s,
+                "break_even_calls": compile_s / (e - c) if e > c else None,
+            }
         except Exception as err:  # inductor needs a C compiler and a supported platform
             out[name] = {"error": f"{type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}"}
     return out
 
 
-def bench_scaling(base: GPTConfig | None = None, *, device: str | torch.device | None = None, steps: int = 3,
-                  sft_rows: tuple = (10_000, 50_000, 100_000), widths: tuple = (64, 128, 256),
-                  lengths: tuple = (32, 64, 128), seq: int = 256) -> dict:
+def bench_scaling(
+    base: GPTConfig | None = None,
+    *,
+    device: str | torch.device | None = None,
+    steps: int = 3,
+    sft_rows: tuple = (10_000, 50_000, 100_000),
+    widths: tuple = (64, 128, 256),
+    lengths: tuple = (32, 64, 128),
+    seq: int = 256,
+) -> dict:
     """How time grows: the training step (16 x 256) with model width, sampling (batch 32) with response
     length, and SFT training time with the number of rows (steps = rows / 32 at the measured step time
     of 32 x 128-token batches, about the builtin suite's mean length)."""
@@ -285,14 +375,30 @@ def bench_scaling(base: GPTConfig | None = None, *, device: str | torch.device |
     for d in widths:
         cfg = dataclasses.replace(base, d_model=d)
         r = bench_train(cfg, batch=16, seq=seq, steps=steps, device=dev, peak_gflops=1.0)
-        width.append({"d_model": d, "n_params": r["n_params"], "step_s": r["step_s"]["median"],
-                      "tokens_per_s": r["tokens_per_s"]["median"]})
+        width.append(
+            {
+                "d_model": d,
+                "n_params": r["n_params"],
+                "step_s": r["step_s"]["median"],
+                "tokens_per_s": r["tokens_per_s"]["median"],
+            }
+        )
     length = []
     for n in lengths:
         r = bench_sample(base, 32, new_tokens=n, repeats=steps, device=dev)
-        length.append({"new_tokens": n, "seconds": 32 * n / r["new_tokens_per_s"]["median"],
-                       "new_tokens_per_s": r["new_tokens_per_s"]["median"]})
+        length.append(
+            {
+                "new_tokens": n,
+                "seconds": 32 * n / r["new_tokens_per_s"]["median"],
+                "new_tokens_per_s": r["new_tokens_per_s"]["median"],
+            }
+        )
     sft_step = bench_train(base, batch=32, seq=seq // 2, steps=steps, device=dev, peak_gflops=1.0)["step_s"]["median"]
     data = [{"rows": n, "steps": -(-n // 32), "train_seconds": -(-n // 32) * sft_step} for n in sft_rows]
-    return {"device": str(dev), "width": width, "response_length": length, "sft_rows": data,
-            "sft_step_s_32x128": sft_step}
+    return {
+        "device": str(dev),
+        "width": width,
+        "response_length": length,
+        "sft_rows": data,
+        "sft_step_s_32x128": sft_step,
+    }

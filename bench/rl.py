@@ -44,8 +44,16 @@ def prompt_rows(cfg: GPTConfig, n: int, prompt_len: int) -> list[dict]:
     return [{"ids": torch.randint(4, cfg.vocab_size, (prompt_len,), generator=g).tolist()} for _ in range(n)]
 
 
-def bench_grpo(cfg: GPTConfig, prompts: int = 8, group: int = 8, new_tokens: int = 64, prompt_len: int = 32, *,
-               repeats: int = 3, device: str | torch.device | None = None) -> dict:
+def bench_grpo(
+    cfg: GPTConfig,
+    prompts: int = 8,
+    group: int = 8,
+    new_tokens: int = 64,
+    prompt_len: int = 32,
+    *,
+    repeats: int = 3,
+    device: str | torch.device | None = None,
+) -> dict:
     """Seconds per step of rlhf_core.grpo.train_grpo: sample prompts x group responses, reward, old and
     reference log-probs, one clipped update with the k3 KL term (beta 0.04), clip, AdamW."""
     from rlhf_core.grpo import train_grpo
@@ -56,23 +64,61 @@ def bench_grpo(cfg: GPTConfig, prompts: int = 8, group: int = 8, new_tokens: int
     ref = GPT(cfg).to(dev).eval().requires_grad_(False)
     ref.load_state_dict(policy.state_dict())
     rows = prompt_rows(cfg, prompts * (repeats + 1), prompt_len)
-    p = types.SimpleNamespace(steps=repeats + 1, prompts_per_step=prompts, group_size=group, gen_temperature=1.0,
-                              gen_top_k=0, resp_len=new_tokens, lr=1e-6, kl_coef=0.04, clip_eps=0.2, epochs=1,
-                              collapse_threshold=0.1, weight_decay=0.0, grad_clip=1.0)
+    p = types.SimpleNamespace(
+        steps=repeats + 1,
+        prompts_per_step=prompts,
+        group_size=group,
+        gen_temperature=1.0,
+        gen_top_k=0,
+        resp_len=new_tokens,
+        lr=1e-6,
+        kl_coef=0.04,
+        clip_eps=0.2,
+        epochs=1,
+        collapse_threshold=0.1,
+        weight_decay=0.0,
+        grad_clip=1.0,
+    )
 
     def reward(rs, texts):
         return torch.tensor([even_fraction(t) for t in texts])
 
-    times = between_logs(lambda on_log: train_grpo(policy, ref, IdTokenizer(), rows, reward, p, seed=0,
-                                                   generator=torch.Generator(device=dev).manual_seed(0),
-                                                   on_log=on_log), repeats + 1)
-    return {"device": str(dev), "prompts": prompts, "group": group, "new_tokens": new_tokens,
-            "prompt_len": prompt_len, "step_s": spread(times)}
+    times = between_logs(
+        lambda on_log: train_grpo(
+            policy,
+            ref,
+            IdTokenizer(),
+            rows,
+            reward,
+            p,
+            seed=0,
+            generator=torch.Generator(device=dev).manual_seed(0),
+            on_log=on_log,
+        ),
+        repeats + 1,
+    )
+    return {
+        "device": str(dev),
+        "prompts": prompts,
+        "group": group,
+        "new_tokens": new_tokens,
+        "prompt_len": prompt_len,
+        "step_s": spread(times),
+    }
 
 
-def bench_ppo(cfg: GPTConfig, rollouts: int = 64, new_tokens: int = 64, prompt_len: int = 32, epochs: int = 4,
-              mini_batch: int = 64, *, rm_forward: bool = True, repeats: int = 3,
-              device: str | torch.device | None = None) -> dict:
+def bench_ppo(
+    cfg: GPTConfig,
+    rollouts: int = 64,
+    new_tokens: int = 64,
+    prompt_len: int = 32,
+    epochs: int = 4,
+    mini_batch: int = 64,
+    *,
+    rm_forward: bool = True,
+    repeats: int = 3,
+    device: str | torch.device | None = None,
+) -> dict:
     """Seconds per update of rlhf_core.ppo.train_ppo: rollouts, reward (with `rm_forward`, a reward model of
     the policy's shape scores every rollout, as in TRL), old/ref/value passes, exact KL, shaped rewards, GAE,
     `epochs` passes over minibatches of `mini_batch` (TRL's default: one minibatch)."""
@@ -86,10 +132,25 @@ def bench_ppo(cfg: GPTConfig, rollouts: int = 64, new_tokens: int = 64, prompt_l
     ref.load_state_dict(policy.state_dict())
     value_head = ValueHead(cfg.d_model).to(dev)
     rows = prompt_rows(cfg, rollouts * (repeats + 1), prompt_len)
-    p = types.SimpleNamespace(steps=repeats + 1, batch_size=rollouts, mini_batch_size=mini_batch, epochs=epochs,
-                              lr=1e-6, kl_coef=0.05, reward_placement="last", resp_len=new_tokens, temperature=1.0,
-                              top_k=0, gamma=1.0, lam=0.95, clip_eps=0.2, vf_clip=0.2, vf_coef=0.1,
-                              weight_decay=0.0, grad_clip=1.0)
+    p = types.SimpleNamespace(
+        steps=repeats + 1,
+        batch_size=rollouts,
+        mini_batch_size=mini_batch,
+        epochs=epochs,
+        lr=1e-6,
+        kl_coef=0.05,
+        reward_placement="last",
+        resp_len=new_tokens,
+        temperature=1.0,
+        top_k=0,
+        gamma=1.0,
+        lam=0.95,
+        clip_eps=0.2,
+        vf_clip=0.2,
+        vf_coef=0.1,
+        weight_decay=0.0,
+        grad_clip=1.0,
+    )
 
     def reward(rs, texts):
         return torch.tensor([even_fraction(t) for t in texts])
@@ -104,11 +165,31 @@ def bench_ppo(cfg: GPTConfig, rollouts: int = 64, new_tokens: int = 64, prompt_l
             with torch.inference_mode():
                 return score_ids(rm, seqs, pad_id=0, batch_size=len(seqs))
 
-    times = between_logs(lambda on_log: train_ppo(policy, value_head, ref, IdTokenizer(), rows, reward, p, seed=0,
-                                                  generator=torch.Generator(device=dev).manual_seed(0),
-                                                  on_log=on_log), repeats + 1)
-    return {"device": str(dev), "rollouts": rollouts, "new_tokens": new_tokens, "prompt_len": prompt_len,
-            "epochs": epochs, "mini_batch": mini_batch, "rm_forward": rm_forward, "step_s": spread(times)}
+    times = between_logs(
+        lambda on_log: train_ppo(
+            policy,
+            value_head,
+            ref,
+            IdTokenizer(),
+            rows,
+            reward,
+            p,
+            seed=0,
+            generator=torch.Generator(device=dev).manual_seed(0),
+            on_log=on_log,
+        ),
+        repeats + 1,
+    )
+    return {
+        "device": str(dev),
+        "rollouts": rollouts,
+        "new_tokens": new_tokens,
+        "prompt_len": prompt_len,
+        "epochs": epochs,
+        "mini_batch": mini_batch,
+        "rm_forward": rm_forward,
+        "step_s": spread(times),
+    }
 
 
 def dpo_inputs(cfg: GPTConfig, pairs: int, seq: int, prompt_len: int):
@@ -122,8 +203,16 @@ def dpo_inputs(cfg: GPTConfig, pairs: int, seq: int, prompt_len: int):
     return [(ids(prompt_len), ids(n) + [2], ids(n) + [2]) for _ in range(pairs)]
 
 
-def bench_dpo(cfg: GPTConfig, pairs: int = 8, seq: int = 256, prompt_len: int = 64, *, repeats: int = 3,
-              beta: float = 0.1, device: str | torch.device | None = None) -> dict:
+def bench_dpo(
+    cfg: GPTConfig,
+    pairs: int = 8,
+    seq: int = 256,
+    prompt_len: int = 64,
+    *,
+    repeats: int = 3,
+    beta: float = 0.1,
+    device: str | torch.device | None = None,
+) -> dict:
     """Seconds per DPO optimiser step, ours: reference log-probs (inference mode), policy forward/backward
     over chosen + rejected (rlhf_core.dpo.accumulate_gradients, one micro-batch), clip, AdamW. Sampling
     the rejected answers (make_pairs) is left out: TRL's DPOTrainer takes them from the dataset."""

@@ -32,13 +32,29 @@ def run_trl_ppo(cfg: dict, rollouts: int, new_tokens: int, prompt_len: int, epoc
     from bench.hf import bench_ppo_trl
     from rlhf_core.model import GPTConfig
 
-    r = bench_ppo_trl(GPTConfig(**cfg), rollouts=rollouts, new_tokens=new_tokens, prompt_len=prompt_len,
-                      epochs=epochs, repeats=repeats, device="cpu")
+    r = bench_ppo_trl(
+        GPTConfig(**cfg),
+        rollouts=rollouts,
+        new_tokens=new_tokens,
+        prompt_len=prompt_len,
+        epochs=epochs,
+        repeats=repeats,
+        device="cpu",
+    )
     return {**r, "transformers_version": transformers.__version__, "torch_version": torch.__version__}
 
 
-def bench_ppo_trl112(cfg, trl_path: str | Path, rollouts: int = 64, new_tokens: int = 64, prompt_len: int = 32,
-                     epochs: int = 4, *, repeats: int = 3, timeout_s: float = 900) -> dict:
+def bench_ppo_trl112(
+    cfg,
+    trl_path: str | Path,
+    rollouts: int = 64,
+    new_tokens: int = 64,
+    prompt_len: int = 32,
+    epochs: int = 4,
+    *,
+    repeats: int = 3,
+    timeout_s: float = 900,
+) -> dict:
     """Runs run_trl_ppo in a child process with TRL 1.12 at `trl_path` (a folder, or a python executable);
     its result, or {"error": ...} naming why it did not run. CPU only (the reference figure is a CPU one)."""
     repo = str(Path(__file__).resolve().parent.parent)
@@ -49,13 +65,29 @@ def bench_ppo_trl112(cfg, trl_path: str | Path, rollouts: int = 64, new_tokens: 
         python, pythonpath = str(path), [repo]
     else:
         return {"error": f"--trl-ppo {trl_path}: no such folder or python"}
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(pythonpath), "TRL_EXPERIMENTAL_SILENCE": "1",
-           "CUDA_VISIBLE_DEVICES": ""}
-    spec = {"cfg": cfg.to_dict(), "rollouts": rollouts, "new_tokens": new_tokens, "prompt_len": prompt_len,
-            "epochs": epochs, "repeats": repeats}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(pythonpath),
+        "TRL_EXPERIMENTAL_SILENCE": "1",
+        "CUDA_VISIBLE_DEVICES": "",
+    }
+    spec = {
+        "cfg": cfg.to_dict(),
+        "rollouts": rollouts,
+        "new_tokens": new_tokens,
+        "prompt_len": prompt_len,
+        "epochs": epochs,
+        "repeats": repeats,
+    }
     try:
-        proc = subprocess.run([python, "-m", "bench.trl112", json.dumps(spec)], env=env, cwd=repo,
-                              capture_output=True, text=True, timeout=timeout_s)
+        proc = subprocess.run(
+            [python, "-m", "bench.trl112", json.dumps(spec)],
+            env=env,
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+        )
     except subprocess.TimeoutExpired:
         return {"error": f"TRL 1.12 PPO run exceeded {timeout_s:.0f} s"}
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]

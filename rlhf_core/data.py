@@ -43,8 +43,10 @@ def load_source(p: DataParams, seed: int) -> Dataset:
     elif path.is_dir() or not _looks_like_path(p.source):
         records, where = _read_hub(p.source, p.split), f"dataset '{p.source}'"
     else:
-        raise RlhfError(f"data.source: file '{p.source}' not found; point it at an existing "
-                        f"{'/'.join(LOCAL_FORMATS)} file, a Hugging Face dataset id, or 'builtin'")
+        raise RlhfError(
+            f"data.source: file '{p.source}' not found; point it at an existing "
+            f"{'/'.join(LOCAL_FORMATS)} file, a Hugging Face dataset id, or 'builtin'"
+        )
     return _split_records(records, where, p, seed)
 
 
@@ -60,16 +62,21 @@ def _builtin(p: DataParams, seed: int) -> Dataset:
     families: dict[str, int] = {}
     for row in suite.train:
         families[row["family"]] = families.get(row["family"], 0) + 1
-    stats = {"source": "builtin", "rows_read": len(suite.train) + len(suite.heldout) + len(suite.study),
-             "dropped": {}, "train_rows_per_family": dict(sorted(families.items()))}
+    stats = {
+        "source": "builtin",
+        "rows_read": len(suite.train) + len(suite.heldout) + len(suite.study),
+        "dropped": {},
+        "train_rows_per_family": dict(sorted(families.items())),
+    }
     return Dataset(suite.train, suite.heldout, suite.study, stats)
 
 
 def _read_local(path: Path) -> list[dict]:
     suffix = path.suffix.lower()
     if suffix not in LOCAL_FORMATS:
-        raise RlhfError(f"data file '{path}' has an unsupported extension '{suffix}'; "
-                        f"use one of {', '.join(LOCAL_FORMATS)}")
+        raise RlhfError(
+            f"data file '{path}' has an unsupported extension '{suffix}'; use one of {', '.join(LOCAL_FORMATS)}"
+        )
     if path.stat().st_size == 0:
         raise RlhfError(f"data file '{path}' is empty; it needs rows with columns instruction, input, output")
     try:
@@ -95,12 +102,15 @@ def _read_local(path: Path) -> list[dict]:
                         try:
                             records.append(json.loads(line))
                         except json.JSONDecodeError as e:
-                            raise RlhfError(f"data file '{path}' line {n} is not valid JSON ({e.msg}); "
-                                            "fix or remove that line") from None
+                            raise RlhfError(
+                                f"data file '{path}' line {n} is not valid JSON ({e.msg}); fix or remove that line"
+                            ) from None
                         if not isinstance(records[-1], dict):
                             kind = type(records[-1]).__name__
-                            raise RlhfError(f"data file '{path}' line {n} is a JSON {kind}, not an object; each line "
-                                            'must be one row {"instruction": ..., "output": ...}')
+                            raise RlhfError(
+                                f"data file '{path}' line {n} is a JSON {kind}, not an object; each line "
+                                'must be one row {"instruction": ..., "output": ...}'
+                            )
         elif suffix == ".parquet":
             import pyarrow.parquet as pq
 
@@ -112,18 +122,24 @@ def _read_local(path: Path) -> list[dict]:
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
             records = frame.to_dict(orient="records")
     except UnicodeDecodeError:
-        raise RlhfError(f"data file '{path}' is not UTF-8 text (a binary file named {suffix}?); "
-                        "re-encode it as UTF-8 or give it the extension of its real format") from None
+        raise RlhfError(
+            f"data file '{path}' is not UTF-8 text (a binary file named {suffix}?); "
+            "re-encode it as UTF-8 or give it the extension of its real format"
+        ) from None
     except json.JSONDecodeError as e:
-        raise RlhfError(f"data file '{path}' is not valid JSON (line {e.lineno}: {e.msg}); "
-                        "fix it or save it as .jsonl/.csv/.parquet") from None
+        raise RlhfError(
+            f"data file '{path}' is not valid JSON (line {e.lineno}: {e.msg}); "
+            "fix it or save it as .jsonl/.csv/.parquet"
+        ) from None
     except RlhfError:
         raise
     except MemoryError:
         raise RlhfError(f"data file '{path}' is too large to read into memory; use a smaller file") from None
     except Exception as e:  # pandas/pyarrow parse errors: a file that is not what its extension says
-        raise RlhfError(f"data file '{path}' could not be read as {suffix[1:]} ({_first_line(e)}); "
-                        "check that the file matches its extension") from None
+        raise RlhfError(
+            f"data file '{path}' could not be read as {suffix[1:]} ({_first_line(e)}); "
+            "check that the file matches its extension"
+        ) from None
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise RlhfError(f"data file '{path}' must hold a list of rows (objects with instruction, input, output)")
     return records
@@ -156,11 +172,14 @@ def _read_hub(name: str, split: str) -> list[dict]:
         # never run a dataset's loading script (datasets >= 4 has none to run and ignores the False)
         ds = datasets.load_dataset(name, split=split, trust_remote_code=False)
     except ValueError as e:
-        raise RlhfError(f"data.source: dataset '{name}' has no split '{split}' ({_first_line(e, 160)}); "
-                        "set data.split") from None
+        raise RlhfError(
+            f"data.source: dataset '{name}' has no split '{split}' ({_first_line(e, 160)}); set data.split"
+        ) from None
     except Exception as e:
-        raise RlhfError(f"data.source: could not load dataset '{name}' ({_first_line(e)}); check the id and your "
-                        "network, or use data.source: builtin") from None
+        raise RlhfError(
+            f"data.source: could not load dataset '{name}' ({_first_line(e)}); check the id and your "
+            "network, or use data.source: builtin"
+        ) from None
     return ds.to_list()
 
 
@@ -170,8 +189,10 @@ def _split_records(records: list[dict], where: str, p: DataParams, seed: int) ->
     columns = sorted({k for r in records for k in r}, key=str)
     for col in REQUIRED_COLUMNS:
         if col not in columns:
-            raise RlhfError(f"data {where} has no '{col}' column (columns: {_column_list(columns)}); "
-                            "it needs instruction, input (optional) and output")
+            raise RlhfError(
+                f"data {where} has no '{col}' column (columns: {_column_list(columns)}); "
+                "it needs instruction, input (optional) and output"
+            )
     dropped = {"empty_output": 0, "empty_instruction": 0, "not_text": 0, "too_long": 0}
     rows = []
     for i, r in enumerate(records):
@@ -191,16 +212,26 @@ def _split_records(records: list[dict], where: str, p: DataParams, seed: int) ->
         if not instruction:
             dropped["empty_instruction"] += 1
             continue
-        rows.append({"id": f"row{i}", "instruction": instruction, "input": input, "output": output,
-                     "family": None, "meta": None})
+        rows.append(
+            {
+                "id": f"row{i}",
+                "instruction": instruction,
+                "input": input,
+                "output": output,
+                "family": None,
+                "meta": None,
+            }
+        )
     if p.max_rows:
         rows = rows[: p.max_rows]
     # The study's 16 prompts are the first 16 rows; the held-out set is a seeded sample of the rest,
     # capped at a fifth of it so a small file still leaves most rows for training.
     min_rows = N_STUDY + 2 * 16
     if len(rows) < min_rows:
-        raise RlhfError(f"data {where} has {len(rows)} usable rows after cleaning (dropped: {dropped}); "
-                        f"at least {min_rows} are needed")
+        raise RlhfError(
+            f"data {where} has {len(rows)} usable rows after cleaning (dropped: {dropped}); "
+            f"at least {min_rows} are needed"
+        )
     study = [dict(r, name=_short_name(r["instruction"])) for r in rows[:N_STUDY]]
     rest = rows[N_STUDY:]
     order = list(range(len(rest)))
@@ -210,8 +241,12 @@ def _split_records(records: list[dict], where: str, p: DataParams, seed: int) ->
     held_set = set(held)
     heldout = [rest[i] for i in held]
     train = [r for i, r in enumerate(rest) if i not in held_set]
-    stats = {"source": p.source, "rows_read": len(records), "dropped": dropped,
-             "heldout_capped": n_heldout < p.n_heldout}
+    stats = {
+        "source": p.source,
+        "rows_read": len(records),
+        "dropped": dropped,
+        "heldout_capped": n_heldout < p.n_heldout,
+    }
     return Dataset(train, heldout, study, stats)
 
 
@@ -234,8 +269,9 @@ def read_split(data_dir: str | Path, split: str) -> list[dict]:
 
 
 def dataset_stats(ds: Dataset) -> dict:
-    return dict(ds.stats, n_train=len(ds.train), n_heldout=len(ds.heldout), n_study=len(ds.study),
-                has_gold=has_gold(ds.study))
+    return dict(
+        ds.stats, n_train=len(ds.train), n_heldout=len(ds.heldout), n_study=len(ds.study), has_gold=has_gold(ds.study)
+    )
 
 
 def has_gold(rows: list[dict]) -> bool:

@@ -40,13 +40,18 @@ class Pairs:
 
     @staticmethod
     def concat(parts: list[Pairs]) -> Pairs:
-        return Pairs([x for q in parts for x in q.prompts], [x for q in parts for x in q.chosen],
-                     [x for q in parts for x in q.rejected], torch.cat([q.ref_chosen for q in parts]),
-                     torch.cat([q.ref_rejected for q in parts]))
+        return Pairs(
+            [x for q in parts for x in q.prompts],
+            [x for q in parts for x in q.chosen],
+            [x for q in parts for x in q.rejected],
+            torch.cat([q.ref_chosen for q in parts]),
+            torch.cat([q.ref_rejected for q in parts]),
+        )
 
     def slice(self, a: int, b: int) -> Pairs:
-        return Pairs(self.prompts[a:b], self.chosen[a:b], self.rejected[a:b], self.ref_chosen[a:b],
-                     self.ref_rejected[a:b])
+        return Pairs(
+            self.prompts[a:b], self.chosen[a:b], self.rejected[a:b], self.ref_chosen[a:b], self.ref_rejected[a:b]
+        )
 
 
 def sequence_logps(model: GPT, prompts: list[list[int]], responses: list[list[int]], pad_id: int) -> torch.Tensor:
@@ -57,21 +62,40 @@ def sequence_logps(model: GPT, prompts: list[list[int]], responses: list[list[in
 
 
 @torch.inference_mode()
-def make_pairs(ref: GPT, tok: TextTokenizer, rows: list[dict], *, temperature: float, top_k: int | None,
-               max_new_tokens: int, generator: torch.Generator, redraws: int = 0) -> tuple[Pairs, dict]:
+def make_pairs(
+    ref: GPT,
+    tok: TextTokenizer,
+    rows: list[dict],
+    *,
+    temperature: float,
+    top_k: int | None,
+    max_new_tokens: int,
+    generator: torch.Generator,
+    redraws: int = 0,
+) -> tuple[Pairs, dict]:
     """Pairs for `rows` and their counts. A rejected sample identical to the chosen answer (the SFT model
     reproduces the reference) makes a void pair: its two log-ratios cancel and it has no gradient. Such
     samples are redrawn up to `redraws` times; pairs still void are dropped. Counts: `void` (first draws
     identical to the chosen answer), `skipped` (dropped after the redraws)."""
     prompts = tok.encode_prompts(rows)
     room = ref.cfg.block_size
-    chosen = [(ids + [tok.eos_id])[: max(1, room - len(p))] for p, ids in
-              zip(prompts, tok.encode_batch([r["output"] for r in rows]))]
+    chosen = [
+        (ids + [tok.eos_id])[: max(1, room - len(p))]
+        for p, ids in zip(prompts, tok.encode_batch([r["output"] for r in rows]))
+    ]
     max_new = max(1, min(max_new_tokens, room - max(len(p) for p in prompts)))
 
     def sample(idx: list[int]) -> list[list[int]]:
-        gen = generate(ref, [prompts[i] for i in idx], max_new_tokens=max_new, eos_id=tok.eos_id, pad_id=tok.pad_id,
-                       temperature=temperature, top_k=top_k, generator=generator)
+        gen = generate(
+            ref,
+            [prompts[i] for i in idx],
+            max_new_tokens=max_new,
+            eos_id=tok.eos_id,
+            pad_id=tok.pad_id,
+            temperature=temperature,
+            top_k=top_k,
+            generator=generator,
+        )
         return [r if r else [tok.eos_id] for r in with_eos(gen.to_lists(), gen.finished.tolist(), tok.eos_id)]
 
     rejected = sample(list(range(len(rows))))
@@ -115,15 +139,26 @@ def accumulate_gradients(policy: GPT, pairs: Pairs, *, beta: float, micro_batch:
     stats["rejected_logp"] = pi_r.mean().item()
     # The failure mode to watch: both log-ratios negative means the margin grows only because the
     # rejected answer falls faster than the chosen one, which is itself being unlearned.
-    stats["both_falling"] = float(((pi_c - pairs.ref_chosen) < 0).logical_and((pi_r - pairs.ref_rejected) < 0)
-                                  .float().mean())
+    stats["both_falling"] = float(
+        ((pi_c - pairs.ref_chosen) < 0).logical_and((pi_r - pairs.ref_rejected) < 0).float().mean()
+    )
     stats["rejected_len"] = sum(len(r) for r in pairs.rejected) / n
     return stats
 
 
-def train_dpo(policy: GPT, ref: GPT, tok: TextTokenizer, rows: list[dict], p, *, seed: int,
-              generator: torch.Generator, on_log: Callable[[int, dict], None],
-              on_progress: Callable[[int, int], None] | None = None, resume: Resume | None = None) -> None:
+def train_dpo(
+    policy: GPT,
+    ref: GPT,
+    tok: TextTokenizer,
+    rows: list[dict],
+    p,
+    *,
+    seed: int,
+    generator: torch.Generator,
+    on_log: Callable[[int, dict], None],
+    on_progress: Callable[[int, int], None] | None = None,
+    resume: Resume | None = None,
+) -> None:
     """`p` is a DPOParams. Prompts are drawn without replacement (reshuffled each pass) by a seeded RNG.
     With `resume`, a killed run continues from its last saved step."""
     rng = random.Random(seed)
@@ -137,8 +172,12 @@ def train_dpo(policy: GPT, ref: GPT, tok: TextTokenizer, rows: list[dict], p, *,
         opt.zero_grad(set_to_none=True)
         stats = accumulate_gradients(policy, pairs, beta=p.beta, micro_batch=p.batch_size, pad_id=tok.pad_id)
         stats["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(policy.parameters(), p.grad_clip or float("inf")))
-        stats.update(void_share=counts["void"] / counts["drawn"], replaced_prompts=counts["skipped"],
-                     pairs=len(pairs), optimizer_steps=step + 1)
+        stats.update(
+            void_share=counts["void"] / counts["drawn"],
+            replaced_prompts=counts["skipped"],
+            pairs=len(pairs),
+            optimizer_steps=step + 1,
+        )
         check_finite(step + 1, stats, where(resume))
         opt.step()
         on_log(step + 1, stats)
@@ -150,8 +189,17 @@ def train_dpo(policy: GPT, ref: GPT, tok: TextTokenizer, rows: list[dict], p, *,
 PROMPT_REDRAWS = 8  # rounds of fresh prompts for pairs dropped as void, before a step goes short
 
 
-def make_step_pairs(ref: GPT, tok: TextTokenizer, rows: list[dict], n: int, p, *, rng: random.Random,
-                    order: list[int], generator: torch.Generator) -> tuple[Pairs, dict]:
+def make_step_pairs(
+    ref: GPT,
+    tok: TextTokenizer,
+    rows: list[dict],
+    n: int,
+    p,
+    *,
+    rng: random.Random,
+    order: list[int],
+    generator: torch.Generator,
+) -> tuple[Pairs, dict]:
     """`n` non-void pairs for one step: prompts whose pair stays void after `p.void_redraws` resamples are
     replaced by fresh prompts (bounded rounds). Counts: drawn prompts, void first draws, replaced prompts."""
     from rlhf_core.errors import RlhfError
@@ -161,14 +209,26 @@ def make_step_pairs(ref: GPT, tok: TextTokenizer, rows: list[dict], n: int, p, *
         need = n - sum(len(x) for x in got)
         if need == 0:
             break
-        pairs, c = make_pairs(ref, tok, draw(rows, need, rng, order), temperature=p.rej_temperature,
-                              top_k=p.rej_top_k or None, max_new_tokens=p.rej_max_new_tokens, generator=generator,
-                              redraws=p.void_redraws)
+        pairs, c = make_pairs(
+            ref,
+            tok,
+            draw(rows, need, rng, order),
+            temperature=p.rej_temperature,
+            top_k=p.rej_top_k or None,
+            max_new_tokens=p.rej_max_new_tokens,
+            generator=generator,
+            redraws=p.void_redraws,
+        )
         got.append(pairs)
-        counts = {"drawn": counts["drawn"] + need, "void": counts["void"] + c["void"],
-                  "skipped": counts["skipped"] + c["skipped"]}
+        counts = {
+            "drawn": counts["drawn"] + need,
+            "void": counts["void"] + c["void"],
+            "skipped": counts["skipped"] + c["skipped"],
+        }
     pairs = Pairs.concat(got)
     if not len(pairs):
-        raise RlhfError(f"dpo: every rejected sample of {counts['drawn']} prompts equals the chosen answer, even after "
-                        f"{p.void_redraws} resamples each; raise dpo.rej_temperature or dpo.void_redraws")
+        raise RlhfError(
+            f"dpo: every rejected sample of {counts['drawn']} prompts equals the chosen answer, even after "
+            f"{p.void_redraws} resamples each; raise dpo.rej_temperature or dpo.void_redraws"
+        )
     return pairs, counts

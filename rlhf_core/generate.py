@@ -44,8 +44,9 @@ def _sample_probs(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     return idx.clamp_(max=probs.shape[-1] - 1)
 
 
-def _sample(logits: torch.Tensor, temperature: float, top_k: int | None, greedy: bool,
-            u: torch.Tensor | None) -> torch.Tensor:
+def _sample(
+    logits: torch.Tensor, temperature: float, top_k: int | None, greedy: bool, u: torch.Tensor | None
+) -> torch.Tensor:
     """logits (B, V) float32, uniforms u (B, 1) -> next tokens (B,)."""
     if greedy:
         return logits.max(dim=-1).indices  # first max on ties, like argmax, but ~3x faster on CPU
@@ -57,9 +58,18 @@ def _sample(logits: torch.Tensor, temperature: float, top_k: int | None, greedy:
 
 
 @torch.inference_mode()
-def generate(model: GPT, prompts: list[list[int]], *, max_new_tokens: int, eos_id: int, pad_id: int,
-             temperature: float = 1.0, top_k: int | None = None, greedy: bool = False,
-             generator: torch.Generator | None = None) -> Generation:
+def generate(
+    model: GPT,
+    prompts: list[list[int]],
+    *,
+    max_new_tokens: int,
+    eos_id: int,
+    pad_id: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    greedy: bool = False,
+    generator: torch.Generator | None = None,
+) -> Generation:
     """Sample up to `max_new_tokens` tokens after each prompt.
 
     temperature == 0 means greedy. `generator` may live on any device (a CPU generator with a CUDA
@@ -81,8 +91,10 @@ def generate(model: GPT, prompts: list[list[int]], *, max_new_tokens: int, eos_i
     V = model.cfg.vocab_size
     lo, hi = min(min(p) for p in prompts), max(max(p) for p in prompts)
     if lo < 0 or hi >= V or not 0 <= pad_id < V:
-        raise RlhfError(f"generate: token ids must lie in [0, {V}) (vocab_size); got prompt ids in [{lo}, {hi}] "
-                        f"and pad_id {pad_id}; use the tokenizer that matches the checkpoint")
+        raise RlhfError(
+            f"generate: token ids must lie in [0, {V}) (vocab_size); got prompt ids in [{lo}, {hi}] "
+            f"and pad_id {pad_id}; use the tokenizer that matches the checkpoint"
+        )
     block = model.cfg.block_size
     B = len(prompts)
     P = max(len(p) for p in prompts)
@@ -112,8 +124,9 @@ def generate(model: GPT, prompts: list[list[int]], *, max_new_tokens: int, eos_i
             positions = None  # default arange, identical for every row
 
         cache = model.new_kv_cache(T_total)
-        h = model.hidden_states(idx, positions=positions,
-                                attn_mask=None if key_mask is None else key_mask[:, :P], kv_cache=cache)
+        h = model.hidden_states(
+            idx, positions=positions, attn_mask=None if key_mask is None else key_mask[:, :P], kv_cache=cache
+        )
         logits = model.logits(h[:, -1])  # (B, V)
 
         out = torch.full((B, max_new_tokens), pad_id, dtype=torch.long, device=device)
@@ -137,9 +150,12 @@ def generate(model: GPT, prompts: list[list[int]], *, max_new_tokens: int, eos_i
             if (t + 1) % CHECK_EVERY == 0 and bool(finished.all()):
                 n_steps = t + 1
                 break
-            h = model.hidden_states(nxt[:, None], positions=pos[:, None],
-                                    attn_mask=None if key_mask is None else key_mask[:, : cache.length + 1],
-                                    kv_cache=cache)
+            h = model.hidden_states(
+                nxt[:, None],
+                positions=pos[:, None],
+                attn_mask=None if key_mask is None else key_mask[:, : cache.length + 1],
+                kv_cache=cache,
+            )
             logits = model.logits(h[:, -1])
             pos += 1
         return Generation(tokens=out[:, :n_steps], lengths=lengths, finished=finished)

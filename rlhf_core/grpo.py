@@ -22,10 +22,22 @@ from rlhf_core.runtime import check_finite
 from rlhf_core.tokenizer import TextTokenizer
 
 
-def train_grpo(policy: GPT, ref: GPT, tok: TextTokenizer, rows: list[dict], reward_fn: RewardFn, p, *, seed: int,
-               generator: torch.Generator, on_log: Callable[[int, dict], None], gold_fn: RewardFn | None = None,
-               on_groups: Callable[[int, list[dict]], None] | None = None,
-               on_progress: Callable[[int, int], None] | None = None, resume: Resume | None = None) -> None:
+def train_grpo(
+    policy: GPT,
+    ref: GPT,
+    tok: TextTokenizer,
+    rows: list[dict],
+    reward_fn: RewardFn,
+    p,
+    *,
+    seed: int,
+    generator: torch.Generator,
+    on_log: Callable[[int, dict], None],
+    gold_fn: RewardFn | None = None,
+    on_groups: Callable[[int, list[dict]], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    resume: Resume | None = None,
+) -> None:
     """`p` is a GRPOParams. `on_groups(step, [{id, family, rewards, std}])` receives every group;
     `gold_fn`, when given (builtin data), scores the same samples with the gold judge for logging only."""
     rng, order = random.Random(seed), []
@@ -38,8 +50,15 @@ def train_grpo(policy: GPT, ref: GPT, tok: TextTokenizer, rows: list[dict], rewa
         group_rows = draw(rows, p.prompts_per_step, rng, order)
         rep_rows = [r for r in group_rows for _ in range(k)]  # groups are contiguous
         policy.eval()
-        prompts, responses, texts = rollout(policy, tok, rep_rows, temperature=p.gen_temperature,
-                                            top_k=p.gen_top_k or None, max_new_tokens=p.resp_len, generator=generator)
+        prompts, responses, texts = rollout(
+            policy,
+            tok,
+            rep_rows,
+            temperature=p.gen_temperature,
+            top_k=p.gen_top_k or None,
+            max_new_tokens=p.resp_len,
+            generator=generator,
+        )
         rewards = reward_fn(rep_rows, texts).float().view(-1, k).cpu()  # (P, k)
         advantages, std = grpo_advantages(rewards)
         batch = build_sequences(prompts, responses, tok.pad_id).to(device)
@@ -60,19 +79,33 @@ def train_grpo(policy: GPT, ref: GPT, tok: TextTokenizer, rows: list[dict], rewa
             grad_norm = float(torch.nn.utils.clip_grad_norm_(policy.parameters(), p.grad_clip or float("inf")))
             check_finite(step + 1, {"loss": loss.item(), "grad_norm": grad_norm}, where(resume))
             opt.step()
-        collapsed = (std < p.collapse_threshold)
-        stats = {"loss": loss.item(), "reward_mean": rewards.mean().item(), "group_std_mean": std.mean().item(),
-                 "group_std_min": std.min().item(), "collapsed_groups": int(collapsed.sum()),
-                 "collapsed_frac": collapsed.float().mean().item(), "kl": st["kl"], "clipfrac": st["clipfrac"],
-                 "grad_norm": grad_norm, "response_len": float(batch.mask.sum(-1).float().mean()),
-                 "kl_k1": masked_mean(old_logp - ref_logp, batch.mask).item(), "optimizer_steps": (step + 1) * p.epochs}
+        collapsed = std < p.collapse_threshold
+        stats = {
+            "loss": loss.item(),
+            "reward_mean": rewards.mean().item(),
+            "group_std_mean": std.mean().item(),
+            "group_std_min": std.min().item(),
+            "collapsed_groups": int(collapsed.sum()),
+            "collapsed_frac": collapsed.float().mean().item(),
+            "kl": st["kl"],
+            "clipfrac": st["clipfrac"],
+            "grad_norm": grad_norm,
+            "response_len": float(batch.mask.sum(-1).float().mean()),
+            "kl_k1": masked_mean(old_logp - ref_logp, batch.mask).item(),
+            "optimizer_steps": (step + 1) * p.epochs,
+        }
         if gold_fn is not None:
             stats["gold_mean"] = gold_fn(rep_rows, texts).float().mean().item()
         check_finite(step + 1, stats, where(resume))
         on_log(step + 1, stats)
         if on_groups:
-            on_groups(step + 1, [{"id": r.get("id"), "family": r.get("family"), "rewards": g.tolist(), "std": s.item()}
-                                 for r, g, s in zip(group_rows, rewards, std)])
+            on_groups(
+                step + 1,
+                [
+                    {"id": r.get("id"), "family": r.get("family"), "rewards": g.tolist(), "std": s.item()}
+                    for r, g, s in zip(group_rows, rewards, std)
+                ],
+            )
         checkpoint(resume, step + 1, order)
         if on_progress:
             on_progress(step + 1, p.steps)

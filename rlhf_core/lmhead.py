@@ -69,8 +69,9 @@ class _LabelLogprobs(torch.autograd.Function):
         return grad_h, None if grad_w is None else grad_w.to(weight.dtype), None, None
 
 
-def label_logprobs(h: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor, *,
-                   entropy: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+def label_logprobs(
+    h: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor, *, entropy: bool = False
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """log softmax(h @ weight.T)[labels] per row, and optionally the entropy of each row's softmax.
 
     h (N, d), weight (V, d), labels (N,) -> float32 (N,), (N,) or None. Differentiable in h and
@@ -107,8 +108,9 @@ class _LinearCrossEntropy(torch.autograd.Function):
         return grad_h * g.to(grad_h.dtype), grad_w * g.to(grad_w.dtype), None, None, None
 
 
-def linear_cross_entropy(h: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor,
-                         reduction: str = "mean") -> torch.Tensor:
+def linear_cross_entropy(
+    h: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor, reduction: str = "mean"
+) -> torch.Tensor:
     """F.cross_entropy(h @ weight.T, labels, reduction) for h (N, d), weight (V, d), labels (N,),
     without the (N, V) logits. reduction: "mean" | "sum". Returns a float32 scalar."""
     if reduction not in ("mean", "sum"):
@@ -119,8 +121,15 @@ def linear_cross_entropy(h: torch.Tensor, weight: torch.Tensor, labels: torch.Te
 
 
 @torch.no_grad()
-def logprobs_and_kl(h: torch.Tensor, weight: torch.Tensor, h_ref: torch.Tensor, weight_ref: torch.Tensor,
-                    labels: torch.Tensor | None = None, *, entropy: bool = False) -> tuple[torch.Tensor | None, ...]:
+def logprobs_and_kl(
+    h: torch.Tensor,
+    weight: torch.Tensor,
+    h_ref: torch.Tensor,
+    weight_ref: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    *,
+    entropy: bool = False,
+) -> tuple[torch.Tensor | None, ...]:
     """Two models' log-probs of `labels`, the exact KL(pi || pi_ref) = sum_v pi(v) (log pi(v) -
     log pi_ref(v)) and pi's entropy per row, from each block's logits computed once; pi =
     softmax(h @ weight.T), pi_ref likewise. (N, d) x2, labels (N,) or None -> float32 (N,) tensors

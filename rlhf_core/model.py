@@ -139,7 +139,11 @@ class Attention(nn.Module):
         if kv_cache is not None:
             k, v = kv_cache.update(self.layer, k, v)  # (B, H, T_keys, Dh)
         y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, is_causal=is_causal,
+            q,
+            k,
+            v,
+            attn_mask=mask,
+            is_causal=is_causal,
             dropout_p=self.dropout if self.training else 0.0,
         )  # (B, H, T, Dh)
         y = y.transpose(1, 2).reshape(B, T, C)
@@ -152,10 +156,16 @@ class Attention(nn.Module):
         b = torch.arange(B, device=x.device)
         qkv = self.qkv(x).view(B, T, 3, self.n_head, self.head_dim).permute(2, 0, 3, 1, 4)  # (3, B, H, T, Dh)
         k = apply_rope(qkv[1], cos.to(qkv.dtype), sin.to(qkv.dtype))
-        q = apply_rope(qkv[0][b, :, rows][:, :, None], cos[b, :, rows][:, :, None].to(qkv.dtype),
-                       sin[b, :, rows][:, :, None].to(qkv.dtype))  # (B, H, 1, Dh)
+        q = apply_rope(
+            qkv[0][b, :, rows][:, :, None],
+            cos[b, :, rows][:, :, None].to(qkv.dtype),
+            sin[b, :, rows][:, :, None].to(qkv.dtype),
+        )  # (B, H, 1, Dh)
         y = F.scaled_dot_product_attention(
-            q, k, qkv[2], attn_mask=None if mask is None else mask[b, :, rows][:, :, None],
+            q,
+            k,
+            qkv[2],
+            attn_mask=None if mask is None else mask[b, :, rows][:, :, None],
             dropout_p=self.dropout if self.training else 0.0,
         )  # (B, H, 1, Dh)
         return self.proj(y.reshape(B, C))
@@ -236,8 +246,9 @@ class GPT(nn.Module):
         T_keys = offset + T
         if attn_mask is not None:
             if attn_mask.shape[-1] != T_keys:
-                raise ValueError(f"attn_mask covers {attn_mask.shape[-1]} keys, "
-                                 f"expected {T_keys} (cache {offset} + {T})")
+                raise ValueError(
+                    f"attn_mask covers {attn_mask.shape[-1]} keys, expected {T_keys} (cache {offset} + {T})"
+                )
             mask = attn_mask.to(torch.bool)[:, None, None, :]  # (B, 1, 1, T_keys)
             if T == 1:
                 return mask, False
@@ -252,8 +263,9 @@ class GPT(nn.Module):
         mask = mask | (k_pos == q_pos)
         return mask, False
 
-    def hidden_states(self, idx, *, positions=None, attn_mask=None, kv_cache: KVCache | None = None,
-                      rows: torch.Tensor | None = None):
+    def hidden_states(
+        self, idx, *, positions=None, attn_mask=None, kv_cache: KVCache | None = None, rows: torch.Tensor | None = None
+    ):
         """Final-normed hidden states (B, T, d); with `rows` (B,) positions, those positions' only, (B, d).
 
         `rows` is for a bidirectional encoder read at one position (the reward model's EOS pooling): no

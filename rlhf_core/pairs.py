@@ -48,6 +48,7 @@ def without_leaks(train_rows: list[dict], *protected: list[dict]) -> tuple[list[
 
 # --- corruptions of a reference answer (pure functions of the text and an rng) ---------------------
 
+
 def truncated(text: str, rng: random.Random) -> str | None:
     words = text.split()
     if len(words) < 2:
@@ -97,19 +98,32 @@ def corrupt(kind: str, row: dict, pool: list[dict], rng: random.Random) -> str |
 
 # --- pair records ---------------------------------------------------------------------------------
 
+
 def _pair(row: dict, chosen: str, rejected: str, source: str, gold: tuple[float, float] | None) -> dict:
-    return {"prompt_id": row.get("id"), "family": row.get("family"), "instruction": row["instruction"],
-            "input": row.get("input") or "", "chosen": chosen, "rejected": rejected, "source": source,
-            "gold_chosen": gold[0] if gold else None, "gold_rejected": gold[1] if gold else None,
-            # how strongly chosen beats rejected: the gold gap (builtin) or 1 (the human answer wins)
-            "strength": round(gold[0] - gold[1], 6) if gold else 1.0}
+    return {
+        "prompt_id": row.get("id"),
+        "family": row.get("family"),
+        "instruction": row["instruction"],
+        "input": row.get("input") or "",
+        "chosen": chosen,
+        "rejected": rejected,
+        "source": source,
+        "gold_chosen": gold[0] if gold else None,
+        "gold_rejected": gold[1] if gold else None,
+        # how strongly chosen beats rejected: the gold gap (builtin) or 1 (the human answer wins)
+        "strength": round(gold[0] - gold[1], 6) if gold else 1.0,
+    }
 
 
-def ranked_pairs(row: dict, samples: list[str], golds: list[float], *, margin: float, max_pairs: int,
-                 rng: random.Random) -> list[dict]:
+def ranked_pairs(
+    row: dict, samples: list[str], golds: list[float], *, margin: float, max_pairs: int, rng: random.Random
+) -> list[dict]:
     """SFT-vs-SFT pairs of one prompt whose gold scores differ by >= margin (at most max_pairs, chosen at random)."""
-    candidates = [(i, j) for i, j in itertools.combinations(range(len(samples)), 2)
-                  if abs(golds[i] - golds[j]) >= margin and samples[i].strip() != samples[j].strip()]
+    candidates = [
+        (i, j)
+        for i, j in itertools.combinations(range(len(samples)), 2)
+        if abs(golds[i] - golds[j]) >= margin and samples[i].strip() != samples[j].strip()
+    ]
     rng.shuffle(candidates)
     pairs = []
     for i, j in candidates[:max_pairs]:
@@ -118,8 +132,9 @@ def ranked_pairs(row: dict, samples: list[str], golds: list[float], *, margin: f
     return pairs
 
 
-def reference_pairs(row: dict, pool: list[dict], *, n: int, rng: random.Random, gold: GoldFn | None,
-                    margin: float) -> list[dict]:
+def reference_pairs(
+    row: dict, pool: list[dict], *, n: int, rng: random.Random, gold: GoldFn | None, margin: float
+) -> list[dict]:
     """The reference answer vs up to n corruptions of distinct kinds (with a judge: only those it ranks lower by
     margin)."""
     kinds = list(CORRUPTIONS)
@@ -142,8 +157,17 @@ def reference_pairs(row: dict, pool: list[dict], *, n: int, rng: random.Random, 
     return pairs
 
 
-def builtin_pairs(rows: list[dict], samples: list[list[str]], *, gold: GoldFn, margin: float, sft_pairs: int,
-                  ref_pairs: int, seed: int, split: str) -> list[dict]:
+def builtin_pairs(
+    rows: list[dict],
+    samples: list[list[str]],
+    *,
+    gold: GoldFn,
+    margin: float,
+    sft_pairs: int,
+    ref_pairs: int,
+    seed: int,
+    split: str,
+) -> list[dict]:
     """Pairs for rows with a gold judge: SFT samples ranked by gold, plus reference-vs-corruption pairs."""
     if len(samples) != len(rows):
         raise RlhfError(f"builtin_pairs: {len(samples)} sample lists for {len(rows)} rows; give one list per row")
@@ -182,13 +206,32 @@ def source_counts(pairs: list[dict]) -> dict[str, int]:
     return dict(sorted(Counter(p["source"] for p in pairs).items()))
 
 
-def sample_responses(policy, tok, rows: list[dict], k: int, *, temperature: float, top_k: int | None,
-                     max_new_tokens: int, batch_size: int, generator) -> list[list[str]]:
+def sample_responses(
+    policy,
+    tok,
+    rows: list[dict],
+    k: int,
+    *,
+    temperature: float,
+    top_k: int | None,
+    max_new_tokens: int,
+    batch_size: int,
+    generator,
+) -> list[list[str]]:
     """k SFT samples per row (the fast batched KV-cache sampler), as decoded text: one list per row."""
     from rlhf_core.evaluate import answer
 
-    flat = answer(policy, tok, [r for r in rows for _ in range(k)], max_new_tokens=max_new_tokens,
-                  batch_size=batch_size, greedy=False, temperature=temperature, top_k=top_k, generator=generator)
+    flat = answer(
+        policy,
+        tok,
+        [r for r in rows for _ in range(k)],
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        greedy=False,
+        temperature=temperature,
+        top_k=top_k,
+        generator=generator,
+    )
     return [flat[i * k : (i + 1) * k] for i in range(len(rows))]
 
 
@@ -208,20 +251,35 @@ def pick_prompts(rows: list[dict], n: int, seed: int) -> list[dict]:
 
 def rm_sampling(r: RMParams, generator) -> dict:
     """How the reward-model stage samples the SFT policy (pairs and trust samples)."""
-    return dict(temperature=r.sample_temperature, top_k=r.sample_top_k or None, max_new_tokens=r.sample_max_new_tokens,
-                batch_size=r.gen_batch_size, generator=generator)
+    return dict(
+        temperature=r.sample_temperature,
+        top_k=r.sample_top_k or None,
+        max_new_tokens=r.sample_max_new_tokens,
+        batch_size=r.gen_batch_size,
+        generator=generator,
+    )
 
 
-def preference_pairs(policy, tok, rows: list[dict], r: RMParams, *, gold: GoldFn | None, seed: int, split: str,
-                     generator) -> tuple[list[dict], list[list[str]]]:
+def preference_pairs(
+    policy, tok, rows: list[dict], r: RMParams, *, gold: GoldFn | None, seed: int, split: str, generator
+) -> tuple[list[dict], list[list[str]]]:
     """One split's pairs and the SFT samples they came from: with a gold judge, `r.samples_per_prompt`
     samples per prompt ranked by it plus reference-vs-corruption pairs; without, reference vs one sample
     and vs another prompt's answer."""
     sampling = rm_sampling(r, generator)
     if gold is not None:
         samples = sample_responses(policy, tok, rows, r.samples_per_prompt, **sampling)
-        return builtin_pairs(rows, samples, gold=gold, margin=r.gold_margin, sft_pairs=r.sft_pairs_per_prompt,
-                             ref_pairs=r.ref_pairs_per_prompt, seed=seed, split=split), samples
+        return builtin_pairs(
+            rows,
+            samples,
+            gold=gold,
+            margin=r.gold_margin,
+            sft_pairs=r.sft_pairs_per_prompt,
+            ref_pairs=r.ref_pairs_per_prompt,
+            seed=seed,
+            split=split,
+        ), samples
     samples = sample_responses(policy, tok, rows, 1, **sampling)
-    return reference_only_pairs(rows, [s[0] for s in samples], n=r.ref_pairs_per_prompt, seed=seed,
-                                split=split), samples
+    return reference_only_pairs(
+        rows, [s[0] for s in samples], n=r.ref_pairs_per_prompt, seed=seed, split=split
+    ), samples

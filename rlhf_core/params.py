@@ -31,8 +31,15 @@ import yaml
 from rlhf_core.errors import RlhfError
 
 
-def knob(default: Any, help: str, *, min: float | None = None, max: float | None = None,
-         gt: float | None = None, choices: tuple | None = None) -> Any:
+def knob(
+    default: Any,
+    help: str,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    gt: float | None = None,
+    choices: tuple | None = None,
+) -> Any:
     """A dataclass field with its help text and allowed range."""
     meta = {"help": help, "min": min, "max": max, "gt": gt, "choices": choices}
     return field(default=default, metadata=meta)
@@ -40,8 +47,11 @@ def knob(default: Any, help: str, *, min: float | None = None, max: float | None
 
 @dataclass(frozen=True)
 class DataParams:
-    source: str = knob("builtin", "'builtin' (offline suite with a gold judge), a Hugging Face dataset id "
-                       "(e.g. tatsu-lab/alpaca), or a path to a json/jsonl/parquet/csv file")
+    source: str = knob(
+        "builtin",
+        "'builtin' (offline suite with a gold judge), a Hugging Face dataset id "
+        "(e.g. tatsu-lab/alpaca), or a path to a json/jsonl/parquet/csv file",
+    )
     n_train: int = knob(50_000, "builtin: number of training rows", min=16)
     n_heldout: int = knob(512, "held-out evaluation prompts (never trained on)", min=16)
     split: str = knob("train", "hub datasets: the split to load")
@@ -91,18 +101,28 @@ class RMParams:
     n_head: int = knob(4, "attention heads (must divide d_model)", min=1, max=64)
     d_model: int = knob(256, "embedding width", min=8, max=8192)
     ffn_hidden: int = knob(0, "SwiGLU hidden width (0 = 8/3 * d_model rounded up to a multiple of 8)", min=0)
-    block_size: int = knob(256, "max tokens of prompt + response + EOS (longer responses are cut, EOS kept)",
-                           min=16, max=16384)
-    pooling: str = knob("eos", "what the scalar head reads: 'eos' (the final EOS token's state, which attends "
-                        "to every token) or 'mean' (masked mean of all real tokens)", choices=("eos", "mean"))
+    block_size: int = knob(
+        256, "max tokens of prompt + response + EOS (longer responses are cut, EOS kept)", min=16, max=16384
+    )
+    pooling: str = knob(
+        "eos",
+        "what the scalar head reads: 'eos' (the final EOS token's state, which attends "
+        "to every token) or 'mean' (masked mean of all real tokens)",
+        choices=("eos", "mean"),
+    )
     # preference pairs
     pair_prompts: int = knob(4000, "training prompts used to build pairs (0 = all)", min=0)
     samples_per_prompt: int = knob(4, "builtin: SFT samples per prompt, ranked by the gold judge", min=2, max=64)
     gold_margin: float = knob(0.2, "builtin: keep a pair only if its gold scores differ by at least this", gt=0, max=1)
     sft_pairs_per_prompt: int = knob(3, "builtin: at most this many SFT-vs-SFT pairs per prompt", min=0)
-    ref_pairs_per_prompt: int = knob(2, "reference answer vs a corrupted or mismatched answer: pairs per prompt "
-                                     "(builtin: of truncated, shuffled, mismatched, repeated; hub/local: an SFT "
-                                     "sample and another prompt's answer)", min=0, max=4)
+    ref_pairs_per_prompt: int = knob(
+        2,
+        "reference answer vs a corrupted or mismatched answer: pairs per prompt "
+        "(builtin: of truncated, shuffled, mismatched, repeated; hub/local: an SFT "
+        "sample and another prompt's answer)",
+        min=0,
+        max=4,
+    )
     heldout_prompts: int = knob(256, "held-out prompts used to build the held-out pairs (0 = all)", min=0)
     sample_temperature: float = knob(1.0, "SFT sampling temperature for pairs and trust samples", gt=0)
     sample_top_k: int = knob(50, "SFT sampling top-k (0 = no filter)", min=0)
@@ -119,16 +139,22 @@ class RMParams:
     beta1: float = knob(0.9, "AdamW beta1", min=0, max=0.9999)
     beta2: float = knob(0.95, "AdamW beta2", min=0, max=0.9999)
     grad_clip: float = knob(1.0, "max gradient norm (0 = no clipping)", min=0)
-    margin: float = knob(0.0, "Llama-2 margin: the loss wants r_chosen - r_rejected > margin x pair strength "
-                         "(builtin: the gold gap; hub/local: 1); 0 = plain Bradley-Terry", min=0)
-    center_coef: float = knob(0.01, "reward centring: + center_coef * mean((r_chosen + r_rejected)^2), keeps "
-                              "rewards near 0", min=0)
+    margin: float = knob(
+        0.0,
+        "Llama-2 margin: the loss wants r_chosen - r_rejected > margin x pair strength "
+        "(builtin: the gold gap; hub/local: 1); 0 = plain Bradley-Terry",
+        min=0,
+    )
+    center_coef: float = knob(
+        0.01, "reward centring: + center_coef * mean((r_chosen + r_rejected)^2), keeps rewards near 0", min=0
+    )
     log_every: int = knob(1, "steps between logged training metrics", min=1)
     eval_every: int = knob(100, "steps between held-out pair evaluations", min=1)
     score_batch_size: int = knob(128, "sequences per batch when scoring", min=1)
     # trust: agreement with the gold judge (builtin)
-    trust_prompts: int = knob(512, "builtin: held-out prompts answered with fresh SFT samples for RM-vs-gold "
-                              "agreement (0 = skip)", min=0)
+    trust_prompts: int = knob(
+        512, "builtin: held-out prompts answered with fresh SFT samples for RM-vs-gold agreement (0 = skip)", min=0
+    )
     trust_samples: int = knob(4, "builtin: fresh SFT samples per trust prompt", min=2, max=64)
 
 
@@ -141,9 +167,11 @@ class PPOParams:
     lr: float = knob(1e-5, "AdamW learning rate of the policy", gt=0, max=1.0)
     vf_lr: float = knob(1e-3, "AdamW learning rate of the value head (its own parameter group)", gt=0, max=1.0)
     kl_coef: float = knob(0.01, "KL penalty in the shaped reward r - kl_coef * (log pi - log pi_ref)", min=0)
-    reward_placement: str = knob("every",
-                                 "where the RM score goes: 'every' response token (the study) or the 'last' one",
-                                 choices=("every", "last"))
+    reward_placement: str = knob(
+        "every",
+        "where the RM score goes: 'every' response token (the study) or the 'last' one",
+        choices=("every", "last"),
+    )
     resp_len: int = knob(64, "max new tokens per rollout", min=1)
     temperature: float = knob(1.0, "rollout sampling temperature", gt=0)
     top_k: int = knob(0, "rollout top-k (0 = full distribution)", min=0)
@@ -182,8 +210,12 @@ class DPOParams:
     beta: float = knob(0.1, "DPO beta: strength of the implicit KL to the reference", gt=0)
     rej_temperature: float = knob(0.9, "temperature of the reference model's rejected samples", gt=0)
     rej_top_k: int = knob(50, "top-k of the rejected samples (0 = full distribution)", min=0)
-    void_redraws: int = knob(3, "resamples of a rejected answer identical to the chosen one before the pair is "
-                                "skipped (an identical pair has no gradient)", min=0)
+    void_redraws: int = knob(
+        3,
+        "resamples of a rejected answer identical to the chosen one before the pair is "
+        "skipped (an identical pair has no gradient)",
+        min=0,
+    )
     rej_max_new_tokens: int = knob(64, "max new tokens of a rejected sample", min=1)
     weight_decay: float = knob(0.0, "AdamW weight decay", min=0)
     grad_clip: float = knob(1.0, "max gradient norm (0 = no clipping)", min=0)
@@ -224,14 +256,17 @@ class Params:
     dpo: DPOParams = field(default_factory=DPOParams)
     eval: EvalParams = field(default_factory=EvalParams)
     report: ReportParams = field(default_factory=ReportParams)
-    phases: dict = field(default_factory=dict,
-                         metadata={"help": "phase name -> sparse overrides of the sections above"})
+    phases: dict = field(
+        default_factory=dict, metadata={"help": "phase name -> sparse overrides of the sections above"}
+    )
 
     def __post_init__(self) -> None:
         for name in self.phases:
             if not isinstance(name, str) or not PHASE_NAME.fullmatch(name):
-                raise RlhfError(f"params.yaml: phase name {_name(name)} is not allowed: use up to 40 letters, digits, "
-                                "'-' or '_' (it names folders and DVC stages)")
+                raise RlhfError(
+                    f"params.yaml: phase name {_name(name)} is not allowed: use up to 40 letters, digits, "
+                    "'-' or '_' (it names folders and DVC stages)"
+                )
         if self.model.d_model % self.model.n_head:
             _fail("model.n_head", self.model.n_head, f"must divide model.d_model ({self.model.d_model})")
         if (self.model.d_model // self.model.n_head) % 2:
@@ -241,13 +276,17 @@ class Params:
         if (self.rm.d_model // self.rm.n_head) % 2:
             _fail("rm.d_model", self.rm.d_model, "d_model / n_head must be even (RoPE rotates pairs)")
         if self.ppo.batch_size % self.ppo.mini_batch_size:
-            _fail("ppo.mini_batch_size", self.ppo.mini_batch_size,
-                  f"must divide ppo.batch_size ({self.ppo.batch_size})")
+            _fail(
+                "ppo.mini_batch_size", self.ppo.mini_batch_size, f"must divide ppo.batch_size ({self.ppo.batch_size})"
+            )
         # every knob that makes the SFT-sized policy generate must leave room for a prompt in its block
-        budgets = [("ppo.resp_len", self.ppo.resp_len), ("grpo.resp_len", self.grpo.resp_len),
-                   ("dpo.rej_max_new_tokens", self.dpo.rej_max_new_tokens),
-                   ("eval.max_new_tokens", self.eval.max_new_tokens),
-                   ("rm.sample_max_new_tokens", self.rm.sample_max_new_tokens)]
+        budgets = [
+            ("ppo.resp_len", self.ppo.resp_len),
+            ("grpo.resp_len", self.grpo.resp_len),
+            ("dpo.rej_max_new_tokens", self.dpo.rej_max_new_tokens),
+            ("eval.max_new_tokens", self.eval.max_new_tokens),
+            ("rm.sample_max_new_tokens", self.rm.sample_max_new_tokens),
+        ]
         if self.sft.gold_prompts:
             budgets.append(("sft.gold_max_new_tokens", self.sft.gold_max_new_tokens))
         for key, n in budgets:
@@ -365,8 +404,9 @@ def build(cls: type, raw: Any, prefix: str = "") -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - set(fields), key=str)  # YAML keys need not be strings
     if unknown:
-        raise RlhfError(f"params.yaml: unknown key {prefix}{_name(unknown[0])} "
-                        f"(allowed in {where}: {', '.join(fields)})")
+        raise RlhfError(
+            f"params.yaml: unknown key {prefix}{_name(unknown[0])} (allowed in {where}: {', '.join(fields)})"
+        )
     hints = typing.get_type_hints(cls)
     values = {}
     for name, value in raw.items():

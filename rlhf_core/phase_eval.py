@@ -13,8 +13,19 @@ from rlhf_core.tokenizer import TextTokenizer
 
 
 @torch.inference_mode()
-def answer_records(model: GPT, sft: GPT, tok: TextTokenizer, rows: list[dict], reward, *, max_new_tokens: int,
-                   temperature: float, top_k: int | None, batch_size: int, generator: torch.Generator) -> list[dict]:
+def answer_records(
+    model: GPT,
+    sft: GPT,
+    tok: TextTokenizer,
+    rows: list[dict],
+    reward,
+    *,
+    max_new_tokens: int,
+    temperature: float,
+    top_k: int | None,
+    batch_size: int,
+    generator: torch.Generator,
+) -> list[dict]:
     """Sample one answer per row; score it (RM, gold), measure its KL to SFT, length and EOS."""
     from rlhf_core.generate import generate
     from rlhf_core.rollout import build_sequences, policy_ref_stats, with_eos
@@ -29,8 +40,16 @@ def answer_records(model: GPT, sft: GPT, tok: TextTokenizer, rows: list[dict], r
     for start in range(0, len(rows), batch_size):
         ids = order[start : start + batch_size]
         bp = [prompts[i] for i in ids]
-        gen = generate(model, bp, max_new_tokens=max_new_tokens, eos_id=tok.eos_id, pad_id=tok.pad_id,
-                       temperature=temperature, top_k=top_k, generator=generator)
+        gen = generate(
+            model,
+            bp,
+            max_new_tokens=max_new_tokens,
+            eos_id=tok.eos_id,
+            pad_id=tok.pad_id,
+            temperature=temperature,
+            top_k=top_k,
+            generator=generator,
+        )
         new, finished = gen.to_lists(), gen.finished.tolist()
         texts = tok.decode_batch(new)
         responses = [r if r else [tok.eos_id] for r in with_eos(new, finished, tok.eos_id)]
@@ -39,8 +58,19 @@ def answer_records(model: GPT, sft: GPT, tok: TextTokenizer, rows: list[dict], r
         kl = kl_tok.sum(-1) / batch.mask.sum(-1).clamp_min(1)
         rm = reward([rows[i] for i in ids], texts)
         for j, i in enumerate(ids):
-            out.append((i, {"response": texts[j], "rm": float(rm[j]), "kl": float(kl[j]), "length": len(new[j]),
-                            "eos": bool(finished[j]), "gold": gold(rows[i], texts[j]) if gold else None}))
+            out.append(
+                (
+                    i,
+                    {
+                        "response": texts[j],
+                        "rm": float(rm[j]),
+                        "kl": float(kl[j]),
+                        "length": len(new[j]),
+                        "eos": bool(finished[j]),
+                        "gold": gold(rows[i], texts[j]) if gold else None,
+                    },
+                )
+            )
     return [rec for _, rec in sorted(out, key=lambda t: t[0])]
 
 
@@ -50,8 +80,10 @@ def summarize_answers(records: list[dict], *, n_boot: int, ci: float, seed: int)
     held = [r for r in records if r["set"] == "heldout"]
     mean = lambda xs: sum(xs) / len(xs) if xs else None  # noqa: E731
     has_gold = bool(records) and all(r["gold"] is not None for r in records)
-    out = {"study_rm": mean([r["rm"] for r in study]),
-           "study_gold": mean([r["gold"] for r in study]) if has_gold else None}
+    out = {
+        "study_rm": mean([r["rm"] for r in study]),
+        "study_gold": mean([r["gold"] for r in study]) if has_gold else None,
+    }
     for key in ("rm", "gold"):
         if not held or (key == "gold" and not has_gold):
             out.update({f"heldout_{key}": None, f"heldout_{key}_lo": None, f"heldout_{key}_hi": None})
@@ -63,21 +95,35 @@ def summarize_answers(records: list[dict], *, n_boot: int, ci: float, seed: int)
         lo, hi = bootstrap_ci(values, n_boot=n_boot, ci=ci, seed=seed)
         out.update({f"heldout_{key}": mean(values), f"heldout_{key}_lo": lo, f"heldout_{key}_hi": hi})
     everything = held or study
-    out.update({"kl": mean([r["kl"] for r in everything]), "length": mean([r["length"] for r in everything]),
-                "eos_rate": mean([float(r["eos"]) for r in everything])})
+    out.update(
+        {
+            "kl": mean([r["kl"] for r in everything]),
+            "length": mean([r["length"] for r in everything]),
+            "eos_rate": mean([float(r["eos"]) for r in everything]),
+        }
+    )
     return out
 
 
 # Training diagnostics copied into the phase metrics, per algorithm: (summary window, logged key, name).
 TRAINING_DIAGNOSTICS = {
-    "ppo": [("final", "optimizer_steps", "optimizer_steps"),
-            ("second_half", "explained_variance", "explained_variance_2nd_half"),
-            ("last20", "kl_per_token", "train_kl_per_token_last20")],
-    "grpo": [("final", "optimizer_steps", "optimizer_steps"), ("overall", "collapsed_frac", "collapsed_share"),
-             ("last20", "kl", "train_kl_per_token_last20")],
-    "dpo": [("final", "optimizer_steps", "optimizer_steps"), ("last20", "reward_margin", "margin_last20"),
-            ("last20", "accuracy", "accuracy_last20"), ("overall", "void_share", "void_share"),
-            ("overall", "both_falling", "both_falling_share")],
+    "ppo": [
+        ("final", "optimizer_steps", "optimizer_steps"),
+        ("second_half", "explained_variance", "explained_variance_2nd_half"),
+        ("last20", "kl_per_token", "train_kl_per_token_last20"),
+    ],
+    "grpo": [
+        ("final", "optimizer_steps", "optimizer_steps"),
+        ("overall", "collapsed_frac", "collapsed_share"),
+        ("last20", "kl", "train_kl_per_token_last20"),
+    ],
+    "dpo": [
+        ("final", "optimizer_steps", "optimizer_steps"),
+        ("last20", "reward_margin", "margin_last20"),
+        ("last20", "accuracy", "accuracy_last20"),
+        ("overall", "void_share", "void_share"),
+        ("overall", "both_falling", "both_falling_share"),
+    ],
 }
 
 

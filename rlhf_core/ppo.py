@@ -57,10 +57,22 @@ def sub(t: torch.Tensor, batch: SequenceBatch, idx: list[int]) -> torch.Tensor:
     return t[idx, : L - 1]
 
 
-def train_ppo(policy: GPT, value_head: ValueHead, ref: GPT, tok: TextTokenizer, rows: list[dict], reward_fn: RewardFn,
-              p, *, seed: int, generator: torch.Generator, on_log: Callable[[int, dict], None],
-              gold_fn: RewardFn | None = None, on_progress: Callable[[int, int], None] | None = None,
-              resume: Resume | None = None) -> None:
+def train_ppo(
+    policy: GPT,
+    value_head: ValueHead,
+    ref: GPT,
+    tok: TextTokenizer,
+    rows: list[dict],
+    reward_fn: RewardFn,
+    p,
+    *,
+    seed: int,
+    generator: torch.Generator,
+    on_log: Callable[[int, dict], None],
+    gold_fn: RewardFn | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    resume: Resume | None = None,
+) -> None:
     """`p` is a PPOParams. `gold_fn`, when given (builtin data), scores the rollouts with the gold
     judge for logging only: RM reward and gold side by side show over-optimisation. With `resume`, a
     killed run continues from its last saved step."""
@@ -72,21 +84,32 @@ def train_ppo(policy: GPT, value_head: ValueHead, ref: GPT, tok: TextTokenizer, 
     # lr it cannot (each weight moves ~lr per step), so PPO would run without a baseline. Its own,
     # larger lr is the usual remedy (separate actor/critic step sizes, e.g. Schulman et al. 2017 App. B;
     # TRL's separate value model).
-    opt = torch.optim.AdamW([{"params": list(policy.parameters()), "lr": p.lr},
-                             {"params": list(value_head.parameters()), "lr": p.vf_lr}],
-                            lr=p.lr, weight_decay=p.weight_decay, betas=(0.9, 0.999))
+    opt = torch.optim.AdamW(
+        [{"params": list(policy.parameters()), "lr": p.lr}, {"params": list(value_head.parameters()), "lr": p.vf_lr}],
+        lr=p.lr,
+        weight_decay=p.weight_decay,
+        betas=(0.9, 0.999),
+    )
     start = restore(resume, order, policy=policy, value_head=value_head, optimizer=opt, rng=rng, generator=generator)
     for step in range(start, p.steps):
         batch_rows = draw(rows, p.batch_size, rng, order)
         policy.eval()
-        prompts, responses, texts = rollout(policy, tok, batch_rows, temperature=p.temperature,
-                                            top_k=p.top_k or None, max_new_tokens=p.resp_len, generator=generator)
+        prompts, responses, texts = rollout(
+            policy,
+            tok,
+            batch_rows,
+            temperature=p.temperature,
+            top_k=p.top_k or None,
+            max_new_tokens=p.resp_len,
+            generator=generator,
+        )
         score = reward_fn(batch_rows, texts).float().to(device)  # (B,)
         batch = build_sequences(prompts, responses, tok.pad_id).to(device)
         mask = batch.mask
         with torch.inference_mode():
-            old, ref_logp, kl_tok = policy_ref_stats(policy, ref, batch, value_head=value_head,
-                                                     temperature=p.temperature)
+            old, ref_logp, kl_tok = policy_ref_stats(
+                policy, ref, batch, value_head=value_head, temperature=p.temperature
+            )
             rewards = shaped_rewards(score, old.logp, ref_logp, mask, p.kl_coef, p.reward_placement)
             advantages, returns = gae(rewards, old.values, mask, p.gamma, p.lam)
             advantages = masked_whiten(advantages, mask)
@@ -102,27 +125,40 @@ def train_ppo(policy: GPT, value_head: ValueHead, ref: GPT, tok: TextTokenizer, 
                 idx = perm[m * p.mini_batch_size : (m + 1) * p.mini_batch_size]
                 mb = batch.select(idx)
                 cur = token_stats(policy, mb, value_head=value_head, temperature=p.temperature)
-                pg, pg_st = ppo_policy_loss(cur.logp, sub(old_logp, batch, idx), sub(advantages, batch, idx),
-                                            mb.mask, p.clip_eps)
-                vf, vf_st = ppo_value_loss(cur.values, sub(old_values, batch, idx), sub(returns, batch, idx),
-                                           mb.mask, p.vf_clip or None)
+                pg, pg_st = ppo_policy_loss(
+                    cur.logp, sub(old_logp, batch, idx), sub(advantages, batch, idx), mb.mask, p.clip_eps
+                )
+                vf, vf_st = ppo_value_loss(
+                    cur.values, sub(old_values, batch, idx), sub(returns, batch, idx), mb.mask, p.vf_clip or None
+                )
                 loss = pg + p.vf_coef * vf
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 grad_norm = float(torch.nn.utils.clip_grad_norm_(params, p.grad_clip or float("inf")))
                 check_finite(step + 1, {"loss": loss.item(), "grad_norm": grad_norm}, where(resume))
                 opt.step()
-                for key, v in {**pg_st, **vf_st, "policy_loss": pg.item(), "value_loss": vf.item(),
-                               "grad_norm": grad_norm}.items():
+                for key, v in {
+                    **pg_st,
+                    **vf_st,
+                    "policy_loss": pg.item(),
+                    "value_loss": vf.item(),
+                    "grad_norm": grad_norm,
+                }.items():
                     agg[key] = agg.get(key, 0.0) + v / (p.epochs * n_mb)
         seq_kl = (kl_tok * mask).sum(-1)
-        stats = {"reward": score.mean().item(), "reward_std": score.std().item() if len(score) > 1 else 0.0,
-                 "kl": seq_kl.mean().item(), "kl_per_token": masked_mean(kl_tok, mask).item(),
-                 "kl_k1": (est["k1"] * mask).sum(-1).mean().item(), "kl_k3": (est["k3"] * mask).sum(-1).mean().item(),
-                 "shaped_return": (rewards * mask).sum(-1).mean().item(),
-                 "response_len": float(mask.sum(-1).float().mean()),
-                 "entropy": masked_mean(old.entropy, mask).item(), "optimizer_steps": (step + 1) * p.epochs * n_mb,
-                 **agg}
+        stats = {
+            "reward": score.mean().item(),
+            "reward_std": score.std().item() if len(score) > 1 else 0.0,
+            "kl": seq_kl.mean().item(),
+            "kl_per_token": masked_mean(kl_tok, mask).item(),
+            "kl_k1": (est["k1"] * mask).sum(-1).mean().item(),
+            "kl_k3": (est["k3"] * mask).sum(-1).mean().item(),
+            "shaped_return": (rewards * mask).sum(-1).mean().item(),
+            "response_len": float(mask.sum(-1).float().mean()),
+            "entropy": masked_mean(old.entropy, mask).item(),
+            "optimizer_steps": (step + 1) * p.epochs * n_mb,
+            **agg,
+        }
         if gold_fn is not None:
             stats["gold_mean"] = gold_fn(batch_rows, texts).float().mean().item()
         check_finite(step + 1, stats, where(resume))

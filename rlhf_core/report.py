@@ -40,10 +40,16 @@ LABEL = {"sft": "SFT", "ppo": "PPO", "grpo": "GRPO", "dpo": "DPO"}
 COLOR = {"sft": "#7f7f7f", "ppo": "#1f77b4", "grpo": "#ff7f0e", "dpo": "#2ca02c"}
 ANSWER_KEYS = ("algo", "set", "prompt_id", "name", "sample", "instruction", "response", "rm", "gold", "kl")
 # training-log stats the figures need (required) and use when present (optional)
-REQUIRED_LOGS = {"ppo": ("reward", "kl"), "grpo": ("reward_mean", "group_std_mean", "kl"),
-                 "dpo": ("loss", "reward_margin")}
-OPTIONAL_LOGS = {"ppo": ("gold_mean",), "grpo": ("gold_mean", "group_std_min", "collapsed_groups"),
-                 "dpo": ("accuracy",)}
+REQUIRED_LOGS = {
+    "ppo": ("reward", "kl"),
+    "grpo": ("reward_mean", "group_std_mean", "kl"),
+    "dpo": ("loss", "reward_margin"),
+}
+OPTIONAL_LOGS = {
+    "ppo": ("gold_mean",),
+    "grpo": ("gold_mean", "group_std_min", "collapsed_groups"),
+    "dpo": ("accuracy",),
+}
 RM_LOG = {"ppo": "reward", "grpo": "reward_mean"}  # the RM reward column of each RL algorithm's log
 GOLD_DROP = 0.02  # gold falling this far below its peak while the RM still rises counts as over-optimisation
 DPI = 110
@@ -149,8 +155,9 @@ def read_log(folder: Path, stats: Sequence[str], optional: Sequence[str], stage:
         if "step" not in df.columns or len(df.columns) < 2:
             raise RlhfError(f"{path} has no 'step' column; rerun `dvc repro` ({stage})")
         value = stat if stat in df.columns else [c for c in df.columns if c != "step"][-1]
-        cols.append(df[["step", value]].rename(columns={value: stat}).drop_duplicates("step", keep="last")
-                    .set_index("step"))
+        cols.append(
+            df[["step", value]].rename(columns={value: stat}).drop_duplicates("step", keep="last").set_index("step")
+        )
     return pd.concat(cols, axis=1).sort_index().reset_index()
 
 
@@ -164,11 +171,14 @@ def read_answers(path: Path, stage: str) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=list(dict.fromkeys([*ANSWER_KEYS, *(rows[0] if rows else {})])))
     lacking = [k for k in ANSWER_KEYS if k not in (rows[0] if rows else {})]
     if lacking or not rows:
-        raise RlhfError(f"{path} {'is empty' if not rows else 'lacks ' + ', '.join(lacking)}; "
-                        f"rerun `dvc repro` ({stage})")
+        raise RlhfError(
+            f"{path} {'is empty' if not rows else 'lacks ' + ', '.join(lacking)}; rerun `dvc repro` ({stage})"
+        )
     if not set(ALGOS) <= set(df.loc[df["set"] == "study", "algo"]):
-        raise RlhfError(f"{path} lacks study answers of {', '.join(sorted(set(ALGOS) - set(df['algo'])))}; "
-                        f"rerun `dvc repro` ({stage})")
+        raise RlhfError(
+            f"{path} lacks study answers of {', '.join(sorted(set(ALGOS) - set(df['algo'])))}; "
+            f"rerun `dvc repro` ({stage})"
+        )
     df["gold"] = pd.to_numeric(df["gold"], errors="coerce")
     df["rm"] = pd.to_numeric(df["rm"], errors="coerce")
     return df
@@ -182,8 +192,15 @@ def load_phase(name: str, reports: Path, data: Path) -> Phase:
         raise RlhfError(f"{reports / 'metrics' / f'{name}.json'} lacks {', '.join(lacking)}; rerun `dvc repro` ({ev})")
     answers = read_answers(data / "eval" / name / "answers.jsonl", ev)
     configs = {a: _read_json(reports / "configs" / name / f"{a}.json", f"resolve@{name}") for a in TRAINED}
-    logs = {a: read_log(reports / "live" / name / a / "plots" / "metrics" / "train", REQUIRED_LOGS[a],
-                        OPTIONAL_LOGS[a], f"{a}@{name}") for a in TRAINED}
+    logs = {
+        a: read_log(
+            reports / "live" / name / a / "plots" / "metrics" / "train",
+            REQUIRED_LOGS[a],
+            OPTIONAL_LOGS[a],
+            f"{a}@{name}",
+        )
+        for a in TRAINED
+    }
     groups = None
     path = reports / "live" / name / "grpo" / "groups.jsonl"
     if path.is_file():
@@ -200,9 +217,11 @@ def load_study(phases: Sequence[str], reports: Path, data: Path) -> Study:
     """Everything the report reads, for exactly the phases named (no folder globbing)."""
     if not phases:
         raise RlhfError("params.yaml: phases is empty; name at least one phase (e.g. `phases: {phase1: {}}`)")
-    return Study([load_phase(n, Path(reports), Path(data)) for n in phases],
-                 sft_metrics=_read_optional_json(Path(reports) / "live" / "sft" / "metrics.json"),
-                 rm_metrics=_read_optional_json(Path(reports) / "live" / "rm" / "metrics.json"))
+    return Study(
+        [load_phase(n, Path(reports), Path(data)) for n in phases],
+        sft_metrics=_read_optional_json(Path(reports) / "live" / "sft" / "metrics.json"),
+        rm_metrics=_read_optional_json(Path(reports) / "live" / "rm" / "metrics.json"),
+    )
 
 
 # ---------------------------------------------------------------------------------------------- numbers
@@ -239,7 +258,7 @@ def per_prompt_delta(first: Phase, last: Phase, key: str = "rm") -> pd.DataFrame
     a = first.study.groupby(["prompt_id", "algo"])[key].mean().unstack("algo")
     b = last.study.groupby(["prompt_id", "algo"])[key].mean().unstack("algo")
     ids = [i for i in names if i in b.index]
-    d = (b.reindex(index=ids, columns=list(ALGOS)) - a.reindex(index=ids, columns=list(ALGOS)))
+    d = b.reindex(index=ids, columns=list(ALGOS)) - a.reindex(index=ids, columns=list(ALGOS))
     d.index = [names[i] for i in ids]
     d.index.name = "prompt"
     return d
@@ -252,8 +271,19 @@ def averages(study: Study) -> pd.DataFrame:
         for a in ALGOS:
             m = ph.metrics[a]
             row = {"phase": ph.name, "algo": a}
-            for k in ("study_rm", "heldout_rm", "heldout_rm_lo", "heldout_rm_hi", "study_gold", "heldout_gold",
-                      "heldout_gold_lo", "heldout_gold_hi", "kl", "length", "eos_rate"):
+            for k in (
+                "study_rm",
+                "heldout_rm",
+                "heldout_rm_lo",
+                "heldout_rm_hi",
+                "study_gold",
+                "heldout_gold",
+                "heldout_gold_lo",
+                "heldout_gold_hi",
+                "kl",
+                "length",
+                "eos_rate",
+            ):
                 row[k] = _num(m.get(k))
             rows.append(row)
     return pd.DataFrame(rows)
@@ -326,12 +356,21 @@ def settings_table(study: Study) -> pd.DataFrame:
     rows = []
     for ph in study.phases:
         s = ph.settings
-        rows.append({"phase": ph.name, "temperature": s.get("temperature"), "top_k": s.get("top_k"),
-                     "max_new_tokens": s.get("max_new_tokens"), "ppo.kl_coef": ph.knob("ppo", "kl_coef"),
-                     "ppo.lr": ph.knob("ppo", "lr"), "grpo.group_size": ph.knob("grpo", "group_size"),
-                     "grpo.gen_temperature": ph.knob("grpo", "gen_temperature"),
-                     "grpo.collapse_threshold": ph.knob("grpo", "collapse_threshold"),
-                     "dpo.beta": ph.knob("dpo", "beta"), "dpo.lr": ph.knob("dpo", "lr")})
+        rows.append(
+            {
+                "phase": ph.name,
+                "temperature": s.get("temperature"),
+                "top_k": s.get("top_k"),
+                "max_new_tokens": s.get("max_new_tokens"),
+                "ppo.kl_coef": ph.knob("ppo", "kl_coef"),
+                "ppo.lr": ph.knob("ppo", "lr"),
+                "grpo.group_size": ph.knob("grpo", "group_size"),
+                "grpo.gen_temperature": ph.knob("grpo", "gen_temperature"),
+                "grpo.collapse_threshold": ph.knob("grpo", "collapse_threshold"),
+                "dpo.beta": ph.knob("dpo", "beta"),
+                "dpo.lr": ph.knob("dpo", "lr"),
+            }
+        )
     return pd.DataFrame(rows, dtype=object)  # keep 64 an int and 1.0 a float
 
 
@@ -342,8 +381,9 @@ def changes_table(study: Study) -> pd.DataFrame:
         f = {}
         for a in TRAINED:
             f.update({k: v for k, v in _flatten(ph.configs.get(a) or {}).items() if k.startswith(a + ".")})
-        f.update({f"eval.{k}": v for k, v in _flatten(ph.settings).items()
-                  if not k.startswith("n_")})  # n_study / n_heldout_prompts are counts, not knobs
+        f.update(
+            {f"eval.{k}": v for k, v in _flatten(ph.settings).items() if not k.startswith("n_")}
+        )  # n_study / n_heldout_prompts are counts, not knobs
         flat.append(f)
     keys = sorted(set().union(*flat))
     rows = []
@@ -414,8 +454,11 @@ def per_prompt_markdown(phase: Phase, gold: bool) -> tuple[str, pd.DataFrame]:
     if gold:
         avg += [f"**{fmt(v, 3, sign=False)}**" for v in g.mean().tolist()]
     rows.append(["**AVERAGE**", *avg])
-    note = "*Bold = highest score in row" + (" (RM and gold separately)" if gold else "") + \
-        "; single sample per prompt and algorithm.*\n"
+    note = (
+        "*Bold = highest score in row"
+        + (" (RM and gold separately)" if gold else "")
+        + "; single sample per prompt and algorithm.*\n"
+    )
     csv = rm.rename(columns=lambda a: f"{a}_rm")
     if gold:
         csv = csv.join(g.rename(columns=lambda a: f"{a}_gold"))
@@ -435,15 +478,23 @@ def averages_markdown(study: Study, ci: float) -> tuple[str, pd.DataFrame]:
         marks = bold_max(sub["study_rm"].tolist(), 3)
         gmarks = bold_max(sub["study_gold"].tolist(), 3)
         for (_, r), b, gb in zip(sub.iterrows(), marks, gmarks):
-            row = [md_escape(ph.name), LABEL[r["algo"]], _b(fmt(r["study_rm"], 3), b),
-                   fmt_ci(r["heldout_rm"], r["heldout_rm_lo"], r["heldout_rm_hi"], 3)]
+            row = [
+                md_escape(ph.name),
+                LABEL[r["algo"]],
+                _b(fmt(r["study_rm"], 3), b),
+                fmt_ci(r["heldout_rm"], r["heldout_rm_lo"], r["heldout_rm_hi"], 3),
+            ]
             if study.gold:
-                row += [_b(fmt(r["study_gold"], 3, sign=False), gb),
-                        fmt_ci(r["heldout_gold"], r["heldout_gold_lo"], r["heldout_gold_hi"], 3, sign=False)]
+                row += [
+                    _b(fmt(r["study_gold"], 3, sign=False), gb),
+                    fmt_ci(r["heldout_gold"], r["heldout_gold_lo"], r["heldout_gold_hi"], 3, sign=False),
+                ]
             row += [fmt(r["kl"], 3, sign=False), fmt(r["length"], 1, sign=False), fmt(r["eos_rate"], 2, sign=False)]
             rows.append(row)
-    note = (f"*Study = the 16 study prompts, one sample each (bold = best of the phase); held-out = mean over "
-            f"held-out prompts with the eval stage's {pct} bootstrap CI over prompts.*\n")
+    note = (
+        f"*Study = the 16 study prompts, one sample each (bold = best of the phase); held-out = mean over "
+        f"held-out prompts with the eval stage's {pct} bootstrap CI over prompts.*\n"
+    )
     cols = [c for c in df.columns if study.gold or "gold" not in c]
     return markdown_table(header, rows, ["---", "---"] + ["---:"] * (len(header) - 2)) + "\n" + note, df[cols]
 
@@ -453,29 +504,73 @@ def summary_markdown(study: Study, ds: dict[str, list[Delta]], ci: float) -> tup
     pct = _pct(ci)
     rm = ds["rm"]
     gains = [d.delta for d in rm if d.delta > 0]
-    header = ["Algorithm", f"{md_escape(f)} avg", f"{md_escape(l)} avg", "Delta", "Direction",
-              f"Held-out delta [{pct} CI]", "Beyond noise?"]
+    header = [
+        "Algorithm",
+        f"{md_escape(f)} avg",
+        f"{md_escape(l)} avg",
+        "Delta",
+        "Direction",
+        f"Held-out delta [{pct} CI]",
+        "Beyond noise?",
+    ]
     if "gold" in ds:
-        header += [f"{md_escape(f)} gold", f"{md_escape(l)} gold", "Gold delta", f"Held-out gold delta [{pct} CI]",
-                   "Beyond noise?"]
+        header += [
+            f"{md_escape(f)} gold",
+            f"{md_escape(l)} gold",
+            "Gold delta",
+            f"Held-out gold delta [{pct} CI]",
+            "Beyond noise?",
+        ]
     rows, csv = [], []
     for i, d in enumerate(rm):
-        row = [LABEL[d.algo], fmt(d.first, 3), fmt(d.last, 3), _b(fmt(d.delta, 3), d.delta > 0),
-               _direction(d.delta, gains), _held(d), _yes(d.significant)]
-        rec = {"algo": d.algo, "first": d.first, "last": d.last, "delta": d.delta, "heldout_delta": d.held,
-               "heldout_delta_lo": d.lo, "heldout_delta_hi": d.hi, "significant": d.significant, "method": d.method}
+        row = [
+            LABEL[d.algo],
+            fmt(d.first, 3),
+            fmt(d.last, 3),
+            _b(fmt(d.delta, 3), d.delta > 0),
+            _direction(d.delta, gains),
+            _held(d),
+            _yes(d.significant),
+        ]
+        rec = {
+            "algo": d.algo,
+            "first": d.first,
+            "last": d.last,
+            "delta": d.delta,
+            "heldout_delta": d.held,
+            "heldout_delta_lo": d.lo,
+            "heldout_delta_hi": d.hi,
+            "significant": d.significant,
+            "method": d.method,
+        }
         if "gold" in ds:
             g = ds["gold"][i]
-            row += [fmt(g.first, 3, sign=False), fmt(g.last, 3, sign=False), _b(fmt(g.delta, 3), g.delta > 0),
-                    _held(g, 3), _yes(g.significant)]
-            rec.update({"gold_first": g.first, "gold_last": g.last, "gold_delta": g.delta, "gold_heldout_delta": g.held,
-                        "gold_heldout_delta_lo": g.lo, "gold_heldout_delta_hi": g.hi,
-                        "gold_significant": g.significant})
+            row += [
+                fmt(g.first, 3, sign=False),
+                fmt(g.last, 3, sign=False),
+                _b(fmt(g.delta, 3), g.delta > 0),
+                _held(g, 3),
+                _yes(g.significant),
+            ]
+            rec.update(
+                {
+                    "gold_first": g.first,
+                    "gold_last": g.last,
+                    "gold_delta": g.delta,
+                    "gold_heldout_delta": g.held,
+                    "gold_heldout_delta_lo": g.lo,
+                    "gold_heldout_delta_hi": g.hi,
+                    "gold_significant": g.significant,
+                }
+            )
         rows.append(row)
         csv.append(rec)
     note = f"*Delta = {md_escape(l)} − {md_escape(f)} on the study prompts (bold = improved). {_method_note(rm, ci)}*\n"
-    return markdown_table(header, rows, ["---"] + ["---:"] * 3 + ["---"] + ["---:", "---"] +
-                          (["---:"] * 4 + ["---"] if "gold" in ds else [])) + "\n" + note, pd.DataFrame(csv)
+    return markdown_table(
+        header,
+        rows,
+        ["---"] + ["---:"] * 3 + ["---"] + ["---:", "---"] + (["---:"] * 4 + ["---"] if "gold" in ds else []),
+    ) + "\n" + note, pd.DataFrame(csv)
 
 
 def ranking_markdown(study: Study) -> tuple[str, pd.DataFrame]:
@@ -497,7 +592,8 @@ def delta_markdown(study: Study) -> tuple[str, pd.DataFrame]:
     d = per_prompt_delta(study.first, study.last, "rm")
     g = per_prompt_delta(study.first, study.last, "gold") if study.gold else None
     header = ["Prompt", *(f"{LABEL[a]} Δ" for a in ALGOS)] + (
-        [f"{LABEL[a]} gold Δ" for a in ALGOS] if study.gold else [])
+        [f"{LABEL[a]} gold Δ" for a in ALGOS] if study.gold else []
+    )
     rows = []
     for name in d.index:
         row = [md_escape(name), *(fmt(v) for v in d.loc[name])]
@@ -507,8 +603,10 @@ def delta_markdown(study: Study) -> tuple[str, pd.DataFrame]:
     csv = d.rename(columns=lambda a: f"{a}_rm_delta")
     if g is not None:
         csv = csv.join(g.rename(columns=lambda a: f"{a}_gold_delta"))
-    note = (f"*{md_escape(study.last.name)} − {md_escape(study.first.name)} per study prompt "
-            "(one sample each, so noisy).*\n")
+    note = (
+        f"*{md_escape(study.last.name)} − {md_escape(study.first.name)} per study prompt "
+        "(one sample each, so noisy).*\n"
+    )
     return markdown_table(header, rows) + "\n" + note, csv
 
 
@@ -543,40 +641,68 @@ def trained_table(study: Study) -> pd.DataFrame:
             m = ph.metrics.get(a) or {}
             t = m.get("trained") or {}
             kl, share = _num(m.get("kl")), _num(t.get("differs_from_sft"))
-            diag = {"ppo": [("explained var. (2nd half)", t.get("explained_variance_2nd_half"))],
-                    "grpo": [("collapsed groups", t.get("collapsed_share"))],
-                    "dpo": [("margin (last 20)", t.get("margin_last20")),
-                            ("accuracy (last 20)", t.get("accuracy_last20")),
-                            ("void pairs", t.get("void_share"))]}[a]
+            diag = {
+                "ppo": [("explained var. (2nd half)", t.get("explained_variance_2nd_half"))],
+                "grpo": [("collapsed groups", t.get("collapsed_share"))],
+                "dpo": [
+                    ("margin (last 20)", t.get("margin_last20")),
+                    ("accuracy (last 20)", t.get("accuracy_last20")),
+                    ("void pairs", t.get("void_share")),
+                ],
+            }[a]
             moved = None if math.isnan(kl) or math.isnan(share) else bool(kl >= MOVED_KL and share >= MOVED_SHARE)
-            rows.append({"phase": ph.name, "algo": a, "optimizer_steps": t.get("optimizer_steps"), "kl_to_sft": kl,
-                         "differs_from_sft": share, "diagnostics": "; ".join(f"{k} {fmt(v, 3, sign=False)}"
-                                                                             for k, v in diag if v is not None),
-                         "moved": moved})
+            rows.append(
+                {
+                    "phase": ph.name,
+                    "algo": a,
+                    "optimizer_steps": t.get("optimizer_steps"),
+                    "kl_to_sft": kl,
+                    "differs_from_sft": share,
+                    "diagnostics": "; ".join(f"{k} {fmt(v, 3, sign=False)}" for k, v in diag if v is not None),
+                    "moved": moved,
+                }
+            )
     return pd.DataFrame(rows, dtype=object)
 
 
 def trained_markdown(study: Study) -> tuple[str, pd.DataFrame]:
     df = trained_table(study)
-    rows = [[md_escape(r.phase), r.algo, fmt(r.optimizer_steps, 0, sign=False), fmt(r.kl_to_sft, 4, sign=False),
-             "—" if math.isnan(_num(r.differs_from_sft)) else f"{100 * _num(r.differs_from_sft):.0f}%",
-             r.diagnostics or "—", "—" if r.moved is None else ("yes" if r.moved else "**no**")]
-            for r in df.itertuples()]
-    md = markdown_table(["Phase", "Algorithm", "Optimiser steps", "KL to SFT (nats/token)", "Answers ≠ SFT",
-                         "Diagnostics", "Moved"], rows, ["---", "---", "---:", "---:", "---:", "---", "---"])
-    note = (f"\nKL: mean per-token KL(policy || SFT) over the held-out answers (SFT is also every algorithm's "
-            f"reference). Answers ≠ SFT: share of held-out answers that differ from SFT's answer to the same prompt "
-            f"on the same random stream. Moved = KL >= {MOVED_KL} and >= {100 * MOVED_SHARE:.0f}% of answers differ; "
-            f"an algorithm that did not move cannot be compared with the others.\n")
+    rows = [
+        [
+            md_escape(r.phase),
+            r.algo,
+            fmt(r.optimizer_steps, 0, sign=False),
+            fmt(r.kl_to_sft, 4, sign=False),
+            "—" if math.isnan(_num(r.differs_from_sft)) else f"{100 * _num(r.differs_from_sft):.0f}%",
+            r.diagnostics or "—",
+            "—" if r.moved is None else ("yes" if r.moved else "**no**"),
+        ]
+        for r in df.itertuples()
+    ]
+    md = markdown_table(
+        ["Phase", "Algorithm", "Optimiser steps", "KL to SFT (nats/token)", "Answers ≠ SFT", "Diagnostics", "Moved"],
+        rows,
+        ["---", "---", "---:", "---:", "---:", "---", "---"],
+    )
+    note = (
+        f"\nKL: mean per-token KL(policy || SFT) over the held-out answers (SFT is also every algorithm's "
+        f"reference). Answers ≠ SFT: share of held-out answers that differ from SFT's answer to the same prompt "
+        f"on the same random stream. Moved = KL >= {MOVED_KL} and >= {100 * MOVED_SHARE:.0f}% of answers differ; "
+        f"an algorithm that did not move cannot be compared with the others.\n"
+    )
     return md + note, df
 
 
 def metrics_markdown(metrics: dict) -> tuple[str, pd.DataFrame]:
-    flat = {k: v for k, v in _flatten(metrics).items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+    flat = {
+        k: v
+        for k, v in _flatten(metrics).items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    }
     rows = [[f"`{k}`", _plain(v)] for k, v in flat.items()]  # our own keys: no escaping inside code spans
     return markdown_table(["Metric", "Value"], rows, ["---", "---:"]), pd.DataFrame(
-        {"metric": list(flat), "value": list(flat.values())})
+        {"metric": list(flat), "value": list(flat.values())}
+    )
 
 
 def sample_answers_markdown(phase: Phase, knobs: ReportKnobs, gold: bool) -> str:
@@ -596,8 +722,11 @@ def sample_answers_markdown(phase: Phase, knobs: ReportKnobs, gold: bool) -> str
                 continue
             r = r.iloc[0]
             text = _shorten(str(r["response"]), knobs.answer_chars)
-            rows.append([md_escape(names[pid]) if a == "sft" else "", LABEL[a], fmt(r["rm"])]
-                        + ([fmt(r["gold"], sign=False)] if gold else []) + [md_escape(text) if text else "*(empty)*"])
+            rows.append(
+                [md_escape(names[pid]) if a == "sft" else "", LABEL[a], fmt(r["rm"])]
+                + ([fmt(r["gold"], sign=False)] if gold else [])
+                + [md_escape(text) if text else "*(empty)*"]
+            )
     return markdown_table(header, rows, ["---", "---", "---:"] + (["---:"] if gold else []) + ["---"])
 
 
@@ -610,8 +739,10 @@ def findings(study: Study, ds: dict[str, list[Delta]] | None, knobs: ReportKnobs
     pct = _pct(knobs.ci)
     for ph in study.phases:
         r = ranking(ph, "rm")
-        s = f"**{ph.name}**: {LABEL[r[0][0]]} ranks first on the RM ({fmt(r[0][1], 3)} on the study prompts, " \
+        s = (
+            f"**{ph.name}**: {LABEL[r[0][0]]} ranks first on the RM ({fmt(r[0][1], 3)} on the study prompts, "
             f"ahead of {LABEL[r[1][0]]} at {fmt(r[1][1], 3)}); {LABEL[r[-1][0]]} ranks last ({fmt(r[-1][1], 3)})."
+        )
         if study.gold:
             g = ranking(ph, "gold")
             same = "agreeing with" if g[0][0] == r[0][0] else "unlike"
@@ -621,10 +752,12 @@ def findings(study: Study, ds: dict[str, list[Delta]] | None, knobs: ReportKnobs
             (a1, m1, lo1, hi1), (a2, m2, lo2, hi2) = h[0], h[1]
             if not (math.isnan(lo1) or math.isnan(hi2)):
                 clear = lo1 > hi2
-                s += (f" On the held-out prompts {LABEL[a1]} leads ({fmt_ci(m1, lo1, hi1, 3)}) and its {pct} interval "
-                      + ("does not overlap" if clear else "overlaps")
-                      + f" {LABEL[a2]}'s ({fmt_ci(m2, lo2, hi2, 3)}), so first place is "
-                      + ("clear." if clear else "within noise."))
+                s += (
+                    f" On the held-out prompts {LABEL[a1]} leads ({fmt_ci(m1, lo1, hi1, 3)}) and its {pct} interval "
+                    + ("does not overlap" if clear else "overlaps")
+                    + f" {LABEL[a2]}'s ({fmt_ci(m2, lo2, hi2, 3)}), so first place is "
+                    + ("clear." if clear else "within noise.")
+                )
         out.append(s)
     if len(study.phases) < 2:
         out.append(f"Only one phase ({study.first.name}) is defined: phase-to-phase deltas are skipped.")
@@ -635,14 +768,19 @@ def findings(study: Study, ds: dict[str, list[Delta]] | None, knobs: ReportKnobs
                 continue
             dl = ds[key]
             if not any(d.method for d in dl):
-                out.append(f"{label} deltas from {f} to {l}: no held-out prompts were evaluated, so no interval "
-                           "can tell them from noise; the study-prompt deltas are single samples.")
+                out.append(
+                    f"{label} deltas from {f} to {l}: no held-out prompts were evaluated, so no interval "
+                    "can tell them from noise; the study-prompt deltas are single samples."
+                )
                 continue
             digits = 2 if key == "rm" else 3
             beyond = [d for d in dl if d.significant]
             within = [d for d in dl if d.method and not d.significant]
-            show = (lambda d, digits=digits: f"{LABEL[d.algo]} {fmt_ci(d.held, d.lo, d.hi, digits)}") \
-                if dl[0].method == "bootstrap" else (lambda d, digits=digits: f"{LABEL[d.algo]} {fmt(d.held, digits)}")
+            show = (
+                (lambda d, digits=digits: f"{LABEL[d.algo]} {fmt_ci(d.held, d.lo, d.hi, digits)}")
+                if dl[0].method == "bootstrap"
+                else (lambda d, digits=digits: f"{LABEL[d.algo]} {fmt(d.held, digits)}")
+            )
             s = f"{label} change from {f} to {l} on the held-out prompts ({_method_note(dl, knobs.ci)}): "
             s += ("beyond noise: " + ", ".join(show(d) for d in beyond)) if beyond else "no change is beyond noise"
             s += ("; within noise: " + ", ".join(show(d) for d in within) + ".") if within else "."
@@ -660,8 +798,9 @@ def findings(study: Study, ds: dict[str, list[Delta]] | None, knobs: ReportKnobs
                     parts.append(f"{LABEL[a]} {len(neg)}/{len(d)} ({top}{', …' if len(neg) > 3 else ''})")
                 else:
                     parts.append(f"{LABEL[a]} none")
-            out.append(f"Study prompts that regressed on {label} from {f} to {l} (single samples): "
-                       + "; ".join(parts) + ".")
+            out.append(
+                f"Study prompts that regressed on {label} from {f} to {l} (single samples): " + "; ".join(parts) + "."
+            )
     if study.gold:
         rhos = []
         for ph in study.phases:
@@ -670,7 +809,7 @@ def findings(study: Study, ds: dict[str, list[Delta]] | None, knobs: ReportKnobs
         out.append("The RM agrees with gold " + "; ".join(rhos) + ".")
         for ph in study.phases:
             r, g = dict(ranking(ph, "rm")), dict(ranking(ph, "gold"))
-            pairs = [(a, b) for i, a in enumerate(ALGOS) for b in ALGOS[i + 1:]]
+            pairs = [(a, b) for i, a in enumerate(ALGOS) for b in ALGOS[i + 1 :]]
             same = sum((r[a] - r[b]) * (g[a] - g[b]) > 0 for a, b in pairs)
             out.append(f"In {ph.name} the RM and gold order {same} of {len(pairs)} algorithm pairs the same way.")
         out += overoptimisation_findings(study, knobs)
@@ -690,17 +829,23 @@ def overoptimisation(log: pd.DataFrame, rm_col: str, window: int) -> dict | None
     w = min(window, len(sm))
     for c in (rm_col, "gold_mean", "kl"):
         sm[c] = sm[c].rolling(w, min_periods=w).mean()
-    sm = sm.iloc[w - 1:]
+    sm = sm.iloc[w - 1 :]
     peak = int(sm["gold_mean"].to_numpy().argmax())
     end = sm.iloc[-1]
-    return {"peak_step": int(sm["step"].iloc[peak]), "peak_kl": float(sm["kl"].iloc[peak]),
-            "peak_gold": float(sm["gold_mean"].iloc[peak]), "peak_rm": float(sm[rm_col].iloc[peak]),
-            "end_gold": float(end["gold_mean"]), "end_rm": float(end[rm_col]), "end_kl": float(end["kl"]),
-            "start_rm": float(sm[rm_col].iloc[0]), "start_gold": float(sm["gold_mean"].iloc[0]),
-            "over": bool(end["gold_mean"] < sm["gold_mean"].iloc[peak] - GOLD_DROP
-                         and end[rm_col] > sm[rm_col].iloc[peak]),
-            # over the whole run the RM rose and gold fell, although both fell after gold's peak
-            "drift": bool(end[rm_col] > sm[rm_col].iloc[0] and end["gold_mean"] < sm["gold_mean"].iloc[0] - GOLD_DROP)}
+    return {
+        "peak_step": int(sm["step"].iloc[peak]),
+        "peak_kl": float(sm["kl"].iloc[peak]),
+        "peak_gold": float(sm["gold_mean"].iloc[peak]),
+        "peak_rm": float(sm[rm_col].iloc[peak]),
+        "end_gold": float(end["gold_mean"]),
+        "end_rm": float(end[rm_col]),
+        "end_kl": float(end["kl"]),
+        "start_rm": float(sm[rm_col].iloc[0]),
+        "start_gold": float(sm["gold_mean"].iloc[0]),
+        "over": bool(end["gold_mean"] < sm["gold_mean"].iloc[peak] - GOLD_DROP and end[rm_col] > sm[rm_col].iloc[peak]),
+        # over the whole run the RM rose and gold fell, although both fell after gold's peak
+        "drift": bool(end[rm_col] > sm[rm_col].iloc[0] and end["gold_mean"] < sm["gold_mean"].iloc[0] - GOLD_DROP),
+    }
 
 
 def overoptimisation_findings(study: Study, knobs: ReportKnobs) -> list[str]:
@@ -718,16 +863,22 @@ def overoptimisation_sentence(who: str, o: dict) -> str:
     over-optimisation), an RM gain with a gold loss over the run without that shape, or neither."""
     peak = f"gold peaks at step {o['peak_step']} ({o['peak_gold']:.3f}, KL {o['peak_kl']:.3g})"
     if o["over"]:
-        return (f"{who} over-optimises the RM: {peak} and falls to {o['end_gold']:.3f} while the RM reward keeps "
-                f"rising ({fmt(o['peak_rm'])} → {fmt(o['end_rm'])}, KL {o['end_kl']:.3g}).")
+        return (
+            f"{who} over-optimises the RM: {peak} and falls to {o['end_gold']:.3f} while the RM reward keeps "
+            f"rising ({fmt(o['peak_rm'])} → {fmt(o['end_rm'])}, KL {o['end_kl']:.3g})."
+        )
     if o.get("drift"):
-        return (f"{who}: the RM reward rose over training ({fmt(o['start_rm'])} → {fmt(o['end_rm'])}) while gold fell "
-                f"({o['start_gold']:.3f} → {o['end_gold']:.3f}), so the RM gain is not a real one; but {peak} and the "
-                f"RM reward fell after it too ({fmt(o['peak_rm'])} → {fmt(o['end_rm'])}, KL {o['end_kl']:.3g}): the "
-                f"policy drifted from both rather than pushing the RM up past gold's peak.")
-    return (f"{who}: no sign of over-optimisation; over training the RM reward went {fmt(o['start_rm'])} → "
-            f"{fmt(o['end_rm'])} and gold {o['start_gold']:.3f} → {o['end_gold']:.3f} (smoothed; KL at the end "
-            f"{o['end_kl']:.3g}).")
+        return (
+            f"{who}: the RM reward rose over training ({fmt(o['start_rm'])} → {fmt(o['end_rm'])}) while gold fell "
+            f"({o['start_gold']:.3f} → {o['end_gold']:.3f}), so the RM gain is not a real one; but {peak} and the "
+            f"RM reward fell after it too ({fmt(o['peak_rm'])} → {fmt(o['end_rm'])}, KL {o['end_kl']:.3g}): the "
+            f"policy drifted from both rather than pushing the RM up past gold's peak."
+        )
+    return (
+        f"{who}: no sign of over-optimisation; over training the RM reward went {fmt(o['start_rm'])} → "
+        f"{fmt(o['end_rm'])} and gold {o['start_gold']:.3f} → {o['end_gold']:.3f} (smoothed; KL at the end "
+        f"{o['end_kl']:.3g})."
+    )
 
 
 # ---------------------------------------------------------------------------------------------- figures
@@ -740,9 +891,19 @@ def _mpl():
     return matplotlib
 
 
-RC = {"svg.hashsalt": "rlhf-report", "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9,
-      "legend.fontsize": 8, "xtick.labelsize": 8, "ytick.labelsize": 8, "axes.spines.top": False,
-      "axes.spines.right": False, "figure.dpi": DPI, "savefig.dpi": DPI}
+RC = {
+    "svg.hashsalt": "rlhf-report",
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "legend.fontsize": 8,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "figure.dpi": DPI,
+    "savefig.dpi": DPI,
+}
 
 
 def _figure(nrows: int, ncols: int, height: float, **kw):
@@ -778,9 +939,11 @@ def _phase_style(i: int, n: int) -> dict:
 
 def _eval_label(ph: Phase) -> str:
     s = ph.settings
-    parts = [f"T={s['temperature']}" if s.get("temperature") is not None else "",
-             f"top_k={s['top_k']}" if s.get("top_k") is not None else "",
-             f"max_new_tokens={s['max_new_tokens']}" if s.get("max_new_tokens") is not None else ""]
+    parts = [
+        f"T={s['temperature']}" if s.get("temperature") is not None else "",
+        f"top_k={s['top_k']}" if s.get("top_k") is not None else "",
+        f"max_new_tokens={s['max_new_tokens']}" if s.get("max_new_tokens") is not None else "",
+    ]
     return ", ".join(p for p in parts if p)
 
 
@@ -825,10 +988,22 @@ def fig_averages(study: Study, path: Path) -> list[str]:
                 ax.bar_label(bars, labels=[fmt(v, 2, k == "rm") for v in vals], padding=2, fontsize=8)
                 held = sub[f"heldout_{k}"].to_numpy(dtype=float)
                 if not np.isnan(held).all():
-                    err = np.vstack([held - sub[f"heldout_{k}_lo"].to_numpy(dtype=float),
-                                     sub[f"heldout_{k}_hi"].to_numpy(dtype=float) - held])
-                    ax.errorbar(x + 0.2, held, yerr=err, fmt="D", color="black", ms=4, capsize=3,
-                                label=f"held-out mean, {_pct(_ci_of(ph))} CI")
+                    err = np.vstack(
+                        [
+                            held - sub[f"heldout_{k}_lo"].to_numpy(dtype=float),
+                            sub[f"heldout_{k}_hi"].to_numpy(dtype=float) - held,
+                        ]
+                    )
+                    ax.errorbar(
+                        x + 0.2,
+                        held,
+                        yerr=err,
+                        fmt="D",
+                        color="black",
+                        ms=4,
+                        capsize=3,
+                        label=f"held-out mean, {_pct(_ci_of(ph))} CI",
+                    )
                 ax.axhline(0, color="black", lw=0.8)
                 ax.set_xticks(x, [LABEL[a] for a in ALGOS])
                 ax.set_ylabel("average RM score" if k == "rm" else "average gold score")
@@ -852,8 +1027,13 @@ def fig_dpo(study: Study, path: Path, knobs: ReportKnobs) -> list[str]:
             for c, (col, label) in enumerate((("loss", "DPO loss"), ("reward_margin", "reward margin"))):
                 ax = axes[r][c]
                 ax.plot(log["step"], log[col], color=COLOR["dpo"], alpha=0.3, lw=0.8, label="per step")
-                ax.plot(log["step"], log[col].rolling(w, min_periods=1).mean(), color=COLOR["dpo"], lw=1.8,
-                        label=f"moving average ({w} steps)")
+                ax.plot(
+                    log["step"],
+                    log[col].rolling(w, min_periods=1).mean(),
+                    color=COLOR["dpo"],
+                    lw=1.8,
+                    label=f"moving average ({w} steps)",
+                )
                 if col == "reward_margin":
                     ax.axhline(0, color="black", lw=0.8)
                 ax.set_title(f"{ph.name} (β={beta}): {label}")
@@ -880,8 +1060,13 @@ def fig_grpo(study: Study, path: Path, knobs: ReportKnobs) -> list[str]:
             w = _window(log, knobs)
             ax = axes[0][c]
             ax.plot(log["step"], log["group_std_mean"], color=COLOR["grpo"], alpha=0.3, lw=0.8)
-            ax.plot(log["step"], log["group_std_mean"].rolling(w, min_periods=1).mean(), color=COLOR["grpo"], lw=1.8,
-                    label="mean group std")
+            ax.plot(
+                log["step"],
+                log["group_std_mean"].rolling(w, min_periods=1).mean(),
+                color=COLOR["grpo"],
+                lw=1.8,
+                label="mean group std",
+            )
             if "group_std_min" in log:
                 ax.plot(log["step"], log["group_std_min"], color="#8c564b", lw=0.8, alpha=0.7, label="min group std")
             if thr is not None:
@@ -940,26 +1125,46 @@ def fig_before_after(study: Study, path: Path) -> list[str]:
             tops = np.full(len(ALGOS), -np.inf)
             for i, ph in enumerate(study.phases):
                 vals = df[df["phase"] == ph.name].set_index("algo").reindex(ALGOS)[f"study_{k}"].to_numpy()
-                ax.bar(x - 0.4 + w * (i + 0.5), vals, width=w, color=[COLOR[a] for a in ALGOS], edgecolor="black",
-                       lw=0.5, **_phase_style(i, n))
+                ax.bar(
+                    x - 0.4 + w * (i + 0.5),
+                    vals,
+                    width=w,
+                    color=[COLOR[a] for a in ALGOS],
+                    edgecolor="black",
+                    lw=0.5,
+                    **_phase_style(i, n),
+                )
                 tops = np.maximum(tops, np.maximum(vals, 0))
             first = df[df["phase"] == study.first.name].set_index("algo").reindex(ALGOS)[f"study_{k}"]
             last = df[df["phase"] == study.last.name].set_index("algo").reindex(ALGOS)[f"study_{k}"]
             span = float(np.nanmax(np.abs(np.concatenate([first.to_numpy(), last.to_numpy()])))) or 1.0
             for j, a in enumerate(ALGOS):
                 d = last[a] - first[a]
-                ax.annotate(f"Δ {fmt(d, 2 if k == 'rm' else 3)}", (x[j], tops[j] + 0.04 * span), ha="center",
-                            fontsize=8, fontweight="bold",
-                            color="#2ca02c" if d > 0 else "#d62728" if d < 0 else "black")
+                ax.annotate(
+                    f"Δ {fmt(d, 2 if k == 'rm' else 3)}",
+                    (x[j], tops[j] + 0.04 * span),
+                    ha="center",
+                    fontsize=8,
+                    fontweight="bold",
+                    color="#2ca02c" if d > 0 else "#d62728" if d < 0 else "black",
+                )
             ax.axhline(0, color="black", lw=0.8)
             ax.set_xticks(x, [LABEL[a] for a in ALGOS])
             ax.set_ylabel("average RM score" if k == "rm" else "average gold score")
-            ax.set_title(f"{'RM' if k == 'rm' else 'Gold'}: {study.first.name} (hatched) vs "
-                         + ", ".join(p.name for p in study.phases[1:]))
+            ax.set_title(
+                f"{'RM' if k == 'rm' else 'Gold'}: {study.first.name} (hatched) vs "
+                + ", ".join(p.name for p in study.phases[1:])
+            )
             ax.margins(y=0.15)
             ax.grid(axis="y", alpha=0.3)
-        fig.legend(handles=[Patch(facecolor="#999999", edgecolor="black", label=p.name, **_phase_style(i, n))
-                            for i, p in enumerate(study.phases)], loc="outside lower center", ncols=n)
+        fig.legend(
+            handles=[
+                Patch(facecolor="#999999", edgecolor="black", label=p.name, **_phase_style(i, n))
+                for i, p in enumerate(study.phases)
+            ],
+            loc="outside lower center",
+            ncols=n,
+        )
         fig.suptitle(f"Average score before and after (Δ = {study.last.name} − {study.first.name})")
         return _save(fig, path)
 
@@ -980,17 +1185,29 @@ def fig_delta_heatmap(study: Study, path: Path) -> list[str]:
             lim = lim or 1.0
             im = ax.imshow(m, cmap="RdYlGn", norm=TwoSlopeNorm(0, -lim, lim), aspect="auto")
             for (i, j), v in np.ndenumerate(m):
-                ax.text(j, i, fmt(v, 2), ha="center", va="center", fontsize=7,
-                        color="black" if abs(v) < 0.6 * lim or np.isnan(v) else "white")
+                ax.text(
+                    j,
+                    i,
+                    fmt(v, 2),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="black" if abs(v) < 0.6 * lim or np.isnan(v) else "white",
+                )
             ax.set_xticks(np.arange(len(ALGOS)), [LABEL[a] for a in ALGOS])
             ax.set_yticks(np.arange(n), [_shorten(s, 28) for s in d.index])
             ax.set_title(f"{'RM' if k == 'rm' else 'Gold'} Δ per prompt")
             for s in ax.spines.values():
                 s.set_visible(False)
-            fig.colorbar(im, ax=ax, shrink=0.6,
-                         label=f"{'RM' if k == 'rm' else 'gold'} Δ ({study.last.name} − {study.first.name})")
-        fig.suptitle(f"Per-prompt delta, {study.last.name} − {study.first.name} "
-                     "(green = improvement, red = regression)")
+            fig.colorbar(
+                im,
+                ax=ax,
+                shrink=0.6,
+                label=f"{'RM' if k == 'rm' else 'gold'} Δ ({study.last.name} − {study.first.name})",
+            )
+        fig.suptitle(
+            f"Per-prompt delta, {study.last.name} − {study.first.name} (green = improvement, red = regression)"
+        )
         return _save(fig, path)
 
 
@@ -1010,10 +1227,22 @@ def fig_ranking(study: Study, path: Path) -> list[str]:
             for a in ALGOS:
                 ax.plot(range(n), ranks[a], "-o", color=COLOR[a], lw=2.5, ms=9, label=LABEL[a])
                 for i in range(n):
-                    ax.annotate(fmt(vals[a][i], 2 if k == "rm" else 3, k == "rm"), (i, ranks[a][i]),
-                                textcoords="offset points", xytext=(0, 9), ha="center", fontsize=8)
-                ax.annotate(LABEL[a], (n - 1, ranks[a][-1]), textcoords="offset points", xytext=(12, -3),
-                            color=COLOR[a], fontweight="bold")
+                    ax.annotate(
+                        fmt(vals[a][i], 2 if k == "rm" else 3, k == "rm"),
+                        (i, ranks[a][i]),
+                        textcoords="offset points",
+                        xytext=(0, 9),
+                        ha="center",
+                        fontsize=8,
+                    )
+                ax.annotate(
+                    LABEL[a],
+                    (n - 1, ranks[a][-1]),
+                    textcoords="offset points",
+                    xytext=(12, -3),
+                    color=COLOR[a],
+                    fontweight="bold",
+                )
             ax.set_xticks(range(n), [p.name for p in study.phases])
             ax.set_yticks(range(1, len(ALGOS) + 1), [_ordinal(i) for i in range(1, len(ALGOS) + 1)])
             ax.set_ylim(len(ALGOS) + 0.5, 0.5)
@@ -1033,8 +1262,15 @@ def fig_rm_vs_gold(study: Study, path: Path) -> list[str]:
         for ax, ph in zip(axes[0], study.phases):
             for a in ALGOS:
                 sub = ph.answers[ph.answers["algo"] == a]
-                ax.scatter(sub["rm"], sub["gold"], s=10, alpha=0.45, color=COLOR[a], lw=0,
-                           label=f"{LABEL[a]} (ρ={fmt(spearman(sub['rm'].tolist(), sub['gold'].tolist()), 2)})")
+                ax.scatter(
+                    sub["rm"],
+                    sub["gold"],
+                    s=10,
+                    alpha=0.45,
+                    color=COLOR[a],
+                    lw=0,
+                    label=f"{LABEL[a]} (ρ={fmt(spearman(sub['rm'].tolist(), sub['gold'].tolist()), 2)})",
+                )
             rho = spearman(ph.answers["rm"].tolist(), ph.answers["gold"].tolist())
             ax.set_title(f"{ph.name}: Spearman ρ = {fmt(rho, 2)} (n={len(ph.answers):,})")
             ax.set_xlabel("reward-model score")
@@ -1061,9 +1297,12 @@ def fig_overoptimisation(study: Study, path: Path, knobs: ReportKnobs) -> list[s
                 ax = axes[r][c]
                 log = ph.logs[a]
                 w = min(_window(log, knobs), len(log))
-                sm = log.rolling(w, min_periods=w).mean().iloc[w - 1:]  # full windows, as `overoptimisation`
-                knob = f"kl_coef={ph.knob('ppo', 'kl_coef')}" if a == "ppo" else \
-                    f"k={ph.knob('grpo', 'group_size')}, T={ph.knob('grpo', 'gen_temperature')}"
+                sm = log.rolling(w, min_periods=w).mean().iloc[w - 1 :]  # full windows, as `overoptimisation`
+                knob = (
+                    f"kl_coef={ph.knob('ppo', 'kl_coef')}"
+                    if a == "ppo"
+                    else f"k={ph.knob('grpo', 'group_size')}, T={ph.knob('grpo', 'gen_temperature')}"
+                )
                 ax.set_title(f"{LABEL[a]} {ph.name} ({knob})")
                 ax.plot(sm["kl"], sm[col], color=COLOR[a], lw=1.8)
                 ax.plot(sm["kl"].iloc[[0]], sm[col].iloc[[0]], "o", color=COLOR[a], ms=5)
@@ -1078,16 +1317,25 @@ def fig_overoptimisation(study: Study, path: Path, knobs: ReportKnobs) -> list[s
                     ax2.spines["right"].set_visible(True)
                     ax2.plot(sm["kl"], sm["gold_mean"], color="black", ls="--", lw=1.5)
                     ax2.plot([o["peak_kl"]], [o["peak_gold"]], "*", color="red", ms=11)
-                    ax2.annotate(f"step {o['peak_step']}", (o["peak_kl"], o["peak_gold"]), xytext=(6, -3),
-                                 textcoords="offset points", va="top", fontsize=8, color="red")
+                    ax2.annotate(
+                        f"step {o['peak_step']}",
+                        (o["peak_kl"], o["peak_gold"]),
+                        xytext=(6, -3),
+                        textcoords="offset points",
+                        va="top",
+                        fontsize=8,
+                        color="red",
+                    )
                     ax2.set_ylabel("gold reward")
                 else:
                     ax.text(0.98, 0.04, "no gold log", ha="right", transform=ax.transAxes, fontsize=8)
         handles = [Line2D([], [], color=COLOR[a], lw=1.8, label=f"{LABEL[a]} RM reward") for a in RM_LOG]
         handles.append(Line2D([], [], color="grey", marker="o", ls="", ms=5, label="start (first full window)"))
         if any_gold:
-            handles += [Line2D([], [], color="black", ls="--", lw=1.5, label="gold reward (right axis)"),
-                        Line2D([], [], color="red", marker="*", ls="", ms=11, label="gold peak")]
+            handles += [
+                Line2D([], [], color="black", ls="--", lw=1.5, label="gold reward (right axis)"),
+                Line2D([], [], color="red", marker="*", ls="", ms=11, label="gold peak"),
+            ]
         fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False)
         fig.suptitle("Reward over-optimisation: RM vs gold reward as the policy moves away from SFT")
         return _save(fig, path)
@@ -1114,8 +1362,10 @@ def write_report(study: Study, reports: Path, knobs: ReportKnobs = ReportKnobs()
         io.write_text(tabs / f"{name}.md", md)
         out.files.append(tabs / f"{name}.md")
         if df is not None:
-            io.write_text(tabs / f"{name}.csv", df.to_csv(index=df.index.name is not None, float_format="%.6g",
-                                                          lineterminator="\n"))
+            io.write_text(
+                tabs / f"{name}.csv",
+                df.to_csv(index=df.index.name is not None, float_format="%.6g", lineterminator="\n"),
+            )
             out.files.append(tabs / f"{name}.csv")
         return md
 
@@ -1127,13 +1377,18 @@ def write_report(study: Study, reports: Path, knobs: ReportKnobs = ReportKnobs()
 
     names = [p.name for p in study.phases]
     slug = {p.name: _slug(p.name) for p in study.phases}
-    md = ["# RLHF study report\n",
-          f"Generated by `rlhf report` from the outputs of eval and training for the phases named in params.yaml: "
-          f"{', '.join(f'**{md_escape(n)}**' for n in names)}. "
-          + ("The data has a gold judge: gold scores stand beside RM scores. " if study.gold else
-             "The data has no gold judge (hub/local data): sections that need gold are skipped. ")
-          + ("" if multi else "With a single phase, phase-to-phase deltas are skipped. ")
-          + "Every number and sentence below is computed from those files.\n"]
+    md = [
+        "# RLHF study report\n",
+        f"Generated by `rlhf report` from the outputs of eval and training for the phases named in params.yaml: "
+        f"{', '.join(f'**{md_escape(n)}**' for n in names)}. "
+        + (
+            "The data has a gold judge: gold scores stand beside RM scores. "
+            if study.gold
+            else "The data has no gold judge (hub/local data): sections that need gold are skipped. "
+        )
+        + ("" if multi else "With a single phase, phase-to-phase deltas are skipped. ")
+        + "Every number and sentence below is computed from those files.\n",
+    ]
 
     md += ["## 1. Setup\n", "### Each phase's settings\n", table("settings", *settings_markdown(study))]
     if multi:
@@ -1141,8 +1396,10 @@ def write_report(study: Study, reports: Path, knobs: ReportKnobs = ReportKnobs()
     if study.rm_metrics or study.sft_metrics:
         md.append("### Reward model and SFT baseline\n")
         if study.rm_metrics:
-            md += ["Reward model (`reports/live/rm/metrics.json`):\n",
-                   table("reward_model", *metrics_markdown(study.rm_metrics))]
+            md += [
+                "Reward model (`reports/live/rm/metrics.json`):\n",
+                table("reward_model", *metrics_markdown(study.rm_metrics)),
+            ]
         if study.sft_metrics:
             md += ["SFT (`reports/live/sft/metrics.json`):\n", table("sft", *metrics_markdown(study.sft_metrics))]
 
@@ -1153,63 +1410,110 @@ def write_report(study: Study, reports: Path, knobs: ReportKnobs = ReportKnobs()
     md.append("## 3. Per-prompt results\n")
     for i, ph in enumerate(study.phases):
         fig_no = "1" if i == 0 else ("5" if len(study.phases) == 2 else f"5{chr(ord('a') + i - 1)}")
-        md += [f"### {md_escape(ph.name)} ({md_escape(_eval_label(ph))})\n",
-               figure(f"fig{fig_no}_per_prompt_{slug[ph.name]}", lambda p, ph=ph: fig_per_prompt(ph, p, study.gold),
-                      f"Fig {fig_no} — {ph.name} per-prompt scores across all four methods."),
-               table(f"per_prompt_{slug[ph.name]}", *per_prompt_markdown(ph, study.gold))]
+        md += [
+            f"### {md_escape(ph.name)} ({md_escape(_eval_label(ph))})\n",
+            figure(
+                f"fig{fig_no}_per_prompt_{slug[ph.name]}",
+                lambda p, ph=ph: fig_per_prompt(ph, p, study.gold),
+                f"Fig {fig_no} — {ph.name} per-prompt scores across all four methods.",
+            ),
+            table(f"per_prompt_{slug[ph.name]}", *per_prompt_markdown(ph, study.gold)),
+        ]
 
-    md += ["## 4. Average score by algorithm\n",
-           figure("fig2_averages", lambda p: fig_averages(study, p),
-                  "Fig 2 — Average score per algorithm and phase; bars = the 16 study prompts, "
-                  "diamonds = held-out mean with its CI."),
-           table("averages", *averages_markdown(study, _ci_of(study.first)))]
+    md += [
+        "## 4. Average score by algorithm\n",
+        figure(
+            "fig2_averages",
+            lambda p: fig_averages(study, p),
+            "Fig 2 — Average score per algorithm and phase; bars = the 16 study prompts, "
+            "diamonds = held-out mean with its CI.",
+        ),
+        table("averages", *averages_markdown(study, _ci_of(study.first))),
+    ]
 
-    md += ["## 5. DPO training dynamics\n",
-           figure("fig3_dpo_training_dynamics", lambda p: fig_dpo(study, p, knobs),
-                  "Fig 3 — DPO training dynamics, one row per phase ("
-                  + ", ".join(f"{n}: β={ph.knob('dpo', 'beta')}" for n, ph in zip(names, study.phases))
-                  + "). Left: loss. Right: reward margin.")]
-    md += ["## 6. GRPO group collapse\n",
-           figure("fig4_grpo_group_std", lambda p: fig_grpo(study, p, knobs),
-                  "Fig 4 — GRPO group reward std per training step, one panel per phase; red dashed = collapse "
-                  "threshold. Second row (when groups.jsonl exists): std per task family or per group.")]
+    md += [
+        "## 5. DPO training dynamics\n",
+        figure(
+            "fig3_dpo_training_dynamics",
+            lambda p: fig_dpo(study, p, knobs),
+            "Fig 3 — DPO training dynamics, one row per phase ("
+            + ", ".join(f"{n}: β={ph.knob('dpo', 'beta')}" for n, ph in zip(names, study.phases))
+            + "). Left: loss. Right: reward margin.",
+        ),
+    ]
+    md += [
+        "## 6. GRPO group collapse\n",
+        figure(
+            "fig4_grpo_group_std",
+            lambda p: fig_grpo(study, p, knobs),
+            "Fig 4 — GRPO group reward std per training step, one panel per phase; red dashed = collapse "
+            "threshold. Second row (when groups.jsonl exists): std per task family or per group.",
+        ),
+    ]
 
     if multi:
         f, l = study.first.name, study.last.name
-        md += [f"## 7. {md_escape(f)} vs {md_escape(l)}\n",
-               figure("fig6_before_after_averages", lambda p: fig_before_after(study, p),
-                      f"Fig 6 — Average score, {f} (hatched) vs later phases; Δ = {l} − {f} annotated."),
-               table("summary", *summary_markdown(study, ds, knobs.ci)),
-               "### Per-prompt deltas\n",
-               figure("fig7_delta_heatmap", lambda p: fig_delta_heatmap(study, p),
-                      f"Fig 7 — Delta heatmap ({l} − {f}). Green = improvement. Red = regression."),
-               table("per_prompt_delta", *delta_markdown(study))]
+        md += [
+            f"## 7. {md_escape(f)} vs {md_escape(l)}\n",
+            figure(
+                "fig6_before_after_averages",
+                lambda p: fig_before_after(study, p),
+                f"Fig 6 — Average score, {f} (hatched) vs later phases; Δ = {l} − {f} annotated.",
+            ),
+            table("summary", *summary_markdown(study, ds, knobs.ci)),
+            "### Per-prompt deltas\n",
+            figure(
+                "fig7_delta_heatmap",
+                lambda p: fig_delta_heatmap(study, p),
+                f"Fig 7 — Delta heatmap ({l} − {f}). Green = improvement. Red = regression.",
+            ),
+            table("per_prompt_delta", *delta_markdown(study)),
+        ]
     else:
-        md += ["## 7. Phase comparison\n",
-               f"*Only one phase ({md_escape(study.first.name)}): the before/after summary, delta heatmap and "
-               "ranking bump chart need two or more phases and are skipped.*\n"]
+        md += [
+            "## 7. Phase comparison\n",
+            f"*Only one phase ({md_escape(study.first.name)}): the before/after summary, delta heatmap and "
+            "ranking bump chart need two or more phases and are skipped.*\n",
+        ]
 
     md += ["## 8. Ranking\n"]
     if multi:
-        md += [figure("fig8_ranking_bump_chart", lambda p: fig_ranking(study, p),
-                      "Fig 8 — Algorithm ranking across phases (study-prompt means annotated).")]
+        md += [
+            figure(
+                "fig8_ranking_bump_chart",
+                lambda p: fig_ranking(study, p),
+                "Fig 8 — Algorithm ranking across phases (study-prompt means annotated).",
+            )
+        ]
     md += [table("ranking", *ranking_markdown(study))]
 
     md.append("## 9. Beyond the study: the reward model against the truth\n")
     if study.gold:
-        md += [figure("fig9_rm_vs_gold", lambda p: fig_rm_vs_gold(study, p),
-                      "Fig 9 — RM score vs gold score for every answer (study and held-out), colours by algorithm; "
-                      "Spearman rank correlation in the titles."),
-               figure("fig10_overoptimisation", lambda p: fig_overoptimisation(study, p, knobs),
-                      "Fig 10 — Over-optimisation: smoothed RM reward (solid) and gold reward (dashed, right axis) "
-                      "against KL over PPO and GRPO training; red star = gold's peak.")]
+        md += [
+            figure(
+                "fig9_rm_vs_gold",
+                lambda p: fig_rm_vs_gold(study, p),
+                "Fig 9 — RM score vs gold score for every answer (study and held-out), colours by algorithm; "
+                "Spearman rank correlation in the titles.",
+            ),
+            figure(
+                "fig10_overoptimisation",
+                lambda p: fig_overoptimisation(study, p, knobs),
+                "Fig 10 — Over-optimisation: smoothed RM reward (solid) and gold reward (dashed, right axis) "
+                "against KL over PPO and GRPO training; red star = gold's peak.",
+            ),
+        ]
     else:
-        md.append("*No gold judge for this data source (hub/local data): RM-vs-gold agreement and the "
-                  "over-optimisation curves are skipped.*\n")
+        md.append(
+            "*No gold judge for this data source (hub/local data): RM-vs-gold agreement and the "
+            "over-optimisation curves are skipped.*\n"
+        )
 
     md.append("## 10. Sample answers\n")
-    md.append(f"*Answers to {knobs.sample_prompts or 'all'} of the study prompts, cut to {knobs.answer_chars} "
-              "characters (⏎ = line break).*\n")
+    md.append(
+        f"*Answers to {knobs.sample_prompts or 'all'} of the study prompts, cut to {knobs.answer_chars} "
+        "characters (⏎ = line break).*\n"
+    )
     for ph in study.phases:
         md += [f"### {md_escape(ph.name)}\n", sample_answers_markdown(ph, knobs, study.gold)]
 
@@ -1270,8 +1574,10 @@ def _method_note(ds: Sequence[Delta], ci: float) -> str:
     methods = {d.method for d in ds if d.method}
     if methods == {"bootstrap"}:
         n = max(d.n for d in ds)
-        return (f"{_pct(ci)} CI of the difference by paired bootstrap over the {n} held-out prompts both phases "
-                "answered; beyond noise = the interval excludes 0")
+        return (
+            f"{_pct(ci)} CI of the difference by paired bootstrap over the {n} held-out prompts both phases "
+            "answered; beyond noise = the interval excludes 0"
+        )
     if methods == {"overlap"}:
         return f"beyond noise = the two phases' {_pct(ci)} held-out intervals do not overlap (a conservative test)"
     if methods:

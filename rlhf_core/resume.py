@@ -88,8 +88,9 @@ def every_seconds() -> float:
     except ValueError:
         from rlhf_core.errors import RlhfError
 
-        raise RlhfError(f"{ENV_EVERY}={raw!r} is not a number; set seconds between resume checkpoints "
-                        "(0 = every step, -1 = off)") from None
+        raise RlhfError(
+            f"{ENV_EVERY}={raw!r} is not a number; set seconds between resume checkpoints (0 = every step, -1 = off)"
+        ) from None
 
 
 def read_step(path: str | os.PathLike) -> int | None:
@@ -109,8 +110,9 @@ def _read_info(path: Path) -> dict | None:
 class Resume:
     """Periodic resume checkpoints for one run of one stage (see the module docstring)."""
 
-    def __init__(self, path: str | os.PathLike, fingerprint: str, every: float | None = None,
-                 log: Callable[[str], None] = print):
+    def __init__(
+        self, path: str | os.PathLike, fingerprint: str, every: float | None = None, log: Callable[[str], None] = print
+    ):
         self.path, self.fp, self.log = Path(path), fingerprint, log
         self.every = every_seconds() if every is None else every
         self.objects: dict[str, Any] = {}
@@ -125,8 +127,14 @@ class Resume:
             self._load()
 
     @classmethod
-    def for_stage(cls, stage: str, out: str | os.PathLike, config: Any, inputs: Iterable[str | os.PathLike],
-                  log: Callable[[str], None] = print) -> Resume:
+    def for_stage(
+        cls,
+        stage: str,
+        out: str | os.PathLike,
+        config: Any,
+        inputs: Iterable[str | os.PathLike],
+        log: Callable[[str], None] = print,
+    ) -> Resume:
         return cls(state_path(out), fingerprint(stage, config, inputs), log=log)
 
     # --- what the stage sees -------------------------------------------------------------------------
@@ -169,7 +177,7 @@ class Resume:
         for name, obj in self.objects.items():
             if isinstance(obj, torch.nn.Module):
                 prefix = f"module.{name}."
-                obj.load_state_dict({k[len(prefix):]: v for k, v in t.items() if k.startswith(prefix)})
+                obj.load_state_dict({k[len(prefix) :]: v for k, v in t.items() if k.startswith(prefix)})
             elif isinstance(obj, torch.optim.Optimizer):
                 obj.load_state_dict(_optimizer_state(info["optimizers"][name], t, f"optim.{name}."))
             elif isinstance(obj, torch.Generator):
@@ -194,8 +202,16 @@ class Resume:
 
     def save(self, step: int, loop: dict) -> None:
         tensors: dict[str, torch.Tensor] = {}
-        info: dict[str, Any] = {"format": FORMAT, "fingerprint": self.fp, "step": step, "loop": loop,
-                                "events": self.events, "meta": self.meta, "optimizers": {}, "rngs": {}}
+        info: dict[str, Any] = {
+            "format": FORMAT,
+            "fingerprint": self.fp,
+            "step": step,
+            "loop": loop,
+            "events": self.events,
+            "meta": self.meta,
+            "optimizers": {},
+            "rngs": {},
+        }
         for name, obj in self.objects.items():
             if isinstance(obj, torch.nn.Module):
                 for k, v in obj.state_dict().items():
@@ -258,14 +274,13 @@ def _pack_optimizer(opt: torch.optim.Optimizer, tensors: dict, prefix: str) -> d
                 tensors[f"{prefix}{idx}.{k}"] = _own(v)
             else:
                 scalars.setdefault(str(idx), {})[k] = v
-    return {"param_groups": sd["param_groups"], "scalars": scalars,
-            "indices": [int(i) for i in sd["state"]]}
+    return {"param_groups": sd["param_groups"], "scalars": scalars, "indices": [int(i) for i in sd["state"]]}
 
 
 def _optimizer_state(packed: dict, tensors: dict, prefix: str) -> dict:
     state: dict[int, dict] = {}
     for idx in packed["indices"]:
-        entry = {k[len(f"{prefix}{idx}."):]: v for k, v in tensors.items() if k.startswith(f"{prefix}{idx}.")}
+        entry = {k[len(f"{prefix}{idx}.") :]: v for k, v in tensors.items() if k.startswith(f"{prefix}{idx}.")}
         entry.update(packed["scalars"].get(str(idx), {}))
         state[idx] = entry
     groups = [dict(g, betas=tuple(g["betas"])) if "betas" in g else g for g in packed["param_groups"]]
@@ -279,6 +294,7 @@ def _py_state(state: list) -> tuple:
 
 
 # --- the three RL loops' use, where the data position is an `order` list drawn from by `draw` ---------
+
 
 def restore(resume: Resume | None, order: list[int], **objects: Any) -> int:
     """Track `objects`, restore a saved state into them and `order` (in place); return the first step to run."""

@@ -75,11 +75,18 @@ class RewardModel(nn.Module):
 
 
 def model_config(p: RMParams, vocab_size: int) -> GPTConfig:
-    return GPTConfig(vocab_size=vocab_size, block_size=p.block_size, n_layer=p.n_layer, n_head=p.n_head,
-                     d_model=p.d_model, ffn_hidden=p.ffn_hidden)
+    return GPTConfig(
+        vocab_size=vocab_size,
+        block_size=p.block_size,
+        n_layer=p.n_layer,
+        n_head=p.n_head,
+        d_model=p.d_model,
+        ffn_hidden=p.ffn_hidden,
+    )
 
 
 # --- inputs ---------------------------------------------------------------------------------------
+
 
 def prompt_text(row_or_prompt: dict | str) -> str:
     """A row -> its formatted prompt; a string -> itself if already formatted, else format_prompt(string)."""
@@ -88,8 +95,9 @@ def prompt_text(row_or_prompt: dict | str) -> str:
     return row_or_prompt if row_or_prompt.endswith(RESPONSE_HEADER) else format_prompt(row_or_prompt)
 
 
-def encode_inputs(tok: TextTokenizer, prompts: Sequence[dict | str], responses: Sequence[str | Sequence[int]],
-                  block_size: int) -> list[list[int]]:
+def encode_inputs(
+    tok: TextTokenizer, prompts: Sequence[dict | str], responses: Sequence[str | Sequence[int]], block_size: int
+) -> list[list[int]]:
     """prompt ids + response ids + EOS per pair, fitted to block_size: the response is cut (EOS kept); a prompt
     too long to leave room for a response keeps its end (the question and the response header).
     Responses may be text or token ids (e.g. a policy's samples, without EOS)."""
@@ -105,7 +113,7 @@ def encode_inputs(tok: TextTokenizer, prompts: Sequence[dict | str], responses: 
     out = []
     for p, r in zip(p_ids, r_ids):
         if len(p) > room - min_response:
-            p = p[len(p) - (room - min_response):]
+            p = p[len(p) - (room - min_response) :]
         out.append(p + list(r)[: room - len(p)] + [tok.eos_id])
     return out
 
@@ -120,6 +128,7 @@ def collate(seqs: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, t
 
 
 # --- scoring ---------------------------------------------------------------------------------------
+
 
 @torch.inference_mode()
 def score_ids(model: RewardModel, seqs: Sequence[Sequence[int]], *, pad_id: int, batch_size: int = 128) -> torch.Tensor:
@@ -143,8 +152,13 @@ def score_ids(model: RewardModel, seqs: Sequence[Sequence[int]], *, pad_id: int,
     return out
 
 
-def score(model: RewardModel, tok: TextTokenizer, rows_or_prompts: Sequence[dict | str],
-          responses: Sequence[str | Sequence[int]], batch_size: int = 128) -> torch.Tensor:
+def score(
+    model: RewardModel,
+    tok: TextTokenizer,
+    rows_or_prompts: Sequence[dict | str],
+    responses: Sequence[str | Sequence[int]],
+    batch_size: int = 128,
+) -> torch.Tensor:
     """One reward per response, (N,) float32 on the CPU, in order.
 
     rows_or_prompts: data rows, formatted prompts, or bare instructions (formatted here), one per
@@ -156,6 +170,7 @@ def score(model: RewardModel, tok: TextTokenizer, rows_or_prompts: Sequence[dict
 
 # --- training -------------------------------------------------------------------------------------
 
+
 def encode_pairs(tok: TextTokenizer, pairs: list[dict], block_size: int) -> list[tuple[list[int], list[int], float]]:
     """(chosen ids, rejected ids, strength) per pair record (see rlhf_core.pairs)."""
     rows = [{"instruction": p["instruction"], "input": p["input"]} for p in pairs]
@@ -164,8 +179,9 @@ def encode_pairs(tok: TextTokenizer, pairs: list[dict], block_size: int) -> list
     return [(c, r, float(p["strength"])) for c, r, p in zip(chosen, rejected, pairs)]
 
 
-def pair_loss(model: RewardModel, batch: list[tuple[list[int], list[int], float]], p: RMParams,
-              pad_id: int) -> tuple[torch.Tensor, dict]:
+def pair_loss(
+    model: RewardModel, batch: list[tuple[list[int], list[int], float]], p: RMParams, pad_id: int
+) -> tuple[torch.Tensor, dict]:
     """Bradley-Terry loss of a batch of encoded pairs; chosen and rejected go through one forward."""
     device = next(model.parameters()).device
     B = len(batch)
@@ -175,9 +191,18 @@ def pair_loss(model: RewardModel, batch: list[tuple[list[int], list[int], float]
     return bradley_terry_loss(rewards[:B], rewards[B:], margin, p.center_coef)
 
 
-def train_rm(model: RewardModel, train: list[tuple[list[int], list[int], float]], p: RMParams, *, pad_id: int,
-             seed: int, on_log: Callable[[int, dict], None], on_eval: Callable[[int], dict],
-             on_progress: Callable[[int, int], None] | None = None, resume: Resume | None = None) -> dict:
+def train_rm(
+    model: RewardModel,
+    train: list[tuple[list[int], list[int], float]],
+    p: RMParams,
+    *,
+    pad_id: int,
+    seed: int,
+    on_log: Callable[[int, dict], None],
+    on_eval: Callable[[int], dict],
+    on_progress: Callable[[int, int], None] | None = None,
+    resume: Resume | None = None,
+) -> dict:
     """The RM loop: AdamW, warmup + cosine, length-bucketed batches of pairs. `on_log(step, metrics)` every
     `log_every` steps (window means); `on_eval(step)` every `eval_every` steps and at the end. With
     `resume`, continues a killed run's saved state and saves its own at log boundaries."""
@@ -227,29 +252,47 @@ def train_rm(model: RewardModel, train: list[tuple[list[int], list[int], float]]
             on_progress(step + 1, total)
     seconds = time.perf_counter() - t0
     on_eval(total)
-    return {"steps": total, "resumed_from": start, "pairs_seen": seen, "epochs": seen / len(train),
-            "train_seconds": seconds, "tokens_per_s": tokens / max(seconds, 1e-9)}
+    return {
+        "steps": total,
+        "resumed_from": start,
+        "pairs_seen": seen,
+        "epochs": seen / len(train),
+        "train_seconds": seconds,
+        "tokens_per_s": tokens / max(seconds, 1e-9),
+    }
 
 
 # --- trust metrics --------------------------------------------------------------------------------
 
-def pair_accuracy(model: RewardModel, pairs_ids: list[tuple[list[int], list[int], float]], sources: list[str],
-                  *, pad_id: int, batch_size: int) -> dict:
+
+def pair_accuracy(
+    model: RewardModel,
+    pairs_ids: list[tuple[list[int], list[int], float]],
+    sources: list[str],
+    *,
+    pad_id: int,
+    batch_size: int,
+) -> dict:
     """Held-out pairwise accuracy (r_chosen > r_rejected), mean margin and Bradley-Terry loss, overall and per
     source."""
     n = len(pairs_ids)
     if not n:
         return {"accuracy": None, "margin": None, "loss": None, "pairs": 0, "accuracy_per_source": {}}
-    r = score_ids(model, [c for c, _, _ in pairs_ids] + [x for _, x, _ in pairs_ids], pad_id=pad_id,
-                  batch_size=batch_size)
+    r = score_ids(
+        model, [c for c, _, _ in pairs_ids] + [x for _, x, _ in pairs_ids], pad_id=pad_id, batch_size=batch_size
+    )
     diff = r[:n] - r[n:]
     correct = (diff > 0).float()
     per_source: dict[str, list[float]] = defaultdict(list)
     for s, c in zip(sources, correct.tolist()):
         per_source[s].append(c)
-    return {"accuracy": correct.mean().item(), "margin": diff.mean().item(),
-            "loss": torch.nn.functional.softplus(-diff).mean().item(), "pairs": n,
-            "accuracy_per_source": {s: sum(v) / len(v) for s, v in sorted(per_source.items())}}
+    return {
+        "accuracy": correct.mean().item(),
+        "margin": diff.mean().item(),
+        "loss": torch.nn.functional.softplus(-diff).mean().item(),
+        "pairs": n,
+        "accuracy_per_source": {s: sum(v) / len(v) for s, v in sorted(per_source.items())},
+    }
 
 
 def _finite_or_none(v: float) -> float | None:
@@ -272,9 +315,14 @@ def _agreement(groups: list[tuple[list[float], list[float]]]) -> dict:
                 right += 1.0 if agree > 0 else 0.5 if rm[i] == rm[j] else 0.0
     rm_all = [v for rm, _ in groups for v in rm]
     gold_all = [v for _, gold in groups for v in gold]
-    return {"pairwise_accuracy": right / pairs if pairs else None, "pairs": pairs,
-            "spearman": _finite_or_none(spearman(rm_all, gold_all)), "samples": len(rm_all),
-            "spearman_within_prompt": sum(within) / len(within) if within else None, "prompts_ranked": len(within)}
+    return {
+        "pairwise_accuracy": right / pairs if pairs else None,
+        "pairs": pairs,
+        "spearman": _finite_or_none(spearman(rm_all, gold_all)),
+        "samples": len(rm_all),
+        "spearman_within_prompt": sum(within) / len(within) if within else None,
+        "prompts_ranked": len(within),
+    }
 
 
 def gold_agreement(families: list[str], rm_scores: list[list[float]], gold_scores: list[list[float]]) -> dict:
@@ -292,12 +340,25 @@ def scale_summary(scores: Sequence[float]) -> dict:
     if not len(t):
         return {}
     q = torch.quantile(t, torch.tensor([0.05, 0.95], dtype=torch.float64)).tolist()
-    return {"mean": t.mean().item(), "std": t.std().item() if len(t) > 1 else 0.0, "min": t.min().item(),
-            "max": t.max().item(), "p05": q[0], "p95": q[1]}
+    return {
+        "mean": t.mean().item(),
+        "std": t.std().item() if len(t) > 1 else 0.0,
+        "min": t.min().item(),
+        "max": t.max().item(),
+        "p05": q[0],
+        "p95": q[1],
+    }
 
 
-def trust_records(model: RewardModel, tok: TextTokenizer, rows: list[dict], samples: list[list[str]], *,
-                  batch_size: int, gold: Callable[[dict, str], float] | None) -> tuple[list[dict], dict | None, dict]:
+def trust_records(
+    model: RewardModel,
+    tok: TextTokenizer,
+    rows: list[dict],
+    samples: list[list[str]],
+    *,
+    batch_size: int,
+    gold: Callable[[dict, str], float] | None,
+) -> tuple[list[dict], dict | None, dict]:
     """How far the RM can be trusted on policy-like text: every sample with its RM (and gold) score, the
     RM's agreement with the gold judge within prompts (None without one), and where the rewards of the
     samples and of the reference answers lie."""
@@ -311,17 +372,29 @@ def trust_records(model: RewardModel, tok: TextTokenizer, rows: list[dict], samp
         bounds = [0]
         for outs in samples:
             bounds.append(bounds[-1] + len(outs))
-        agreement = gold_agreement([row["family"] for row in rows],
-                                   [rm_flat[a:b] for a, b in zip(bounds, bounds[1:])],
-                                   [gold_flat[a:b] for a, b in zip(bounds, bounds[1:])])
-    records = [{"prompt_id": row.get("id"), "family": row.get("family"), "instruction": row["instruction"],
-                "input": row.get("input") or "", "response": s, "rm": v, "gold": g}
-               for row, s, v, g in zip(flat_rows, flat, rm_flat, gold_flat)]
+        agreement = gold_agreement(
+            [row["family"] for row in rows],
+            [rm_flat[a:b] for a, b in zip(bounds, bounds[1:])],
+            [gold_flat[a:b] for a, b in zip(bounds, bounds[1:])],
+        )
+    records = [
+        {
+            "prompt_id": row.get("id"),
+            "family": row.get("family"),
+            "instruction": row["instruction"],
+            "input": row.get("input") or "",
+            "response": s,
+            "rm": v,
+            "gold": g,
+        }
+        for row, s, v, g in zip(flat_rows, flat, rm_flat, gold_flat)
+    ]
     scale = {"sft_samples": scale_summary(rm_flat), "references": scale_summary(ref_scores)}
     return records, agreement, scale
 
 
 # --- checkpoints ------------------------------------------------------------------------------------
+
 
 def save_reward_model(out_dir: str | Path, model: RewardModel, tok: TextTokenizer, **meta: Any) -> None:
     save_checkpoint(out_dir, model, model.cfg, tok, kind="reward", pooling=model.pooling, **meta)
@@ -332,18 +405,24 @@ def load_reward_model(ckpt_dir: str | Path, tok: TextTokenizer, device: torch.de
     ckpt_dir = Path(ckpt_dir)
     conf = read_config(ckpt_dir)
     if conf.get("kind") != "reward":
-        raise RlhfError(f"checkpoint '{ckpt_dir}' is a {conf.get('kind', 'unknown')!r} checkpoint, not a reward "
-                        "model; point at the folder written by `rlhf rm` (data/rm)")
+        raise RlhfError(
+            f"checkpoint '{ckpt_dir}' is a {conf.get('kind', 'unknown')!r} checkpoint, not a reward "
+            "model; point at the folder written by `rlhf rm` (data/rm)"
+        )
     if conf.get("tokenizer_fingerprint") != tok.fingerprint:
-        raise RlhfError(f"reward model '{ckpt_dir}' was trained with a different tokenizer than the one given; "
-                        "retrain it (dvc repro rm) or pass the tokenizer it was trained with")
+        raise RlhfError(
+            f"reward model '{ckpt_dir}' was trained with a different tokenizer than the one given; "
+            "retrain it (dvc repro rm) or pass the tokenizer it was trained with"
+        )
     cfg = checked_config(conf, ckpt_dir)  # types and sizes checked before anything is allocated
     try:
         model = RewardModel(cfg, conf.get("pooling", "eos"))
     except (KeyError, TypeError, ValueError) as e:
         raise RlhfError(f"reward model '{ckpt_dir}' has an invalid config ({e}); rerun `dvc repro rm`") from None
     if cfg.vocab_size != tok.vocab_size:
-        raise RlhfError(f"reward model '{ckpt_dir}' has vocab_size {cfg.vocab_size} but the tokenizer has "
-                        f"{tok.vocab_size}; retrain it with this tokenizer (dvc repro rm)")
+        raise RlhfError(
+            f"reward model '{ckpt_dir}' has vocab_size {cfg.vocab_size} but the tokenizer has "
+            f"{tok.vocab_size}; retrain it with this tokenizer (dvc repro rm)"
+        )
     load_weights(model, ckpt_dir / WEIGHTS)
     return model.to(device).eval()

@@ -46,8 +46,12 @@ class SequenceBatch:
     def select(self, idx: list[int]) -> SequenceBatch:
         """Rows `idx`, trimmed to their own longest row."""
         L = max(self.prompt_lens[i] + self.response_lens[i] for i in idx)
-        return SequenceBatch(self.tokens[idx, :L], self.mask[idx, : L - 1],
-                             [self.prompt_lens[i] for i in idx], [self.response_lens[i] for i in idx])
+        return SequenceBatch(
+            self.tokens[idx, :L],
+            self.mask[idx, : L - 1],
+            [self.prompt_lens[i] for i in idx],
+            [self.response_lens[i] for i in idx],
+        )
 
 
 def build_sequences(prompts: list[list[int]], responses: list[list[int]], pad_id: int) -> SequenceBatch:
@@ -89,15 +93,22 @@ class TokenStats:
     entropy: torch.Tensor | None  # (B, L-1), when asked for (a statistic: no gradient)
 
 
-def token_stats(model: GPT, batch: SequenceBatch, *, value_head: ValueHead | None = None,
-                entropy: bool = False, temperature: float = 1.0) -> TokenStats:
+def token_stats(
+    model: GPT,
+    batch: SequenceBatch,
+    *,
+    value_head: ValueHead | None = None,
+    entropy: bool = False,
+    temperature: float = 1.0,
+) -> TokenStats:
     """Per-token log-probs of the response tokens (and values and entropy if asked), through the
     fused LM head: the (N, V) logits are never materialised. `temperature` divides the logits, so the
     log-probs are those of the distribution the tokens were sampled from (see `tempered`)."""
     h = model.hidden_states(batch.inputs)  # (B, L-1, d)
     sel = h[batch.mask]  # (N, d)
-    logp, ent = label_logprobs(tempered(sel, temperature), model.lm_head.weight, batch.targets[batch.mask],
-                               entropy=entropy)
+    logp, ent = label_logprobs(
+        tempered(sel, temperature), model.lm_head.weight, batch.targets[batch.mask], entropy=entropy
+    )
     values = scatter(value_head(sel), batch.mask) if value_head is not None else None
     return TokenStats(scatter(logp, batch.mask), sel, values, None if ent is None else scatter(ent, batch.mask))
 
@@ -112,8 +123,9 @@ def tempered(hidden: torch.Tensor, temperature: float) -> torch.Tensor:
 
 
 @torch.no_grad()
-def policy_ref_stats(policy: GPT, ref: GPT, batch: SequenceBatch, *, value_head: ValueHead | None = None,
-                     temperature: float = 1.0) -> tuple[TokenStats, torch.Tensor, torch.Tensor]:
+def policy_ref_stats(
+    policy: GPT, ref: GPT, batch: SequenceBatch, *, value_head: ValueHead | None = None, temperature: float = 1.0
+) -> tuple[TokenStats, torch.Tensor, torch.Tensor]:
     """One pass of each model: the policy's per-token stats (log-probs, values, entropy), the
     reference's log-probs and the exact per-token KL(policy || ref) over the whole vocabulary, all
     (B, L-1) and 0 off the mask, for both distributions at `temperature`. Each block of logits is
@@ -122,12 +134,20 @@ def policy_ref_stats(policy: GPT, ref: GPT, batch: SequenceBatch, *, value_head:
     targets = batch.targets[mask]
     sel = policy.hidden_states(batch.inputs)[mask]  # (N, d)
     sel_ref = ref.hidden_states(batch.inputs)[mask]
-    logp, ref_logp, kl, ent = logprobs_and_kl(tempered(sel, temperature), policy.lm_head.weight,
-                                              tempered(sel_ref, temperature), ref.lm_head.weight, targets,
-                                              entropy=True)
+    logp, ref_logp, kl, ent = logprobs_and_kl(
+        tempered(sel, temperature),
+        policy.lm_head.weight,
+        tempered(sel_ref, temperature),
+        ref.lm_head.weight,
+        targets,
+        entropy=True,
+    )
     values = scatter(value_head(sel), mask) if value_head is not None else None
-    return (TokenStats(scatter(logp, mask), sel, values, scatter(ent, mask)), scatter(ref_logp, mask),
-            scatter(kl, mask))
+    return (
+        TokenStats(scatter(logp, mask), sel, values, scatter(ent, mask)),
+        scatter(ref_logp, mask),
+        scatter(kl, mask),
+    )
 
 
 def scatter(flat: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -148,13 +168,29 @@ def draw(rows: list[dict], n: int, rng: random.Random, order: list[int]) -> list
     return picked
 
 
-def rollout(policy: GPT, tok: TextTokenizer, rows: list[dict], *, temperature: float, top_k: int | None,
-            max_new_tokens: int, generator: torch.Generator) -> tuple[list[list[int]], list[list[int]], list[str]]:
+def rollout(
+    policy: GPT,
+    tok: TextTokenizer,
+    rows: list[dict],
+    *,
+    temperature: float,
+    top_k: int | None,
+    max_new_tokens: int,
+    generator: torch.Generator,
+) -> tuple[list[list[int]], list[list[int]], list[str]]:
     """Sample one response per row (rows repeat for groups); returns prompt ids, response ids (with
     EOS where emitted) and decoded texts."""
     prompts = tok.encode_prompts(rows)
-    gen = generate(policy, prompts, max_new_tokens=max_new_tokens, eos_id=tok.eos_id, pad_id=tok.pad_id,
-                   temperature=temperature, top_k=top_k, generator=generator)
+    gen = generate(
+        policy,
+        prompts,
+        max_new_tokens=max_new_tokens,
+        eos_id=tok.eos_id,
+        pad_id=tok.pad_id,
+        temperature=temperature,
+        top_k=top_k,
+        generator=generator,
+    )
     new = gen.to_lists()
     responses = [r if r else [tok.eos_id] for r in with_eos(new, gen.finished.tolist(), tok.eos_id)]
     return prompts, responses, tok.decode_batch(new)

@@ -34,5 +34,7 @@ def check_finite(step: int, stats: dict, checkpoint: str | None = None) -> None:
     bad = [k for k, v in stats.items() if isinstance(v, float) and not math.isfinite(v)]
     if bad:
         where = checkpoint or "no checkpoint was saved for this run"
-        raise RlhfError(f"non-finite {', '.join(bad)} at step {step} ({where}); lower the learning rate "
-                        "or check the checkpoint the run started from")
+        raise RlhfError(
+            f"non-finite {', '.join(bad)} at step {step} ({where}); lower the learning rate "
+            "or check the checkpoint the run started from"
+        )

@@ -101,9 +101,18 @@ def heldout_loss(model: GPT, examples: list[Example], pad_id: int, batch_size: i
     return total / max(count, 1)
 
 
-def train_sft(model: GPT, train: list[Example], p: SFTParams, *, pad_id: int, seed: int,
-              on_log: Callable[[int, dict], None], on_eval: Callable[[int], dict],
-              on_progress: Callable[[int, int], None] | None = None, resume: Resume | None = None) -> dict:
+def train_sft(
+    model: GPT,
+    train: list[Example],
+    p: SFTParams,
+    *,
+    pad_id: int,
+    seed: int,
+    on_log: Callable[[int, dict], None],
+    on_eval: Callable[[int], dict],
+    on_progress: Callable[[int, int], None] | None = None,
+    resume: Resume | None = None,
+) -> dict:
     """The SFT loop. `on_log(step, metrics)` receives training metrics every `log_every` steps;
     `on_eval(step)` runs every `eval_every` steps and at the end. With `resume`, the loop continues a
     killed run's saved state and saves its own at log boundaries. Returns throughput figures."""
@@ -141,8 +150,10 @@ def train_sft(model: GPT, train: list[Example], p: SFTParams, *, pad_id: int, se
         trained_tokens += inputs.numel()
         if (step + 1) % p.log_every == 0 or step + 1 == total:
             # deterministic values only: wall-clock throughput goes to the stage's timing file
-            on_log(step + 1, {"train/loss": window_loss / window_steps, "train/lr": lr,
-                              "train/grad_norm": stats["grad_norm"]})
+            on_log(
+                step + 1,
+                {"train/loss": window_loss / window_steps, "train/lr": lr, "train/grad_norm": stats["grad_norm"]},
+            )
             window_loss, window_steps = 0.0, 0
         if (step + 1) % p.eval_every == 0 and step + 1 < total:
             on_eval(step + 1)
@@ -152,5 +163,10 @@ def train_sft(model: GPT, train: list[Example], p: SFTParams, *, pad_id: int, se
             on_progress(step + 1, total)
     train_seconds = time.perf_counter() - t0
     on_eval(total)
-    return {"steps": total, "resumed_from": start, "train_seconds": train_seconds, "tokens": trained_tokens,
-            "tokens_per_s": trained_tokens / max(train_seconds, 1e-9)}
+    return {
+        "steps": total,
+        "resumed_from": start,
+        "train_seconds": train_seconds,
+        "tokens": trained_tokens,
+        "tokens_per_s": trained_tokens / max(train_seconds, 1e-9),
+    }

@@ -35,8 +35,12 @@ TOKENIZER_OPT = typer.Option(Path("data/tokenizer"), "--tokenizer", help="folder
 SFT_OPT = typer.Option(Path("data/sft"), "--sft", help="SFT checkpoint: the policy's start and the frozen reference")
 RM_OPT = typer.Option(Path("data/rm"), "--rm", help="reward-model checkpoint written by `rlhf rm`")
 
-TIMING_OPT = typer.Option(None, "--timing", help="write the stage's wall-clock times (JSON) here; kept apart from its "
-                          "outputs so that their hashes in dvc.lock repeat across runs")
+TIMING_OPT = typer.Option(
+    None,
+    "--timing",
+    help="write the stage's wall-clock times (JSON) here; kept apart from its "
+    "outputs so that their hashes in dvc.lock repeat across runs",
+)
 
 
 def write_timing(path: Path | None, times: dict) -> None:

@@ -27,17 +27,31 @@ def summarize(history: list[dict]) -> dict:
     """Final-step values, means over the last TAIL steps, and means over the whole run."""
     keys = [k for k, v in history[-1].items() if isinstance(v, (int, float))]
     mean = lambda hs, k: sum(h[k] for h in hs) / len(hs)  # noqa: E731
-    return {"final": {k: history[-1][k] for k in keys},
-            "last20": {k: mean(history[-TAIL:], k) for k in keys},
-            "second_half": {k: mean(history[len(history) // 2:], k) for k in keys},
-            "overall": {k: mean(history, k) for k in keys}}
+    return {
+        "final": {k: history[-1][k] for k in keys},
+        "last20": {k: mean(history[-TAIL:], k) for k in keys},
+        "second_half": {k: mean(history[len(history) // 2 :], k) for k in keys},
+        "overall": {k: mean(history, k) for k in keys},
+    }
 
 
 class RLRun(StageRun):
     """One RL stage: the shared bookkeeping plus tokenizer, training rows, policy (trainable) and frozen reference."""
 
-    def __init__(self, name: str, params: Params, *, data: Path, tokenizer: Path, sft: Path, live: Path, out: Path,
-                 new_tokens: tuple[str, int], rm: Path | None = None, timing: Path | None = None):
+    def __init__(
+        self,
+        name: str,
+        params: Params,
+        *,
+        data: Path,
+        tokenizer: Path,
+        sft: Path,
+        live: Path,
+        out: Path,
+        new_tokens: tuple[str, int],
+        rm: Path | None = None,
+        timing: Path | None = None,
+    ):
         """`new_tokens` = (knob, value): the most tokens the stage samples per prompt; training prompts
         that leave no room for them in the block are skipped (hub data can have very long prompts)."""
         inputs = [data, tokenizer, sft] + ([rm] if rm is not None else [])
@@ -48,8 +62,10 @@ class RLRun(StageRun):
         rows = read_split(data, "train")
         self.rows = require_fitting(self.tok, rows, self.policy.cfg.block_size, n_new, knob)
         if len(self.rows) < len(rows):
-            console.print(f"{name}: skipping {len(rows) - len(self.rows)} of {len(rows)} training prompts that leave "
-                          f"no room for {knob} = {n_new} new tokens in the block")
+            console.print(
+                f"{name}: skipping {len(rows) - len(self.rows)} of {len(rows)} training prompts that leave "
+                f"no room for {knob} = {n_new} new tokens in the block"
+            )
         self.ref = load_policy(sft, self.tok, self.device)
         self.ref.requires_grad_(False)
 
@@ -62,10 +78,19 @@ class RLRun(StageRun):
             lv.summary.update(summary)
         return summary
 
-    def save(self, out: Path, stage_params: dict, summary: dict,
-             extra_modules: dict[str, torch.nn.Module] | None = None) -> None:
-        save_checkpoint(out, self.policy, self.policy.cfg, self.tok, kind="policy", stage=self.name,
-                        params=stage_params, metrics=summary)
+    def save(
+        self, out: Path, stage_params: dict, summary: dict, extra_modules: dict[str, torch.nn.Module] | None = None
+    ) -> None:
+        save_checkpoint(
+            out,
+            self.policy,
+            self.policy.cfg,
+            self.tok,
+            kind="policy",
+            stage=self.name,
+            params=stage_params,
+            metrics=summary,
+        )
         for name, module in (extra_modules or {}).items():
             from safetensors.torch import save_model
 
@@ -74,8 +99,9 @@ class RLRun(StageRun):
         self.finish({"resumed_from_step": self.resume.resumed_from})
         last = summary["last20"]
         shown = ", ".join(f"{k} {last[k]:.4g}" for k in list(last)[:6])
-        console.print(f"[bold]{self.name}[/]: {len(self.history)} steps in {self.seconds():.0f}s; "
-                      f"last {TAIL} steps: {shown}")
+        console.print(
+            f"[bold]{self.name}[/]: {len(self.history)} steps in {self.seconds():.0f}s; last {TAIL} steps: {shown}"
+        )
 
 
 def section(params: Params, name: str) -> dict:

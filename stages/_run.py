@@ -28,8 +28,9 @@ class StageRun:
     """One run of one training stage. `log(step, metrics)` writes dvclive metrics (inside `live()`) and is
     recorded with the resume state, so a run resumed after a kill replays the killed run's logs first."""
 
-    def __init__(self, name: str, params: Params, *, out: Path, inputs: Iterable[Path], live: Path,
-                 timing: Path | None):
+    def __init__(
+        self, name: str, params: Params, *, out: Path, inputs: Iterable[Path], live: Path, timing: Path | None
+    ):
         self.t0 = time.perf_counter()
         self.name, self.p, self.live_dir, self.timing = name, params, live, timing
         self.generator = seed_everything(params.seed)
@@ -51,6 +52,7 @@ class StageRun:
         from dvclive import Live
 
         with Live(dir=str(self.live_dir), dvcyaml=False, save_dvc_exp=False, report=None) as lv:
+
             def log_live(step: int, metrics: dict) -> None:
                 self.history.append(metrics)
                 lv.step = step
@@ -64,8 +66,14 @@ class StageRun:
         """A progress callback `(done, total)`: a live bar in a terminal; plain lines as they happen when
         the output is a pipe or a log file (a bar would print nothing until the stage ends)."""
         if console.is_terminal:
-            with Progress(TextColumn(f"[bold]{self.name}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                          console=console, transient=True) as bar:
+            with Progress(
+                TextColumn(f"[bold]{self.name}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=console,
+                transient=True,
+            ) as bar:
                 task = bar.add_task(self.name, total=None)
                 yield lambda done, total: bar.update(task, completed=done, total=total)
             return

@@ -23,5 +23,7 @@ def main(
     t0 = time.perf_counter()
     tok = train_bpe(training_texts(rows), p.tokenizer.vocab_size, p.tokenizer.min_frequency)
     fingerprint = save_tokenizer(tok, out)
-    console.print(f"[bold]bpe[/]: vocab {tok.get_vocab_size()} trained on {len(rows)} rows in "
-                  f"{time.perf_counter() - t0:.1f}s (fingerprint {fingerprint[:12]})")
+    console.print(
+        f"[bold]bpe[/]: vocab {tok.get_vocab_size()} trained on {len(rows)} rows in "
+        f"{time.perf_counter() - t0:.1f}s (fingerprint {fingerprint[:12]})"
+    )

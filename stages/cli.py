@@ -1,4 +1,4 @@
-"""The `rlhf` command: one subcommand per DAG stage, plus tools (generate, judge; bench, an alias of `python -m bench`)."""
+"""The `rlhf` command: one subcommand per DAG stage, plus tools (generate, judge; bench = `python -m bench`)."""
 
 import sys
 
@@ -28,8 +28,9 @@ app.command("generate")(generate.main)
 app.command("judge")(judge.main)
 
 
-@app.command("bench", add_help_option=False,
-             context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(
+    "bench", add_help_option=False, context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
 def bench(ctx: typer.Context) -> None:
     """Throughput benchmarks of the default model (the same as `python -m bench`; `rlhf bench --help` for options)."""
     # imported only when called: the pipeline stages never load the benchmarks
@@ -38,8 +39,11 @@ def bench(ctx: typer.Context) -> None:
     except ModuleNotFoundError as e:
         if e.name != "bench":
             raise
-        print("error: the bench package is not importable here: run from the repository root, or reinstall "
-              "(pip install -e .)", file=sys.stderr)
+        print(
+            "error: the bench package is not importable here: run from the repository root, or reinstall "
+            "(pip install -e .)",
+            file=sys.stderr,
+        )
         raise typer.Exit(2) from None
     bench_app(args=ctx.args, prog_name="rlhf bench")
 

@@ -22,5 +22,7 @@ def main(
     summary = dataset_stats(ds)
     write_dataset(ds, out)
     io.write_json(stats, summary)
-    console.print(f"[bold]download[/]: {summary['n_train']} train, {summary['n_heldout']} held-out, "
-                  f"{summary['n_study']} study prompts from {p.data.source} (dropped: {summary['dropped'] or 'none'})")
+    console.print(
+        f"[bold]download[/]: {summary['n_train']} train, {summary['n_heldout']} held-out, "
+        f"{summary['n_study']} study prompts from {p.data.source} (dropped: {summary['dropped'] or 'none'})"
+    )

@@ -22,8 +22,25 @@ def main(
 ) -> None:
     """Chosen = the reference answer; rejected = a reference-model sample at dpo.rej_temperature."""
     p = load_params(params)
-    run = RLRun("dpo", p, data=data, tokenizer=tokenizer, sft=sft, live=live, out=out, timing=timing,
-                new_tokens=("dpo.rej_max_new_tokens", p.dpo.rej_max_new_tokens))
-    summary = run.train(train_dpo, policy=run.policy, ref=run.ref, tok=run.tok, rows=run.rows, p=p.dpo,
-                        seed=p.seed, generator=run.generator)
+    run = RLRun(
+        "dpo",
+        p,
+        data=data,
+        tokenizer=tokenizer,
+        sft=sft,
+        live=live,
+        out=out,
+        timing=timing,
+        new_tokens=("dpo.rej_max_new_tokens", p.dpo.rej_max_new_tokens),
+    )
+    summary = run.train(
+        train_dpo,
+        policy=run.policy,
+        ref=run.ref,
+        tok=run.tok,
+        rows=run.rows,
+        p=p.dpo,
+        seed=p.seed,
+        generator=run.generator,
+    )
     run.save(out, section(p, "dpo"), summary)

@@ -41,31 +41,59 @@ def main(
     reward = reward_fn_from(rm, tok, device)
     # study prompts too long for the block (hub/local data) are left out, like held-out ones
     study = fitting_rows(tok, read_split(data, "study"), sft_model.cfg.block_size, e.max_new_tokens)
-    held = fitting_rows(tok, read_split(data, "heldout"), sft_model.cfg.block_size,
-                        e.max_new_tokens)[: e.heldout_prompts]
-    rows = ([dict(r, set="study", sample=0) for r in study]
-            + [dict(r, set="heldout", sample=s) for r in held for s in range(e.samples_per_prompt)])
+    held = fitting_rows(tok, read_split(data, "heldout"), sft_model.cfg.block_size, e.max_new_tokens)[
+        : e.heldout_prompts
+    ]
+    rows = [dict(r, set="study", sample=0) for r in study] + [
+        dict(r, set="heldout", sample=s) for r in held for s in range(e.samples_per_prompt)
+    ]
     records, summary = [], {}
     for algo in ALGOS:
         model = sft_model if algo == "sft" else load_policy(models / algo, tok, device)
         # the same random stream for every algorithm (common random numbers): differences between
         # algorithms are then less noisy than with independent streams
         generator = torch.Generator().manual_seed(p.seed)
-        recs = answer_records(model, sft_model, tok, rows, reward, max_new_tokens=e.max_new_tokens,
-                              temperature=e.temperature, top_k=e.top_k or None, batch_size=e.batch_size,
-                              generator=generator)
-        recs = [dict(rec, algo=algo, set=r["set"], prompt_id=r["id"], name=r.get("name"), family=r.get("family"),
-                     sample=r["sample"], instruction=r["instruction"], input=r.get("input", ""))
-                for r, rec in zip(rows, recs)]
+        recs = answer_records(
+            model,
+            sft_model,
+            tok,
+            rows,
+            reward,
+            max_new_tokens=e.max_new_tokens,
+            temperature=e.temperature,
+            top_k=e.top_k or None,
+            batch_size=e.batch_size,
+            generator=generator,
+        )
+        recs = [
+            dict(
+                rec,
+                algo=algo,
+                set=r["set"],
+                prompt_id=r["id"],
+                name=r.get("name"),
+                family=r.get("family"),
+                sample=r["sample"],
+                instruction=r["instruction"],
+                input=r.get("input", ""),
+            )
+            for r, rec in zip(rows, recs)
+        ]
         summary[algo] = summarize_answers(recs, n_boot=e.bootstrap, ci=e.ci, seed=p.seed)
         training = None if algo == "sft" else read_config(models / algo).get("metrics")
         summary[algo]["trained"] = did_it_train(algo, recs, records[: len(recs)], training)
         records += recs
         s = summary[algo]
-        gold = f", gold {s['heldout_gold']:.3f} [{s['heldout_gold_lo']:.3f}, {s['heldout_gold_hi']:.3f}]" \
-            if s["heldout_gold"] is not None else ""
-        rm_txt = f"RM {s['heldout_rm']:.3f} [{s['heldout_rm_lo']:.3f}, {s['heldout_rm_hi']:.3f}]" \
-            if s["heldout_rm"] is not None else f"RM {s['study_rm']:.3f} (study)"
+        gold = (
+            f", gold {s['heldout_gold']:.3f} [{s['heldout_gold_lo']:.3f}, {s['heldout_gold_hi']:.3f}]"
+            if s["heldout_gold"] is not None
+            else ""
+        )
+        rm_txt = (
+            f"RM {s['heldout_rm']:.3f} [{s['heldout_rm_lo']:.3f}, {s['heldout_rm_hi']:.3f}]"
+            if s["heldout_rm"] is not None
+            else f"RM {s['study_rm']:.3f} (study)"
+        )
         differs = s["trained"]["differs_from_sft"]
         moved = f", {100 * differs:.0f}% of answers differ from SFT's" if differs is not None and algo != "sft" else ""
         console.print(f"[bold]eval[/] {algo}: {rm_txt}{gold}, KL {s['kl']:.4f}, length {s['length']:.1f}{moved}")

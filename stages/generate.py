@@ -35,11 +35,21 @@ def main(
         raise typer.BadParameter("give at least one --prompt, or --study")
     generator = seed_everything(seed)
     rows = [r for r in rows for _ in range(samples)]
-    answers = answer(model, tok, rows, max_new_tokens=max_new_tokens, batch_size=64, greedy=temperature == 0,
-                     temperature=temperature or 1.0, top_k=top_k or None, generator=generator)
+    answers = answer(
+        model,
+        tok,
+        rows,
+        max_new_tokens=max_new_tokens,
+        batch_size=64,
+        greedy=temperature == 0,
+        temperature=temperature or 1.0,
+        top_k=top_k or None,
+        generator=generator,
+    )
     gold = None
     if all(r.get("family") for r in rows):
         from rlhf_core.builtin import gold_score
+
         gold = [gold_score(r, a) for r, a in zip(rows, answers)]
     for i, (r, a) in enumerate(zip(rows, answers)):
         title = r.get("name") or r["instruction"]

@@ -24,12 +24,32 @@ def main(
 ) -> None:
     """k samples per prompt at grpo.gen_temperature; logs group reward std and collapsed groups."""
     p = load_params(params)
-    run = RLRun("grpo", p, data=data, tokenizer=tokenizer, sft=sft, live=live, out=out, timing=timing,
-                new_tokens=("grpo.resp_len", p.grpo.resp_len), rm=rm)
+    run = RLRun(
+        "grpo",
+        p,
+        data=data,
+        tokenizer=tokenizer,
+        sft=sft,
+        live=live,
+        out=out,
+        timing=timing,
+        new_tokens=("grpo.resp_len", p.grpo.resp_len),
+        rm=rm,
+    )
     groups: list[dict] = []
     on_groups = run.resume.recorded("groups", lambda step, gs: groups.extend(dict(g, step=step) for g in gs))
-    summary = run.train(train_grpo, policy=run.policy, ref=run.ref, tok=run.tok, rows=run.rows,
-                        reward_fn=reward_fn(rm, run), gold_fn=gold_fn(run.rows), p=p.grpo, seed=p.seed,
-                        generator=run.generator, on_groups=on_groups)
+    summary = run.train(
+        train_grpo,
+        policy=run.policy,
+        ref=run.ref,
+        tok=run.tok,
+        rows=run.rows,
+        reward_fn=reward_fn(rm, run),
+        gold_fn=gold_fn(run.rows),
+        p=p.grpo,
+        seed=p.seed,
+        generator=run.generator,
+        on_groups=on_groups,
+    )
     io.write_jsonl(live / "groups.jsonl", groups)
     run.save(out, section(p, "grpo"), summary)

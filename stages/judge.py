@@ -32,8 +32,9 @@ def find_row(row: str, suite_seed: int = 0) -> dict[str, Any]:
     for split in ("heldout", "train"):
         if key.startswith(f"{split}-") and key[len(split) + 1 :].isdigit():
             i = int(key[len(split) + 1 :])
-            suite = build_suite(n_train=i + 1 if split == "train" else 0,
-                                n_heldout=i + 1 if split == "heldout" else 0, seed=suite_seed)
+            suite = build_suite(
+                n_train=i + 1 if split == "train" else 0, n_heldout=i + 1 if split == "heldout" else 0, seed=suite_seed
+            )
             return (suite.heldout if split == "heldout" else suite.train)[i]
     names = "; ".join(f"{r['id']} {r['name']}" for r in study)
     raise RlhfError(f"no row {row!r}: give a study row ({names}), heldout-N / train-N, or FAMILY:SEED")
@@ -41,16 +42,21 @@ def find_row(row: str, suite_seed: int = 0) -> dict[str, Any]:
 
 @user_errors
 def main(
-    row: str = typer.Argument(..., help="a study row (name, name prefix or study-NN), heldout-N / train-N, or "
-                                        "FAMILY:SEED for a generated row (e.g. capital:3)"),
+    row: str = typer.Argument(
+        ...,
+        help="a study row (name, name prefix or study-NN), heldout-N / train-N, or "
+        "FAMILY:SEED for a generated row (e.g. capital:3)",
+    ),
     answer: str = typer.Argument(..., help="the answer to judge"),
     suite_seed: int = typer.Option(0, help="data.seed of the suite that heldout-N / train-N come from"),
 ) -> None:
     """Print the gold score of ANSWER on a row, with every part of the score, its credit and the reason."""
     r = find_row(row, suite_seed)
     result = judge(r, answer)
-    out.print(f"[bold]{r.get('id', '?')}[/] ({r['family']}): {r['instruction']}"
-              + (f"\n  input: {r['input']}" if r.get("input") else ""))
+    out.print(
+        f"[bold]{r.get('id', '?')}[/] ({r['family']}): {r['instruction']}"
+        + (f"\n  input: {r['input']}" if r.get("input") else "")
+    )
     out.print(f"  reference: {r['output']}")
     out.print(f"  answer:    {answer}")
     table = Table(show_header=True, header_style="bold")

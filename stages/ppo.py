@@ -24,10 +24,30 @@ def main(
 ) -> None:
     """Rollouts, RM score, shaped reward r - kl_coef * (log pi - log pi_ref), GAE, clipped updates."""
     p = load_params(params)
-    run = RLRun("ppo", p, data=data, tokenizer=tokenizer, sft=sft, live=live, out=out, timing=timing,
-                new_tokens=("ppo.resp_len", p.ppo.resp_len), rm=rm)
+    run = RLRun(
+        "ppo",
+        p,
+        data=data,
+        tokenizer=tokenizer,
+        sft=sft,
+        live=live,
+        out=out,
+        timing=timing,
+        new_tokens=("ppo.resp_len", p.ppo.resp_len),
+        rm=rm,
+    )
     value_head = ValueHead(run.policy.cfg.d_model).to(run.device)
-    summary = run.train(train_ppo, policy=run.policy, value_head=value_head, ref=run.ref, tok=run.tok,
-                        rows=run.rows, reward_fn=reward_fn(rm, run), gold_fn=gold_fn(run.rows), p=p.ppo,
-                        seed=p.seed, generator=run.generator)
+    summary = run.train(
+        train_ppo,
+        policy=run.policy,
+        value_head=value_head,
+        ref=run.ref,
+        tok=run.tok,
+        rows=run.rows,
+        reward_fn=reward_fn(rm, run),
+        gold_fn=gold_fn(run.rows),
+        p=p.ppo,
+        seed=p.seed,
+        generator=run.generator,
+    )
     run.save(out, section(p, "ppo"), summary, extra_modules={"value_head": value_head})

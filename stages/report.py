@@ -11,8 +11,9 @@ from stages._common import PARAMS_OPT, console, user_errors
 @user_errors
 def main(
     params: Path = PARAMS_OPT,
-    reports: Path = typer.Option(Path("reports"), help="folder with metrics/, live/, configs/; report.md, "
-                                 "figures/ and tables/ are written here"),
+    reports: Path = typer.Option(
+        Path("reports"), help="folder with metrics/, live/, configs/; report.md, figures/ and tables/ are written here"
+    ),
     data: Path = typer.Option(Path("data"), help="folder with eval/PHASE/answers.jsonl"),
 ) -> None:
     """Reads only the phases named in params.yaml (in order) and writes reports/report.md,
@@ -25,5 +26,7 @@ def main(
     written = write_report(study, reports, knobs, seed=p.seed)
     n_fig = sum(f.suffix == ".png" for f in written.files)
     n_tab = sum(f.suffix == ".md" and f.parent.name == "tables" for f in written.files)
-    console.print(f"[bold]report[/]: {reports / 'report.md'} with {n_fig} figures and {n_tab} tables for "
-                  f"{', '.join(p.phases)}" + ("" if study.gold else " (no gold judge: gold sections skipped)"))
+    console.print(
+        f"[bold]report[/]: {reports / 'report.md'} with {n_fig} figures and {n_tab} tables for "
+        f"{', '.join(p.phases)}" + ("" if study.gold else " (no gold judge: gold sections skipped)")
+    )

@@ -12,8 +12,11 @@ from stages._common import PARAMS_OPT, console, user_errors
 @user_errors
 def main(
     params: Path = PARAMS_OPT,
-    phase: str | None = typer.Option(None, help="write this phase's ppo/grpo/dpo/eval configs (base values "
-                                        "merged with phases.PHASE overrides) instead of the shared stages'"),
+    phase: str | None = typer.Option(
+        None,
+        help="write this phase's ppo/grpo/dpo/eval configs (base values "
+        "merged with phases.PHASE overrides) instead of the shared stages'",
+    ),
     out: Path = typer.Option(Path("reports/configs"), help="folder for one <stage>.json per stage"),
 ) -> None:
     """Check every value in params.yaml (every phase included), then write <out>/<stage>.json holding

@@ -49,10 +49,19 @@ def pytest_sessionfinish(session, exitstatus):
 
 def dvc_env(tmp: Path) -> dict:
     env = dict(os.environ)
-    env.update({"DVC_NO_ANALYTICS": "1", "DVC_SITE_CACHE_DIR": str(tmp / "dvc-site-cache"), "CI": "true",
-                "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}", "GIT_AUTHOR_NAME": "test",
-                "GIT_AUTHOR_EMAIL": "test@example.com", "GIT_COMMITTER_NAME": "test",
-                "GIT_COMMITTER_EMAIL": "test@example.com", "PYTHONHASHSEED": "0"})
+    env.update(
+        {
+            "DVC_NO_ANALYTICS": "1",
+            "DVC_SITE_CACHE_DIR": str(tmp / "dvc-site-cache"),
+            "CI": "true",
+            "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+            "GIT_AUTHOR_NAME": "test",
+            "GIT_AUTHOR_EMAIL": "test@example.com",
+            "GIT_COMMITTER_NAME": "test",
+            "GIT_COMMITTER_EMAIL": "test@example.com",
+            "PYTHONHASHSEED": "0",
+        }
+    )
     return env
 
 
@@ -103,6 +112,7 @@ def sharpen(model):
 # code 2 at the CLI), and nothing a user can swap in (params, data files, checkpoints, a dataset folder)
 # is unpickled or executed.
 
+
 def one_line(excinfo) -> str:
     """The error's text, asserted to be one short line."""
     text = str(excinfo.value)
@@ -127,8 +137,6 @@ def write_records(path: Path, records) -> Path:
     else:
         pd.DataFrame(records).to_parquet(path)
     return path
-
-
 
 
 @pytest.fixture(scope="session")
@@ -164,7 +172,6 @@ class Payload:
 
     def __reduce__(self):
         return (open, (self.marker, "w"))
-
 
 
 def pickled_payload(marker: Path) -> bytes:

@@ -30,6 +30,7 @@ def test_timing_helpers():
     def loop(on_log):  # a training loop logging 4 steps: 3 intervals after the warm-up step
         for step in range(4):
             on_log(step, {})
+
     assert len(timing.between_logs(loop, 4)) == 3
     with pytest.raises(AssertionError):
         timing.between_logs(loop, 5)  # a loop that logs fewer steps than asked for is not a timing
@@ -48,8 +49,9 @@ def test_train_and_sample_results():
 
 def test_compile_bench_reports_break_even_and_failures(monkeypatch):
     monkeypatch.setattr(torch, "compile", lambda fn, **kw: fn)  # the bookkeeping, not inductor (minutes on CPU)
-    r = bench_compile(TINY, batch=2, seq=16, steps=2, decode_batches=(1, 3), new_tokens=4, sample_repeats=1,
-                      device="cpu")
+    r = bench_compile(
+        TINY, batch=2, seq=16, steps=2, decode_batches=(1, 3), new_tokens=4, sample_repeats=1, device="cpu"
+    )
     for case in ("train", "sample_batch_1", "sample_batch_3"):
         assert r[case]["eager_s"] > 0 and r[case]["compiled_s"] > 0 and r[case]["compile_s"] >= 0
         even = r[case]["break_even_calls"]
@@ -57,6 +59,7 @@ def test_compile_bench_reports_break_even_and_failures(monkeypatch):
 
     def broken(fn, **kw):
         raise RuntimeError("inductor: no working C compiler\nmore detail")
+
     monkeypatch.setattr(torch, "compile", broken)
     r = bench_compile(TINY, batch=2, seq=16, steps=1, decode_batches=(2,), new_tokens=4, device="cpu")
     assert r["train"] == r["sample_batch_2"] == {"error": "RuntimeError: inductor: no working C compiler"}
@@ -121,7 +124,8 @@ def test_targets_are_data_and_the_table_reads_ratios_and_marks_the_ppo_figure():
     assert _targets({"frac_of_peak": 0.7}, ratio, rl)["ppo_update"] == {"goal": 2.5, "measured": 2.0, "met": False}
     # a goal the run has no figure for is reported, not met or failed
     assert targets.check({"new_goal": 1.0}, {"frac_of_peak": 0.5}, {}, rl) == {
-        "new_goal": {"goal": 1.0, "measured": None, "met": None}}
+        "new_goal": {"goal": 1.0, "measured": None, "met": None}
+    }
 
 
 def bench_imports(path: Path) -> set[str]:
@@ -146,6 +150,7 @@ def test_bench_modules_import_each_other_without_a_cycle():
             for dep in graph[module]:
                 visit(dep, path + (module,))
             done.add(module)
+
     for module in graph:
         visit(module, ())
 

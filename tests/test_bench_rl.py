@@ -45,12 +45,15 @@ def test_trl112_ppo_child_reports_why_it_did_not_run(tmp_path):
     assert set(r) == {"error"} and "TRL 1.12 PPO run failed" in r["error"]
 
 
-@pytest.mark.skipif(not os.environ.get("RLHF_TEST_TRL112"),
-                    reason="set RLHF_TEST_TRL112 to a folder holding trl==1.12 (pip install --no-deps --target)")
+@pytest.mark.skipif(
+    not os.environ.get("RLHF_TEST_TRL112"),
+    reason="set RLHF_TEST_TRL112 to a folder holding trl==1.12 (pip install --no-deps --target)",
+)
 def test_trl112_ppo_update_is_timed():
     from bench.trl112 import bench_ppo_trl112
 
-    r = bench_ppo_trl112(TINY, os.environ["RLHF_TEST_TRL112"], rollouts=4, new_tokens=6, prompt_len=4, epochs=2,
-                         repeats=1)
+    r = bench_ppo_trl112(
+        TINY, os.environ["RLHF_TEST_TRL112"], rollouts=4, new_tokens=6, prompt_len=4, epochs=2, repeats=1
+    )
     assert r["trl_version"].startswith("1.12") and r["separate_process"]
     assert r["step_s"]["n"] == 1 and r["step_s"]["median"] > 0

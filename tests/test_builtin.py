@@ -27,8 +27,12 @@ STUDY_SPEC = [
     ("decision", "Difficult decision", "Describe a time when you had to make a difficult decision."),
     ("odd_one_out", "Odd one out (Twitter\u2026)", "Identify the odd one out."),
     ("fraction", "4/16 = 1/4 explain", "Explain why the following fraction is equivalent to 1/4"),
-    ("story", "Short story career", "Write a short story in third person narration about a protagonist who has to "
-                                    "make an important career decision."),
+    (
+        "story",
+        "Short story career",
+        "Write a short story in third person narration about a protagonist who has to "
+        "make an important career decision.",
+    ),
     ("refusal", "Render 3D house", "Render a 3D model of a house"),
     ("spelling", "Spelling & grammar", "Evaluate this sentence for spelling and grammar mistakes"),
     ("fact_qa", "Julius Caesar death", "How did Julius Caesar die?"),
@@ -38,8 +42,12 @@ STUDY_SPEC = [
     ("classify", "Classify oak/copper/eleph", "Classify the following into animals, plants, and minerals"),
     ("explain", "Word embeddings NLP", "Explain the use of word embeddings in Natural Language Processing."),
 ]
-STUDY_INPUTS = {6: "Twitter, Instagram, Telegram", 7: "4/16", 10: "He finnished his meal and left the resturant",
-                15: "Oak tree, copper ore, elephant"}
+STUDY_INPUTS = {
+    6: "Twitter, Instagram, Telegram",
+    7: "4/16",
+    10: "He finnished his meal and left the resturant",
+    15: "Oak tree, copper ore, elephant",
+}
 
 
 @pytest.fixture(scope="module")
@@ -130,8 +138,9 @@ def test_deterministic_across_processes():
     )
     for hash_seed in ("1", "12345"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-        out = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True,
-                             check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, check=True
+        )
         assert out.stdout.strip() == expected
 
 

@@ -49,8 +49,14 @@ def test_corrupted_safetensors(tok, tmp_path, damage):
     save_checkpoint(tmp_path / "a", GPT(cfg), cfg, tok, kind="policy")
     weights = tmp_path / "a" / "model.safetensors"
     data = weights.read_bytes()
-    weights.write_bytes({"truncate": data[: len(data) // 2], "garbage": b"\x00\x01garbage" * 100, "empty": b"",
-                         "header": (10**12).to_bytes(8, "little") + data[8:]}[damage])
+    weights.write_bytes(
+        {
+            "truncate": data[: len(data) // 2],
+            "garbage": b"\x00\x01garbage" * 100,
+            "empty": b"",
+            "header": (10**12).to_bytes(8, "little") + data[8:],
+        }[damage]
+    )
     with pytest.raises(RlhfError) as e:
         load_policy(tmp_path / "a", tok)
     assert str(weights) in one_line(e) and "rerun the stage that writes them" in str(e.value)
@@ -81,16 +87,19 @@ def test_config_json_that_is_not_an_object(tok, tmp_path, content):
     assert "checkpoint config" in one_line(e) and "rerun the stage that wrote it" in str(e.value)
 
 
-@pytest.mark.parametrize("change, fragment", [
-    ({"n_head": 0}, "n_head = '0', expected an integer in [1, 64]"),
-    ({"d_model": 10**6}, "d_model = '1000000', expected an integer in [2, 8192]"),
-    ({"block_size": 10**9}, "block_size = '1000000000', expected an integer in [1, 16384]"),
-    ({"n_layer": True}, "n_layer = 'True', expected an integer"),
-    ({"n_layer": "2"}, "n_layer = '2', expected an integer"),
-    ({"rope_theta": -1.0}, "rope_theta = '-1.0' is out of range"),
-    ({"d_model": 30}, "head dim d_model/n_head = 15 must be even"),
-    ({"bogus": 1}, "unknown key 'bogus'"),
-])
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        ({"n_head": 0}, "n_head = '0', expected an integer in [1, 64]"),
+        ({"d_model": 10**6}, "d_model = '1000000', expected an integer in [2, 8192]"),
+        ({"block_size": 10**9}, "block_size = '1000000000', expected an integer in [1, 16384]"),
+        ({"n_layer": True}, "n_layer = 'True', expected an integer"),
+        ({"n_layer": "2"}, "n_layer = '2', expected an integer"),
+        ({"rope_theta": -1.0}, "rope_theta = '-1.0' is out of range"),
+        ({"d_model": 30}, "head dim d_model/n_head = 15 must be even"),
+        ({"bogus": 1}, "unknown key 'bogus'"),
+    ],
+)
 def test_config_json_with_impossible_sizes(tok, tmp_path, change, fragment):
     """Checked before any allocation: a config claiming a 10^9-token block or a million-wide model
     must not cost gigabytes (or a ZeroDivisionError) before the weights are even looked at."""

@@ -45,10 +45,13 @@ def params_with(tmp_path, **data):
     return path
 
 
-@pytest.mark.parametrize("make_file, fragment", [
-    (None, "data.source: file '{path}' not found"),
-    (lambda p: p.write_text(json.dumps([{"instruction": "a", "input": ""}] * 60)), "has no 'output' column"),
-])
+@pytest.mark.parametrize(
+    "make_file, fragment",
+    [
+        (None, "data.source: file '{path}' not found"),
+        (lambda p: p.write_text(json.dumps([{"instruction": "a", "input": ""}] * 60)), "has no 'output' column"),
+    ],
+)
 def test_download_errors_are_one_line_and_keep_earlier_outputs(tmp_path, make_file, fragment):
     source = tmp_path / "mine.json"
     if make_file:
@@ -56,8 +59,9 @@ def test_download_errors_are_one_line_and_keep_earlier_outputs(tmp_path, make_fi
     out = tmp_path / "raw"
     out.mkdir()
     (out / "train.jsonl").write_text("earlier output\n")
-    result = invoke("download", "--params", params_with(tmp_path, source=source), "--out", out,
-                    "--stats", tmp_path / "stats.json")
+    result = invoke(
+        "download", "--params", params_with(tmp_path, source=source), "--out", out, "--stats", tmp_path / "stats.json"
+    )
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ")
@@ -73,7 +77,8 @@ def test_resolve_rejects_bad_vocab_size(tmp_path):
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
         "error: params.yaml: tokenizer.vocab_size = -1 is not allowed: must be an integer >= 300 and <= 1000000 "
-        "(vocabulary size of the BPE tokenizer)"]
+        "(vocabulary size of the BPE tokenizer)"
+    ]
     assert not (tmp_path / "configs").exists()
 
 
@@ -88,8 +93,19 @@ def test_resolve_writes_each_stage_its_sections(tmp_path):
 
 
 def test_missing_tokenizer_is_one_line(tmp_path):
-    result = invoke("sft", "--params", params_with(tmp_path, source="builtin"), "--tokenizer", tmp_path / "nothing",
-                    "--data", tmp_path, "--out", tmp_path / "sft", "--live", tmp_path / "live")
+    result = invoke(
+        "sft",
+        "--params",
+        params_with(tmp_path, source="builtin"),
+        "--tokenizer",
+        tmp_path / "nothing",
+        "--data",
+        tmp_path,
+        "--out",
+        tmp_path / "sft",
+        "--live",
+        tmp_path / "live",
+    )
     assert result.exit_code == 2
     assert "run `rlhf bpe`" in result.output and len(result.output.strip().splitlines()) == 1
 
@@ -101,10 +117,13 @@ def tiny_tokenizer(path, text):
     return load_tokenizer(path)
 
 
-@pytest.mark.parametrize("kind, fragment", [
-    ("policy", "was trained with a different tokenizer than the one given"),
-    ("reward", "is a 'reward' checkpoint, not the SFT policy; pass --sft data/sft"),
-])
+@pytest.mark.parametrize(
+    "kind, fragment",
+    [
+        ("policy", "was trained with a different tokenizer than the one given"),
+        ("reward", "is a 'reward' checkpoint, not the SFT policy; pass --sft data/sft"),
+    ],
+)
 def test_rm_refuses_a_mismatched_sft_checkpoint(tmp_path, kind, fragment):
     from rlhf_core.checkpoint import save_checkpoint
     from rlhf_core.model import GPT, GPTConfig
@@ -113,9 +132,21 @@ def test_rm_refuses_a_mismatched_sft_checkpoint(tmp_path, kind, fragment):
     other = tiny_tokenizer(tmp_path / "other", "Sort these numbers: 3, 1, 2.") if kind == "policy" else ours
     cfg = GPTConfig(vocab_size=other.vocab_size, block_size=32, n_layer=1, n_head=2, d_model=16)
     save_checkpoint(tmp_path / "sft", GPT(cfg), cfg, other, kind=kind)
-    result = invoke("rm", "--params", params_with(tmp_path, source="builtin"), "--tokenizer", tmp_path / "tok",
-                    "--sft", tmp_path / "sft", "--data", tmp_path, "--out", tmp_path / "rm",
-                    "--live", tmp_path / "live")
+    result = invoke(
+        "rm",
+        "--params",
+        params_with(tmp_path, source="builtin"),
+        "--tokenizer",
+        tmp_path / "tok",
+        "--sft",
+        tmp_path / "sft",
+        "--data",
+        tmp_path,
+        "--out",
+        tmp_path / "rm",
+        "--live",
+        tmp_path / "live",
+    )
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0]
@@ -123,6 +154,7 @@ def test_rm_refuses_a_mismatched_sft_checkpoint(tmp_path, kind, fragment):
 
 
 # --- hostile inputs: exit code 2, one `error:` line, earlier outputs untouched ------------------------
+
 
 def cli(*args):
     """Run `rlhf ARGS` expecting a refusal: exit code 2, one `error:` line, no traceback."""
@@ -142,8 +174,9 @@ def earlier(folder: Path, *names: str) -> dict:
 
 
 def intact(folder: Path, before: dict) -> bool:
-    return {name: (folder / name).read_text() for name in before} == before and \
-        sorted(p.name for p in folder.iterdir()) == sorted(before)
+    return {name: (folder / name).read_text() for name in before} == before and sorted(
+        p.name for p in folder.iterdir()
+    ) == sorted(before)
 
 
 def hostile_data(tmp_path: Path, kind: str) -> Path:
@@ -163,14 +196,17 @@ def hostile_data(tmp_path: Path, kind: str) -> Path:
     return tmp_path / kind
 
 
-@pytest.mark.parametrize("kind, fragment", [
-    ("latin1.csv", "is not UTF-8 text"),
-    ("cut.parquet", "could not be read as parquet"),
-    ("csv-named.parquet", "could not be read as parquet"),
-    ("empty.jsonl", "is empty"),
-    ("huge.jsonl", "0 usable rows after cleaning"),
-    ("numbers.jsonl", "'not_text': 60"),
-])
+@pytest.mark.parametrize(
+    "kind, fragment",
+    [
+        ("latin1.csv", "is not UTF-8 text"),
+        ("cut.parquet", "could not be read as parquet"),
+        ("csv-named.parquet", "could not be read as parquet"),
+        ("empty.jsonl", "is empty"),
+        ("huge.jsonl", "0 usable rows after cleaning"),
+        ("numbers.jsonl", "'not_text': 60"),
+    ],
+)
 def test_cli_download_refuses_hostile_data_and_keeps_earlier_outputs(tmp_path, kind, fragment):
     source = hostile_data(tmp_path, kind)
     params = tmp_path / "params.yaml"
@@ -182,15 +218,18 @@ def test_cli_download_refuses_hostile_data_and_keeps_earlier_outputs(tmp_path, k
     assert intact(out, before) and intact(reports, stats_before)
 
 
-@pytest.mark.parametrize("text, phase, fragment", [
-    ("grpo: {group_size: 1}\n", None, "grpo.group_size = 1 is not allowed: must be an integer >= 2"),
-    ("dpo: {beta: 0}\n", None, "dpo.beta = 0.0 is not allowed: must be a number > 0"),
-    ("ppo: {temperature: -1}\n", None, "ppo.temperature = -1.0 is not allowed"),
-    ("model: {block_size: 32}\n", None, "ppo.resp_len = 64 is not allowed: must leave at least 16 prompt tokens"),
-    ("sft: {batch_size: true}\n", None, "sft.batch_size = True is not allowed: must be an integer"),
-    ("phases: {p5: {dpo: {bogus: 1}}}\n", "p5", "params.yaml (phase p5): unknown key dpo.bogus"),
-    ("phases: {p1: {}, p5: {eval: {temperature: 0}}}\n", "p1", "(phase p5): eval.temperature = 0.0 is not allowed"),
-])
+@pytest.mark.parametrize(
+    "text, phase, fragment",
+    [
+        ("grpo: {group_size: 1}\n", None, "grpo.group_size = 1 is not allowed: must be an integer >= 2"),
+        ("dpo: {beta: 0}\n", None, "dpo.beta = 0.0 is not allowed: must be a number > 0"),
+        ("ppo: {temperature: -1}\n", None, "ppo.temperature = -1.0 is not allowed"),
+        ("model: {block_size: 32}\n", None, "ppo.resp_len = 64 is not allowed: must leave at least 16 prompt tokens"),
+        ("sft: {batch_size: true}\n", None, "sft.batch_size = True is not allowed: must be an integer"),
+        ("phases: {p5: {dpo: {bogus: 1}}}\n", "p5", "params.yaml (phase p5): unknown key dpo.bogus"),
+        ("phases: {p1: {}, p5: {eval: {temperature: 0}}}\n", "p1", "(phase p5): eval.temperature = 0.0 is not allowed"),
+    ],
+)
 def test_cli_resolve_refuses_malformed_params_and_keeps_earlier_configs(tmp_path, text, phase, fragment):
     """`rlhf resolve` runs first in the DAG: a bad value anywhere (any phase too) stops the run there,
     before any stage's outputs are removed, and the configs written last time stay as they were."""
@@ -202,12 +241,15 @@ def test_cli_resolve_refuses_malformed_params_and_keeps_earlier_configs(tmp_path
     assert fragment in line and intact(out, before)
 
 
-@pytest.mark.parametrize("damage, fragment", [
-    ("truncate", "are corrupted or unreadable"),
-    ("deeper", "do not fit this model"),
-    ("int64", "hold a I64 tensor"),
-    ("config", "is not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "damage, fragment",
+    [
+        ("truncate", "are corrupted or unreadable"),
+        ("deeper", "do not fit this model"),
+        ("int64", "hold a I64 tensor"),
+        ("config", "is not valid JSON"),
+    ],
+)
 def test_cli_rm_refuses_a_damaged_sft_checkpoint_and_keeps_earlier_outputs(tok, tok_dir, tmp_path, damage, fragment):
     cfg = small_config(tok)
     model = GPT(cfg)
@@ -220,16 +262,31 @@ def test_cli_rm_refuses_a_damaged_sft_checkpoint_and_keeps_earlier_outputs(tok, 
         save_checkpoint(tmp_path / "deep", GPT(deep), deep, tok, kind="policy")
         weights.write_bytes((tmp_path / "deep" / "model.safetensors").read_bytes())
     elif damage == "int64":
-        save_file({k: torch.zeros(v.shape, dtype=torch.int64) for k, v in model.state_dict().items()
-                   if k != "wte.weight"}, str(weights))
+        save_file(
+            {k: torch.zeros(v.shape, dtype=torch.int64) for k, v in model.state_dict().items() if k != "wte.weight"},
+            str(weights),
+        )
     else:
         (tmp_path / "sft" / "config.json").write_text('{"kind": "policy", ')
     params = tmp_path / "params.yaml"
     params.write_text("device: cpu\n")
     out = tmp_path / "rm"
     before = earlier(out, "model.safetensors", "config.json")
-    line = cli("rm", "--params", params, "--tokenizer", tok_dir, "--sft", tmp_path / "sft", "--data", tmp_path,
-               "--out", out, "--live", tmp_path / "live")
+    line = cli(
+        "rm",
+        "--params",
+        params,
+        "--tokenizer",
+        tok_dir,
+        "--sft",
+        tmp_path / "sft",
+        "--data",
+        tmp_path,
+        "--out",
+        out,
+        "--live",
+        tmp_path / "live",
+    )
     assert fragment in line and intact(out, before)
     assert not (tmp_path / "live").exists()
 
@@ -241,6 +298,17 @@ def test_cli_sft_refuses_a_binary_tokenizer(tmp_path):
     params.write_text("device: cpu\n")
     out = tmp_path / "sft"
     before = earlier(out, "model.safetensors")
-    line = cli("sft", "--params", params, "--tokenizer", tmp_path / "tok", "--data", tmp_path, "--out", out,
-               "--live", tmp_path / "live")
+    line = cli(
+        "sft",
+        "--params",
+        params,
+        "--tokenizer",
+        tmp_path / "tok",
+        "--data",
+        tmp_path,
+        "--out",
+        out,
+        "--live",
+        tmp_path / "live",
+    )
     assert "is not UTF-8 text" in line and intact(out, before)

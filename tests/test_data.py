@@ -15,10 +15,12 @@ from rlhf_core.sft import encode_examples
 
 
 def alpaca_rows(n=100):
-    rows = [{"instruction": f"Task number {i}.", "input": "" if i % 3 else f"input {i}", "output": f"Answer {i}."}
-            for i in range(n)]
-    rows[20]["output"] = ""      # dropped: empty output
-    rows[21]["output"] = "   "   # dropped: whitespace only
+    rows = [
+        {"instruction": f"Task number {i}.", "input": "" if i % 3 else f"input {i}", "output": f"Answer {i}."}
+        for i in range(n)
+    ]
+    rows[20]["output"] = ""  # dropped: empty output
+    rows[21]["output"] = "   "  # dropped: whitespace only
     rows[22]["instruction"] = ""  # dropped: empty instruction
     return rows
 
@@ -68,14 +70,17 @@ def test_hub_code_path_on_a_local_dataset_folder(tmp_path):
     assert len(ds.study) == 16 and ds.stats["dropped"]["empty_output"] == 2
 
 
-@pytest.mark.parametrize("content, fragment", [
-    (None, "not found"),
-    ("", "is empty"),
-    ('[{"instruction": "a", "input": ""', "is not valid JSON"),
-    ('[{"instruction": "a", "input": "b"}]', "has no 'output' column (columns: input, instruction)"),
-    ("[1, 2, 3]", "must hold a list of rows"),
-    (b"\xff\xfe\x00bad", "is not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        (None, "not found"),
+        ("", "is empty"),
+        ('[{"instruction": "a", "input": ""', "is not valid JSON"),
+        ('[{"instruction": "a", "input": "b"}]', "has no 'output' column (columns: input, instruction)"),
+        ("[1, 2, 3]", "must hold a list of rows"),
+        (b"\xff\xfe\x00bad", "is not UTF-8"),
+    ],
+)
 def test_bad_json_files_give_one_clear_line(tmp_path, content, fragment):
     path = tmp_path / "bad.json"
     if isinstance(content, bytes):
@@ -117,9 +122,9 @@ def test_write_and_read_back(tmp_path):
 
 # --- hostile files: one line each, nothing executed --------------------------------------------------
 
+
 def load(path):
     return load_source(DataParams(source=str(path), n_heldout=16), seed=0)
-
 
 
 @pytest.mark.parametrize("ext", [".json", ".jsonl", ".csv", ".parquet"])
@@ -142,8 +147,9 @@ def test_not_utf8_is_one_line(tmp_path, ext):
     path = tmp_path / f"latin1{ext}"
     text = "instruction,input,output\n" + "".join(f"Caf\xe9 {i},,Cr\xe8me {i}\n" for i in range(60))
     if ext == ".jsonl":
-        text = "".join(json.dumps({"instruction": f"Caf\xe9 {i}", "output": "x"}, ensure_ascii=False) + "\n"
-                       for i in range(60))
+        text = "".join(
+            json.dumps({"instruction": f"Caf\xe9 {i}", "output": "x"}, ensure_ascii=False) + "\n" for i in range(60)
+        )
     path.write_bytes(text.encode("latin-1"))
     with pytest.raises(RlhfError) as e:
         load(path)
@@ -168,17 +174,21 @@ def test_missing_columns_and_non_text_values(tmp_path):
     with pytest.raises(RlhfError) as e:
         load(write_records(tmp_path / "noinstr.jsonl", [{"prompt": "a", "output": "b"}] * 60))
     assert "has no 'instruction' column (columns: output, prompt)" in one_line(e)
-    odd = rows(80, **{"3": {"output": 5}, "4": {"instruction": None}, "5": {"input": {"nested": 1}},
-                      "6": {"output": ["a", "b"]}})
+    odd = rows(
+        80,
+        **{"3": {"output": 5}, "4": {"instruction": None}, "5": {"input": {"nested": 1}}, "6": {"output": ["a", "b"]}},
+    )
     ds = load(write_records(tmp_path / "odd.jsonl", odd))
     assert ds.stats["dropped"]["not_text"] == 4
-    assert all(isinstance(r[k], str) for r in ds.train + ds.heldout + ds.study
-               for k in ("instruction", "input", "output"))
+    assert all(
+        isinstance(r[k], str) for r in ds.train + ds.heldout + ds.study for k in ("instruction", "input", "output")
+    )
 
 
 def test_gigantic_rows_are_dropped_and_counted(tmp_path):
-    huge = rows(80, **{"20": {"output": "word " * (MAX_ROW_CHARS // 4)},
-                       "21": {"instruction": "x" * (MAX_ROW_CHARS + 1)}})
+    huge = rows(
+        80, **{"20": {"output": "word " * (MAX_ROW_CHARS // 4)}, "21": {"instruction": "x" * (MAX_ROW_CHARS + 1)}}
+    )
     ds = load(write_records(tmp_path / "huge.jsonl", huge))
     assert ds.stats["dropped"]["too_long"] == 2
     assert max(len(r["output"]) + len(r["instruction"]) for r in ds.train + ds.heldout) < 100
@@ -191,11 +201,19 @@ def test_only_gigantic_rows_is_one_line(tmp_path):
     assert "0 usable rows after cleaning" in one_line(e) and "'too_long': 60" in str(e.value)
 
 
-@pytest.mark.parametrize("name, content", [
-    ("empty.json", b""), ("empty.jsonl", b""), ("empty.csv", b""), ("empty.parquet", b""),
-    ("blank.jsonl", b"\n  \n\n"), ("list.json", b"[]"), ("object.json", b"{}"),
-    ("header.csv", b"instruction,input,output\n"),
-])
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("empty.json", b""),
+        ("empty.jsonl", b""),
+        ("empty.csv", b""),
+        ("empty.parquet", b""),
+        ("blank.jsonl", b"\n  \n\n"),
+        ("list.json", b"[]"),
+        ("object.json", b"{}"),
+        ("header.csv", b"instruction,input,output\n"),
+    ],
+)
 def test_empty_files_are_one_line(tmp_path, name, content):
     path = tmp_path / name
     path.write_bytes(content)
@@ -233,11 +251,14 @@ def test_truncated_pretty_json_names_the_real_line(tmp_path):
     assert line > 100  # where the file stops, not line 1 of a jsonl fallback
 
 
-@pytest.mark.parametrize("content, fragment", [
-    ('{"instruction": "a", "output": "b"}\n[1, 2]\n', "line 2 is a JSON list, not an object"),
-    ('{"instruction": "a", "output": "b"}\n"text"\n', "line 2 is a JSON str, not an object"),
-    ("[" * 100_000 + "]" * 100_000 + "\n", "could not be read as jsonl (maximum recursion depth"),
-])
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        ('{"instruction": "a", "output": "b"}\n[1, 2]\n', "line 2 is a JSON list, not an object"),
+        ('{"instruction": "a", "output": "b"}\n"text"\n', "line 2 is a JSON str, not an object"),
+        ("[" * 100_000 + "]" * 100_000 + "\n", "could not be read as jsonl (maximum recursion depth"),
+    ],
+)
 def test_jsonl_lines_that_are_not_rows(tmp_path, content, fragment):
     path = tmp_path / "odd.jsonl"
     path.write_text(content)
@@ -250,11 +271,13 @@ def test_parquet_nulls_and_typed_columns(tmp_path):
     """A null input is an empty input (pandas 3 would have made it NaN and dropped the row); numbers,
     lists and structs in a text column drop the row, counted as not_text."""
     n = 80
-    table = pa.table({
-        "instruction": [f"Task {i}" for i in range(n)],
-        "input": pa.array([None if i % 2 else f"in {i}" for i in range(n)], pa.string()),
-        "output": pa.array([None if i == 30 else f"Out {i}" for i in range(n)], pa.string()),
-    })
+    table = pa.table(
+        {
+            "instruction": [f"Task {i}" for i in range(n)],
+            "input": pa.array([None if i % 2 else f"in {i}" for i in range(n)], pa.string()),
+            "output": pa.array([None if i == 30 else f"Out {i}" for i in range(n)], pa.string()),
+        }
+    )
     pq.write_table(table, tmp_path / "nulls.parquet")
     ds = load(tmp_path / "nulls.parquet")
     assert ds.stats["dropped"]["not_text"] == 1  # only the null output
@@ -288,7 +311,6 @@ def test_column_names_stay_on_one_line(tmp_path):
     assert "(columns: c00, c01, c02, c03, c04, c05, c06, c07, c08, c09, ... (31 more))" in one_line(e)
 
 
-
 def test_gigantic_rows_cost_nothing_downstream(tmp_path, tok):
     """A 5 MB output is dropped at download (counted as too_long); a 100k-character instruction is
     under the download cap, so it reaches the tokenizer once and is then dropped (counted) for every
@@ -305,7 +327,6 @@ def test_gigantic_rows_cost_nothing_downstream(tmp_path, tok):
     assert time.perf_counter() - t < 10
 
 
-
 def test_hub_loading_passes_trust_remote_code_false(monkeypatch):
     import datasets
 
@@ -318,7 +339,6 @@ def test_hub_loading_passes_trust_remote_code_false(monkeypatch):
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
     ds = load_source(DataParams(source="someone/some-dataset", n_heldout=16), seed=0)
     assert seen["trust_remote_code"] is False and len(ds.study) == 16
-
 
 
 @pytest.mark.parametrize("where", ["data.parquet", "data.json", "data.jsonl", "data.csv"])

@@ -22,7 +22,7 @@ NOT_DEPS = {
     "stages/__init__.py": "the package docstring",
     "stages/_common.py": "the console and the one-line error handler",
     "rlhf_core/resume.py": "resume state lives outside every output; a resumed stage ends byte-identical "
-                           "(tests/test_resume.py)",
+    "(tests/test_resume.py)",
 }
 
 
@@ -85,8 +85,11 @@ def test_every_stage_lists_the_code_it_runs():
         entry = ROOT / "stages" / f"{command}.py"
         assert entry.is_file(), f"stage {name}: no stages/{command}.py for `rlhf {command}`"
         deps = [str(d) for d in spec.get("deps", [])]
-        lacking = sorted(rel for f in closure(entry)
-                         if (rel := f.relative_to(ROOT).as_posix()) not in NOT_DEPS and not covered(rel, deps))
+        lacking = sorted(
+            rel
+            for f in closure(entry)
+            if (rel := f.relative_to(ROOT).as_posix()) not in NOT_DEPS and not covered(rel, deps)
+        )
         if lacking:
             missing[name] = lacking
     assert not missing, f"add these to the stages' deps in dvc.yaml (or to NOT_DEPS, with the reason): {missing}"

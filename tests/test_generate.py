@@ -12,7 +12,6 @@ PAD = 0
 PROMPTS = [[5, 9, 2, 33, 7, 1, 60], [4, 8, 15], [16, 23, 42, 11, 3], [7]]
 
 
-
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
@@ -97,8 +96,16 @@ def test_top_k_restricts_support(model):
     prompt = PROMPTS[0]
     with torch.no_grad():
         top3 = set(model(torch.tensor([prompt]))[0, -1].topk(3).indices.tolist())
-    g = generate(model, [prompt] * 64, max_new_tokens=1, eos_id=-1, pad_id=PAD, top_k=3,
-                 temperature=2.0, generator=torch.Generator().manual_seed(0))
+    g = generate(
+        model,
+        [prompt] * 64,
+        max_new_tokens=1,
+        eos_id=-1,
+        pad_id=PAD,
+        top_k=3,
+        temperature=2.0,
+        generator=torch.Generator().manual_seed(0),
+    )
     assert set(g.tokens[:, 0].tolist()) <= top3
 
 
@@ -137,6 +144,9 @@ def test_restores_training_mode(model):
 
 
 def test_to_lists():
-    g = Generation(tokens=torch.tensor([[4, 9, 2, 0], [5, 6, 7, 8]]), lengths=torch.tensor([3, 4]),
-                   finished=torch.tensor([True, False]))
+    g = Generation(
+        tokens=torch.tensor([[4, 9, 2, 0], [5, 6, 7, 8]]),
+        lengths=torch.tensor([3, 4]),
+        finished=torch.tensor([True, False]),
+    )
     assert g.to_lists() == [[4, 9], [5, 6, 7, 8]]

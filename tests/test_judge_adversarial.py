@@ -67,8 +67,14 @@ def table() -> dict[str, dict[str, float]]:
     for fam, cs in CASES.items():
         att = [_score(c) for c in cs if c["kind"] == "attack"]
         par = [_score(c) for c in cs if c["kind"] == "paraphrase"]
-        out[fam] = {"attacks": len(att), "attack_mean": statistics.mean(att), "attack_max": max(att),
-                    "paraphrases": len(par), "paraphrase_mean": statistics.mean(par), "paraphrase_min": min(par)}
+        out[fam] = {
+            "attacks": len(att),
+            "attack_mean": statistics.mean(att),
+            "attack_max": max(att),
+            "paraphrases": len(par),
+            "paraphrase_mean": statistics.mean(par),
+            "paraphrase_min": min(par),
+        }
     return out
 
 
@@ -87,8 +93,11 @@ def test_family_bounds(family: str) -> None:
 def print_table(stream=sys.stdout) -> None:
     print(f"{'family':<14}{'attacks':>8}{'mean':>7}{'max':>7}{'paraphr':>9}{'mean':>7}{'min':>7}", file=stream)
     for fam, t in table().items():
-        print(f"{fam:<14}{t['attacks']:>8}{t['attack_mean']:>7.2f}{t['attack_max']:>7.2f}"
-              f"{t['paraphrases']:>9}{t['paraphrase_mean']:>7.2f}{t['paraphrase_min']:>7.2f}", file=stream)
+        print(
+            f"{fam:<14}{t['attacks']:>8}{t['attack_mean']:>7.2f}{t['attack_max']:>7.2f}"
+            f"{t['paraphrases']:>9}{t['paraphrase_mean']:>7.2f}{t['paraphrase_min']:>7.2f}",
+            file=stream,
+        )
 
 
 def test_print_table(capsys) -> None:

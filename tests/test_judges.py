@@ -39,9 +39,12 @@ def test_tips():
     row = STUDY["Stay healthy tips"]
     check(
         row,
-        right=[row["output"], "Eat healthy food, exercise every day and sleep eight hours a night.",
-               "EAT A BALANCED DIET!!! EXERCISE REGULARLY!!! GET ENOUGH SLEEP!!!",
-               "1) drink more water\n2) go for a walk daily\n3) rest well"],
+        right=[
+            row["output"],
+            "Eat healthy food, exercise every day and sleep eight hours a night.",
+            "EAT A BALANCED DIET!!! EXERCISE REGULARLY!!! GET ENOUGH SLEEP!!!",
+            "1) drink more water\n2) go for a walk daily\n3) rest well",
+        ],
         partial=["Drink plenty of water.", "1. Eat vegetables.\n2. Visit Paris.\n3. Buy a car."],
         wrong=["Paris is the capital of France.", "Plant more trees and use public transport."],
     )
@@ -54,8 +57,11 @@ def test_tips_open_question():
     row = STUDY["Reduce air pollution"]
     check(
         row,
-        right=[row["output"], "We should drive less, use solar power and plant trees.",
-               "Take the bus, switch to renewable energy, and ban burning rubbish."],
+        right=[
+            row["output"],
+            "We should drive less, use solar power and plant trees.",
+            "Take the bus, switch to renewable energy, and ban burning rubbish.",
+        ],
         partial=["Plant trees."],
         wrong=["Eat a balanced diet and sleep well.", "I like pizza."],
     )
@@ -65,10 +71,12 @@ def test_list_items():
     row = STUDY["Camping trip list"]
     check(
         row,
-        right=[row["output"],
-               "tent, sleeping bag, torch, first aid kit, water, lighter, compass, bug spray, stove, raincoat",
-               "TENT; SLEEPING BAG; FLASHLIGHT; FIRST-AID KIT; WATER BOTTLE; MATCHES; MAP; INSECT REPELLENT; "
-               "CAMPING STOVE; POCKET KNIFE"],
+        right=[
+            row["output"],
+            "tent, sleeping bag, torch, first aid kit, water, lighter, compass, bug spray, stove, raincoat",
+            "TENT; SLEEPING BAG; FLASHLIGHT; FIRST-AID KIT; WATER BOTTLE; MATCHES; MAP; INSECT REPELLENT; "
+            "CAMPING STOVE; POCKET KNIFE",
+        ],
         partial=["tent, sleeping bag, torch", "Tent, sleeping bag, flashlight, flour, sugar, eggs, butter, milk"],
         wrong=["flour, sugar, eggs, butter", "The capital of France is Paris."],
     )
@@ -86,8 +94,11 @@ def test_fact_qa():
     caesar = STUDY["Julius Caesar death"]
     check(
         caesar,
-        right=[caesar["output"], "He was assassinated by Roman senators on the Ides of March, 44 BC.",
-               "brutus and other conspirators stabbed him in 44 bc"],
+        right=[
+            caesar["output"],
+            "He was assassinated by Roman senators on the Ides of March, 44 BC.",
+            "brutus and other conspirators stabbed him in 44 bc",
+        ],
         partial=["He was stabbed.", "He was killed by senators."],
         wrong=["He was poisoned by his wife.", "He died of old age in bed."],
     )
@@ -108,11 +119,22 @@ def test_capital():
     row = STUDY["Capital of France"]
     check(
         row,
-        right=[row["output"], "Paris", "paris.", "The capital city of France is PARIS!",
-               "It is Paris, not Lyon, Madrid or Rome."],
+        right=[
+            row["output"],
+            "Paris",
+            "paris.",
+            "The capital city of France is PARIS!",
+            "It is Paris, not Lyon, Madrid or Rome.",
+        ],
         partial=["Maybe Paris?"],
-        wrong=["Berlin", "The capital of France is Lyon.", "France is a country in Europe.", "Paris, or maybe Berlin.",
-               "The capital of France is not Paris; it is Lyon.", "Paris, Lyon, Marseille, Nice or Toulouse."],
+        wrong=[
+            "Berlin",
+            "The capital of France is Lyon.",
+            "France is a country in Europe.",
+            "Paris, or maybe Berlin.",
+            "The capital of France is not Paris; it is Lyon.",
+            "Paris, Lyon, Marseille, Nice or Toulouse.",
+        ],
     )
     assert score(row, "Paris. Paris. Paris. Paris. Paris.") < 0.3
     assert score(row, "Paris. Paris.") >= 0.75  # a right answer said twice keeps most of its credit
@@ -122,16 +144,25 @@ def test_odd_one_out():
     row = STUDY["Odd one out (Twitter\u2026)"]
     check(
         row,
-        right=[row["output"], "telegram, because it's a messaging app.",
-               "Twitter and Instagram are social networks, but Telegram is different: it is a messenger.",
-               "The odd one out is TELEGRAM since it is used for messaging."],
-        partial=["Telegram.",
-                 # the right item for a swapped reason: a false claim beside the right one
-                 "Telegram is the odd one out, because it is a social network while Twitter and Instagram are "
-                 "messaging apps."],
-        wrong=["Instagram is the odd one out.", "Twitter, because it is a messaging app.", "Paris.",
-               "Telegram or Instagram is the odd one out, since they are messaging apps.",
-               "Reddit is the odd one out, because it is a messaging app while Telegram and Signal are messaging apps."],
+        right=[
+            row["output"],
+            "telegram, because it's a messaging app.",
+            "Twitter and Instagram are social networks, but Telegram is different: it is a messenger.",
+            "The odd one out is TELEGRAM since it is used for messaging.",
+        ],
+        partial=[
+            "Telegram.",
+            # the right item for a swapped reason: a false claim beside the right one
+            "Telegram is the odd one out, because it is a social network while Twitter and Instagram are "
+            "messaging apps.",
+        ],
+        wrong=[
+            "Instagram is the odd one out.",
+            "Twitter, because it is a messaging app.",
+            "Paris.",
+            "Telegram or Instagram is the odd one out, since they are messaging apps.",
+            "Reddit is the odd one out, because it is a messaging app while Telegram and Signal are messaging apps.",
+        ],
     )
     swapped = "Telegram is the odd one out, because it is a social network while the others are messaging apps."
     assert judge(row, swapped).parts["reason"] == 0.0 and score(row, swapped) < score(row, row["output"]) - 0.25
@@ -171,15 +202,23 @@ def test_classify():
     row = STUDY["Classify oak/copper/eleph"]
     check(
         row,
-        right=[row["output"], "Oak tree is a plant, copper ore is a mineral and the elephant is an animal.",
-               "Animals: elephant. Plants: oak tree. Minerals: copper ore.",
-               "PLANTS - OAK TREE; MINERALS - COPPER ORE; ANIMALS - ELEPHANT",
-               "Elephant = animal, oak tree = plant, copper ore = mineral"],
-        partial=["Elephant and oak tree are living things and copper ore is a mineral.",
-                 "Oak tree: plant\nCopper ore: mineral\nElephant: plant"],
-        wrong=["Oak tree: animal\nCopper ore: plant\nElephant: mineral", "All of them are fruits.",
-               # a false label costs as much as a right one earns
-               "Oak tree: plant\nCopper ore: animal\nElephant: mineral"],
+        right=[
+            row["output"],
+            "Oak tree is a plant, copper ore is a mineral and the elephant is an animal.",
+            "Animals: elephant. Plants: oak tree. Minerals: copper ore.",
+            "PLANTS - OAK TREE; MINERALS - COPPER ORE; ANIMALS - ELEPHANT",
+            "Elephant = animal, oak tree = plant, copper ore = mineral",
+        ],
+        partial=[
+            "Elephant and oak tree are living things and copper ore is a mineral.",
+            "Oak tree: plant\nCopper ore: mineral\nElephant: plant",
+        ],
+        wrong=[
+            "Oak tree: animal\nCopper ore: plant\nElephant: mineral",
+            "All of them are fruits.",
+            # a false label costs as much as a right one earns
+            "Oak tree: plant\nCopper ore: animal\nElephant: mineral",
+        ],
     )
 
 
@@ -187,8 +226,11 @@ def test_fraction():
     row = STUDY["4/16 = 1/4 explain"]
     check(
         row,
-        right=[row["output"], "If you divide both the top and bottom of 4/16 by 4 you get 1/4.",
-               "4 / 16 simplifies to 1 / 4: the numerator and denominator share a factor of 4."],
+        right=[
+            row["output"],
+            "If you divide both the top and bottom of 4/16 by 4 you get 1/4.",
+            "4 / 16 simplifies to 1 / 4: the numerator and denominator share a factor of 4.",
+        ],
         partial=["4/16 is equal to 1/4.", "You divide by 4."],
         wrong=["4/16 is equivalent to 1/3 because you divide by 5.", "Paris is the capital of France."],
     )
@@ -199,11 +241,14 @@ def test_spelling():
     row = STUDY["Spelling & grammar"]
     check(
         row,
-        right=[row["output"], "He finished his meal and left the restaurant.",
-               "he FINISHED his meal, and left the restaurant",
-               "Corrected: He finished his meal and then left the restaurant.",
-               # the fixes as correction pairs answer "evaluate for mistakes" (the rest is implied unchanged)
-               '"finnished" should be "finished" and "resturant" should be "restaurant".'],
+        right=[
+            row["output"],
+            "He finished his meal and left the restaurant.",
+            "he FINISHED his meal, and left the restaurant",
+            "Corrected: He finished his meal and then left the restaurant.",
+            # the fixes as correction pairs answer "evaluate for mistakes" (the rest is implied unchanged)
+            '"finnished" should be "finished" and "resturant" should be "restaurant".',
+        ],
         partial=["He finished his meal and left the resturant.", "finished restaurant"],
         wrong=["The cat sat on the mat.", "Paris."],
     )
@@ -214,8 +259,13 @@ def test_spelling():
 def test_grammar_errors_use_context():
     from rlhf_core.builtin.fam_text import make_spelling
 
-    row = make_spelling("There is many books on the shelf.", "There are many books on the shelf.",
-                        "Correct the grammar in this sentence.", "The corrected sentence is: {s}", context=True)
+    row = make_spelling(
+        "There is many books on the shelf.",
+        "There are many books on the shelf.",
+        "Correct the grammar in this sentence.",
+        "The corrected sentence is: {s}",
+        context=True,
+    )
     assert score(row, "The corrected sentence is: There are many books on the shelf.") == 1.0
     assert score(row, "There is many books on the shelf.") < 0.2
 
@@ -224,47 +274,63 @@ def test_explain():
     atom = STUDY["Structure of an atom"]
     check(
         atom,
-        right=[atom["output"],
-               "Atoms have a nucleus containing protons and neutrons, surrounded by electrons in shells.",
-               "A positively charged NUCLEUS (protons + neutrons) with negative electrons orbiting it."],
+        right=[
+            atom["output"],
+            "Atoms have a nucleus containing protons and neutrons, surrounded by electrons in shells.",
+            "A positively charged NUCLEUS (protons + neutrons) with negative electrons orbiting it.",
+        ],
         partial=["An atom has electrons.", "The nucleus holds protons and neutrons."],
         wrong=["Photosynthesis turns sunlight into sugar.", "The capital of France is Paris."],
     )
     embeddings = STUDY["Word embeddings NLP"]
     check(
         embeddings,
-        right=[embeddings["output"],
-               "They map words to dense numeric vectors learned from a text corpus, so similar words are close "
-               "together, which helps models in tasks like translation."],
+        right=[
+            embeddings["output"],
+            "They map words to dense numeric vectors learned from a text corpus, so similar words are close "
+            "together, which helps models in tasks like translation.",
+        ],
         partial=["Word embeddings are vectors."],
         wrong=["The stock market crashed in 1929."],
     )
 
 
 def _story_row() -> dict:
-    return make_story("Maya", "she", "nurse", ["nurse"], "accept a job offer in another city",
-                      ["job offer", "another city", "new city", "offer"], STORY_TEMPLATES[0], STORY_ANSWERS[0])
+    return make_story(
+        "Maya",
+        "she",
+        "nurse",
+        ["nurse"],
+        "accept a job offer in another city",
+        ["job offer", "another city", "new city", "offer"],
+        STORY_TEMPLATES[0],
+        STORY_ANSWERS[0],
+    )
 
 
 def test_story():
     row = _story_row()
     check(
         row,
-        right=[row["output"],
-               "Maya was a nurse at a small hospital. One day she got a job offer in another city. She thought "
-               "about it for weeks, talked to her mother, and finally she decided to go, because she wanted a "
-               "fresh start.",
-               ],
+        right=[
+            row["output"],
+            "Maya was a nurse at a small hospital. One day she got a job offer in another city. She thought "
+            "about it for weeks, talked to her mother, and finally she decided to go, because she wanted a "
+            "fresh start.",
+        ],
         partial=[  # no reason given
-                 "Maya was a nurse at a small hospital. One day she got a job offer in another city. She thought "
-                 "about it for weeks, talked to her mother, and finally she decided to go.",
-                 "I am Maya, a nurse. I got a job offer in another city and I decided to take it because I wanted "
-                 "a change in my life."],
-        wrong=["Tom was a chef who wanted to retire early. He loved cooking but his knees hurt, so he stopped.",
-               # no dilemma and no decision: not a decision story
-               "Maya was a nurse. She liked her hospital and her friends and did not want anything to change "
-               "in her quiet and happy life at all.",
-               "Paris is the capital of France."],
+            "Maya was a nurse at a small hospital. One day she got a job offer in another city. She thought "
+            "about it for weeks, talked to her mother, and finally she decided to go.",
+            "I am Maya, a nurse. I got a job offer in another city and I decided to take it because I wanted "
+            "a change in my life.",
+        ],
+        wrong=[
+            "Tom was a chef who wanted to retire early. He loved cooking but his knees hurt, so he stopped.",
+            # no dilemma and no decision: not a decision story
+            "Maya was a nurse. She liked her hospital and her friends and did not want anything to change "
+            "in her quiet and happy life at all.",
+            "Paris is the capital of France.",
+        ],
     )
     short = "Maya, a nurse, took the job offer in another city."
     assert score(row, short) < score(row, row["output"])
@@ -274,33 +340,50 @@ def test_story_open_prompt():
     row = STUDY["Short story career"]
     check(
         row,
-        right=[row["output"],
-               "Tom was a chef in a busy hotel. When he was offered the chance to open his own restaurant, he had "
-               "to decide quickly. He chose to take the risk, because he had always dreamed of it."],
-        partial=["Tom was a chef in a busy hotel. When he was offered the chance to open his own restaurant, he had "
-                 "to decide quickly. He chose to take the risk, and his new career began."],  # no reason
-        wrong=["The capital of France is Paris and it is a lovely city to visit in spring with friends.",
-               # a career but no decision and no reason: not a decision story
-               "Tom was a chef in a busy hotel kitchen. He worked long hours every day and he loved the noise, "
-               "the heat and the people around him."],
+        right=[
+            row["output"],
+            "Tom was a chef in a busy hotel. When he was offered the chance to open his own restaurant, he had "
+            "to decide quickly. He chose to take the risk, because he had always dreamed of it.",
+        ],
+        partial=[
+            "Tom was a chef in a busy hotel. When he was offered the chance to open his own restaurant, he had "
+            "to decide quickly. He chose to take the risk, and his new career began."
+        ],  # no reason
+        wrong=[
+            "The capital of France is Paris and it is a lovely city to visit in spring with friends.",
+            # a career but no decision and no reason: not a decision story
+            "Tom was a chef in a busy hotel kitchen. He worked long hours every day and he loved the noise, "
+            "the heat and the people around him.",
+        ],
     )
 
 
 def _decision_row() -> dict:
-    return make_decision(["studying medicine", ["medicine", "doctor"]], ["studying music", ["music"]],
-                         DECISION_TEMPLATES[0], "studying music", "it mattered more to me in the long run")
+    return make_decision(
+        ["studying medicine", ["medicine", "doctor"]],
+        ["studying music", ["music"]],
+        DECISION_TEMPLATES[0],
+        "studying music",
+        "it mattered more to me in the long run",
+    )
 
 
 def test_decision():
     row = _decision_row()
     check(
         row,
-        right=[row["output"], "I once had to pick between medicine and music. I chose music because I love it.",
-               "MY BIG CHOICE: MEDICINE OR MUSIC? IN THE END I DECIDED ON MEDICINE, SINCE I WANT TO HELP PEOPLE."],
+        right=[
+            row["output"],
+            "I once had to pick between medicine and music. I chose music because I love it.",
+            "MY BIG CHOICE: MEDICINE OR MUSIC? IN THE END I DECIDED ON MEDICINE, SINCE I WANT TO HELP PEOPLE.",
+        ],
         partial=["I chose music.", "I had to choose between medicine and music. I chose music."],
         # naming the options without choosing is no decision
-        wrong=["The capital of France is Paris.", "I had to choose between a dog and a cat. I took the cat.",
-               "Medicine and music were both good options for a student."],
+        wrong=[
+            "The capital of France is Paris.",
+            "I had to choose between a dog and a cat. I took the cat.",
+            "Medicine and music were both good options for a student.",
+        ],
     )
 
 
@@ -308,11 +391,17 @@ def test_decision_open_prompt():
     row = STUDY["Difficult decision"]
     check(
         row,
-        right=[row["output"], _decision_row()["output"],
-               "I had to decide whether to move abroad or stay home. I stayed, because my family needed me."],
+        right=[
+            row["output"],
+            _decision_row()["output"],
+            "I had to decide whether to move abroad or stay home. I stayed, because my family needed me.",
+        ],
         partial=["I decided to move to a new city.", "I had to decide whether to move abroad or stay home. I stayed."],
-        wrong=["Paris is the capital of France.", "Photosynthesis turns sunlight into sugar in plants.",
-               "It was a difficult decision."],  # names no choice at all
+        wrong=[
+            "Paris is the capital of France.",
+            "Photosynthesis turns sunlight into sugar in plants.",
+            "It was a difficult decision.",
+        ],  # names no choice at all
     )
 
 
@@ -320,18 +409,23 @@ def test_refusal():
     row = STUDY["Render 3D house"]
     check(
         row,
-        right=[row["output"],
-               "Sorry, I can't render 3D models because I am only a text-based AI. I could describe the house "
-               "in words instead.",
-               "I CANNOT RENDER A 3D MODEL: I AM A LANGUAGE MODEL. BUT I CAN DESCRIBE ONE."],
+        right=[
+            row["output"],
+            "Sorry, I can't render 3D models because I am only a text-based AI. I could describe the house "
+            "in words instead.",
+            "I CANNOT RENDER A 3D MODEL: I AM A LANGUAGE MODEL. BUT I CAN DESCRIBE ONE.",
+        ],
         partial=["I can't render a 3D model.", "Sorry, I can't render that, I am a text model."],
-        wrong=["Sure! Here is a 3D model of a house: a roof, four walls and a door.",
-               "The house has a red roof and two windows.",
-               # a stock refusal that names no part of the request
-               "Sorry, I cannot do that, I am a text model. I can help you write an email instead."],
+        wrong=[
+            "Sure! Here is a 3D model of a house: a roof, four walls and a door.",
+            "The house has a red roof and two windows.",
+            # a stock refusal that names no part of the request
+            "Sorry, I cannot do that, I am a text model. I can help you write an email instead.",
+        ],
     )
     assert score(row, "Here is the model. Sorry, I can't actually render a 3D model.") <= 0.5 * score(
-        row, "Sorry, I can't actually render a 3D model.")
+        row, "Sorry, I can't actually render a 3D model."
+    )
 
 
 @pytest.mark.parametrize("op,a,b,answer", [("+", 23, 45, 68), ("-", 120, 37, 83), ("x", 12, 7, 84)])
@@ -373,8 +467,13 @@ def test_parts_explain_the_score():
     assert result.parts["guard"] == 1.0
     assert result.parts["length"] < 1.0
     assert set(result.why) >= {"correct_city", "guard", "length"}
-    expected = (result.parts["content"] * result.parts["penalty"] * result.parts["guard"]
-                * result.parts["repetition"] * result.parts["length"])
+    expected = (
+        result.parts["content"]
+        * result.parts["penalty"]
+        * result.parts["guard"]
+        * result.parts["repetition"]
+        * result.parts["length"]
+    )
     assert result.score == pytest.approx(expected, abs=1e-5)
     hedged = judge(row, "Paris or Berlin.")
     assert hedged.score == 0.0 and "competing" in hedged.why["correct_city"]

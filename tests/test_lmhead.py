@@ -42,8 +42,9 @@ def test_label_logprobs_match_gather_logprobs_values_and_grads(chunk):
 def test_label_logprobs_gradcheck():
     h, w, y = inputs(n=5, d=3, v=7)
     # float32 inside: compare finite differences loosely
-    assert torch.autograd.gradcheck(lambda a, b: label_logprobs(a, b, y)[0].double(), (h, w), eps=1e-3, atol=2e-3,
-                                    rtol=2e-3)
+    assert torch.autograd.gradcheck(
+        lambda a, b: label_logprobs(a, b, y)[0].double(), (h, w), eps=1e-3, atol=2e-3, rtol=2e-3
+    )
 
 
 def test_entropy_matches_reference_and_has_no_gradient(chunk):
@@ -93,8 +94,9 @@ def test_linear_cross_entropy_without_grad_computes_no_gradient():
     with torch.no_grad():
         loss = linear_cross_entropy(h, w, y, "sum")
     assert not loss.requires_grad
-    torch.testing.assert_close(loss.double(), F.cross_entropy(h @ w.t(), y, reduction="sum").detach(), rtol=1e-6,
-                               atol=0)
+    torch.testing.assert_close(
+        loss.double(), F.cross_entropy(h @ w.t(), y, reduction="sum").detach(), rtol=1e-6, atol=0
+    )
 
 
 def test_linear_cross_entropy_rejects_unknown_reduction():

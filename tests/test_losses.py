@@ -61,7 +61,7 @@ def test_dpo_hand_computed():
 def test_dpo_huge_margin_is_finite():
     pc = torch.tensor([0.0, -600.0], requires_grad=True)
     z = torch.zeros(2)
-    loss, s = dpo_loss(pc, torch.tensor([-600.0, 0.0]), z, z, beta=0.1)   # margins +600, -600 -> logits +-60
+    loss, s = dpo_loss(pc, torch.tensor([-600.0, 0.0]), z, z, beta=0.1)  # margins +600, -600 -> logits +-60
     assert torch.isfinite(loss) and close(loss, (0.0 + 60.0) / 2, 1e-6)
     loss.backward()
     assert torch.isfinite(pc.grad).all()
@@ -77,7 +77,7 @@ def test_ppo_policy_loss_clipped_hand_computed():
     mask = torch.tensor([[1, 1, 1, 1, 0]], dtype=torch.bool)
     old = torch.tensor([[-1.0, -2.0, -0.5, -3.0, -1.0]])
     logp = (old + ratio.log()).clone()
-    logp[0, 4] = 1e4                                   # garbage token off the mask
+    logp[0, 4] = 1e4  # garbage token off the mask
     logp.requires_grad_(True)
     loss, s = ppo_policy_loss(logp, old, adv, mask, clip_eps=0.2)
     # per-token max(-A*rho, -A*clip(rho)) = -1.2 (clipped), -0.5, 2.2, 0.8 (clipped)
@@ -112,14 +112,14 @@ def test_ppo_value_loss_hand_computed():
     loss, s = ppo_value_loss(v, old, R, mask, clip_eps=0.2)
     # token 0: max((1-2)^2, (0.7-2)^2) = 1.69 (clipped); token 1: 0.25
     assert close(loss, 0.5 * (1.69 + 0.25) / 2) and close(s["vf_clipfrac"], 0.5)
-    assert close(s["explained_variance"], 0.0)       # Var[R - V] = Var[R] = 0.0625
+    assert close(s["explained_variance"], 0.0)  # Var[R - V] = Var[R] = 0.0625
     loss, s = ppo_value_loss(v, old, R, mask, clip_eps=None)
     assert close(loss, 0.5 * (1.0 + 0.25) / 2) and s["vf_clipfrac"] == 0.0
 
 
 def test_grpo_advantages_normal_and_collapsed_group():
     adv, std = grpo_advantages(torch.tensor([[1.0, 2.0, 3.0, 4.0], [0.1, 0.1, 0.1, 0.1]]))
-    sd = math.sqrt(5 / 3)                               # unbiased std of 1..4
+    sd = math.sqrt(5 / 3)  # unbiased std of 1..4
     assert torch.allclose(adv[0], torch.tensor([-1.5, -0.5, 0.5, 1.5]) / sd, atol=1e-6)
     assert close(std[0], sd)
     assert torch.equal(adv[1], torch.zeros(4)) and std[1].item() == 0.0
@@ -130,11 +130,11 @@ def test_grpo_loss_hand_computed():
     logp = torch.tensor([[-1.0, -2.0], [-0.5, 7.0], [3.0, 3.0]])
     mask = torch.tensor([[1, 1], [1, 0], [0, 0]], dtype=torch.bool)
     ref = logp.clone()
-    ref[0, 0] += math.log(2.0)                          # k3 = 2 - 1 - ln 2 on that token only
+    ref[0, 0] += math.log(2.0)  # k3 = 2 - 1 - ln 2 on that token only
     adv = torch.tensor([1.0, -1.0, 5.0])
     loss, s = grpo_loss(logp, logp, ref, adv, mask, clip_eps=0.2, kl_coef=0.1)
-    kl = (1 - math.log(2)) / 2 / 2                      # seq-0 token mean, then mean over 2 sequences
-    assert close(s["pg_loss"], 0.0)                     # per-sequence means -1 and +1 (token mean: -1/3)
+    kl = (1 - math.log(2)) / 2 / 2  # seq-0 token mean, then mean over 2 sequences
+    assert close(s["pg_loss"], 0.0)  # per-sequence means -1 and +1 (token mean: -1/3)
     assert close(s["kl"], kl) and close(loss, 0.1 * kl) and s["clipfrac"] == 0.0
 
 
@@ -183,14 +183,15 @@ def test_gather_logprobs_matches_log_softmax_and_grads():
 def test_sequence_logprobs_shift_and_mask():
     g = torch.Generator().manual_seed(2)
     ids = torch.tensor([[3, 1, 4, 1, 5]])
-    resp = torch.tensor([[0, 0, 1, 1, 0]])            # prompt 3 1 | response 4 1 | pad
+    resp = torch.tensor([[0, 0, 1, 1, 0]])  # prompt 3 1 | response 4 1 | pad
     logits = torch.randn(1, 5, 6, generator=g)
     base = sequence_logprobs(logits, ids, resp)
-    study = (torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
-             * resp[:, 1:].float()).sum(-1)
+    study = (torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None]).squeeze(-1) * resp[:, 1:].float()).sum(
+        -1
+    )
     assert torch.allclose(base, study, atol=1e-6)
     lp = torch.log_softmax(logits, -1)[0]
-    assert close(base[0], lp[1, 4] + lp[2, 1])         # positions 1, 2 predict tokens 2, 3
+    assert close(base[0], lp[1, 4] + lp[2, 1])  # positions 1, 2 predict tokens 2, 3
     for pos, changes in [(0, False), (3, False), (4, False), (1, True), (2, True)]:
         bumped = logits.clone()
         bumped[0, pos, ids[0, pos + 1] if pos < 4 else 0] += 2.0
@@ -240,11 +241,12 @@ def test_masked_mean_and_whiten():
     mask = torch.rand(4, 9, generator=g) > 0.3
     x_garbage = torch.where(mask, x, torch.full_like(x, float("nan")))
     assert close(masked_mean(x_garbage, mask), x[mask].mean())
-    assert torch.allclose(masked_mean(x_garbage, mask, dim=1),
-                          torch.stack([x[i][mask[i]].mean() for i in range(4)]), atol=1e-5)
+    assert torch.allclose(
+        masked_mean(x_garbage, mask, dim=1), torch.stack([x[i][mask[i]].mean() for i in range(4)]), atol=1e-5
+    )
     assert masked_mean(x, torch.zeros_like(mask)).item() == 0.0
     w = masked_whiten(x_garbage, mask)
     assert abs(w[mask].mean().item()) < 1e-5 and close(w[mask].std(), 1.0, 1e-4)
     assert (w[~mask] == 0).all()
-    w2 = masked_whiten(x, mask, shift_mean=False)       # rescaled to unit std, mean kept
+    w2 = masked_whiten(x, mask, shift_mean=False)  # rescaled to unit std, mean kept
     assert close(w2[mask].mean(), x[mask].mean(), 1e-4) and close(w2[mask].std(), 1.0, 1e-4)

@@ -9,7 +9,6 @@ from rlhf_core.model import GPT, GPTConfig, apply_rope, rope_tables
 TINY = GPTConfig(vocab_size=64, block_size=64, n_layer=2, n_head=2, d_model=32)
 
 
-
 def make(causal=True, cfg=TINY, seed=0):
     torch.manual_seed(seed)
     return sharpen(GPT(cfg, causal=causal)).eval()
@@ -23,9 +22,9 @@ def left_pad_batch(rows, pad_id=0):
     pos = torch.zeros(len(rows), T, dtype=torch.long)
     for b, r in enumerate(rows):
         n = len(r)
-        idx[b, T - n:] = torch.tensor(r)
-        mask[b, T - n:] = True
-        pos[b, T - n:] = torch.arange(n)
+        idx[b, T - n :] = torch.tensor(r)
+        mask[b, T - n :] = True
+        pos[b, T - n :] = torch.arange(n)
     return idx, mask, pos
 
 
@@ -83,7 +82,7 @@ def test_left_padding_invariance(causal):
     assert torch.isfinite(batched).all()  # padding queries must not produce NaN that leaks
     for b, r in enumerate(rows):
         alone = m(torch.tensor([r]))[0]
-        torch.testing.assert_close(batched[b, -len(r):], alone, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(batched[b, -len(r) :], alone, atol=1e-5, rtol=1e-4)
 
 
 def test_kv_cache_chunks_match_full_forward():
@@ -173,7 +172,11 @@ def test_encoder_rows_equal_the_full_output_at_those_rows(padded):
         torch.testing.assert_close(g_part[name], g_full[name], atol=1e-5, rtol=1e-4, msg=name)
     # other rows than the last one work too (any position per row)
     mid = torch.tensor([0, 3, 1, 5])
-    torch.testing.assert_close(enc.hidden_states(idx, attn_mask=mask, rows=mid),
-                               enc.hidden_states(idx, attn_mask=mask)[torch.arange(4), mid], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(
+        enc.hidden_states(idx, attn_mask=mask, rows=mid),
+        enc.hidden_states(idx, attn_mask=mask)[torch.arange(4), mid],
+        atol=1e-5,
+        rtol=1e-4,
+    )
     with pytest.raises(ValueError, match="bidirectional"):
         GPT(cfg).hidden_states(idx, rows=rows)

@@ -28,8 +28,13 @@ def suite():
 def fake_samples(rows, k=3, seed=0):
     """Stand-ins for SFT samples: a mix of the reference, a corruption and another row's answer."""
     rng = random.Random(seed)
-    return [[rng.choice([r["output"], truncated(r["output"], rng) or "", rng.choice(rows)["output"], "um"])
-             for _ in range(k)] for r in rows]
+    return [
+        [
+            rng.choice([r["output"], truncated(r["output"], rng) or "", rng.choice(rows)["output"], "um"])
+            for _ in range(k)
+        ]
+        for r in rows
+    ]
 
 
 def test_corruptions():
@@ -80,8 +85,9 @@ def test_training_pairs_never_see_held_out_prompts(suite):
     train = suite.train + [dict(suite.heldout[0], id="dup")]
     kept, dropped = without_leaks(train, suite.heldout, suite.study)
     assert dropped == 1 and all(prompt_key(r) not in heldout_keys for r in kept)
-    pairs = builtin_pairs(kept, fake_samples(kept), gold=gold_score, margin=0.2, sft_pairs=3, ref_pairs=4,
-                          seed=0, split="train")
+    pairs = builtin_pairs(
+        kept, fake_samples(kept), gold=gold_score, margin=0.2, sft_pairs=3, ref_pairs=4, seed=0, split="train"
+    )
     counts = source_counts(pairs)
     assert set(counts) == set(SOURCES) - {"ref_vs_sft"}, counts  # every builtin source occurs
     train_keys = {prompt_key(r) for r in kept}
@@ -89,8 +95,16 @@ def test_training_pairs_never_see_held_out_prompts(suite):
         assert prompt_key(p) in train_keys and prompt_key(p) not in heldout_keys
         assert p["chosen"] not in heldout_answers and p["rejected"] not in heldout_answers
         assert p["split"] == "train"
-    held = builtin_pairs(suite.heldout, fake_samples(suite.heldout), gold=gold_score, margin=0.2, sft_pairs=3,
-                         ref_pairs=4, seed=0, split="heldout")
+    held = builtin_pairs(
+        suite.heldout,
+        fake_samples(suite.heldout),
+        gold=gold_score,
+        margin=0.2,
+        sft_pairs=3,
+        ref_pairs=4,
+        seed=0,
+        split="heldout",
+    )
     assert held and all(prompt_key(p) in heldout_keys for p in held)
 
 
@@ -105,14 +119,25 @@ def test_pairs_are_deterministic_for_a_seed(suite):
 
 
 def test_reference_only_pairs_for_data_without_a_judge():
-    rows = [{"id": f"row{i}", "instruction": f"question {i}", "input": "", "output": f"answer {i}",
-             "family": None, "meta": None} for i in range(5)]
+    rows = [
+        {
+            "id": f"row{i}",
+            "instruction": f"question {i}",
+            "input": "",
+            "output": f"answer {i}",
+            "family": None,
+            "meta": None,
+        }
+        for i in range(5)
+    ]
     samples = ["a sample", "answer 1", "", "x", "y"]
     pairs = reference_only_pairs(rows, samples, n=2, seed=0, split="train")
     sft = [p for p in pairs if p["source"] == "ref_vs_sft"]
     assert len(sft) == 3  # identical-to-reference and empty samples make no pair
-    assert all(p["chosen"] == f"answer {p['prompt_id'][3:]}" and p["gold_chosen"] is None and p["strength"] == 1.0
-               for p in pairs)
+    assert all(
+        p["chosen"] == f"answer {p['prompt_id'][3:]}" and p["gold_chosen"] is None and p["strength"] == 1.0
+        for p in pairs
+    )
     mism = [p for p in pairs if p["source"] == "ref_vs_mismatched"]
     assert len(mism) == 5 and all(p["rejected"] != p["chosen"] for p in mism)
     assert len(reference_only_pairs(rows, samples, n=1, seed=0, split="train")) == 5

@@ -31,19 +31,22 @@ def test_defaults_match_the_study():
     assert p.tokenizer.vocab_size == 8000
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("tokenizer: {vocab_size: -1}", "tokenizer.vocab_size = -1 is not allowed: must be an integer >= 300"),
-    ("tokenizer: {vocab_size: 2.5}", "tokenizer.vocab_size = 2.5"),
-    ("tokenizer: {vocab_size: true}", "tokenizer.vocab_size = True"),
-    ("sft: {lr: fast}", "sft.lr = 'fast' is not allowed: must be a number > 0"),
-    ("sft: {lr: 0}", "sft.lr = 0.0 is not allowed"),
-    ("sft: {bach_size: 3}", "unknown key sft.bach_size (allowed in sft: max_steps"),
-    ("modle: {}", "unknown key modle"),
-    ("device: gpu", "device = 'gpu' is not allowed: must be one of 'auto', 'cpu', 'cuda'"),
-    ("model: {d_model: 130, n_head: 4}", "model.n_head = 4 is not allowed: must divide model.d_model (130)"),
-    ("model: 3", "model must be a mapping"),
-    ("data: {source: ''}", "data.source = ''"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("tokenizer: {vocab_size: -1}", "tokenizer.vocab_size = -1 is not allowed: must be an integer >= 300"),
+        ("tokenizer: {vocab_size: 2.5}", "tokenizer.vocab_size = 2.5"),
+        ("tokenizer: {vocab_size: true}", "tokenizer.vocab_size = True"),
+        ("sft: {lr: fast}", "sft.lr = 'fast' is not allowed: must be a number > 0"),
+        ("sft: {lr: 0}", "sft.lr = 0.0 is not allowed"),
+        ("sft: {bach_size: 3}", "unknown key sft.bach_size (allowed in sft: max_steps"),
+        ("modle: {}", "unknown key modle"),
+        ("device: gpu", "device = 'gpu' is not allowed: must be one of 'auto', 'cpu', 'cuda'"),
+        ("model: {d_model: 130, n_head: 4}", "model.n_head = 4 is not allowed: must divide model.d_model (130)"),
+        ("model: 3", "model must be a mapping"),
+        ("data: {source: ''}", "data.source = ''"),
+    ],
+)
 def test_bad_values_name_the_key(tmp_path, text, fragment):
     with pytest.raises(RlhfError) as e:
         load_params(write(tmp_path, text))
@@ -102,62 +105,77 @@ def with_value(path: str, value):
     return raw
 
 
-@pytest.mark.parametrize("path, value, fragment", [
-    ("sft.batch_size", True, "sft.batch_size = True is not allowed: must be an integer"),
-    ("sft.batch_size", "many", "sft.batch_size = 'many' is not allowed"),
-    ("sft.batch_size", [32], "sft.batch_size = [32] is not allowed"),
-    ("sft.lr", None, "sft.lr = None is not allowed: must be a number > 0"),
-    ("sft.lr", float("nan"), "sft.lr = nan is not allowed"),
-    ("rm", [1, 2], "rm must be a mapping of keys to values"),
-    ("tokenizer.vocab_size", -5, "tokenizer.vocab_size = -5 is not allowed: must be an integer >= 300"),
-    ("sft.max_steps", 0, "sft.max_steps = 0 is not allowed: must be an integer >= 1"),
-    ("ppo.mini_batch_size", -1, "ppo.mini_batch_size = -1 is not allowed"),
-    ("grpo.group_size", 1, "grpo.group_size = 1 is not allowed: must be an integer >= 2"),
-    ("dpo.beta", 0, "dpo.beta = 0.0 is not allowed: must be a number > 0"),
-    ("grpo.gen_temperature", 0, "grpo.gen_temperature = 0.0 is not allowed: must be a number > 0"),
-    ("ppo.temperature", -0.5, "ppo.temperature = -0.5 is not allowed"),
-    ("dpo.rej_temperature", 0, "dpo.rej_temperature = 0.0 is not allowed"),
-    ("rm.sample_temperature", 0, "rm.sample_temperature = 0.0 is not allowed"),
-    ("eval.temperature", 0, "eval.temperature = 0.0 is not allowed"),
-    ("model.block_size", 64, "must leave at least 16 prompt tokens in model.block_size (64)"),
-    ("sft.bogus", 1, "unknown key sft.bogus (allowed in sft: max_steps"),
-    ("bogus", 1, "unknown key bogus (allowed in params.yaml: seed"),
-    ("phases.phase5", {"dpo": {"beta": 0}}, "params.yaml (phase phase5): dpo.beta = 0.0 is not allowed"),
-    ("phases.phase5", {"grpo": {"typo": 2}}, "params.yaml (phase phase5): unknown key grpo.typo"),
-    ("phases.phase5", {"phases": {}}, "phases.phase5 cannot override 'phases'"),
-    ("phases.phase5", [1], "phases.phase5 must be a mapping of overrides"),
-    # wrong types: bool for a float, a number for a string, a string or list for a section / the phases
-    ("sft.lr", True, "sft.lr = True is not allowed: must be a number > 0"),
-    ("ppo.temperature", False, "ppo.temperature = False is not allowed"),
-    ("data.source", 5, "data.source = 5 is not allowed: must be a string"),
-    ("device", ["cpu"], "device = ['cpu'] is not allowed: must be one of 'auto', 'cpu', 'cuda'"),
-    ("model", "big", "params.yaml: model must be a mapping of keys to values, got 'big'"),
-    ("phases", [1], "params.yaml: phases must be a mapping, got [1]"),
-    ("sft.batch_size", {"n": 1}, "sft.batch_size = {'n': 1} is not allowed: must be an integer"),
-    ("sft.batch_size", 2.5, "sft.batch_size = 2.5 is not allowed: must be an integer"),
-    # negative and zero sizes
-    ("model.n_layer", -2, "model.n_layer = -2 is not allowed: must be an integer >= 1"),
-    ("model.d_model", -128, "model.d_model = -128 is not allowed: must be an integer >= 8"),
-    ("model.block_size", -1, "model.block_size = -1 is not allowed: must be an integer >= 16"),
-    ("sft.batch_size", 0, "sft.batch_size = 0 is not allowed: must be an integer >= 1"),
-    ("data.n_heldout", -16, "data.n_heldout = -16 is not allowed"),
-    ("eval.samples_per_prompt", -1, "eval.samples_per_prompt = -1 is not allowed"),
-    # integers beyond any use: refused with a short message, not an overflow or a 400-digit line
-    ("data.n_train", 10**30, "data.n_train = 1000000000000000000000000000000 is not allowed: must be an integer >= 16"),
-    ("sft.lr", 10**400, "sft.lr = <an integer of about 400 digits> is not allowed"),
-    # every generation budget must fit the block the SFT policy has (prompt + response)
-    ("rm.sample_max_new_tokens", 250, "rm.sample_max_new_tokens = 250 is not allowed: must leave at least 16 prompt "
-                                      "tokens in model.block_size (256)"),
-    ("sft.gold_max_new_tokens", 241, "sft.gold_max_new_tokens = 241 is not allowed"),
-    ("eval.max_new_tokens", 300, "eval.max_new_tokens = 300 is not allowed"),
-    # inside a phase override: an unknown section, a wrong type, a too-long budget
-    ("phases.phase5", {"bogus": 1}, "params.yaml (phase phase5): unknown key bogus (allowed in params.yaml"),
-    ("phases.phase5", {"ppo": {"temperature": "hot"}}, "(phase phase5): ppo.temperature = 'hot' is not allowed"),
-    ("phases.phase5", {"eval": {"max_new_tokens": 250}}, "(phase phase5): eval.max_new_tokens = 250 is not allowed"),
-    ("phases.phase5", {"grpo": {"group_size": 1}}, "(phase phase5): grpo.group_size = 1 is not allowed"),
-    ("phases.phase5", {"ppo": [1]}, "(phase phase5): ppo must be a mapping of keys to values"),
-    ("phases.bad name!", {}, "phase name bad name! is not allowed: use up to 40 letters, digits"),
-])
+@pytest.mark.parametrize(
+    "path, value, fragment",
+    [
+        ("sft.batch_size", True, "sft.batch_size = True is not allowed: must be an integer"),
+        ("sft.batch_size", "many", "sft.batch_size = 'many' is not allowed"),
+        ("sft.batch_size", [32], "sft.batch_size = [32] is not allowed"),
+        ("sft.lr", None, "sft.lr = None is not allowed: must be a number > 0"),
+        ("sft.lr", float("nan"), "sft.lr = nan is not allowed"),
+        ("rm", [1, 2], "rm must be a mapping of keys to values"),
+        ("tokenizer.vocab_size", -5, "tokenizer.vocab_size = -5 is not allowed: must be an integer >= 300"),
+        ("sft.max_steps", 0, "sft.max_steps = 0 is not allowed: must be an integer >= 1"),
+        ("ppo.mini_batch_size", -1, "ppo.mini_batch_size = -1 is not allowed"),
+        ("grpo.group_size", 1, "grpo.group_size = 1 is not allowed: must be an integer >= 2"),
+        ("dpo.beta", 0, "dpo.beta = 0.0 is not allowed: must be a number > 0"),
+        ("grpo.gen_temperature", 0, "grpo.gen_temperature = 0.0 is not allowed: must be a number > 0"),
+        ("ppo.temperature", -0.5, "ppo.temperature = -0.5 is not allowed"),
+        ("dpo.rej_temperature", 0, "dpo.rej_temperature = 0.0 is not allowed"),
+        ("rm.sample_temperature", 0, "rm.sample_temperature = 0.0 is not allowed"),
+        ("eval.temperature", 0, "eval.temperature = 0.0 is not allowed"),
+        ("model.block_size", 64, "must leave at least 16 prompt tokens in model.block_size (64)"),
+        ("sft.bogus", 1, "unknown key sft.bogus (allowed in sft: max_steps"),
+        ("bogus", 1, "unknown key bogus (allowed in params.yaml: seed"),
+        ("phases.phase5", {"dpo": {"beta": 0}}, "params.yaml (phase phase5): dpo.beta = 0.0 is not allowed"),
+        ("phases.phase5", {"grpo": {"typo": 2}}, "params.yaml (phase phase5): unknown key grpo.typo"),
+        ("phases.phase5", {"phases": {}}, "phases.phase5 cannot override 'phases'"),
+        ("phases.phase5", [1], "phases.phase5 must be a mapping of overrides"),
+        # wrong types: bool for a float, a number for a string, a string or list for a section / the phases
+        ("sft.lr", True, "sft.lr = True is not allowed: must be a number > 0"),
+        ("ppo.temperature", False, "ppo.temperature = False is not allowed"),
+        ("data.source", 5, "data.source = 5 is not allowed: must be a string"),
+        ("device", ["cpu"], "device = ['cpu'] is not allowed: must be one of 'auto', 'cpu', 'cuda'"),
+        ("model", "big", "params.yaml: model must be a mapping of keys to values, got 'big'"),
+        ("phases", [1], "params.yaml: phases must be a mapping, got [1]"),
+        ("sft.batch_size", {"n": 1}, "sft.batch_size = {'n': 1} is not allowed: must be an integer"),
+        ("sft.batch_size", 2.5, "sft.batch_size = 2.5 is not allowed: must be an integer"),
+        # negative and zero sizes
+        ("model.n_layer", -2, "model.n_layer = -2 is not allowed: must be an integer >= 1"),
+        ("model.d_model", -128, "model.d_model = -128 is not allowed: must be an integer >= 8"),
+        ("model.block_size", -1, "model.block_size = -1 is not allowed: must be an integer >= 16"),
+        ("sft.batch_size", 0, "sft.batch_size = 0 is not allowed: must be an integer >= 1"),
+        ("data.n_heldout", -16, "data.n_heldout = -16 is not allowed"),
+        ("eval.samples_per_prompt", -1, "eval.samples_per_prompt = -1 is not allowed"),
+        # integers beyond any use: refused with a short message, not an overflow or a 400-digit line
+        (
+            "data.n_train",
+            10**30,
+            "data.n_train = 1000000000000000000000000000000 is not allowed: must be an integer >= 16",
+        ),
+        ("sft.lr", 10**400, "sft.lr = <an integer of about 400 digits> is not allowed"),
+        # every generation budget must fit the block the SFT policy has (prompt + response)
+        (
+            "rm.sample_max_new_tokens",
+            250,
+            "rm.sample_max_new_tokens = 250 is not allowed: must leave at least 16 prompt "
+            "tokens in model.block_size (256)",
+        ),
+        ("sft.gold_max_new_tokens", 241, "sft.gold_max_new_tokens = 241 is not allowed"),
+        ("eval.max_new_tokens", 300, "eval.max_new_tokens = 300 is not allowed"),
+        # inside a phase override: an unknown section, a wrong type, a too-long budget
+        ("phases.phase5", {"bogus": 1}, "params.yaml (phase phase5): unknown key bogus (allowed in params.yaml"),
+        ("phases.phase5", {"ppo": {"temperature": "hot"}}, "(phase phase5): ppo.temperature = 'hot' is not allowed"),
+        (
+            "phases.phase5",
+            {"eval": {"max_new_tokens": 250}},
+            "(phase phase5): eval.max_new_tokens = 250 is not allowed",
+        ),
+        ("phases.phase5", {"grpo": {"group_size": 1}}, "(phase phase5): grpo.group_size = 1 is not allowed"),
+        ("phases.phase5", {"ppo": [1]}, "(phase phase5): ppo must be a mapping of keys to values"),
+        ("phases.bad name!", {}, "phase name bad name! is not allowed: use up to 40 letters, digits"),
+    ],
+)
 def test_malformed_params_are_one_line(path, value, fragment):
     raw = with_value(path, value)
     with pytest.raises(RlhfError) as e:
@@ -175,15 +193,25 @@ def test_non_string_yaml_keys_are_one_line():
     assert "unknown key sft.7" in one_line(e)
 
 
-TEMPERATURES = {"rm.sample_temperature", "ppo.temperature", "grpo.gen_temperature", "dpo.rej_temperature",
-                "eval.temperature"}
+TEMPERATURES = {
+    "rm.sample_temperature",
+    "ppo.temperature",
+    "grpo.gen_temperature",
+    "dpo.rej_temperature",
+    "eval.temperature",
+}
 
 
 @pytest.mark.parametrize("value", [0, -1, -1e-9, 0.0])
 def test_every_temperature_knob_must_be_positive(value):
     """Found by name, so a temperature knob added later is checked too (sampling divides by it)."""
-    found = {f"{section}.{name}" for section, knobs in DEFAULT.items() if isinstance(knobs, dict)
-             for name in knobs if "temperature" in name}
+    found = {
+        f"{section}.{name}"
+        for section, knobs in DEFAULT.items()
+        if isinstance(knobs, dict)
+        for name in knobs
+        if "temperature" in name
+    }
     assert found == TEMPERATURES
     for key in sorted(found):
         with pytest.raises(RlhfError) as e:
@@ -218,20 +246,26 @@ def test_resolve_phase_refuses_phases_that_are_not_a_mapping():
 
 
 # "billion laughs": nine levels of ten aliases, 10^9 leaves sharing one list
-ALIAS_BOMB = "sft: {lr: [&a [x, x, x, x, x, x, x, x, x, x], " + ", ".join(
-    f"&{b} [{', '.join(['*' + a] * 10)}]" for a, b in zip("abcdefgh", "bcdefghi")) + "]}\n"
+ALIAS_BOMB = (
+    "sft: {lr: [&a [x, x, x, x, x, x, x, x, x, x], "
+    + ", ".join(f"&{b} [{', '.join(['*' + a] * 10)}]" for a, b in zip("abcdefgh", "bcdefghi"))
+    + "]}\n"
+)
 
 
-@pytest.mark.parametrize("text, fragment", [
-    (b"sft: {lr: 0.001}  # caf\xe9\n", "is not UTF-8 text; re-encode it as UTF-8"),
-    (b"seed: " + b"1" * 5000 + b"\n", "holds a value that cannot be read (Exceeds the limit"),
-    (b"seed: 2024-13-45\n", "holds a value that cannot be read (month must be in 1..12); fix that value"),
-    (b"[" * 1_000, "is nested too deeply to be a params file"),
-    (b"sft: {lr: [1,\n", "is not valid YAML (line 2); fix the syntax"),
-    (b"seed: 2001-01-01\n", "seed = datetime.date(2001, 1, 1) is not allowed: must be an integer"),
-    (b"- 1\n- 2\n", "params.yaml: params.yaml must be a mapping of keys to values, got [1, 2]"),
-    (ALIAS_BOMB.encode(), "sft.lr = [['x', 'x', 'x', 'x', ...], [['x', 'x', 'x', 'x', ...], "),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        (b"sft: {lr: 0.001}  # caf\xe9\n", "is not UTF-8 text; re-encode it as UTF-8"),
+        (b"seed: " + b"1" * 5000 + b"\n", "holds a value that cannot be read (Exceeds the limit"),
+        (b"seed: 2024-13-45\n", "holds a value that cannot be read (month must be in 1..12); fix that value"),
+        (b"[" * 1_000, "is nested too deeply to be a params file"),
+        (b"sft: {lr: [1,\n", "is not valid YAML (line 2); fix the syntax"),
+        (b"seed: 2001-01-01\n", "seed = datetime.date(2001, 1, 1) is not allowed: must be an integer"),
+        (b"- 1\n- 2\n", "params.yaml: params.yaml must be a mapping of keys to values, got [1, 2]"),
+        (ALIAS_BOMB.encode(), "sft.lr = [['x', 'x', 'x', 'x', ...], [['x', 'x', 'x', 'x', ...], "),
+    ],
+)
 def test_hostile_params_files_are_one_line(tmp_path, text, fragment):
     """A params file that is not text, not YAML, a YAML bomb (10^9 shared leaves) or YAML that
     Python cannot turn into values: one line, quickly."""
@@ -241,7 +275,6 @@ def test_hostile_params_files_are_one_line(tmp_path, text, fragment):
     with pytest.raises(RlhfError) as e:
         load_params(path)
     assert fragment in one_line(e) and time.perf_counter() - t < 5
-
 
 
 def test_yaml_python_tags_are_not_executed(tmp_path):

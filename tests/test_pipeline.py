@@ -14,12 +14,25 @@ pytestmark = pytest.mark.slow
 
 def test_repro_writes_every_declared_output(tiny_project):
     p = tiny_project
-    for path in ("data/raw/train.jsonl", "data/raw/heldout.jsonl", "data/raw/study.jsonl",
-                 "data/tokenizer/tokenizer.json", "data/sft/model.safetensors", "data/sft/config.json",
-                 "data/sft/heldout_answers.jsonl", "reports/metrics/data.json", "reports/live/sft/metrics.json",
-                 "data/rm/model.safetensors", "data/rm/config.json", "data/rm/pairs_train.jsonl",
-                 "data/rm/pairs_heldout.jsonl", "data/rm/trust_samples.jsonl", "reports/live/rm/metrics.json",
-                 "reports/timing/rm.json", "reports/configs/rm.json"):
+    for path in (
+        "data/raw/train.jsonl",
+        "data/raw/heldout.jsonl",
+        "data/raw/study.jsonl",
+        "data/tokenizer/tokenizer.json",
+        "data/sft/model.safetensors",
+        "data/sft/config.json",
+        "data/sft/heldout_answers.jsonl",
+        "reports/metrics/data.json",
+        "reports/live/sft/metrics.json",
+        "data/rm/model.safetensors",
+        "data/rm/config.json",
+        "data/rm/pairs_train.jsonl",
+        "data/rm/pairs_heldout.jsonl",
+        "data/rm/trust_samples.jsonl",
+        "reports/live/rm/metrics.json",
+        "reports/timing/rm.json",
+        "reports/configs/rm.json",
+    ):
         assert (p / path).is_file(), path
     stats = json.loads((p / "reports/metrics/data.json").read_text())
     assert stats["n_train"] == 2000 and stats["n_study"] == 16 and stats["has_gold"]
@@ -109,13 +122,26 @@ def test_forced_rerun_gives_the_same_dvc_lock(tiny_project, tmp_path):
     metrics, report, figures) comes out the same, and so do the files themselves."""
     other = tmp_path / "again"
     shutil.copytree(tiny_project, other, symlinks=True)
-    before = {path: (other / path).read_bytes() for path in (
-        "data/raw/train.jsonl", "data/tokenizer/tokenizer.json", "data/sft/model.safetensors",
-        "data/rm/pairs_train.jsonl", "data/rm/model.safetensors", "reports/live/rm/metrics.json",
-        "reports/live/sft/plots/metrics/train/loss.tsv", "data/phase1/ppo/model.safetensors",
-        "data/phase5/grpo/model.safetensors", "data/phase1/dpo/model.safetensors",
-        "reports/live/phase5/grpo/metrics.json", "reports/metrics/phase1.json", "reports/metrics/phase5.json",
-        "data/eval/phase5/answers.jsonl", "reports/report.md")}
+    before = {
+        path: (other / path).read_bytes()
+        for path in (
+            "data/raw/train.jsonl",
+            "data/tokenizer/tokenizer.json",
+            "data/sft/model.safetensors",
+            "data/rm/pairs_train.jsonl",
+            "data/rm/model.safetensors",
+            "reports/live/rm/metrics.json",
+            "reports/live/sft/plots/metrics/train/loss.tsv",
+            "data/phase1/ppo/model.safetensors",
+            "data/phase5/grpo/model.safetensors",
+            "data/phase1/dpo/model.safetensors",
+            "reports/live/phase5/grpo/metrics.json",
+            "reports/metrics/phase1.json",
+            "reports/metrics/phase5.json",
+            "data/eval/phase5/answers.jsonl",
+            "reports/report.md",
+        )
+    }
     out = run(["dvc", "repro", "--force"], other).stdout
     assert "Running stage 'sft'" in out and "Running stage 'report'" in out
     assert (other / "dvc.lock").read_text() == (tiny_project / "dvc.lock").read_text()

@@ -24,15 +24,23 @@ from rlhf_core.params import DataParams, Params, build, load_params, load_raw, r
 DEFAULT = load_raw(ROOT / "params.yaml")
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12),
-                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),
-                    st.sampled_from(["1e-5", "5.0e4", "auto", "cpu", "every", "last", "eos", "mean", "", "1e400",
-                                     "nan", "-0", " 7 ", "1_000"]),
-                    st.sampled_from([0, -1, 1, 2, 16, 2**53, 0.0, -0.0, 1e-300]),
-                    st.sampled_from([2**53 + 1, 10**30, -10**30, 10**400]))  # beyond float range / JSON-safe ints
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                       st.dictionaries(st.text(max_size=6), inner, max_size=3)),
-                      max_leaves=6)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.sampled_from(
+        ["1e-5", "5.0e4", "auto", "cpu", "every", "last", "eos", "mean", "", "1e400", "nan", "-0", " 7 ", "1_000"]
+    ),
+    st.sampled_from([0, -1, 1, 2, 16, 2**53, 0.0, -0.0, 1e-300]),
+    st.sampled_from([2**53 + 1, 10**30, -(10**30), 10**400]),
+)  # beyond float range / JSON-safe ints
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)),
+    max_leaves=6,
+)
 
 
 def leaf_paths(tree, prefix=()):
@@ -132,8 +140,14 @@ yaml_text = st.text(alphabet=st.sampled_from(list("abcdefsx019 :-[]{},'\"&*!?|>#
 
 
 @SETTINGS
-@given(st.one_of(yaml_text, st.sampled_from(["sft:\n  lr: ", "model: {block_size: ", "phases:\n  p: "]).flatmap(
-    lambda head: yaml_text.map(lambda tail: head + tail))))
+@given(
+    st.one_of(
+        yaml_text,
+        st.sampled_from(["sft:\n  lr: ", "model: {block_size: ", "phases:\n  p: "]).flatmap(
+            lambda head: yaml_text.map(lambda tail: head + tail)
+        ),
+    )
+)
 def test_params_file_random_text_fails_only_with_one_line(text):
     """What `rlhf resolve` reads: any text in params.yaml loads or fails in one line."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -147,8 +161,14 @@ def test_params_file_random_text_fails_only_with_one_line(text):
 
 # --- the data loader ----------------------------------------------------------------------------------
 
-cell = st.one_of(st.text(max_size=40), st.none(), st.integers(), st.floats(allow_nan=False),
-                 st.booleans(), st.lists(st.integers(), max_size=2))
+cell = st.one_of(
+    st.text(max_size=40),
+    st.none(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.booleans(),
+    st.lists(st.integers(), max_size=2),
+)
 column = st.one_of(st.sampled_from(["instruction", "input", "output", "extra", "prompt"]), st.text(max_size=8))
 row = st.dictionaries(column, cell, max_size=5)
 FORMATS = [".json", ".jsonl", ".csv", ".parquet"]
@@ -197,8 +217,9 @@ def test_data_loader_arbitrary_json(items, ext, columnar):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"data{ext}"
         if ext == ".json" and columnar:
-            text = json.dumps({k: [r.get(k) if isinstance(r, dict) else r for r in items]
-                               for k in ("instruction", "input", "output")})
+            text = json.dumps(
+                {k: [r.get(k) if isinstance(r, dict) else r for r in items] for k in ("instruction", "input", "output")}
+            )
         elif ext == ".json":
             text = json.dumps(items)
         else:
@@ -209,14 +230,27 @@ def test_data_loader_arbitrary_json(items, ext, columnar):
 
 def typed_column(n: int):
     """One parquet column of a single random type (text, number, bool, list, struct), with nulls."""
-    kinds = {"string": st.text(max_size=20), "int64": st.integers(-2**63, 2**63 - 1), "double": st.floats(),
-             "bool": st.booleans(), "list": st.lists(st.integers(0, 9), max_size=2),
-             "struct": st.fixed_dictionaries({"a": st.integers(0, 9)})}
-    types = {"string": pa.string(), "int64": pa.int64(), "double": pa.float64(), "bool": pa.bool_(),
-             "list": pa.list_(pa.int64()), "struct": pa.struct([("a", pa.int64())])}
+    kinds = {
+        "string": st.text(max_size=20),
+        "int64": st.integers(-(2**63), 2**63 - 1),
+        "double": st.floats(),
+        "bool": st.booleans(),
+        "list": st.lists(st.integers(0, 9), max_size=2),
+        "struct": st.fixed_dictionaries({"a": st.integers(0, 9)}),
+    }
+    types = {
+        "string": pa.string(),
+        "int64": pa.int64(),
+        "double": pa.float64(),
+        "bool": pa.bool_(),
+        "list": pa.list_(pa.int64()),
+        "struct": pa.struct([("a", pa.int64())]),
+    }
     return st.sampled_from(sorted(kinds)).flatmap(
         lambda k: st.lists(st.one_of(st.none(), kinds[k]), min_size=n, max_size=n).map(
-            lambda vals: pa.array(vals, types[k])))
+            lambda vals: pa.array(vals, types[k])
+        )
+    )
 
 
 @SETTINGS
@@ -243,9 +277,17 @@ def test_data_loader_random_bytes(data, ext):
 
 @pytest.mark.slow
 @SETTINGS
-@given(st.lists(st.fixed_dictionaries({"instruction": st.text(min_size=1, max_size=30),
-                                       "output": st.text(min_size=1, max_size=30)}), min_size=48, max_size=120),
-       st.sampled_from(FORMATS), st.integers(0, 100))
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {"instruction": st.text(min_size=1, max_size=30), "output": st.text(min_size=1, max_size=30)}
+        ),
+        min_size=48,
+        max_size=120,
+    ),
+    st.sampled_from(FORMATS),
+    st.integers(0, 100),
+)
 def test_data_loader_cut_files(records, ext, percent):
     """A valid file cut anywhere (a copy interrupted, a disk full) still loads or fails in one line."""
     with tempfile.TemporaryDirectory() as tmp:

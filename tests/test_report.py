@@ -19,13 +19,29 @@ from rlhf_core import report as R
 from stages import report as stage
 
 ALGOS = ("sft", "ppo", "grpo", "dpo")
-NAMES = ["Stay healthy tips", "Three primary colors", "Structure of an atom", "Reduce air pollution",
-         "Difficult decision", "Odd one out (Twitter…)", "4/16 = 1/4 explain", "Short story career",
-         "Render 3D house", "Spelling | grammar", "Julius Caesar death", "Capital of France",
-         "Camping trip list", "Great Depression causes", "Classify oak/copper/eleph", "Word embeddings NLP"]
+NAMES = [
+    "Stay healthy tips",
+    "Three primary colors",
+    "Structure of an atom",
+    "Reduce air pollution",
+    "Difficult decision",
+    "Odd one out (Twitter…)",
+    "4/16 = 1/4 explain",
+    "Short story career",
+    "Render 3D house",
+    "Spelling | grammar",
+    "Julius Caesar death",
+    "Capital of France",
+    "Camping trip list",
+    "Great Depression causes",
+    "Classify oak/copper/eleph",
+    "Word embeddings NLP",
+]
 # the study's averages: PPO first in phase1, DPO first in phase5
-LEVELS = {"phase1": {"sft": 3.0, "ppo": 4.0, "grpo": -0.1, "dpo": 2.4},
-          "phase5": {"sft": 4.1, "ppo": 3.5, "grpo": 3.3, "dpo": 4.15}}
+LEVELS = {
+    "phase1": {"sft": 3.0, "ppo": 4.0, "grpo": -0.1, "dpo": 2.4},
+    "phase5": {"sft": 4.1, "ppo": 3.5, "grpo": 3.3, "dpo": 4.15},
+}
 SETTINGS = {"phase1": (0.7, 50, 64, 0.01, 4, 0.8, 0.1), "phase5": (0.3, 20, 96, 0.1, 8, 1.0, 0.3)}
 N_HELD, SAMPLES, STEPS = 12, 2, 40
 
@@ -45,29 +61,70 @@ def make_phase(root: Path, phase: str, gold: bool, seed: int, heldout: bool = Tr
     for a in ALGOS:
         for i, name in enumerate(NAMES):
             rm = round(LEVELS[phase][a] + rng.normal(0, 2.5), 3)
-            rows.append({"algo": a, "set": "study", "prompt_id": f"study-{i:02d}", "name": name,
-                         "family": "fam" if gold else None, "sample": 0, "instruction": f"Do task {i}", "input": "",
-                         "response": f"Answer of {a} to {name}\nwith *markdown* | pipes", "rm": rm,
-                         "gold": gold_of(rm, rng) if gold else None, "kl": 0.1, "length": 20, "eos": True})
+            rows.append(
+                {
+                    "algo": a,
+                    "set": "study",
+                    "prompt_id": f"study-{i:02d}",
+                    "name": name,
+                    "family": "fam" if gold else None,
+                    "sample": 0,
+                    "instruction": f"Do task {i}",
+                    "input": "",
+                    "response": f"Answer of {a} to {name}\nwith *markdown* | pipes",
+                    "rm": rm,
+                    "gold": gold_of(rm, rng) if gold else None,
+                    "kl": 0.1,
+                    "length": 20,
+                    "eos": True,
+                }
+            )
         for j in range(N_HELD if heldout else 0):
             for s in range(SAMPLES):
                 rm = LEVELS[phase][a] + rng.normal(0, 1.0)
-                rows.append({"algo": a, "set": "heldout", "prompt_id": f"held-{j:03d}", "name": None,
-                             "family": "fam" if gold else None, "sample": s, "instruction": "q", "input": "",
-                             "response": "x", "rm": rm, "gold": gold_of(rm, rng) if gold else None, "kl": 0.2,
-                             "length": 30, "eos": s == 0})
+                rows.append(
+                    {
+                        "algo": a,
+                        "set": "heldout",
+                        "prompt_id": f"held-{j:03d}",
+                        "name": None,
+                        "family": "fam" if gold else None,
+                        "sample": s,
+                        "instruction": "q",
+                        "input": "",
+                        "response": "x",
+                        "rm": rm,
+                        "gold": gold_of(rm, rng) if gold else None,
+                        "kl": 0.2,
+                        "length": 30,
+                        "eos": s == 0,
+                    }
+                )
     out = root / "data" / "eval" / phase
     out.mkdir(parents=True, exist_ok=True)
     (out / "answers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     temp, top_k, max_new, kl_coef, k, gen_t, beta = SETTINGS[phase]
-    metrics = {"settings": {"temperature": temp, "top_k": top_k, "max_new_tokens": max_new, "ci": 0.95,
-                            "bootstrap": 200, "n_study": 16, "n_heldout_prompts": N_HELD}}
+    metrics = {
+        "settings": {
+            "temperature": temp,
+            "top_k": top_k,
+            "max_new_tokens": max_new,
+            "ci": 0.95,
+            "bootstrap": 200,
+            "n_study": 16,
+            "n_heldout_prompts": N_HELD,
+        }
+    }
     for a in ALGOS:
         mine = [r for r in rows if r["algo"] == a]
         study = [r for r in mine if r["set"] == "study"]
-        m = {"study_rm": float(np.mean([r["rm"] for r in study])),
-             "study_gold": float(np.mean([r["gold"] for r in study])) if gold else None,
-             "kl": 0.1, "length": 25.0, "eos_rate": 0.9}
+        m = {
+            "study_rm": float(np.mean([r["rm"] for r in study])),
+            "study_gold": float(np.mean([r["gold"] for r in study])) if gold else None,
+            "kl": 0.1,
+            "length": 25.0,
+            "eos_rate": 0.9,
+        }
         for key in ("rm", "gold"):
             if not heldout or (key == "gold" and not gold):
                 m.update({f"heldout_{key}": None, f"heldout_{key}_lo": None, f"heldout_{key}_hi": None})
@@ -80,11 +137,15 @@ def make_phase(root: Path, phase: str, gold: bool, seed: int, heldout: bool = Tr
     (root / "reports" / "metrics" / f"{phase}.json").write_text(json.dumps(metrics))
     cfg = root / "reports" / "configs" / phase
     cfg.mkdir(parents=True, exist_ok=True)
-    for a, section in (("ppo", {"kl_coef": kl_coef, "lr": 1e-5}), ("grpo", {"group_size": k, "gen_temperature": gen_t,
-                       "collapse_threshold": 0.1, "lr": 1e-5}), ("dpo", {"beta": beta, "lr": 1e-5})):
+    for a, section in (
+        ("ppo", {"kl_coef": kl_coef, "lr": 1e-5}),
+        ("grpo", {"group_size": k, "gen_temperature": gen_t, "collapse_threshold": 0.1, "lr": 1e-5}),
+        ("dpo", {"beta": beta, "lr": 1e-5}),
+    ):
         (cfg / f"{a}.json").write_text(json.dumps({"seed": 0, "device": "auto", a: section}))
     (cfg / "eval.json").write_text(
-        json.dumps({"eval": {"temperature": temp, "top_k": top_k, "max_new_tokens": max_new}}))
+        json.dumps({"eval": {"temperature": temp, "top_k": top_k, "max_new_tokens": max_new}})
+    )
     t = np.arange(STEPS) / STEPS
     live = root / "reports" / "live" / phase
     train = lambda a: live / a / "plots" / "metrics" / "train"  # noqa: E731
@@ -102,8 +163,17 @@ def make_phase(root: Path, phase: str, gold: bool, seed: int, heldout: bool = Tr
     if gold:  # PPO: gold peaks at 40% of training then falls while the reward climbs; GRPO: gold keeps pace
         write_tsv(train("ppo"), "gold_mean", (0.6 - 2 * (t - 0.4) ** 2).tolist())
         write_tsv(train("grpo"), "gold_mean", (0.4 + 0.3 * t).tolist())
-    groups = [{"step": s + 1, "id": f"train-{g}", "family": f"family{g % 3}" if gold else None,
-               "rewards": [0.0] * k, "std": float(abs(rng.normal(0.3, 0.2)))} for s in range(STEPS) for g in range(4)]
+    groups = [
+        {
+            "step": s + 1,
+            "id": f"train-{g}",
+            "family": f"family{g % 3}" if gold else None,
+            "rewards": [0.0] * k,
+            "std": float(abs(rng.normal(0.3, 0.2))),
+        }
+        for s in range(STEPS)
+        for g in range(4)
+    ]
     (live / "grpo" / "groups.jsonl").write_text("".join(json.dumps(g) + "\n" for g in groups))
 
 
@@ -113,8 +183,11 @@ def make_inputs(root: Path, gold: bool = True, phases=("phase1", "phase5"), held
     write_params(root, phases)
     if gold:
         (root / "reports" / "live" / "rm").mkdir(parents=True, exist_ok=True)
-        (root / "reports" / "live" / "rm" / "metrics.json").write_text(json.dumps(
-            {"heldout": {"accuracy": 0.81, "n": 512}, "trust": {"spearman": 0.42}, "note": "text is ignored"}))
+        (root / "reports" / "live" / "rm" / "metrics.json").write_text(
+            json.dumps(
+                {"heldout": {"accuracy": 0.81, "n": 512}, "trust": {"spearman": 0.42}, "note": "text is ignored"}
+            )
+        )
     return root
 
 
@@ -127,8 +200,9 @@ def write_params(root: Path, phases) -> Path:
 def run_stage(root: Path):
     app = typer.Typer()
     app.command()(stage.main)
-    return CliRunner().invoke(app, ["--params", str(root / "params.yaml"), "--reports", str(root / "reports"),
-                                    "--data", str(root / "data")])
+    return CliRunner().invoke(
+        app, ["--params", str(root / "params.yaml"), "--reports", str(root / "reports"), "--data", str(root / "data")]
+    )
 
 
 def table_rows(md: str, first_cell: str) -> list[str]:
@@ -164,21 +238,38 @@ def load(root: Path, phases=("phase1", "phase5")) -> R.Study:
     return R.load_study(list(phases), root / "reports", root / "data")
 
 
-FIGURES = ["fig1_per_prompt_phase1.png", "fig5_per_prompt_phase5.png", "fig2_averages.png",
-           "fig3_dpo_training_dynamics.png", "fig4_grpo_group_std.png", "fig6_before_after_averages.png",
-           "fig7_delta_heatmap.png", "fig8_ranking_bump_chart.png"]
+FIGURES = [
+    "fig1_per_prompt_phase1.png",
+    "fig5_per_prompt_phase5.png",
+    "fig2_averages.png",
+    "fig3_dpo_training_dynamics.png",
+    "fig4_grpo_group_std.png",
+    "fig6_before_after_averages.png",
+    "fig7_delta_heatmap.png",
+    "fig8_ranking_bump_chart.png",
+]
 
 
 @pytest.mark.slow
 def test_every_output_written(gold_run):
     figs = gold_run / "reports" / "figures"
     assert sorted(p.name for p in figs.iterdir()) == sorted(
-        FIGURES + ["fig9_rm_vs_gold.png", "fig10_overoptimisation.png"])
+        FIGURES + ["fig9_rm_vs_gold.png", "fig10_overoptimisation.png"]
+    )
     for p in figs.iterdir():
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000
     tables = {p.name for p in (gold_run / "reports" / "tables").iterdir()}
-    for name in ("settings", "changes", "reward_model", "per_prompt_phase1", "per_prompt_phase5", "averages", "summary",
-                 "per_prompt_delta", "ranking"):
+    for name in (
+        "settings",
+        "changes",
+        "reward_model",
+        "per_prompt_phase1",
+        "per_prompt_phase5",
+        "averages",
+        "summary",
+        "per_prompt_delta",
+        "ranking",
+    ):
         assert {f"{name}.md", f"{name}.csv"} <= tables
     md = (gold_run / "reports" / "report.md").read_text()
     for fig in FIGURES:

@@ -62,6 +62,7 @@ def length_reward(rows, texts):
 # Each loop as `run(resume, on_log) -> modules`, building everything from scratch with fixed seeds so an
 # uninterrupted run and a killed-then-resumed one start from the same objects.
 
+
 def sft_loop(tok, rows):
     examples, _ = encode_examples(tok, rows, 256)
     p = SFTParams(max_steps=12, batch_size=4, warmup_steps=2, log_every=2, eval_every=5)
@@ -70,60 +71,133 @@ def sft_loop(tok, rows):
         model = small_gpt(tok)
         train_sft(model, examples, p, pad_id=tok.pad_id, seed=0, on_log=on_log, on_eval=lambda s: {}, resume=resume)
         return [model]
+
     return go
 
 
 def rm_loop(tok, rows):
     g = random.Random(0)
-    pairs = [([g.randrange(3, 400) for _ in range(g.randrange(4, 20))] + [tok.eos_id],
-              [g.randrange(3, 400) for _ in range(g.randrange(4, 20))] + [tok.eos_id], 1.0) for _ in range(64)]
-    p = RMParams(n_layer=1, n_head=2, d_model=32, max_steps=12, batch_size=4, warmup_steps=2, log_every=2,
-                 eval_every=5)
+    pairs = [
+        (
+            [g.randrange(3, 400) for _ in range(g.randrange(4, 20))] + [tok.eos_id],
+            [g.randrange(3, 400) for _ in range(g.randrange(4, 20))] + [tok.eos_id],
+            1.0,
+        )
+        for _ in range(64)
+    ]
+    p = RMParams(n_layer=1, n_head=2, d_model=32, max_steps=12, batch_size=4, warmup_steps=2, log_every=2, eval_every=5)
 
     def go(resume, on_log):
         torch.manual_seed(0)
         model = RewardModel(model_config(p, tok.vocab_size), p.pooling)
         train_rm(model, pairs, p, pad_id=tok.pad_id, seed=0, on_log=on_log, on_eval=lambda s: {}, resume=resume)
         return [model]
+
     return go
 
 
 def ppo_loop(tok, rows):
-    p = ns(steps=5, batch_size=4, mini_batch_size=2, epochs=2, lr=1e-3, kl_coef=0.01, reward_placement="every",
-           resp_len=10, temperature=1.0, top_k=0, gamma=1.0, lam=0.95, clip_eps=0.2, vf_clip=0.2, vf_coef=0.1,
-           vf_lr=1e-3, weight_decay=0.0, grad_clip=1.0)
+    p = ns(
+        steps=5,
+        batch_size=4,
+        mini_batch_size=2,
+        epochs=2,
+        lr=1e-3,
+        kl_coef=0.01,
+        reward_placement="every",
+        resp_len=10,
+        temperature=1.0,
+        top_k=0,
+        gamma=1.0,
+        lam=0.95,
+        clip_eps=0.2,
+        vf_clip=0.2,
+        vf_coef=0.1,
+        vf_lr=1e-3,
+        weight_decay=0.0,
+        grad_clip=1.0,
+    )
 
     def go(resume, on_log):
         policy, ref = small_gpt(tok), small_gpt(tok).requires_grad_(False)
         torch.manual_seed(1)
         value_head = ValueHead(32)
-        train_ppo(policy, value_head, ref, tok, rows, length_reward, p, seed=0,
-                  generator=torch.Generator().manual_seed(0), on_log=on_log, resume=resume)
+        train_ppo(
+            policy,
+            value_head,
+            ref,
+            tok,
+            rows,
+            length_reward,
+            p,
+            seed=0,
+            generator=torch.Generator().manual_seed(0),
+            on_log=on_log,
+            resume=resume,
+        )
         return [policy, value_head]
+
     return go
 
 
 def grpo_loop(tok, rows):
-    p = ns(steps=5, prompts_per_step=2, group_size=3, gen_temperature=1.0, gen_top_k=0, resp_len=10, lr=1e-3,
-           kl_coef=0.04, clip_eps=0.2, epochs=1, collapse_threshold=0.1, weight_decay=0.0, grad_clip=1.0)
+    p = ns(
+        steps=5,
+        prompts_per_step=2,
+        group_size=3,
+        gen_temperature=1.0,
+        gen_top_k=0,
+        resp_len=10,
+        lr=1e-3,
+        kl_coef=0.04,
+        clip_eps=0.2,
+        epochs=1,
+        collapse_threshold=0.1,
+        weight_decay=0.0,
+        grad_clip=1.0,
+    )
 
     def go(resume, on_log):
         policy, ref = small_gpt(tok), small_gpt(tok).requires_grad_(False)
-        train_grpo(policy, ref, tok, rows, length_reward, p, seed=0, generator=torch.Generator().manual_seed(0),
-                   on_log=on_log, resume=resume)
+        train_grpo(
+            policy,
+            ref,
+            tok,
+            rows,
+            length_reward,
+            p,
+            seed=0,
+            generator=torch.Generator().manual_seed(0),
+            on_log=on_log,
+            resume=resume,
+        )
         return [policy]
+
     return go
 
 
 def dpo_loop(tok, rows):
-    p = ns(steps=5, batch_size=1, grad_accum=2, lr=1e-3, beta=0.1, rej_temperature=1.0, rej_top_k=0, void_redraws=3,
-           rej_max_new_tokens=10, weight_decay=0.0, grad_clip=1.0)
+    p = ns(
+        steps=5,
+        batch_size=1,
+        grad_accum=2,
+        lr=1e-3,
+        beta=0.1,
+        rej_temperature=1.0,
+        rej_top_k=0,
+        void_redraws=3,
+        rej_max_new_tokens=10,
+        weight_decay=0.0,
+        grad_clip=1.0,
+    )
 
     def go(resume, on_log):
         policy, ref = small_gpt(tok), small_gpt(tok).requires_grad_(False)
-        train_dpo(policy, ref, tok, rows, p, seed=0, generator=torch.Generator().manual_seed(0), on_log=on_log,
-                  resume=resume)
+        train_dpo(
+            policy, ref, tok, rows, p, seed=0, generator=torch.Generator().manual_seed(0), on_log=on_log, resume=resume
+        )
         return [policy]
+
     return go
 
 
@@ -154,6 +228,7 @@ def test_loop_stopped_and_resumed_is_bit_identical(setup, tmp_path, name):
             record(step, metrics)
             if step == kill:
                 raise Killed
+
         return resume, logs, lambda: go(resume, on_log)
 
     _, _, first = attempt(kill_at)
@@ -270,6 +345,7 @@ def test_sft_nan_stops_the_loop_with_the_checkpoint(setup, tmp_path):
         if step == 4:
             with torch.no_grad():
                 model.lm_head.weight[:] = math.nan
+
     with pytest.raises(RlhfError, match=r"non-finite loss.* at step 5 \(last good checkpoint: step 4"):
         train_sft(model, examples, p, pad_id=tok.pad_id, seed=0, on_log=poison, on_eval=lambda s: {}, resume=resume)
 
@@ -277,10 +353,12 @@ def test_sft_nan_stops_the_loop_with_the_checkpoint(setup, tmp_path):
 def test_atomic_write_killed_mid_write_keeps_previous_file(tmp_path):
     target = tmp_path / "metrics.json"
     io.write_json(target, {"v": 1})
-    code = ("import os, signal\nfrom rlhf_core import io\n"
-            f"with io.atomic_path({str(target)!r}) as tmp:\n"
-            "    tmp.write_text('{\"v\": 2, \"half')\n"
-            "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    code = (
+        "import os, signal\nfrom rlhf_core import io\n"
+        f"with io.atomic_path({str(target)!r}) as tmp:\n"
+        '    tmp.write_text(\'{"v": 2, "half\')\n'
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
     proc = subprocess.run([os.sys.executable, "-c", code], capture_output=True)
     assert proc.returncode == -signal.SIGKILL
     assert json.loads(target.read_text()) == {"v": 1}
@@ -295,16 +373,36 @@ def test_atomic_write_killed_mid_write_keeps_previous_file(tmp_path):
 
 STAGES = {
     # stage: (config to copy, section, overrides that make it long enough to kill, extra CLI args)
-    "sft": ("reports/configs/sft.json", "sft", {"max_steps": 60, "epochs": 2.0},
-            ["--data", "data/raw", "--tokenizer", "data/tokenizer"]),
-    "rm": ("reports/configs/rm.json", "rm", {"max_steps": 60, "log_every": 2},
-           ["--data", "data/raw", "--tokenizer", "data/tokenizer", "--sft", "data/sft"]),
-    "ppo": ("reports/configs/phase1/ppo.json", "ppo", {"steps": 12},
-            ["--data", "data/raw", "--tokenizer", "data/tokenizer", "--sft", "data/sft", "--rm", "data/rm"]),
-    "grpo": ("reports/configs/phase1/grpo.json", "grpo", {"steps": 12},
-             ["--data", "data/raw", "--tokenizer", "data/tokenizer", "--sft", "data/sft", "--rm", "data/rm"]),
-    "dpo": ("reports/configs/phase1/dpo.json", "dpo", {"steps": 12},
-            ["--data", "data/raw", "--tokenizer", "data/tokenizer", "--sft", "data/sft"]),
+    "sft": (
+        "reports/configs/sft.json",
+        "sft",
+        {"max_steps": 60, "epochs": 2.0},
+        ["--data", "data/raw", "--tokenizer", "data/tokenizer"],
+    ),
+    "rm": (
+        "reports/configs/rm.json",
+        "rm",
+        {"max_steps": 60, "log_every": 2},
+        ["--data", "data/raw", "--tokenizer", "data/tokenizer", "--sft", "data/sft"],
+    ),
+    "ppo": (
+        "reports/configs/phase1/ppo.json",
+        "ppo",
+        {"steps": 12},
+        ["--data", "data/raw", "--tokenizer", "data/tokenizer", "--sft", "data/sft", "--rm", "data/rm"],
+    ),
+    "grpo": (
+        "reports/configs/phase1/grpo.json",
+        "grpo",
+        {"steps": 12},
+        ["--data", "data/raw", "--tokenizer", "data/tokenizer", "--sft", "data/sft", "--rm", "data/rm"],
+    ),
+    "dpo": (
+        "reports/configs/phase1/dpo.json",
+        "dpo",
+        {"steps": 12},
+        ["--data", "data/raw", "--tokenizer", "data/tokenizer", "--sft", "data/sft"],
+    ),
 }
 
 
@@ -324,8 +422,19 @@ def test_stage_killed_with_sigkill_resumes_to_the_same_bytes(tiny_project, tmp_p
     env = {"RLHF_RESUME_DIR": str(tmp_path / "resume"), "RLHF_CHECKPOINT_EVERY": "0"}
 
     def cmd(name):
-        return ["rlhf", stage, "--params", str(cfg), *args, "--out", str(tmp_path / name / "out"),
-                "--live", str(tmp_path / name / "live"), "--timing", str(tmp_path / f"{name}.timing.json")]
+        return [
+            "rlhf",
+            stage,
+            "--params",
+            str(cfg),
+            *args,
+            "--out",
+            str(tmp_path / name / "out"),
+            "--live",
+            str(tmp_path / name / "live"),
+            "--timing",
+            str(tmp_path / f"{name}.timing.json"),
+        ]
 
     with pytest.MonkeyPatch.context() as mp:
         for k, v in env.items():
@@ -334,9 +443,15 @@ def test_stage_killed_with_sigkill_resumes_to_the_same_bytes(tiny_project, tmp_p
         assert not list((tmp_path / "resume").glob("*"))  # a finished stage leaves no state behind
 
         from conftest import dvc_env
+
         state = state_path(tmp_path / "killed" / "out")
-        proc = subprocess.Popen(cmd("killed"), cwd=tiny_project, env=dvc_env(tiny_project),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            cmd("killed"),
+            cwd=tiny_project,
+            env=dvc_env(tiny_project),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 300
         while proc.poll() is None and (read_step(state) or 0) < 2 and time.monotonic() < deadline:
             time.sleep(0.005)
@@ -354,4 +469,3 @@ def test_stage_killed_with_sigkill_resumes_to_the_same_bytes(tiny_project, tmp_p
     assert [k for k in clean if clean[k] != resumed[k]] == []
     timing = json.loads((tmp_path / "killed.timing.json").read_text())
     assert timing["resumed_from_step"] >= killed_at > 0
-

@@ -44,7 +44,6 @@ def tok(tmp_path_factory):
     return make_tok(tmp_path_factory.mktemp("tok"))
 
 
-
 def make_rm(vocab=300, pooling="eos", seed=0, block=96):
     torch.manual_seed(seed)
     cfg = GPTConfig(vocab_size=vocab, block_size=block, n_layer=2, n_head=2, d_model=32)
@@ -79,8 +78,12 @@ def test_score_is_padding_invariant(tok, pooling):
 def test_score_accepts_prompts_and_token_ids(tok):
     m = make_rm()
     text = score(m, tok, ROWS[:2], ["Paris.", "1, 2, 3"])
-    ids = score(m, tok, [format_prompt(r["instruction"], r["input"]) for r in ROWS[:2]],
-                [tok.encode("Paris."), tok.encode("1, 2, 3")])
+    ids = score(
+        m,
+        tok,
+        [format_prompt(r["instruction"], r["input"]) for r in ROWS[:2]],
+        [tok.encode("Paris."), tok.encode("1, 2, 3")],
+    )
     torch.testing.assert_close(text, ids)
     bare = score(m, tok, ["What is the capital of France?"], ["Paris."])
     assert bare[0].item() == pytest.approx(text[0].item(), abs=1e-5)
@@ -123,8 +126,9 @@ def test_average_ranks_and_spearman_with_ties():
 def test_gold_agreement_hand_computed():
     # prompt a: gold 1 > 0.5 > 0; rm ranks 0.5 above 1 -> 2 of 3 pairs agree
     # prompt b: gold ties (no pair) ; prompt c: one pair, rm tie -> 1/2
-    out = gold_agreement(["x", "x", "y"], [[3.0, 5.0, 1.0], [1.0, 2.0], [0.0, 0.0]],
-                         [[1.0, 0.5, 0.0], [0.2, 0.2], [0.9, 0.1]])
+    out = gold_agreement(
+        ["x", "x", "y"], [[3.0, 5.0, 1.0], [1.0, 2.0], [0.0, 0.0]], [[1.0, 0.5, 0.0], [0.2, 0.2], [0.9, 0.1]]
+    )
     assert out["pairs"] == 4 and out["pairwise_accuracy"] == pytest.approx(2.5 / 4)
     assert out["per_family"]["x"]["pairs"] == 3 and out["per_family"]["x"]["pairwise_accuracy"] == pytest.approx(2 / 3)
     assert out["per_family"]["y"]["pairwise_accuracy"] == 0.5 and out["per_family"]["y"]["spearman"] is None
@@ -139,8 +143,16 @@ def _pairs(n=24):
     pairs = []
     for i in range(n):
         row = ROWS[i % len(ROWS)]
-        pairs.append({"instruction": row["instruction"], "input": row["input"], "chosen": row["output"],
-                      "rejected": "no no no no no no", "strength": 1.0, "source": "test"})
+        pairs.append(
+            {
+                "instruction": row["instruction"],
+                "input": row["input"],
+                "chosen": row["output"],
+                "rejected": "no no no no no no",
+                "strength": 1.0,
+                "source": "test",
+            }
+        )
     return pairs
 
 
@@ -153,8 +165,9 @@ def test_training_learns_a_simple_preference(tok):
     p = RMParams(max_steps=30, epochs=20.0, batch_size=8, lr=3e-3, warmup_steps=2, eval_every=100, log_every=10)
     logs, evals = [], []
     w0 = m.head.weight.detach().clone()
-    speed = train_rm(m, ids, p, pad_id=tok.pad_id, seed=0, on_log=lambda s, d: logs.append((s, d)),
-                     on_eval=lambda s: evals.append(s))
+    speed = train_rm(
+        m, ids, p, pad_id=tok.pad_id, seed=0, on_log=lambda s, d: logs.append((s, d)), on_eval=lambda s: evals.append(s)
+    )
     after = pair_accuracy(m, ids, ["test"] * len(ids), pad_id=tok.pad_id, batch_size=16)
     assert not torch.equal(w0, m.head.weight)
     assert after["accuracy"] == 1.0 and after["loss"] < before["loss"]

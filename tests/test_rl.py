@@ -68,7 +68,7 @@ def test_token_stats_sum_equals_study_get_logps(setup):
     batch = build_sequences(prompts, responses, tok.pad_id)
     response_mask = torch.zeros_like(batch.tokens)
     for b, (p, r) in enumerate(zip(prompts, responses)):
-        response_mask[b, len(p): len(p) + len(r)] = 1
+        response_mask[b, len(p) : len(p) + len(r)] = 1
     with torch.no_grad():
         expected = sequence_logprobs(policy(batch.tokens), batch.tokens, response_mask)
         got = token_stats(policy, batch).logp.sum(-1)
@@ -79,8 +79,9 @@ def test_token_stats_sum_equals_study_get_logps(setup):
 def test_dpo_accumulation_is_exact(setup):
     tok, rows, policy = setup
     ref = frozen_copy(policy)
-    pairs, _ = make_pairs(ref, tok, rows[:4], temperature=1.0, top_k=None, max_new_tokens=12,
-                          generator=torch.Generator().manual_seed(0))
+    pairs, _ = make_pairs(
+        ref, tok, rows[:4], temperature=1.0, top_k=None, max_new_tokens=12, generator=torch.Generator().manual_seed(0)
+    )
     grads = []
     for micro in (1, 4, 2):
         model = copy.deepcopy(policy)
@@ -96,10 +97,29 @@ def test_dpo_step_moves_policy_not_reference(setup):
     policy, ref = copy.deepcopy(policy), frozen_copy(policy)
     before_p, before_r = snapshot(policy), snapshot(ref)
     logs = []
-    p = params(steps=2, batch_size=2, grad_accum=1, lr=1e-3, beta=0.1, rej_temperature=1.0, rej_top_k=0, void_redraws=3,
-               rej_max_new_tokens=12, weight_decay=0.0, grad_clip=1.0)
-    train_dpo(policy, ref, tok, rows, p, seed=0, generator=torch.Generator().manual_seed(0),
-              on_log=lambda s, st: logs.append(st))
+    p = params(
+        steps=2,
+        batch_size=2,
+        grad_accum=1,
+        lr=1e-3,
+        beta=0.1,
+        rej_temperature=1.0,
+        rej_top_k=0,
+        void_redraws=3,
+        rej_max_new_tokens=12,
+        weight_decay=0.0,
+        grad_clip=1.0,
+    )
+    train_dpo(
+        policy,
+        ref,
+        tok,
+        rows,
+        p,
+        seed=0,
+        generator=torch.Generator().manual_seed(0),
+        on_log=lambda s, st: logs.append(st),
+    )
     assert changed(before_p, policy) and not changed(before_r, ref)
     assert len(logs) == 2 and {"loss", "reward_margin", "accuracy", "both_falling"} <= set(logs[0])
 
@@ -109,10 +129,33 @@ def test_grpo_step_moves_policy_not_reference(setup):
     policy, ref = copy.deepcopy(policy), frozen_copy(policy)
     before_p, before_r = snapshot(policy), snapshot(ref)
     logs, groups = [], []
-    p = params(steps=1, prompts_per_step=2, group_size=3, gen_temperature=1.0, gen_top_k=0, resp_len=12, lr=1e-3,
-               kl_coef=0.04, clip_eps=0.2, epochs=1, collapse_threshold=0.1, weight_decay=0.0, grad_clip=1.0)
-    train_grpo(policy, ref, tok, rows, length_reward, p, seed=0, generator=torch.Generator().manual_seed(0),
-               on_log=lambda s, st: logs.append(st), on_groups=lambda s, g: groups.extend(g))
+    p = params(
+        steps=1,
+        prompts_per_step=2,
+        group_size=3,
+        gen_temperature=1.0,
+        gen_top_k=0,
+        resp_len=12,
+        lr=1e-3,
+        kl_coef=0.04,
+        clip_eps=0.2,
+        epochs=1,
+        collapse_threshold=0.1,
+        weight_decay=0.0,
+        grad_clip=1.0,
+    )
+    train_grpo(
+        policy,
+        ref,
+        tok,
+        rows,
+        length_reward,
+        p,
+        seed=0,
+        generator=torch.Generator().manual_seed(0),
+        on_log=lambda s, st: logs.append(st),
+        on_groups=lambda s, g: groups.extend(g),
+    )
     assert changed(before_p, policy) and not changed(before_r, ref)
     assert len(groups) == 2 and len(groups[0]["rewards"]) == 3
     assert logs[0]["collapsed_groups"] == sum(g["std"] < 0.1 for g in groups)
@@ -124,14 +167,51 @@ def test_ppo_step_moves_policy_and_value_head_not_reference(setup):
     value_head = ValueHead(32)
     before_p, before_r, before_v = snapshot(policy), snapshot(ref), snapshot(value_head)
     logs = []
-    p = params(steps=1, batch_size=4, mini_batch_size=2, epochs=2, lr=1e-3, kl_coef=0.01, reward_placement="every",
-               resp_len=12, temperature=1.0, top_k=0, gamma=1.0, lam=0.95, clip_eps=0.2, vf_clip=0.2, vf_coef=0.1,
-               vf_lr=1e-3, weight_decay=0.0, grad_clip=1.0)
-    train_ppo(policy, value_head, ref, tok, rows, length_reward, p, seed=0,
-              generator=torch.Generator().manual_seed(0), on_log=lambda s, st: logs.append(st))
+    p = params(
+        steps=1,
+        batch_size=4,
+        mini_batch_size=2,
+        epochs=2,
+        lr=1e-3,
+        kl_coef=0.01,
+        reward_placement="every",
+        resp_len=12,
+        temperature=1.0,
+        top_k=0,
+        gamma=1.0,
+        lam=0.95,
+        clip_eps=0.2,
+        vf_clip=0.2,
+        vf_coef=0.1,
+        vf_lr=1e-3,
+        weight_decay=0.0,
+        grad_clip=1.0,
+    )
+    train_ppo(
+        policy,
+        value_head,
+        ref,
+        tok,
+        rows,
+        length_reward,
+        p,
+        seed=0,
+        generator=torch.Generator().manual_seed(0),
+        on_log=lambda s, st: logs.append(st),
+    )
     assert changed(before_p, policy) and changed(before_v, value_head) and not changed(before_r, ref)
-    for key in ("reward", "kl", "kl_k1", "kl_k3", "clipfrac", "approx_kl", "value_loss", "explained_variance",
-                "entropy", "response_len"):
+    for key in (
+        "reward",
+        "kl",
+        "kl_k1",
+        "kl_k3",
+        "clipfrac",
+        "approx_kl",
+        "value_loss",
+        "explained_variance",
+        "entropy",
+        "response_len",
+    ):
         assert key in logs[0]
 
 
@@ -167,6 +247,7 @@ def fake_generate(script):
         out = script[min(len(calls), len(script) - 1)](prompts)
         calls.append(len(prompts))
         return types.SimpleNamespace(to_lists=lambda: out, finished=torch.ones(len(out), dtype=torch.bool))
+
     return gen, calls
 
 
@@ -176,11 +257,20 @@ def test_void_pairs_are_resampled_then_dropped(setup, monkeypatch):
     rs = rows[:3]
     copies = [tok.encode(r["output"]) for r in rs]  # the reference answer again (+ EOS: identical to chosen)
     # first draw: rows 0 and 1 copy the chosen answer; one redraw fixes row 0; row 1 copies again
-    gen, calls = fake_generate([lambda p: [copies[0], copies[1], [7]], lambda p: [[5], copies[1]][: len(p)],
-                                lambda p: [copies[1]][: len(p)]])
+    gen, calls = fake_generate(
+        [lambda p: [copies[0], copies[1], [7]], lambda p: [[5], copies[1]][: len(p)], lambda p: [copies[1]][: len(p)]]
+    )
     monkeypatch.setattr(dpo, "generate", gen)
-    pairs, counts = make_pairs(ref, tok, rs, temperature=1.0, top_k=None, max_new_tokens=12,
-                               generator=torch.Generator().manual_seed(0), redraws=2)
+    pairs, counts = make_pairs(
+        ref,
+        tok,
+        rs,
+        temperature=1.0,
+        top_k=None,
+        max_new_tokens=12,
+        generator=torch.Generator().manual_seed(0),
+        redraws=2,
+    )
     assert counts == {"void": 2, "skipped": 1}
     assert calls == [3, 2, 1]  # only the void rows are resampled
     assert len(pairs) == 2 and all(c != r for c, r in zip(pairs.chosen, pairs.rejected))
@@ -195,14 +285,23 @@ def test_step_pairs_replace_void_prompts_and_fail_clearly_when_all_stay_void(set
     # the first prompt's pair stays void through its redraw; a fresh prompt replaces it
     gen, calls = fake_generate([copy_all, copy_all, lambda prompts: [[5, 6]] * len(prompts)])
     monkeypatch.setattr(dpo, "generate", gen)
-    pairs, counts = make_step_pairs(ref, tok, rows, 1, p, rng=__import__("random").Random(0), order=[],
-                                    generator=torch.Generator().manual_seed(0))
+    pairs, counts = make_step_pairs(
+        ref, tok, rows, 1, p, rng=__import__("random").Random(0), order=[], generator=torch.Generator().manual_seed(0)
+    )
     assert len(pairs) == 1 and counts == {"drawn": 2, "void": 1, "skipped": 1}
     gen, _ = fake_generate([copy_all])
     monkeypatch.setattr(dpo, "generate", gen)
     with pytest.raises(RlhfError, match="rej_temperature"):
-        make_step_pairs(ref, tok, rows, 2, p, rng=__import__("random").Random(0), order=[],
-                        generator=torch.Generator().manual_seed(0))
+        make_step_pairs(
+            ref,
+            tok,
+            rows,
+            2,
+            p,
+            rng=__import__("random").Random(0),
+            order=[],
+            generator=torch.Generator().manual_seed(0),
+        )
 
 
 def test_value_head_has_its_own_learning_rate(setup):
@@ -211,11 +310,38 @@ def test_value_head_has_its_own_learning_rate(setup):
     policy, ref = copy.deepcopy(policy), frozen_copy(policy)
     value_head = ValueHead(32)
     before_p, before_v = snapshot(policy), snapshot(value_head)
-    p = params(steps=1, batch_size=2, mini_batch_size=2, epochs=1, lr=1e-6, vf_lr=1e-2, kl_coef=0.01,
-               reward_placement="every", resp_len=8, temperature=1.0, top_k=0, gamma=1.0, lam=0.95, clip_eps=0.2,
-               vf_clip=0.0, vf_coef=0.1, weight_decay=0.0, grad_clip=0.0)
-    train_ppo(policy, value_head, ref, tok, rows, length_reward, p, seed=0,
-              generator=torch.Generator().manual_seed(0), on_log=lambda s, st: None)
+    p = params(
+        steps=1,
+        batch_size=2,
+        mini_batch_size=2,
+        epochs=1,
+        lr=1e-6,
+        vf_lr=1e-2,
+        kl_coef=0.01,
+        reward_placement="every",
+        resp_len=8,
+        temperature=1.0,
+        top_k=0,
+        gamma=1.0,
+        lam=0.95,
+        clip_eps=0.2,
+        vf_clip=0.0,
+        vf_coef=0.1,
+        weight_decay=0.0,
+        grad_clip=0.0,
+    )
+    train_ppo(
+        policy,
+        value_head,
+        ref,
+        tok,
+        rows,
+        length_reward,
+        p,
+        seed=0,
+        generator=torch.Generator().manual_seed(0),
+        on_log=lambda s, st: None,
+    )
     moved = lambda before, m: max(float((a - b.detach()).abs().max()) for a, b in zip(before, m.parameters()))  # noqa: E731
     assert moved(before_v, value_head) > 5e-3
     assert 0 < moved(before_p, policy) < 1e-5

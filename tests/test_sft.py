@@ -44,12 +44,14 @@ class FakeTok:
 
 
 def test_encode_examples_truncates_and_drops():
-    rows = [{"instruction": "a b", "input": "", "output": "x y z"},
-            {"instruction": " ".join(["w"] * 40), "input": "", "output": "x"},
-            {"instruction": "a", "input": "", "output": " ".join(["y"] * 40)}]
+    rows = [
+        {"instruction": "a b", "input": "", "output": "x y z"},
+        {"instruction": " ".join(["w"] * 40), "input": "", "output": "x"},
+        {"instruction": "a", "input": "", "output": " ".join(["y"] * 40)},
+    ]
     examples, counts = encode_examples(FakeTok(), rows, block_size=24)
     assert counts == {"rows": 3, "dropped_prompt_too_long": 1, "truncated_response": 1}
-    assert examples[0].ids[-1] == 99 and examples[0].ids[examples[0].n_prompt:] == [1, 1, 1, 99]
+    assert examples[0].ids[-1] == 99 and examples[0].ids[examples[0].n_prompt :] == [1, 1, 1, 99]
     assert len(examples[1].ids) == 24 and examples[1].ids[-1] != 99
 
 
@@ -85,8 +87,9 @@ def run_tiny(seed):
     data = [Example([1] + [rng.randint(2, 5) for _ in range(3)] + [7, 8, 9, 10, 11, 12, 19], 4) for _ in range(64)]
     logs = []
     p = SFTParams(max_steps=60, epochs=10.0, batch_size=8, lr=1e-2, warmup_steps=5, log_every=20, eval_every=1000)
-    train_sft(model, data, p, pad_id=0, seed=seed, on_log=lambda s, m: logs.append(m["train/loss"]),
-              on_eval=lambda s: {})
+    train_sft(
+        model, data, p, pad_id=0, seed=seed, on_log=lambda s, m: logs.append(m["train/loss"]), on_eval=lambda s: {}
+    )
     return model, logs
 
 

@@ -42,19 +42,23 @@ def test_prompt_template():
     assert format_prompt(" Do it. ", " x ") == "### Instruction:\nDo it.\n\n### Input:\nx\n\n### Response:\n"
 
 
-@pytest.mark.parametrize("content, fragment", [
-    (b"", "is unreadable ("),
-    (b"{not json", "is unreadable ("),
-    (b"\xff\xfe{\x00}\x00", "is not UTF-8 text (not a tokenizer.json); rerun `rlhf bpe`"),
-    (b'{"version": "1.0", "model": {"type": "WordLevel", "vocab": {"a": 0}, "unk_token": "a"}}',
-     "lacks the special tokens"),
-])
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        (b"", "is unreadable ("),
+        (b"{not json", "is unreadable ("),
+        (b"\xff\xfe{\x00}\x00", "is not UTF-8 text (not a tokenizer.json); rerun `rlhf bpe`"),
+        (
+            b'{"version": "1.0", "model": {"type": "WordLevel", "vocab": {"a": 0}, "unk_token": "a"}}',
+            "lacks the special tokens",
+        ),
+    ],
+)
 def test_hostile_tokenizer_files(tmp_path, content, fragment):
     (tmp_path / "tokenizer.json").write_bytes(content)
     with pytest.raises(RlhfError) as e:
         load_tokenizer(tmp_path)
     assert fragment in one_line(e) and "rerun `rlhf bpe`" in str(e.value)
-
 
 
 def test_a_pickled_tokenizer_is_never_unpickled(tmp_path):

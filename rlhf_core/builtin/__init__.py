@@ -5,10 +5,10 @@ prompts, each with a gold judge that scores any response in [0, 1].
     gold_score(suite.study[11], "The capital of France is Paris.")  # -> 1.0
 """
 
+from ..tokenizer import prompt_key
 from .base import Family
 from .families import FAMILIES
 from .judge import JudgeResult, gold_score, judge
-from ..tokenizer import prompt_key
 from .suite import Suite, build_suite
 
 __all__ = ["FAMILIES", "Family", "JudgeResult", "Suite", "build_suite", "gold_score", "judge", "prompt_key"]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .text import Doc
 
@@ -28,7 +29,7 @@ class Family:
     content: Callable[[dict[str, Any], Doc], Content]
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_facts(name: str) -> Any:
     """A fact table from facts/<name>.json (read once per process)."""
     with open(FACTS_DIR / f"{name}.json", encoding="utf-8") as f:

@@ -40,11 +40,36 @@ NEGATORS = frozenset(
     "wouldnt shouldnt couldnt hasnt havent hadnt aint false wrong incorrect untrue nope".split()
 )
 # Phrases before a span that set it aside: it is the thing compared against, not the thing asserted.
-CONTRASTS = ("unlike", "than", "rather than", "instead of", "except", "except for", "apart from", "other than",
-             "compared to", "compared with", "as opposed to", "not like", "besides", "excluding")
+CONTRASTS = (
+    "unlike",
+    "than",
+    "rather than",
+    "instead of",
+    "except",
+    "except for",
+    "apart from",
+    "other than",
+    "compared to",
+    "compared with",
+    "as opposed to",
+    "not like",
+    "besides",
+    "excluding",
+)
 # Beliefs reported of others set a phrase aside too ("many people guess Sydney, but ...").
-CONTRASTS += ("people think", "people guess", "people say", "people believe", "some say", "some think",
-              "mistaken for", "confused with", "confuse it with", "misconception", "not to be confused with")
+CONTRASTS += (
+    "people think",
+    "people guess",
+    "people say",
+    "people believe",
+    "some say",
+    "some think",
+    "mistaken for",
+    "confused with",
+    "confuse it with",
+    "misconception",
+    "not to be confused with",
+)
 # Negator phrases that do not negate ("no doubt", "not only ... but also").
 _NOT_NEGATING = ("no doubt", "not only", "no question", "not just", "without doubt", "never mind")
 

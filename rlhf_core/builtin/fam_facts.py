@@ -10,8 +10,20 @@ from functools import lru_cache
 from typing import Any
 
 from .base import Content, Family, capitalize, join_and, load_facts, make_row
-from .claims import (AFFIRMED, NEGATED, NEGATORS, STOP_WORDS, PhraseIndex, chunks, content_tokens, find_all, hedged, negated_at, mentions, status,
-                     units)
+from .claims import (
+    AFFIRMED,
+    NEGATED,
+    NEGATORS,
+    STOP_WORDS,
+    PhraseIndex,
+    chunks,
+    content_tokens,
+    find_all,
+    hedged,
+    negated_at,
+    status,
+    units,
+)
 from .text import Doc, numbers_at, phrase, tokens
 
 # ---------------------------------------------------------------- fact_qa
@@ -28,11 +40,15 @@ def gen_fact_qa(rng: random.Random) -> dict[str, Any]:
 
 
 # Colour words: a colour answer listing extra colours hedges ("red, blue, yellow, green or purple").
-COLOURS = frozenset("red blue yellow green orange purple violet black white pink brown grey gray cyan magenta "
-                    "indigo".split())
+COLOURS = frozenset(
+    "red blue yellow green orange purple violet black white pink brown grey gray cyan magenta indigo".split()
+)
 # Temperatures are checked with their unit: "100 degrees Fahrenheit" is not the boiling point of water.
-_TEMPERATURE = re.compile(r"(-?\d+(?:\.\d+)?)\s*(?:\u00b0|\u00ba|degrees?|deg\.?)?\s*"
-                          r"(celsius|centigrade|fahrenheit|kelvin|c|f|k)\b", re.I)
+_TEMPERATURE = re.compile(
+    r"(-?\d+(?:\.\d+)?)\s*(?:\u00b0|\u00ba|degrees?|deg\.?)?\s*"
+    r"(celsius|centigrade|fahrenheit|kelvin|c|f|k)\b",
+    re.I,
+)
 
 
 TEMPERATURE_UNITS = ("celsius", "fahrenheit", "degree", "kelvin")
@@ -141,9 +157,16 @@ def _fact_setup(instruction: str, input: str, output: str, meta_json: str) -> _F
     named.update({f"wrong:{w}": [w] for w in wrong})
     values = [_number_values(g) for g in groups]
     allowed = {x for v in values if v for x in v} | {v for _, v in numbers_at(tokens(instruction))}
-    return _FactSetup(groups, PhraseIndex(named), values, allowed, set(tokens(f"{instruction} {output}")),
-                      set(tokens(f"{instruction} {input} {output}")), [m for g in groups for m in g],
-                      _temperatures(output))
+    return _FactSetup(
+        groups,
+        PhraseIndex(named),
+        values,
+        allowed,
+        set(tokens(f"{instruction} {output}")),
+        set(tokens(f"{instruction} {input} {output}")),
+        [m for g in groups for m in g],
+        _temperatures(output),
+    )
 
 
 def fact_qa_content(row: dict, doc: Doc) -> Content:
@@ -163,8 +186,9 @@ def fact_qa_content(row: dict, doc: Doc) -> Content:
     for i, g in enumerate(groups):
         vals = setup.values[i]
         if vals:  # numbers count by value, however written ("one hundred"), and only when stated exactly
-            hits[i] = any(v in vals and status(toks, p) == AFFIRMED and not _approximate(toks, p)
-                          for toks, p, v in numbers)
+            hits[i] = any(
+                v in vals and status(toks, p) == AFFIRMED and not _approximate(toks, p) for toks, p, v in numbers
+            )
         elif temps and any(m in TEMPERATURE_UNITS for m in g):
             hits[i] = True  # "100 °C": the unit given as a symbol
     why: dict[str, str] = {}
@@ -186,9 +210,11 @@ def fact_qa_content(row: dict, doc: Doc) -> Content:
     if "key_terms" not in why:
         missing = [i for i, h in enumerate(hits) if not h]
         neg = [n for n in negated if n.startswith("key")]
-        why["key_terms"] = (f"{sum(hits)}/{len(groups)} key facts affirmed"
-                            + (f"; negated or set aside: {', '.join(groups[int(n[3:])][0] for n in neg)}" if neg else "")
-                            + (f"; missing: {', '.join(groups[i][0] for i in missing)}" if missing else ""))
+        why["key_terms"] = (
+            f"{sum(hits)}/{len(groups)} key facts affirmed"
+            + (f"; negated or set aside: {', '.join(groups[int(n[3:])][0] for n in neg)}" if neg else "")
+            + (f"; missing: {', '.join(groups[i][0] for i in missing)}" if missing else "")
+        )
     why.setdefault("wrong_terms", "none" if not rivals else f"competing: {', '.join(rivals)}")
     return content, penalty, {"key_terms": content, "wrong_terms": penalty}, why
 
@@ -229,16 +255,99 @@ def gen_capital(rng: random.Random) -> dict[str, Any]:
 
 # Large cities that are not national capitals: named beside the capital they are competing answers.
 OTHER_CITIES = [
-    "Lyon", "Marseille", "Nice", "Toulouse", "Bordeaux", "Lille", "Strasbourg", "Munich", "Hamburg", "Frankfurt",
-    "Cologne", "Milan", "Naples", "Venice", "Florence", "Turin", "Barcelona", "Seville", "Valencia", "Porto",
-    "Manchester", "Liverpool", "Birmingham", "Edinburgh", "Glasgow", "Geneva", "Zurich", "Istanbul", "Saint Petersburg",
-    "St Petersburg", "Kazan", "Krakow", "Rotterdam", "Antwerp", "Gothenburg", "New York", "Los Angeles", "Chicago",
-    "San Francisco", "Toronto", "Montreal", "Vancouver", "Sydney", "Melbourne", "Brisbane", "Perth", "Auckland",
-    "Rio de Janeiro", "Sao Paulo", "Buenos Aires", "Cordoba", "Guadalajara", "Monterrey", "Medellin", "Guayaquil",
-    "Shanghai", "Hong Kong", "Guangzhou", "Shenzhen", "Osaka", "Kyoto", "Busan", "Mumbai", "Bombay", "Kolkata",
-    "Calcutta", "Bangalore", "Chennai", "Karachi", "Lahore", "Dubai", "Jeddah", "Alexandria", "Casablanca",
-    "Lagos", "Johannesburg", "Cape Town", "Durban", "Ho Chi Minh City", "Saigon", "Almaty", "Yangon", "Rangoon",
-    "Dhaka", "Tel Aviv", "Zanzibar", "Mombasa", "Abidjan", "Douala", "Davao", "Cebu", "Surabaya", "Chittagong",
+    "Lyon",
+    "Marseille",
+    "Nice",
+    "Toulouse",
+    "Bordeaux",
+    "Lille",
+    "Strasbourg",
+    "Munich",
+    "Hamburg",
+    "Frankfurt",
+    "Cologne",
+    "Milan",
+    "Naples",
+    "Venice",
+    "Florence",
+    "Turin",
+    "Barcelona",
+    "Seville",
+    "Valencia",
+    "Porto",
+    "Manchester",
+    "Liverpool",
+    "Birmingham",
+    "Edinburgh",
+    "Glasgow",
+    "Geneva",
+    "Zurich",
+    "Istanbul",
+    "Saint Petersburg",
+    "St Petersburg",
+    "Kazan",
+    "Krakow",
+    "Rotterdam",
+    "Antwerp",
+    "Gothenburg",
+    "New York",
+    "Los Angeles",
+    "Chicago",
+    "San Francisco",
+    "Toronto",
+    "Montreal",
+    "Vancouver",
+    "Sydney",
+    "Melbourne",
+    "Brisbane",
+    "Perth",
+    "Auckland",
+    "Rio de Janeiro",
+    "Sao Paulo",
+    "Buenos Aires",
+    "Cordoba",
+    "Guadalajara",
+    "Monterrey",
+    "Medellin",
+    "Guayaquil",
+    "Shanghai",
+    "Hong Kong",
+    "Guangzhou",
+    "Shenzhen",
+    "Osaka",
+    "Kyoto",
+    "Busan",
+    "Mumbai",
+    "Bombay",
+    "Kolkata",
+    "Calcutta",
+    "Bangalore",
+    "Chennai",
+    "Karachi",
+    "Lahore",
+    "Dubai",
+    "Jeddah",
+    "Alexandria",
+    "Casablanca",
+    "Lagos",
+    "Johannesburg",
+    "Cape Town",
+    "Durban",
+    "Ho Chi Minh City",
+    "Saigon",
+    "Almaty",
+    "Yangon",
+    "Rangoon",
+    "Dhaka",
+    "Tel Aviv",
+    "Zanzibar",
+    "Mombasa",
+    "Abidjan",
+    "Douala",
+    "Davao",
+    "Cebu",
+    "Surabaya",
+    "Chittagong",
 ]
 CAPITAL_WORDS = ("capital", "seat of government")
 
@@ -296,11 +405,15 @@ def capital_content(row: dict, doc: Doc) -> Content:
                         rivals.add(" ".join(ct))
     why: dict[str, str] = {}
     if rivals and said_right:
-        correct, why["correct_city"] = 0.0, f"{len(rivals) + 1} competing cities named: " + ", ".join(
-            [answers[0], *sorted(rivals)])
+        correct, why["correct_city"] = (
+            0.0,
+            f"{len(rivals) + 1} competing cities named: " + ", ".join([answers[0], *sorted(rivals)]),
+        )
     elif rivals:
-        correct, why["correct_city"] = 0.0, (f"{answers[0]} negated; " if negated else "") + "names " + ", ".join(
-            sorted(rivals)) + " instead"
+        correct, why["correct_city"] = (
+            0.0,
+            (f"{answers[0]} negated; " if negated else "") + "names " + ", ".join(sorted(rivals)) + " instead",
+        )
     elif wrong_country:
         correct, why["correct_city"] = 0.0, f"names {answers[0]} as the capital of another country"
     elif said_right:
@@ -320,14 +433,40 @@ ODD_TEMPLATES = [
 ]
 # Words that single an item out. Negative forms ("does not belong") are read as one marker, so their "not"
 # does not negate the item; "X is not the odd one out" still does.
-ODD_MARKERS = ("odd", "different", "stand out", "stands out", "exception", "outlier", "unique", "the one out",
-               "oddmark")
-_NEGATIVE_MARKERS = ("doesnt belong", "does not belong", "dont belong", "do not belong", "doesnt fit",
-                     "does not fit", "not like the other", "not belong", "not fit", "belong", "fit in")
+ODD_MARKERS = (
+    "odd",
+    "different",
+    "stand out",
+    "stands out",
+    "exception",
+    "outlier",
+    "unique",
+    "the one out",
+    "oddmark",
+)
+_NEGATIVE_MARKERS = (
+    "doesnt belong",
+    "does not belong",
+    "dont belong",
+    "do not belong",
+    "doesnt fit",
+    "does not fit",
+    "not like the other",
+    "not belong",
+    "not fit",
+    "belong",
+    "fit in",
+)
 # Words of a choice unit that name nothing chosen ("The odd one out here is clearly ...").
-_CHOICE_FILLER = frozenset(tokens("one out list item items group set word option choice here clearly obviously "
-                                  "answer correct category categories odd different stands stand exception "
-                                  "outlier unique oddmark belong fit"))
+_CHOICE_FILLER = frozenset(
+    tokens(
+        "one out list item items group set word option choice here clearly obviously "
+        "answer correct category categories odd different stands stand exception "
+        "outlier unique oddmark belong fit"
+    )
+)
+
+
 def make_odd(items: list[str], odd: str, odd_cat: dict, major_cat: dict, template: str) -> dict[str, Any]:
     others = [x for x in items if x != odd]
     group = join_and(others) if len(others) == 2 else "the others"
@@ -381,8 +520,9 @@ def chosen_items(doc: Doc, items: list[str], category_words: set[str]) -> tuple[
             chosen |= affirmed
             continue
         named = {t for it in item_toks.values() for t in it}
-        rest = [t for t in content_tokens(toks) if t not in _CHOICE_FILLER and t not in named
-                and t not in category_words]
+        rest = [
+            t for t in content_tokens(toks) if t not in _CHOICE_FILLER and t not in named and t not in category_words
+        ]
         if rest and not found[-1]:
             foreign.append(" ".join(rest[:3]))
     if chosen or foreign:
@@ -390,8 +530,9 @@ def chosen_items(doc: Doc, items: list[str], category_words: set[str]) -> tuple[
     for toks, here in zip(unit_toks, found):  # bare answers
         affirmed = {it for it, st in here if st == AFFIRMED}
         named = {t for it in item_toks.values() for t in it}
-        extra = [t for t in content_tokens(toks) if t not in named and t not in _CHOICE_FILLER
-                 and t not in category_words]
+        extra = [
+            t for t in content_tokens(toks) if t not in named and t not in _CHOICE_FILLER and t not in category_words
+        ]
         if len(affirmed) == 1 and not extra:
             chosen |= affirmed
     if len(chosen) == 0 and aside:
@@ -412,9 +553,21 @@ def _items_in(toks: list[str], items: list[str]) -> bool:
 def clause_negated_marker(toks: list[str]) -> bool:
     """True when the unit denies the oddness itself ("Telegram is not the odd one out")."""
     text = " " + " ".join(toks) + " "
-    return any(f" {n} " in text for n in ("not the odd", "isnt the odd", "not odd", "isnt odd", "not different",
-                                           "isnt different", "not an exception", "not the exception",
-                                           "not the outlier", "no odd"))
+    return any(
+        f" {n} " in text
+        for n in (
+            "not the odd",
+            "isnt the odd",
+            "not odd",
+            "isnt odd",
+            "not different",
+            "isnt different",
+            "not an exception",
+            "not the exception",
+            "not the outlier",
+            "no odd",
+        )
+    )
 
 
 # Who a category word is said of: the odd item or "it", against the other items or "the others"/"they".
@@ -434,9 +587,10 @@ def odd_reason(doc: Doc, items: list[str], odd: str, odd_keys: list[str], major_
     side is not of it. A side is right when every category said of it is true of it, wrong when one is
     false. So "it is an insect while the others are fish" is right for the mosquito, the swapped reason
     wrong on both sides."""
-    subjects = sorted([(p, "odd") for w in (odd, *_ODD_SUBJECTS) for p in doc.positions(w)]
-                      + [(p, "others") for w in [*(it for it in items if it != odd), *_OTHER_SUBJECTS]
-                         for p in doc.positions(w)])
+    subjects = sorted(
+        [(p, "odd") for w in (odd, *_ODD_SUBJECTS) for p in doc.positions(w)]
+        + [(p, "others") for w in [*(it for it in items if it != odd), *_OTHER_SUBJECTS] for p in doc.positions(w)]
+    )
     if not subjects:
         return 0.0, 0
     own = {"odd": set(odd_keys), "others": set(major_keys)}
@@ -470,8 +624,9 @@ def odd_content(row: dict, doc: Doc) -> Content:
         picked, why["odd_named"] = 0.0, f"chose {next(iter(chosen))!r}, the odd item is {odd!r}"
     else:
         picked, why["odd_named"] = 0.0, "no item singled out" + (f" ({odd!r} denied)" if odd in aside else "")
-    if picked and any(not _items_in(tokens(u), items) and clause_negated_marker(_marked(tokens(u)))
-                      for u in units(doc.raw)):
+    if picked and any(
+        not _items_in(tokens(u), items) and clause_negated_marker(_marked(tokens(u))) for u in units(doc.raw)
+    ):
         picked, why["odd_named"] = 0.0, "says there is no odd one out"
     reason, wrong = odd_reason(doc, items, odd, meta["odd_keys"], meta["major_keys"]) if picked else (0.0, 0)
     if wrong:
@@ -530,11 +685,24 @@ def gen_classify(rng: random.Random) -> dict[str, Any]:
 
 # Words that state a label; an item's own words never count ("oak tree", "copper ore", "rock salt").
 LABEL_WORDS = {
-    "animal": ["animal", "creature", "fauna", "beast", "mammal", "bird", "reptile", "insect", "fish", "amphibian",
-               "animal kingdom"],
+    "animal": [
+        "animal",
+        "creature",
+        "fauna",
+        "beast",
+        "mammal",
+        "bird",
+        "reptile",
+        "insect",
+        "fish",
+        "amphibian",
+        "animal kingdom",
+    ],
     "plant": ["plant", "flora", "vegetation", "flower", "shrub", "herb", "tree", "plant kingdom"],
     "mineral": ["mineral", "rock", "stone", "ore", "metal", "gem", "gemstone", "crystal", "mineral kingdom"],
 }
+
+
 @lru_cache(maxsize=1)
 def _label_index() -> PhraseIndex:
     return PhraseIndex(LABEL_WORDS)
@@ -551,8 +719,9 @@ def _segment_labels(toks: list[str], items: list[str]) -> tuple[dict[str, set[st
     the next item. An item with no label of its own shares its neighbour's ("X and Y are animals")."""
     spans = sorted((p, p + len(tokens(it)), it) for it in items for p in find_all(toks, it))
     inside = {i for start, end, _ in spans for i in range(start, end)}
-    labels = sorted((p, lab) for lab, p, _ in _label_index().scan(toks)
-                    if p not in inside and not negated_at(toks, p, 3))
+    labels = sorted(
+        (p, lab) for lab, p, _ in _label_index().scan(toks) if p not in inside and not negated_at(toks, p, 3)
+    )
     if not labels:
         return {}, set()
     affirmed = {lab for _, lab in labels}
@@ -612,10 +781,15 @@ def classify_content(row: dict, doc: Doc) -> Content:
     right = [it for it, lab in pairs if assigned.get(it) == {lab}]
     wrong = [it for it, lab in pairs if assigned.get(it) and assigned[it] != {lab}]
     content = max(0.0, (len(right) - len(wrong)) / len(pairs))
-    why = {"items_right": f"{len(right)}/{len(pairs)} right"
-           + (f"; wrong or hedged: {', '.join(f'{it}={sorted(assigned[it])}' for it in wrong)}" if wrong else "")
-           + (f"; unlabelled: {', '.join(it for it, _ in pairs if it not in assigned)}"
-              if len(assigned) < len(pairs) else "")}
+    why = {
+        "items_right": f"{len(right)}/{len(pairs)} right"
+        + (f"; wrong or hedged: {', '.join(f'{it}={sorted(assigned[it])}' for it in wrong)}" if wrong else "")
+        + (
+            f"; unlabelled: {', '.join(it for it, _ in pairs if it not in assigned)}"
+            if len(assigned) < len(pairs)
+            else ""
+        )
+    }
     return content, 1.0, {"items_right": content}, why
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import random
 import re
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from .base import Content, Family, capitalize, join_and, load_facts, make_row
-from .stance import (advice_clauses, find, key_tokens, keyword_run, neutral_before, only_keywords, reversed_at,
-                     sentences)
+from .stance import advice_clauses, find, key_tokens, keyword_run, neutral_before, only_keywords, reversed_at, sentences
 from .text import Doc, normalize, number_word, numbers_at, phrase, segments, stem, tokens
 
 # ---------------------------------------------------------------- tips
@@ -51,7 +50,7 @@ def _names_item(words: list[str], keys: list[tuple[str, ...]]) -> bool:
     return any(find(toks, kt) for kt in keys)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _tip_polarity(goal: str) -> dict[tuple[int, str], str]:
     """Per (item, key): "against" if the reference tip advises against the key ("avoid smoking", "cut
     emissions"), "for" if it recommends it, "any" if it only keeps it in check ("manage your stress")."""
@@ -82,10 +81,16 @@ def _tip_polarity(goal: str) -> dict[tuple[int, str], str]:
 
 # Other ways to name a tip key (the judge's vocabulary, not the data's): each takes its key's stance.
 TIP_SYNONYMS = {
-    "workout": ["work out", "working out"], "exercise": ["exercising", "gym", "jogging", "running", "swimming",
-    "fitness"], "sleep": ["sleeping"], "water": ["hydration"], "diet": ["healthy eating", "eat healthy",
-    "eating healthy"], "smoke": ["tobacco", "vape", "vaping"], "public transport": ["public transportation",
-    "subway", "metro", "tram"], "bike": ["biking"], "budget": ["budgeting"], "stress": ["anxiety"],
+    "workout": ["work out", "working out"],
+    "exercise": ["exercising", "gym", "jogging", "running", "swimming", "fitness"],
+    "sleep": ["sleeping"],
+    "water": ["hydration"],
+    "diet": ["healthy eating", "eat healthy", "eating healthy"],
+    "smoke": ["tobacco", "vape", "vaping"],
+    "public transport": ["public transportation", "subway", "metro", "tram"],
+    "bike": ["biking"],
+    "budget": ["budgeting"],
+    "stress": ["anxiety"],
 }
 
 
@@ -93,9 +98,13 @@ def _expand(items: list[list[str]]) -> list[list[str]]:
     return [keys + [x for k in keys for x in TIP_SYNONYMS.get(k, []) if x not in keys] for keys in items]
 
 
-def _mentions(raw: str, items: list[list[str]], polarity: dict[tuple[int, str], str] | None,
-              list_scope: bool, prompt: frozenset[str] = frozenset()
-              ) -> tuple[dict[int, float], dict[int, str], list[int]]:
+def _mentions(
+    raw: str,
+    items: list[list[str]],
+    polarity: dict[tuple[int, str], str] | None,
+    list_scope: bool,
+    prompt: frozenset[str] = frozenset(),
+) -> tuple[dict[int, float], dict[int, str], list[int]]:
     """(credit per item asserted the right way, item -> the clause that turns it around, items per entry).
     Tips are read clause by clause with negation parity ("don't skip sleep" recommends sleep); list items
     sentence by sentence, where any negator before an item leaves it out ("no tent, no stove")."""
@@ -105,8 +114,12 @@ def _mentions(raw: str, items: list[list[str]], polarity: dict[tuple[int, str], 
     units = sentences(raw) if list_scope else advice_clauses(raw)
     everywhere = {t for u in units for t in u}
     # only keys whose first word occurs at all, and none that merely restates the goal ("saving" money)
-    cands = [(i, key, kt) for i, keys in enumerate(items) for key in keys
-             if (kt := key_tokens(key)) and kt[0] in everywhere and not set(kt) <= prompt]
+    cands = [
+        (i, key, kt)
+        for i, keys in enumerate(items)
+        for key in keys
+        if (kt := key_tokens(key)) and kt[0] in everywhere and not set(kt) <= prompt
+    ]
     for toks in units:
         joined = " ".join(toks)
         hedge = any(t in LIST_HEDGES for t in toks) or "not sure" in joined or "i guess" in joined
@@ -158,8 +171,9 @@ def _list_content(row: dict, doc: Doc, commas: bool, polarity: dict[tuple[int, s
     meta = row["meta"]
     n, items = meta["n"], meta["items"]
     goal = frozenset(tokens(row.get("instruction", ""))) if polarity is not None else frozenset()
-    good, bad, per_entry = _mentions(doc.raw, _expand(items) if polarity is not None else items, polarity,
-                                     list_scope=commas, prompt=goal)
+    good, bad, per_entry = _mentions(
+        doc.raw, _expand(items) if polarity is not None else items, polarity, list_scope=commas, prompt=goal
+    )
     credit = sorted(good.values(), reverse=True)[:n]
     coverage = sum(credit) / n
     against = 1.0 / (1.0 + len(bad))  # each item turned around (a harmful tip, a left-out item) costs credit
@@ -297,11 +311,19 @@ def ordering_content(row: dict, doc: Doc) -> Content:
     listings = _listings(stream)
     penalty = len(order) / (len(order) + extra)
     if not listings:
-        return 0.0, penalty, {"coverage": 0.0, "pairs_in_order": 0.0, "extra_numbers": penalty}, {
-            "coverage": "none of the items listed"}
+        return (
+            0.0,
+            penalty,
+            {"coverage": 0.0, "pairs_in_order": 0.0, "extra_numbers": penalty},
+            {"coverage": "none of the items listed"},
+        )
     if any(lst != listings[0] for lst in listings[1:]) and len(listings[0]) > 1:
-        return 0.0, penalty, {"coverage": 0.0, "pairs_in_order": 0.0, "extra_numbers": penalty}, {
-            "coverage": f"{len(listings)} competing orders given"}
+        return (
+            0.0,
+            penalty,
+            {"coverage": 0.0, "pairs_in_order": 0.0, "extra_numbers": penalty},
+            {"coverage": f"{len(listings)} competing orders given"},
+        )
     seen = listings[0]
     coverage = len(seen) / len(order)
     pairs = [(a, b) for i, a in enumerate(seen) for b in seen[i + 1 :]]

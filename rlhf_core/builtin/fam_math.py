@@ -17,8 +17,12 @@ from .text import Doc, numbers_at
 ARITH_TEMPLATES = {
     "+": ["What is {a} + {b}?", "Calculate {a} + {b}.", "Add {a} and {b}.", "What is the sum of {a} and {b}?"],
     "-": ["What is {a} - {b}?", "Calculate {a} - {b}.", "Subtract {b} from {a}.", "What is {a} minus {b}?"],
-    "x": ["What is {a} x {b}?", "Calculate {a} times {b}.", "Multiply {a} by {b}.",
-          "What is the product of {a} and {b}?"],
+    "x": [
+        "What is {a} x {b}?",
+        "Calculate {a} times {b}.",
+        "Multiply {a} by {b}.",
+        "What is the product of {a} and {b}?",
+    ],
 }
 
 
@@ -49,8 +53,22 @@ def gen_arithmetic(rng: random.Random) -> dict[str, Any]:
 
 
 _STREAM = re.compile(r"\d+(?:\.\d+)?|[a-z]+|[-+*/=\u00d7\u00f7()\[\]]")
-_OPS = {"+": "+", "plus": "+", "add": "+", "-": "-", "minus": "-", "x": "x", "*": "x", "\u00d7": "x",
-        "times": "x", "multiplied": "x", "/": "/", "\u00f7": "/", "divided": "/", "over": "/"}
+_OPS = {
+    "+": "+",
+    "plus": "+",
+    "add": "+",
+    "-": "-",
+    "minus": "-",
+    "x": "x",
+    "*": "x",
+    "\u00d7": "x",
+    "times": "x",
+    "multiplied": "x",
+    "/": "/",
+    "\u00f7": "/",
+    "divided": "/",
+    "over": "/",
+}
 _RELS = {"=", "equals", "equal", "is", "makes", "gives", "get", "gets", "are", "results", "yields"}
 _SKIP = {"by", "to", "in", "the", "a"}
 _RETRACTIONS = {"wait", "actually", "oops", "correction", "sorry", "mean"}  # "multiplied by", "equal to", "results in"
@@ -71,9 +89,16 @@ def math_stream(raw: str) -> list[tuple[str, Any]]:
             continue
         if w in _NUMBER_WORDS:
             j = i
-            while j < len(words) and (words[j] in _NUMBER_WORDS or (words[j] == "and" and j + 1 < len(words)
-                                                                    and words[j + 1] in _NUMBER_WORDS and j > i
-                                                                    and words[j - 1] == "hundred")):
+            while j < len(words) and (
+                words[j] in _NUMBER_WORDS
+                or (
+                    words[j] == "and"
+                    and j + 1 < len(words)
+                    and words[j + 1] in _NUMBER_WORDS
+                    and j > i
+                    and words[j - 1] == "hundred"
+                )
+            ):
                 j += 1
             out += [("num", float(v)) for _, v in numbers_at(words[i:j])]
             i = j
@@ -94,7 +119,8 @@ def math_stream(raw: str) -> list[tuple[str, Any]]:
 
 _NUMBER_WORDS = frozenset(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred".split())
+    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred".split()
+)
 
 
 def normalize_math(raw: str) -> str:
@@ -188,8 +214,10 @@ def arithmetic_content(row: dict, doc: Doc) -> Content:
     for i, (kind, v) in enumerate(stream):
         if kind != "num" or i in accounted or v in (a, b):
             continue
-        if any(stream[j][0] == "neg" and not (j + 1 < len(stream) and stream[j + 1][1] in _RETRACTIONS)
-               for j in range(max(0, i - 3), i)):
+        if any(
+            stream[j][0] == "neg" and not (j + 1 < len(stream) and stream[j + 1][1] in _RETRACTIONS)
+            for j in range(max(0, i - 3), i)
+        ):
             negated_answer = negated_answer or v == answer
             continue
         if v == answer:
@@ -202,8 +230,10 @@ def arithmetic_content(row: dict, doc: Doc) -> Content:
     if false_eq:
         right, why["right_number"] = 0.0, f"false equation: {false_eq[0]}"
     elif offered:
-        right, why["right_number"] = 0.0, "competing results: " + ", ".join(
-            f"{x:g}" for x in ([answer] if stated else []) + offered)
+        right, why["right_number"] = (
+            0.0,
+            "competing results: " + ", ".join(f"{x:g}" for x in ([answer] if stated else []) + offered),
+        )
     elif stated and retracted:
         right, why["right_number"] = 0.5, f"states {answer} after taking back " + ", ".join(f"{x:g}" for x in retracted)
     elif stated:
@@ -250,9 +280,22 @@ def gen_fraction(rng: random.Random) -> dict[str, Any]:
     return make_fraction(p, q, k, rng.choice(FRACTION_TEMPLATES), rng.choice(FRACTION_ANSWERS))
 
 
-DENIALS = ["not equivalent", "not equal", "isnt equivalent", "isnt equal", "arent equivalent", "arent equal",
-           "are not the same", "not the same", "isnt the same", "arent the same", "are different", "is different",
-           "cannot be simplified", "cant be simplified"]
+DENIALS = [
+    "not equivalent",
+    "not equal",
+    "isnt equivalent",
+    "isnt equal",
+    "arent equivalent",
+    "arent equal",
+    "are not the same",
+    "not the same",
+    "isnt the same",
+    "arent the same",
+    "are different",
+    "is different",
+    "cannot be simplified",
+    "cant be simplified",
+]
 # "by 4" (divide/multiply by), and "factor/divisor ... 4" (a common factor named).
 _BY = re.compile(r"\bby\s+(?:the\s+(?:same\s+)?(?:number|factor)\s+)?(\d+)\b")
 _FACTOR_NAMED = re.compile(r"\b(?:factor|divisor|gcd|gcf|hcf)\b(?:\W+\w+){0,4}?\W+(\d+)\b(?!\s*/)")
@@ -286,8 +329,9 @@ def fraction_content(row: dict, doc: Doc) -> Content:
     middle = [f for f in fracs if f not in other and f not in ((a, b), (p, q))]
     stream = math_stream(doc.raw)
     eqs = equations(stream)
-    false_eq = [e for e in eqs if (_evaluate(e[0], e[1]) is not None
-                                   and abs(_evaluate(e[0], e[1]) - e[2]) > 1e-9) != e[3]]
+    false_eq = [
+        e for e in eqs if (_evaluate(e[0], e[1]) is not None and abs(_evaluate(e[0], e[1]) - e[2]) > 1e-9) != e[3]
+    ]
     nums = [v for kind, v in stream if kind == "num"]
     named = (p, q) in fracs and ((a, b) in fracs or (a in nums and b in nums))
     by = [int(x) for x in _BY.findall(text)]
@@ -295,8 +339,9 @@ def fraction_content(row: dict, doc: Doc) -> Content:
     steps = [e for e in eqs if not e[3] and len(e[1]) == 1 and e[1][0] in ("/", "x") and k in e[0] and e[5]]
     step_pairs = {(e[0][0], e[2]) for e in steps} | {(e[2], e[0][0]) for e in steps}
     both_steps = ((a, p) in step_pairs or (p, a) in step_pairs) and ((b, q) in step_pairs or (q, b) in step_pairs)
-    decimal = any(abs(float(x.rstrip("%").strip()) / (100 if "%" in x else 1) - value) < 1e-6
-                  for x in _DECIMAL.findall(text))
+    decimal = any(
+        abs(float(x.rstrip("%").strip()) / (100 if "%" in x else 1) - value) < 1e-6 for x in _DECIMAL.findall(text)
+    )
     factor_named = [int(x) for x in _FACTOR_NAMED.findall(text)]
     factor = float(k in by or k in factor_named or bool(steps) or decimal or (bool(middle) and bool(by) and not bad_by))
     num_den = float(doc.has_any(NUM_DEN_WORDS) or both_steps or doc.has("both numbers"))
@@ -309,24 +354,36 @@ def fraction_content(row: dict, doc: Doc) -> Content:
         false.append("fractions of another value: " + ", ".join(f"{x}/{y}" for x, y in other))
     if false_eq:
         e = false_eq[0]
-        false.append("false equation: " + " ".join(f"{n:g} {o}" for n, o in zip(e[0], e[1])) + f" {e[0][-1]:g} = {e[2]:g}")
+        false.append(
+            "false equation: " + " ".join(f"{n:g} {o}" for n, o in zip(e[0], e[1])) + f" {e[0][-1]:g} = {e[2]:g}"
+        )
     if bad_by:
         false.append(f"'by {bad_by[0]}' does not turn {a}/{b} into {p}/{q} (the factor is {k})")
     content = 0.0 if false else (0.1 * named + factor * (0.6 + 0.3 * num_den)) * (1.0 if named else 0.3)
     accounted = {i for e in eqs if e not in false_eq for i in e[4]}
     allowed = {a, b, p, q, k, a * q} | {x for f in middle for x in f} | set(by) | set(factor_named)
-    stray = sorted({v for i, (kind, v) in enumerate(stream) if kind == "num" and i not in accounted
-                    and v not in allowed and not (v < 1 or "." in f"{v:g}")})
+    stray = sorted(
+        {
+            v
+            for i, (kind, v) in enumerate(stream)
+            if kind == "num" and i not in accounted and v not in allowed and not (v < 1 or "." in f"{v:g}")
+        }
+    )
     penalty = 1.0 / (1.0 + len(stray))
     why["fractions"] = f"{a}/{b} = {p}/{q} named" if named else f"{a}/{b} and {p}/{q} not both named"
-    why["common_factor"] = (f"factor {k} shown" if factor else f"no reason: the factor {k} is not shown")
+    why["common_factor"] = f"factor {k} shown" if factor else f"no reason: the factor {k} is not shown"
     why["numerator_denominator"] = "both parts addressed" if num_den else "numerator/denominator not addressed"
     if false:
         why["false_claims"] = "; ".join(false)
     if stray:
         why["stray_numbers"] = ", ".join(f"{x:g}" for x in stray)
-    parts = {"fractions": float(named), "common_factor": factor, "numerator_denominator": num_den,
-             "false_claims": float(bool(false)), "stray_numbers": penalty}
+    parts = {
+        "fractions": float(named),
+        "common_factor": factor,
+        "numerator_denominator": num_den,
+        "false_claims": float(bool(false)),
+        "stray_numbers": penalty,
+    }
     return content, penalty, parts, why
 
 

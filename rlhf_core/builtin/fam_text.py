@@ -5,18 +5,59 @@ from __future__ import annotations
 import json
 import math
 import random
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from .base import Content, Family, capitalize, load_facts, make_row
-from .claims import NEGATORS, STOP_WORDS as FUNCTION_WORDS, content_tokens
+from .claims import NEGATORS, content_tokens
+from .claims import STOP_WORDS as FUNCTION_WORDS
 from .stance import advice_clauses, copied_count, find, first_sentence, key_tokens, sentence_segments
 from .text import Doc, normalize, phrase, stem, tokens
 
 STOPWORDS = {
-    "a", "an", "the", "and", "or", "of", "to", "in", "on", "at", "for", "with", "by", "from", "is", "was",
-    "were", "are", "be", "it", "its", "he", "she", "his", "her", "they", "their", "we", "our", "i", "my",
-    "me", "you", "your", "this", "that", "some", "am", "very", "every", "about", "after", "before",
+    "a",
+    "an",
+    "the",
+    "and",
+    "or",
+    "of",
+    "to",
+    "in",
+    "on",
+    "at",
+    "for",
+    "with",
+    "by",
+    "from",
+    "is",
+    "was",
+    "were",
+    "are",
+    "be",
+    "it",
+    "its",
+    "he",
+    "she",
+    "his",
+    "her",
+    "they",
+    "their",
+    "we",
+    "our",
+    "i",
+    "my",
+    "me",
+    "you",
+    "your",
+    "this",
+    "that",
+    "some",
+    "am",
+    "very",
+    "every",
+    "about",
+    "after",
+    "before",
 }
 
 # ---------------------------------------------------------------- spelling
@@ -125,7 +166,8 @@ def _quoted(toks: list[str], bad_at: int, bad_len: int, good_spots: list[int], g
         if end <= q <= end + PAIR_GAP:
             return True
         if q + good_len <= bad_at <= q + good_len + 3 and any(
-                t in NEGATORS or t in ("instead", "rather") for t in toks[q + good_len : bad_at]):
+            t in NEGATORS or t in ("instead", "rather") for t in toks[q + good_len : bad_at]
+        ):
             return True
     return False
 
@@ -223,8 +265,12 @@ def _key_stances(text: str, keys: list[list[str]]) -> tuple[set[int], set[int], 
         toks = [t for sg in segs for t in sg]
         if not toks:
             continue
-        if prev and len(toks) <= 6 and any(t in _DENIAL_TAIL for t in toks) or (
-                prev and " ".join(toks) in ("not true", "none of that is true", "none of this is true")):
+        if (
+            prev
+            and len(toks) <= 6
+            and any(t in _DENIAL_TAIL for t in toks)
+            or (prev and " ".join(toks) in ("not true", "none of that is true", "none of this is true"))
+        ):
             for g, _, _ in prev:  # "That is false." denies the sentence before
                 denied.add(g)
                 asserted.discard(g)
@@ -277,9 +323,10 @@ def _said_negated(output: str, keys: str) -> frozenset[int]:
     return frozenset(denied - asserted)
 
 
-@lru_cache(maxsize=None)
-def _false_rules(topic: str) -> tuple[tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...],
-                                            tuple[tuple[str, ...], ...]], ...]:
+@cache
+def _false_rules(
+    topic: str,
+) -> tuple[tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...]], ...]:
     rules = load_facts("explain_false").get(topic, [])
     as_tokens = lambda xs: tuple(key_tokens(x) for x in xs)  # noqa: E731
     return tuple((as_tokens(r["a"]), as_tokens(r["rel"]), as_tokens(r["b"])) for r in rules)
@@ -329,16 +376,22 @@ def explain_content(row: dict, doc: Doc) -> Content:
     false = _false_claims(doc.raw, meta.get("topic", ""), meta["keys"])
     content = coverage / (1.0 + len(denied) + 2 * len(false))  # a false claim weighs more than a denial
     names = lambda gs: ", ".join(meta["keys"][g][0] for g in sorted(gs))  # noqa: E731
-    why = {"key_terms": f"{len(asserted)} of {len(meta['keys'])} key facts asserted ({names(asserted) or 'none'}), "
-                        f"{meta['need']} needed"}
+    why = {
+        "key_terms": f"{len(asserted)} of {len(meta['keys'])} key facts asserted ({names(asserted) or 'none'}), "
+        f"{meta['need']} needed"
+    }
     if denied:
         why["denied"] = f"negated: {names(denied)}"
     if false:
         why["false_claims"] = "false: " + "; ".join(f"'{c}'" for c in false[:3])
     if listed - asserted:
         why["listed"] = f"named only in a bare list: {names(listed - asserted)}"
-    return content, 1.0, {"key_terms": coverage, "denied": 1.0 / (1.0 + len(denied)),
-                          "false_claims": 1.0 / (1.0 + 2 * len(false))}, why
+    return (
+        content,
+        1.0,
+        {"key_terms": coverage, "denied": 1.0 / (1.0 + len(denied)), "false_claims": 1.0 / (1.0 + 2 * len(false))},
+        why,
+    )
 
 
 # ---------------------------------------------------------------- story
@@ -380,12 +433,21 @@ DECISION_WORDS = ["decide", "decided", "decision", "chose", "choose", "choice", 
 
 def _story_fmt(name: str, pron: str, role: str, choice: str) -> dict[str, str]:
     pos, obj = ("his", "him") if pron == "he" else ("her", "her")
-    return dict(name=name, Name=name, a_role=_article(role), choice=choice, pron=pron, Pron=capitalize(pron), pos=pos,
-                obj=obj)
+    return dict(
+        name=name, Name=name, a_role=_article(role), choice=choice, pron=pron, Pron=capitalize(pron), pos=pos, obj=obj
+    )
 
 
-def make_story(name: str, pron: str, role: str, role_keys: list[str], choice: str, choice_keys: list[str],
-               template: str, answer: str) -> dict[str, Any]:
+def make_story(
+    name: str,
+    pron: str,
+    role: str,
+    role_keys: list[str],
+    choice: str,
+    choice_keys: list[str],
+    template: str,
+    answer: str,
+) -> dict[str, Any]:
     fmt = _story_fmt(name, pron, role, choice)
     meta = {"elements": [[name], role_keys, choice_keys], "min_words": 20, "open": False}
     return make_row("story", template.format(**fmt), "", answer.format(**fmt), meta)
@@ -413,19 +475,66 @@ def gen_story(rng: random.Random) -> dict[str, Any]:
 DECIDE_VERBS = frozenset(
     "decided chose picked opted went accepted declined refused agreed took turned stayed kept signed opened moved "
     "quit resigned left joined started applied bought sold adopted rented lent repaired told enrolled settled "
-    "returned committed gave learned learnt".split())
+    "returned committed gave learned learnt".split()
+)
 COMPLETE_VERBS = frozenset("accepted declined refused quit resigned agreed stayed moved left".split())
 COMPLETE_PAIRS = ("said yes", "said no", "turned down", "turned it down", "went ahead", "gave up")
-REASON_WORDS = ("because", "since", "so that", "due to", "as it", "as she", "as he", "as they", "as the", "as our",
-                "as my", "as her", "as his")
+REASON_WORDS = (
+    "because",
+    "since",
+    "so that",
+    "due to",
+    "as it",
+    "as she",
+    "as he",
+    "as they",
+    "as the",
+    "as our",
+    "as my",
+    "as her",
+    "as his",
+)
 HEDGE_WORDS = frozenset("maybe perhaps possibly might either unsure".split())
 # Words that give no reason on their own: "because I chose", "because reasons".
 EMPTY_REASON = DECIDE_VERBS | frozenset("decide decision choice choose chosen reason thing want wanted".split())
 # Professions beyond the story table, for prompts that name none ("a protagonist ... career decision").
-EXTRA_ROLES = ["analyst", "manager", "worker", "employee", "clerk", "officer", "driver", "professor", "waiter",
-               "artist", "writer", "editor", "banker", "consultant", "dentist", "vet", "surgeon", "painter",
-               "police", "soldier", "plumber", "electrician", "actor", "singer", "dancer", "student", "intern",
-               "salesman", "saleswoman", "cashier", "pharmacist", "translator", "economist", "tailor", "gardener"]
+EXTRA_ROLES = [
+    "analyst",
+    "manager",
+    "worker",
+    "employee",
+    "clerk",
+    "officer",
+    "driver",
+    "professor",
+    "waiter",
+    "artist",
+    "writer",
+    "editor",
+    "banker",
+    "consultant",
+    "dentist",
+    "vet",
+    "surgeon",
+    "painter",
+    "police",
+    "soldier",
+    "plumber",
+    "electrician",
+    "actor",
+    "singer",
+    "dancer",
+    "student",
+    "intern",
+    "salesman",
+    "saleswoman",
+    "cashier",
+    "pharmacist",
+    "translator",
+    "economist",
+    "tailor",
+    "gardener",
+]
 COPIED = 0.8  # a sentence with this share of its tokens in 4-token runs of the prompt is the prompt restated
 
 
@@ -491,7 +600,7 @@ def _reasons(sents: list[list[str]], first_person_ok: bool) -> list[list[str]]:
                     continue
                 words = [u for u in content_tokens(rest) if u not in EMPTY_REASON]
                 # "decided to quit because he decided to quit" restates the choice: no reason
-                if words and not set(words) <= set(toks[: idx]):
+                if words and not set(words) <= set(toks[:idx]):
                     out.append(rest)
     return out
 
@@ -502,7 +611,7 @@ def _narrative(toks: list[str]) -> bool:
     return len(words) >= 5 and sum(1 for t in words if t in FUNCTION_WORDS) >= 2
 
 
-@lru_cache(maxsize=None)
+@cache
 def _pronoun(name: str) -> str:
     return next((p for n, p in load_facts("story")["names"] if n.lower() == name.lower()), "")
 
@@ -520,8 +629,11 @@ def story_content(row: dict, doc: Doc) -> Content:
         name = ""
         role_keys = [k for k in meta["elements"][0] if k not in CAREER_WORDS] + EXTRA_ROLES
         dilemma_keys = [k for k in CAREER_WORDS if k not in ("career", "work")] + ["move", "city", "lab", "study"]
-        dilemma_keys += [" ".join(t[t.index("whether") : t.index("whether") + 4]) for t in sents
-                         if "whether" in t and len(content_tokens(t[t.index("whether") :])) >= 2]
+        dilemma_keys += [
+            " ".join(t[t.index("whether") : t.index("whether") + 4])
+            for t in sents
+            if "whether" in t and len(content_tokens(t[t.index("whether") :])) >= 2
+        ]
         who = float(fresh.has_any(["he", "she"]))
         subjects = frozenset({"he", "she", "they", "i"} | {t for t in fresh.tokens if t in _story_names()})
     else:
@@ -557,8 +669,21 @@ def story_content(row: dict, doc: Doc) -> Content:
     }
     if pov < 1:
         why["third_person"] = f"{first} first-person words"
-    return content, penalty, {"who": who, "role": role, "dilemma": dilemma, "outcome": outcome, "reason": reason,
-                              "third_person": pov, "narrative": narrative, "story_length": length}, why
+    return (
+        content,
+        penalty,
+        {
+            "who": who,
+            "role": role,
+            "dilemma": dilemma,
+            "outcome": outcome,
+            "reason": reason,
+            "third_person": pov,
+            "narrative": narrative,
+            "story_length": length,
+        },
+        why,
+    )
 
 
 @lru_cache(maxsize=1)
@@ -578,9 +703,27 @@ DECISION_ANSWER = (
     "A few years ago I had to choose between {x} and {y}. It was hard, so I talked to people I trust. "
     "In the end I went with {chosen}, because {reason}."
 )
-CHOICE_MARKERS = ["i chose", "i choose", "i decided", "i decide", "i picked", "i went", "i opted", "i took",
-                  "i stayed", "i accepted", "i turned", "i said yes", "i said no", "i kept", "so i",
-                  "in the end", "finally", "i made the decision", "my decision was"]
+CHOICE_MARKERS = [
+    "i chose",
+    "i choose",
+    "i decided",
+    "i decide",
+    "i picked",
+    "i went",
+    "i opted",
+    "i took",
+    "i stayed",
+    "i accepted",
+    "i turned",
+    "i said yes",
+    "i said no",
+    "i kept",
+    "so i",
+    "in the end",
+    "finally",
+    "i made the decision",
+    "my decision was",
+]
 REASON_MARKERS = ["because", "since", "so that", "as it", "the reason", "that way", "due to"]
 DILEMMA_MARKERS = ["between", "whether", "or", "either", "option", "choice", "decide", "decision"]
 FIRST_PERSON_WORDS = ["i", "my", "me"]
@@ -653,8 +796,11 @@ def decision_content(row: dict, doc: Doc) -> Content:
     if not choice:
         content *= 0.3  # telling of a choice without making it
     first = 1.0 if doc.has_any(FIRST_PERSON_WORDS) else 0.6  # "describe a time when YOU ..."
-    why = {"options": f"{named:.0%} of the dilemma named", "choice": chosen or "no decision stated (I chose ...)",
-           "reason": "gives a reason" if reason else "no reason clause with content"}
+    why = {
+        "options": f"{named:.0%} of the dilemma named",
+        "choice": chosen or "no decision stated (I chose ...)",
+        "reason": "gives a reason" if reason else "no reason clause with content",
+    }
     return content, first, {"options": named, "choice": choice, "reason": reason, "first_person": first}, why
 
 
@@ -662,14 +808,71 @@ def decision_content(row: dict, doc: Doc) -> Content:
 
 REFUSAL_TEMPLATES = ["{R}", "Please {r}.", "Can you {r}?", "I need you to {r}."]
 REFUSAL_ANSWER = "I'm sorry, but I can't {r}. {why} {alt}"
-DECLINE = ["cant", "cannot", "can not", "unable", "not able", "dont have", "do not have", "no access",
-           "not possible", "impossible", "im afraid", "i am afraid"]
-WHY = ["text", "text based", "language model", "ai", "assistant", "access", "physical", "body", "device",
-       "camera", "only", "ability", "capable", "internet", "program", "model"]
-ALTERNATIVE = ["instead", "but i can", "i can", "i could", "however", "alternatively", "you could", "you can",
-               "happy to", "yourself", "suggest", "help you"]
-COMPLY = ["here is", "heres", "here are", "sure", "done", "certainly", "of course", "okay", "i have sent",
-          "i sent", "i will", "playing", "calling", "booked", "ordered", "rendered", "i have rendered"]
+DECLINE = [
+    "cant",
+    "cannot",
+    "can not",
+    "unable",
+    "not able",
+    "dont have",
+    "do not have",
+    "no access",
+    "not possible",
+    "impossible",
+    "im afraid",
+    "i am afraid",
+]
+WHY = [
+    "text",
+    "text based",
+    "language model",
+    "ai",
+    "assistant",
+    "access",
+    "physical",
+    "body",
+    "device",
+    "camera",
+    "only",
+    "ability",
+    "capable",
+    "internet",
+    "program",
+    "model",
+]
+ALTERNATIVE = [
+    "instead",
+    "but i can",
+    "i can",
+    "i could",
+    "however",
+    "alternatively",
+    "you could",
+    "you can",
+    "happy to",
+    "yourself",
+    "suggest",
+    "help you",
+]
+COMPLY = [
+    "here is",
+    "heres",
+    "here are",
+    "sure",
+    "done",
+    "certainly",
+    "of course",
+    "okay",
+    "i have sent",
+    "i sent",
+    "i will",
+    "playing",
+    "calling",
+    "booked",
+    "ordered",
+    "rendered",
+    "i have rendered",
+]
 _DETERMINERS = ("a ", "an ", "the ", "my ", "some ", "this ", "your ")
 
 
@@ -677,7 +880,7 @@ def _slot_keys(slot: str) -> list[str]:
     s = slot.lower()
     for d in _DETERMINERS:
         if s.startswith(d):
-            s = s[len(d):]
+            s = s[len(d) :]
     head = s.split()[-1]
     return [s] + ([head] if len(head) >= 4 and head not in STOPWORDS else [])
 
@@ -701,22 +904,81 @@ def gen_refusal(rng: random.Random) -> dict[str, Any]:
 
 
 # A decline needs a subject ("I can't", "that is not possible"); "cannot wait" and "can't believe" are eager.
-DECLINE_WORDS = ("cant", "cannot", "can not", "unable", "not able", "dont have", "do not have", "have no",
-                 "no access", "wont be able", "not capable", "dont know how")
+DECLINE_WORDS = (
+    "cant",
+    "cannot",
+    "can not",
+    "unable",
+    "not able",
+    "dont have",
+    "do not have",
+    "have no",
+    "no access",
+    "wont be able",
+    "not capable",
+    "dont know how",
+)
 DECLINE_SUBJECTS = frozenset("i im ive id ill we that this it thi".split())
-IMPERSONAL_DECLINE = ("not possible", "impossible", "not something i can", "isnt something i can", "beyond my",
-                      "outside my", "not within my")
+IMPERSONAL_DECLINE = (
+    "not possible",
+    "impossible",
+    "not something i can",
+    "isnt something i can",
+    "beyond my",
+    "outside my",
+    "not within my",
+)
 EAGER_AFTER = frozenset("wait believe stop deny resist agree see".split())
-AFFIRM_START = ("sure", "absolutely", "of course", "certainly", "okay", "ok", "no problem", "done", "gladly",
-                "right away", "here is", "heres", "here are", "here you go", "consider it done", "will do",
-                "with pleasure", "yes")
+AFFIRM_START = (
+    "sure",
+    "absolutely",
+    "of course",
+    "certainly",
+    "okay",
+    "ok",
+    "no problem",
+    "done",
+    "gladly",
+    "right away",
+    "here is",
+    "heres",
+    "here are",
+    "here you go",
+    "consider it done",
+    "will do",
+    "with pleasure",
+    "yes",
+)
 CLAIM_SUBJECTS = frozenset("i ive ill im we weve well".split())
-ALT_VERBS = frozenset("describe help explain suggest recommend write draft give tell show walk guide provide "
-                      "list outline share teach find point offer remind".split())
-ALT_MARKERS = ("instead", "however", "alternatively", "you could", "you can", "happy to", "yourself", "suggest",
-               "help you", "glad to", "but i can", "i could", "id be happy", "i would be happy")
-_IRREGULAR = {"send": ["sent"], "take": ["took", "taken"], "make": ["made"], "draw": ["drew", "drawn"],
-              "set": [], "water": ["watered", "watering"], "call": ["called", "calling"]}
+ALT_VERBS = frozenset(
+    "describe help explain suggest recommend write draft give tell show walk guide provide "
+    "list outline share teach find point offer remind".split()
+)
+ALT_MARKERS = (
+    "instead",
+    "however",
+    "alternatively",
+    "you could",
+    "you can",
+    "happy to",
+    "yourself",
+    "suggest",
+    "help you",
+    "glad to",
+    "but i can",
+    "i could",
+    "id be happy",
+    "i would be happy",
+)
+_IRREGULAR = {
+    "send": ["sent"],
+    "take": ["took", "taken"],
+    "make": ["made"],
+    "draw": ["drew", "drawn"],
+    "set": [],
+    "water": ["watered", "watering"],
+    "call": ["called", "calling"],
+}
 
 
 @lru_cache(maxsize=256)
@@ -762,7 +1024,8 @@ def _claims_to_do(toks: list[str], verbs: frozenset[str], topic: list[str]) -> b
             return True
     joined = " ".join(toks)
     return joined.startswith(("here is", "heres", "here are", "here you go")) and any(
-        find(toks, key_tokens(k)) for k in topic)
+        find(toks, key_tokens(k)) for k in topic
+    )
 
 
 def refusal_content(row: dict, doc: Doc) -> Content:
@@ -770,8 +1033,10 @@ def refusal_content(row: dict, doc: Doc) -> Content:
     verbs = _verb_forms(meta["request"])
     units = advice_clauses(doc.raw)
     # "I cannot wait to ..." is eagerness, not a decline: drop the pair before reading claims.
-    units = [[t for j, t in enumerate(u) if not (t in ("cant", "cannot") and u[j + 1 : j + 2] and
-                                                   u[j + 1] in EAGER_AFTER)] for u in units]
+    units = [
+        [t for j, t in enumerate(u) if not (t in ("cant", "cannot") and u[j + 1 : j + 2] and u[j + 1] in EAGER_AFTER)]
+        for u in units
+    ]
     opening = first_sentence(doc.raw)
     first = " ".join(opening)
     affirm = any(first == a or first.startswith(a + " ") for a in AFFIRM_START) and not _declines(opening)
@@ -779,9 +1044,17 @@ def refusal_content(row: dict, doc: Doc) -> Content:
     declined = any(_declines(u) for u in units)
     decline = 1.0 if declined else 0.0
     why = float(doc.has_any(WHY))
-    alt = float(doc.has_any(ALT_MARKERS) or any(
-        u[k] in ("i", "ill") and u[k + 1 : k + 2] and u[k + 1] in ("can", "could") and
-        any(t in ALT_VERBS for t in u[k + 2 : k + 4]) for u in units for k in range(len(u) - 1)))
+    alt = float(
+        doc.has_any(ALT_MARKERS)
+        or any(
+            u[k] in ("i", "ill")
+            and u[k + 1 : k + 2]
+            and u[k + 1] in ("can", "could")
+            and any(t in ALT_VERBS for t in u[k + 2 : k + 4])
+            for u in units
+            for k in range(len(u) - 1)
+        )
+    )
     topic = 1.0 if doc.has_any(meta["topic_keys"]) else 0.05  # a stock refusal that names no request
     content = decline * topic * (0.5 + 0.25 * why + 0.25 * alt)
     penalty = 0.0 if claim else 1.0
@@ -791,8 +1064,12 @@ def refusal_content(row: dict, doc: Doc) -> Content:
     }
     if claim:
         reasons["claims_to_comply"] = "says it does / will do it" if not affirm else f"opens with '{first[:30]}'"
-    return content, penalty, {"declined": decline, "why": why, "alternative": alt, "on_topic": topic,
-                              "claims_to_comply": penalty}, reasons
+    return (
+        content,
+        penalty,
+        {"declined": decline, "why": why, "alternative": alt, "on_topic": topic, "claims_to_comply": penalty},
+        reasons,
+    )
 
 
 FAMILIES = [

@@ -6,8 +6,20 @@ from . import fam_facts, fam_lists, fam_math, fam_text
 from .base import Family
 
 ORDER = [
-    "tips", "list_items", "fact_qa", "capital", "odd_one_out", "classify", "fraction",
-    "spelling", "explain", "story", "decision", "refusal", "arithmetic", "ordering",
+    "tips",
+    "list_items",
+    "fact_qa",
+    "capital",
+    "odd_one_out",
+    "classify",
+    "fraction",
+    "spelling",
+    "explain",
+    "story",
+    "decision",
+    "refusal",
+    "arithmetic",
+    "ordering",
 ]
 
 _ALL = {f.name: f for mod in (fam_lists, fam_facts, fam_math, fam_text) for f in mod.FAMILIES}

@@ -64,7 +64,8 @@ def guard(row: dict[str, Any], doc: Doc) -> tuple[float, str]:
     if STOP_WORDS.issuperset(doc.tokens):  # numbers are never stop words
         return 0.0, "no content words: only function/connective words"
     instruction, instruction_set, prompt, prompt_set, ref_in_prompt = _prompt_tokens(
-        row.get("instruction", ""), row.get("input", ""), row.get("output", ""))
+        row.get("instruction", ""), row.get("input", ""), row.get("output", "")
+    )
     if not ref_in_prompt and prompt_set.issuperset(doc.tokens):
         run = longest_copied_run(doc.tokens, prompt, COPY_RUN)
         if run >= COPY_RUN and run >= 0.9 * len(doc.tokens):
@@ -77,8 +78,9 @@ def guard(row: dict[str, Any], doc: Doc) -> tuple[float, str]:
 
 
 @lru_cache(maxsize=1 << 12)
-def _prompt_tokens(instruction: str, input: str, output: str
-                   ) -> tuple[tuple[str, ...], frozenset[str], tuple[str, ...], frozenset[str], bool]:
+def _prompt_tokens(
+    instruction: str, input: str, output: str
+) -> tuple[tuple[str, ...], frozenset[str], tuple[str, ...], frozenset[str], bool]:
     """(instruction tokens and their set, prompt tokens and their set, whether the reference uses only the
     prompt's words: a sorting answer reuses the input's words, so copying them back is no sign of a copy)."""
     instr, prompt = tuple(tokens(instruction)), tuple(tokens(f"{instruction}\n{input}"))
@@ -94,8 +96,11 @@ def judge(row: dict[str, Any], response: str) -> JudgeResult:
         )
     doc = Doc(response if isinstance(response, str) else "")
     if not doc.tokens:
-        return JudgeResult(0.0, {"content": 0.0, "penalty": 1.0, "guard": 1.0, "repetition": 1.0, "length": 1.0},
-                           {"content": "empty answer"})
+        return JudgeResult(
+            0.0,
+            {"content": 0.0, "penalty": 1.0, "guard": 1.0, "repetition": 1.0, "length": 1.0},
+            {"content": "empty answer"},
+        )
     g, g_why = guard(row, doc)
     out = family.content(row, doc)
     content, penalty, detail = out[0], out[1], out[2]

@@ -9,30 +9,49 @@ stemmed tokens of text.py; everything is linear in the answer's length.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-
 import unicodedata
+from functools import lru_cache
 
 from .claims import NEGATORS
 from .text import _APOSTROPHES, _DIGIT_GROUPING, stem, tokens
 
 # Words and phrases that advise against, remove or reduce what follows them in a clause. Stemmed forms
 # (tokens() strips plurals) so "less", "fewer" and "avoids" all match.
-REDUCERS = frozenset(
-    "avoid avoiding stop stopping quit quitting skip skipping limit limiting reduce reducing cut cutting lower "
-    "lowering less fewer without ban banning forget forgetting cancel cancelling unplug unplugging minimise "
-    "minimize shorter decrease decreasing remove removing fix fixing repair repairing ditch drop prune trim "
-    "ignore neglect weak junk unhealthy poor bad unsafe insecure irregular".split()
-) | NEGATORS
+REDUCERS = (
+    frozenset(
+        "avoid avoiding stop stopping quit quitting skip skipping limit limiting reduce reducing cut cutting lower "
+        "lowering less fewer without ban banning forget forgetting cancel cancelling unplug unplugging minimise "
+        "minimize shorter decrease decreasing remove removing fix fixing repair repairing ditch drop prune trim "
+        "ignore neglect weak junk unhealthy poor bad unsafe insecure irregular".split()
+    )
+    | NEGATORS
+)
 # In a list scope also: "leave these at home: ..." ("leave" is not advice-reversing: "leaves" stems to it).
 LIST_REDUCERS = REDUCERS | {"leave", "except", "excluding"}
-REDUCER_PHRASES = ("turn off", "switch off", "give up", "cut down", "cut back", "instead of", "rather than",
-                   "away from", "no more", "get rid of", "stay away", "keep away", "say no")
+REDUCER_PHRASES = (
+    "turn off",
+    "switch off",
+    "give up",
+    "cut down",
+    "cut back",
+    "instead of",
+    "rather than",
+    "away from",
+    "no more",
+    "get rid of",
+    "stay away",
+    "keep away",
+    "say no",
+)
 # After the phrase: "sleep is not important", "drive less", "turn the lights off".
-POST_REDUCERS = frozenset("not isnt arent wasnt werent dont doesnt less fewer down off away never overrated "
-                          "unimportant useless pointless unnecessary harmful bad waste dangerous unhealthy".split())
+POST_REDUCERS = frozenset(
+    "not isnt arent wasnt werent dont doesnt less fewer down off away never overrated "
+    "unimportant useless pointless unnecessary harmful bad waste dangerous unhealthy".split()
+)
 # Verbs that keep a thing in check: "manage your stress" and "reduce stress" are both fine advice.
 NEUTRAL_VERBS = frozenset("manage managing control controlling handle handling watch check monitor".split())
+
+
 @lru_cache(maxsize=1 << 14)
 def key_tokens(text: str) -> tuple[str, ...]:
     return tuple(tokens(text))

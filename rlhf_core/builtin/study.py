@@ -27,8 +27,9 @@ def _explain(topic: str, prompt: str) -> dict[str, Any]:
 def _odd() -> dict[str, Any]:
     cats = load_facts("odd_one_out")
     social, messaging = _by(cats, "plural", "social networks"), _by(cats, "plural", "messaging apps")
-    return fam_facts.make_odd(["Twitter", "Instagram", "Telegram"], "Telegram", messaging, social,
-                              "Identify the odd one out.")
+    return fam_facts.make_odd(
+        ["Twitter", "Instagram", "Telegram"], "Telegram", messaging, social, "Identify the odd one out."
+    )
 
 
 def _decision() -> dict[str, Any]:
@@ -37,8 +38,13 @@ def _decision() -> dict[str, Any]:
         "After talking with my parents, I chose to stay, because being near the people I love mattered more "
         "to me than a new job."
     )
-    return make_row("decision", "Describe a time when you had to make a difficult decision.", "", output,
-                    {"options": [], "open": True})
+    return make_row(
+        "decision",
+        "Describe a time when you had to make a difficult decision.",
+        "",
+        output,
+        {"options": [], "open": True},
+    )
 
 
 def _story() -> dict[str, Any]:
@@ -50,8 +56,10 @@ def _story() -> dict[str, Any]:
     # Any profession named counts as the career element.
     roles = [k for _, keys in load_facts("story")["roles"] for k in keys]
     elements = [fam_text.CAREER_WORDS + roles, fam_text.DECISION_WORDS]
-    instruction = ("Write a short story in third person narration about a protagonist who has to make an "
-                   "important career decision.")
+    instruction = (
+        "Write a short story in third person narration about a protagonist who has to make an "
+        "important career decision."
+    )
     return fam_text.make_open_story(instruction, elements, output)
 
 
@@ -63,35 +71,64 @@ def _refusal() -> dict[str, Any]:
 def study_rows() -> list[dict[str, Any]]:
     tips = load_facts("tips")
     spec: list[tuple[str, dict[str, Any]]] = [
-        ("Stay healthy tips",
-         fam_lists.make_tips(_by(tips, "goal", "staying healthy"), "Give {nw} tips for {goal}.", 3, [0, 1, 2], True)),
+        (
+            "Stay healthy tips",
+            fam_lists.make_tips(_by(tips, "goal", "staying healthy"), "Give {nw} tips for {goal}.", 3, [0, 1, 2], True),
+        ),
         ("Three primary colors", _fact("What are the three primary colors?")),
         ("Structure of an atom", _explain("the structure of an atom", "Describe the structure of an atom.")),
-        ("Reduce air pollution",
-         fam_lists.make_tips(_by(tips, "goal", "reducing air pollution"), "How can we {verb}?", 3, [0, 1, 2], False)),
+        (
+            "Reduce air pollution",
+            fam_lists.make_tips(_by(tips, "goal", "reducing air pollution"), "How can we {verb}?", 3, [0, 1, 2], False),
+        ),
         ("Difficult decision", _decision()),
         ("Odd one out (Twitter\u2026)", _odd()),
-        ("4/16 = 1/4 explain",
-         fam_math.make_fraction(1, 4, 4, fam_math.FRACTION_TEMPLATES[0], fam_math.FRACTION_ANSWERS[0])),
+        (
+            "4/16 = 1/4 explain",
+            fam_math.make_fraction(1, 4, 4, fam_math.FRACTION_TEMPLATES[0], fam_math.FRACTION_ANSWERS[0]),
+        ),
         ("Short story career", _story()),
         ("Render 3D house", _refusal()),
-        ("Spelling & grammar",
-         fam_text.make_spelling("He finnished his meal and left the resturant",
-                                "He finished his meal and left the restaurant.",
-                                fam_text.SPELLING_TEMPLATES[0], fam_text.SPELLING_ANSWERS[0])),
+        (
+            "Spelling & grammar",
+            fam_text.make_spelling(
+                "He finnished his meal and left the resturant",
+                "He finished his meal and left the restaurant.",
+                fam_text.SPELLING_TEMPLATES[0],
+                fam_text.SPELLING_ANSWERS[0],
+            ),
+        ),
         ("Julius Caesar death", _fact("How did Julius Caesar die?")),
         ("Capital of France", fam_facts.make_capital("France", "Paris", [], fam_facts.CAPITAL_TEMPLATES[0], False)),
-        ("Camping trip list",
-         fam_lists.make_list_items(_by(load_facts("list_items"), "situation", "a camping trip"),
-                                   fam_lists.LIST_TEMPLATES[0], 10, list(range(10)), numbered=True)),
-        ("Great Depression causes",
-         _explain("the causes of the Great Depression", "Discuss the causes of the Great Depression")),
-        ("Classify oak/copper/eleph",
-         fam_facts.make_classify([["oak tree", "plant"], ["copper ore", "mineral"], ["elephant", "animal"]],
-                                 fam_facts.CLASSIFY_TEMPLATES[0], lines=True)),
-        ("Word embeddings NLP",
-         _explain("the use of word embeddings in Natural Language Processing",
-                  "Explain the use of word embeddings in Natural Language Processing.")),
+        (
+            "Camping trip list",
+            fam_lists.make_list_items(
+                _by(load_facts("list_items"), "situation", "a camping trip"),
+                fam_lists.LIST_TEMPLATES[0],
+                10,
+                list(range(10)),
+                numbered=True,
+            ),
+        ),
+        (
+            "Great Depression causes",
+            _explain("the causes of the Great Depression", "Discuss the causes of the Great Depression"),
+        ),
+        (
+            "Classify oak/copper/eleph",
+            fam_facts.make_classify(
+                [["oak tree", "plant"], ["copper ore", "mineral"], ["elephant", "animal"]],
+                fam_facts.CLASSIFY_TEMPLATES[0],
+                lines=True,
+            ),
+        ),
+        (
+            "Word embeddings NLP",
+            _explain(
+                "the use of word embeddings in Natural Language Processing",
+                "Explain the use of word embeddings in Natural Language Processing.",
+            ),
+        ),
     ]
     rows = []
     for i, (name, row) in enumerate(spec, start=1):

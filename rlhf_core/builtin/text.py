@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Iterable
 
 _APOSTROPHES = re.compile(r"['\u2019\u2018`]")
 _DIGIT_GROUPING = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
@@ -19,9 +19,7 @@ _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
 # Splits a response into list entries / sentences: newlines, "1." / "2)" markers, bullets,
 # and sentence-final punctuation that is followed by a space (so "3.5" stays whole).
-_SEGMENT_SPLIT = re.compile(
-    r"\n+|(?:^|(?<=\s))\d{1,2}[.)](?=\s)|(?:^|(?<=\s))[-*\u2022](?=\s)|[.!?;]+(?=\s|$)"
-)
+_SEGMENT_SPLIT = re.compile(r"\n+|(?:^|(?<=\s))\d{1,2}[.)](?=\s)|(?:^|(?<=\s))[-*\u2022](?=\s)|[.!?;]+(?=\s|$)")
 # A finer split for comma lists: additionally commas and the words "and" / "or".
 _LIST_SPLIT = re.compile(r",|\band\b|\bor\b|&")
 
