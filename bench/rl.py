@@ -9,12 +9,11 @@ A step is timed from one logged step to the next; the first step is the warm-up.
 
 from __future__ import annotations
 
-import types
-
 import torch
 
 from bench.timing import between_logs, resolve_device, spread, sync, timed
 from rlhf_core.model import GPT, GPTConfig
+from rlhf_core.params import GRPOParams, PPOParams
 
 
 class IdTokenizer:
@@ -64,7 +63,7 @@ def bench_grpo(
     ref = GPT(cfg).to(dev).eval().requires_grad_(False)
     ref.load_state_dict(policy.state_dict())
     rows = prompt_rows(cfg, prompts * (repeats + 1), prompt_len)
-    p = types.SimpleNamespace(
+    p = GRPOParams(  # the real params type: a knob added later gets its default here
         steps=repeats + 1,
         prompts_per_step=prompts,
         group_size=group,
@@ -132,7 +131,7 @@ def bench_ppo(
     ref.load_state_dict(policy.state_dict())
     value_head = ValueHead(cfg.d_model).to(dev)
     rows = prompt_rows(cfg, rollouts * (repeats + 1), prompt_len)
-    p = types.SimpleNamespace(
+    p = PPOParams(
         steps=repeats + 1,
         batch_size=rollouts,
         mini_batch_size=mini_batch,
