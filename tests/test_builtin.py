@@ -129,6 +129,7 @@ def test_deterministic_within_process():
     assert build_suite(3000, 100, 6).train != a.train
 
 
+@pytest.mark.slow  # thousands of judge calls / a second process: runs in `pytest -m slow` and CI
 def test_deterministic_across_processes():
     expected = suite_digest(build_suite(3000, 100, 5))
     code = (
@@ -184,6 +185,7 @@ def test_each_family_has_several_phrasings(generated):
 # ------------------------------------------------------------------ the judge on references
 
 
+@pytest.mark.slow  # thousands of judge calls / a second process: runs in `pytest -m slow` and CI
 def test_reference_answers_score_high(generated, suite):
     for name, rows in generated.items():
         low = [(r["instruction"], r["output"]) for r in rows if gold_score(r, r["output"]) < 0.95]
@@ -192,6 +194,7 @@ def test_reference_answers_score_high(generated, suite):
         assert gold_score(row, row["output"]) >= 0.95, row
 
 
+@pytest.mark.slow  # thousands of judge calls / a second process: runs in `pytest -m slow` and CI
 def test_other_rows_references_score_low(generated):
     rng = random.Random(11)
     for name, rows in generated.items():
