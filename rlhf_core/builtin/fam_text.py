@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 from functools import cache, lru_cache
 from typing import Any
 
@@ -755,6 +756,15 @@ def gen_decision(rng: random.Random) -> dict[str, Any]:
     return make_decision(x, y, template, chosen, rng.choice(facts["reasons"]), pair["area"])
 
 
+_PAIR_OF_OPTIONS = re.compile(r"\b(?:between|whether to)\s+(.+?)\s+(?:and|or)\s+(.+?)(?=[.,;:!?\n]|$)")
+
+
+def _same_options(raw: str) -> bool:
+    """A dilemma whose two options are the same words ("between X and X", "whether to X or X")."""
+    norm = lambda t: " ".join(w for i, w in enumerate(Doc(t).tokens) if i or w != "to")  # noqa: E731
+    return any(norm(a) == norm(b) and norm(a) for a, b in _PAIR_OF_OPTIONS.findall(raw.lower()))
+
+
 def decision_content(row: dict, doc: Doc) -> Content:
     """What was decided and why, in the first person: the dilemma (both options named; open prompts: a
     choice between things), the choice (a decision verb with I/we as subject whose complement names exactly
@@ -785,6 +795,8 @@ def decision_content(row: dict, doc: Doc) -> Content:
     else:  # an open prompt: any dilemma, told with a choice and a reason, answers it
         fresh = Doc(" . ".join(" ".join(t) for t in sents))
         named = float(fresh.has_any(DILEMMA_MARKERS + OPEN_DILEMMA) and len(content_tokens(fresh.tokens)) >= 6)
+        if _same_options(doc.raw):  # "between becoming a teacher and becoming a teacher": no dilemma, no choice
+            named, decided = 0.0, []
         choice = 1.0 if decided else 0.0
         chosen = " ".join(decided[0][:8]) if decided else ""
     reason = 1.0 if _reasons(sents, first_person_ok=True) else 0.0
