@@ -1,0 +1,460 @@
+"""The study's claims against this run, and the comparisons that are valid to make.
+
+Every comparison here is paired: two algorithms (or two phases) answered the same held-out prompts,
+so the per-prompt difference is taken first and its mean gets a bootstrap interval over prompts.
+Training curves are compared by a moving-block bootstrap over steps, since neighbouring steps are
+correlated. A difference is "beyond noise" only when its interval excludes zero.
+
+One training seed per (phase, algorithm): the intervals cover the prompts and the sampling of the
+answers, not the seed of training, so a verdict of "reproduced" means "for this seed".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+LABEL = {"sft": "SFT", "ppo": "PPO", "grpo": "GRPO", "dpo": "DPO"}
+REPRODUCED, PARTLY, NOT, CANNOT = "reproduced", "partly", "not reproduced", "cannot tell"
+# The study calls a DPO margin of 1-10 healthy and reads larger ones as explosion (its section 4.2).
+HEALTHY_MARGIN = 10.0
+CORRECT_GOLD = 0.9  # an answer the gold judge scores this high counts as correct
+
+
+# ---------------------------------------------------------------------------------------------- statistics
+
+
+@dataclass(frozen=True)
+class Interval:
+    mean: float
+    lo: float
+    hi: float
+    n: int
+
+    @property
+    def valid(self) -> bool:
+        return self.n >= 2 and not any(math.isnan(v) for v in (self.mean, self.lo, self.hi))
+
+    @property
+    def above(self) -> bool:
+        return self.valid and self.lo > 0
+
+    @property
+    def below(self) -> bool:
+        return self.valid and self.hi < 0
+
+    @property
+    def beyond(self) -> bool:
+        return self.above or self.below
+
+    def text(self, digits: int = 3, sign: bool = True) -> str:
+        if math.isnan(self.mean):
+            return "—"
+        f = f"{{:{'+' if sign else ''}.{digits}f}}"
+        if not self.valid:
+            return f.format(self.mean)
+        return f"{f.format(self.mean)} [{f.format(self.lo)}, {f.format(self.hi)}]"
+
+
+NAN = Interval(math.nan, math.nan, math.nan, 0)
+
+
+def _percentile_ci(means: np.ndarray, ci: float) -> tuple[float, float]:
+    means = np.sort(means)
+    n = len(means)
+    return float(means[int((1 - ci) / 2 * (n - 1))]), float(means[int(round((1 + ci) / 2 * (n - 1)))])
+
+
+def mean_ci(values: Sequence[float], *, n_boot: int, ci: float, seed: int) -> Interval:
+    """Percentile bootstrap interval of the mean (values independent: one per prompt)."""
+    x = np.asarray([v for v in values if not math.isnan(v)], dtype=np.float64)
+    if len(x) == 0:
+        return NAN
+    if len(x) == 1:
+        return Interval(float(x[0]), math.nan, math.nan, 1)
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, len(x), size=(n_boot, len(x)))].mean(axis=1)
+    return Interval(float(x.mean()), *_percentile_ci(means, ci), len(x))
+
+
+def block_ci(values: Sequence[float], *, block: int, n_boot: int, ci: float, seed: int) -> Interval:
+    """Moving-block bootstrap interval of the mean of a series whose neighbours are correlated
+    (Kunsch 1989): resample overlapping blocks of `block` consecutive values."""
+    x = np.asarray([v for v in values if not math.isnan(v)], dtype=np.float64)
+    if len(x) < 2:
+        return mean_ci(x, n_boot=n_boot, ci=ci, seed=seed)
+    b = max(1, min(block, len(x)))
+    starts = np.arange(len(x) - b + 1)
+    k = math.ceil(len(x) / b)
+    rng = np.random.default_rng(seed)
+    picks = starts[rng.integers(0, len(starts), size=(n_boot, k))]  # (n_boot, k) block starts
+    idx = (picks[:, :, None] + np.arange(b)).reshape(n_boot, -1)[:, : len(x)]
+    return Interval(float(x.mean()), *_percentile_ci(x[idx].mean(axis=1), ci), len(x))
+
+
+def diff_ci(a: Interval, b: Interval) -> Interval:
+    """a - b for two independent intervals (normal approximation from their half-widths)."""
+    if not (a.valid and b.valid):
+        return Interval(a.mean - b.mean, math.nan, math.nan, 0)
+    half = math.hypot((a.hi - a.lo) / 2, (b.hi - b.lo) / 2)
+    d = a.mean - b.mean
+    return Interval(d, d - half, d + half, min(a.n, b.n))
+
+
+def per_prompt(answers: pd.DataFrame, algo: str, key: str) -> pd.Series:
+    """Held-out mean score per prompt (over its samples) of one algorithm."""
+    h = answers[(answers["set"] == "heldout") & (answers["algo"] == algo)]
+    return h.groupby("prompt_id")[key].mean().dropna()
+
+
+def paired(a: pd.Series, b: pd.Series, *, n_boot: int, ci: float, seed: int) -> Interval:
+    """Mean of a - b over the prompts both answered, with a bootstrap interval over those prompts."""
+    common = a.index.intersection(b.index).sort_values()
+    return mean_ci((a[common] - b[common]).tolist(), n_boot=n_boot, ci=ci, seed=seed)
+
+
+# ---------------------------------------------------------------------------------------------- comparisons
+
+
+@dataclass(frozen=True)
+class Knobs:
+    n_boot: int = 2000
+    ci: float = 0.95
+    seed: int = 0
+    block: int = 10  # steps per block for training-curve intervals
+
+
+def vs_sft(answers: pd.DataFrame, algo: str, key: str, k: Knobs) -> Interval:
+    """The algorithm minus SFT on the held-out prompts of one phase (same prompts, same random stream)."""
+    return paired(
+        per_prompt(answers, algo, key), per_prompt(answers, "sft", key), n_boot=k.n_boot, ci=k.ci, seed=k.seed
+    )
+
+
+def phase_change(first: pd.DataFrame, last: pd.DataFrame, algo: str, key: str, k: Knobs, net: bool) -> Interval:
+    """last - first phase for one algorithm on the prompts both phases answered; with `net`, minus SFT's
+    own change on the same prompts (SFT is not retrained, so its change is the eval protocol's effect)."""
+    a, b = per_prompt(first, algo, key), per_prompt(last, algo, key)
+    d = b.sub(a).dropna()
+    if net:
+        s = per_prompt(last, "sft", key).sub(per_prompt(first, "sft", key)).dropna()
+        d = d.sub(s).dropna()
+    return mean_ci(d.sort_index().tolist(), n_boot=k.n_boot, ci=k.ci, seed=k.seed)
+
+
+def ordering(answers: pd.DataFrame, algos: Sequence[str], key: str, k: Knobs) -> str:
+    """Algorithms by held-out mean, best first, joined by '>' only where the paired difference of the two
+    neighbours is beyond noise and by '≈' where it is not: ties are shown as ties."""
+    means = {a: per_prompt(answers, a, key).mean() for a in algos}
+    order = sorted(algos, key=lambda a: -means[a])
+    out = LABEL[order[0]]
+    for prev, a in zip(order, order[1:]):
+        d = paired(per_prompt(answers, prev, key), per_prompt(answers, a, key), n_boot=k.n_boot, ci=k.ci, seed=k.seed)
+        out += (" > " if d.above else " ≈ ") + LABEL[a]
+    return out
+
+
+def separated_pairs(answers: pd.DataFrame, algos: Sequence[str], key: str, k: Knobs) -> dict[tuple[str, str], int]:
+    """For every pair (a, b): +1 if a beats b beyond noise, -1 if b beats a, 0 if within noise."""
+    out = {}
+    for i, a in enumerate(algos):
+        for b in algos[i + 1 :]:
+            d = paired(per_prompt(answers, a, key), per_prompt(answers, b, key), n_boot=k.n_boot, ci=k.ci, seed=k.seed)
+            out[(a, b)] = 1 if d.above else (-1 if d.below else 0)
+    return out
+
+
+def words(text: str) -> int:
+    return len(re.findall(r"\S+", str(text)))
+
+
+def short_correct_penalty(answers: pd.DataFrame, k: Knobs) -> tuple[Interval, int]:
+    """Does the RM pay for length among answers the gold judge calls correct? The mean over prompts of
+    Spearman's rho between RM score and length in words, within each prompt's correct answers (prompts
+    with at least 3 correct answers of different lengths). Positive = longer correct answers score higher,
+    i.e. short correct answers are penalised. Returns the interval and the number of answers used."""
+    from rlhf_core.stats import spearman
+
+    ok = answers[answers["gold"] >= CORRECT_GOLD].copy()
+    ok["words"] = ok["response"].map(words)
+    rhos, used = [], 0
+    for (_, _), g in ok.groupby(["set", "prompt_id"]):
+        if len(g) >= 3 and g["words"].nunique() > 1 and g["rm"].nunique() > 1:
+            rho = spearman(g["rm"].tolist(), g["words"].tolist())
+            if not math.isnan(rho):
+                rhos.append(rho)
+                used += len(g)
+    return mean_ci(rhos, n_boot=k.n_boot, ci=k.ci, seed=k.seed), used
+
+
+# ---------------------------------------------------------------------------------------------- claims
+
+
+@dataclass
+class Claim:
+    claim: str  # the study's claim, in a few words
+    study: str  # the study's number
+    ours: str  # this run's number, with its interval
+    verdict: str  # reproduced / partly / not reproduced / cannot tell
+    why: str  # the rule that gave the verdict, with the numbers it used
+    evidence: str  # where in the report the evidence is (a markdown link)
+
+
+def _late(log: pd.DataFrame, col: str, k: Knobs) -> Interval:
+    """Mean of a training stat over the second half of training, with a block-bootstrap interval."""
+    if col not in log:
+        return NAN
+    s = log[col].dropna()
+    return block_ci(s.iloc[len(s) // 2 :].tolist(), block=k.block, n_boot=k.n_boot, ci=k.ci, seed=k.seed)
+
+
+def _verdict_sign(d: Interval, want_positive: bool) -> str:
+    if not d.valid:
+        return CANNOT
+    if (d.above and want_positive) or (d.below and not want_positive):
+        return REPRODUCED
+    if d.beyond:
+        return NOT  # beyond noise the other way
+    return CANNOT
+
+
+def study_claims(study, k: Knobs, anchors: dict[str, str]) -> list[Claim]:
+    """`study` is a report.Study with at least two phases; `anchors` maps a section key to its markdown
+    link. The first phase plays the study's Phase 1, the last its Phase 5."""
+    first, last = study.first, study.last
+    f, l = first.name, last.name  # noqa: E741
+    out: list[Claim] = []
+    gold = study.gold
+
+    # 1. DPO's margin explodes at beta 0.1
+    m1 = _late(first.logs["dpo"], "reward_margin", k)
+    loss1 = _late(first.logs["dpo"], "loss", k)
+    peak1 = float(first.logs["dpo"]["reward_margin"].rolling(10, min_periods=1).mean().max())
+    if not m1.valid:
+        v = CANNOT
+    elif m1.lo > HEALTHY_MARGIN:
+        v = REPRODUCED if loss1.valid and loss1.hi < 0.1 else PARTLY
+    elif m1.hi < HEALTHY_MARGIN:
+        v = NOT
+    else:
+        v = CANNOT
+    out.append(
+        Claim(
+            f"DPO's reward margin explodes at β={first.knob('dpo', 'beta')} (loss → 0)",
+            "margin 599 by step 150; loss ~0 from step 30",
+            f"second-half margin {m1.text(2)}, peak of its 10-step mean {peak1:.2f}; loss {loss1.text(3, sign=False)}",
+            v,
+            f"explosion = second-half margin above the study's healthy bound of {HEALTHY_MARGIN:g}, beyond noise",
+            anchors["dpo"],
+        )
+    )
+
+    # 2. beta 0.3 calms it
+    m5 = _late(last.logs["dpo"], "reward_margin", k)
+    d = diff_ci(m5, m1)
+    if out[-1].verdict != REPRODUCED:
+        v, why = CANNOT, f"nothing to calm: {f}'s margin did not explode"
+    else:
+        v, why = (REPRODUCED if d.below else (NOT if d.above else CANNOT)), f"{l} minus {f} second-half margin"
+    out.append(
+        Claim(
+            f"β={last.knob('dpo', 'beta')} calms the margin ({l})",
+            "peak 261 instead of 599",
+            f"second-half margin {m5.text(2)}; {l} − {f} {d.text(2)}",
+            v,
+            why + " (the phase also halves the learning rate, so β is not isolated)",
+            anchors["dpo"],
+        )
+    )
+
+    # 3. GRPO's groups collapse at k=4 and recover at k=8, T=1.0
+    def collapse(ph) -> Interval:
+        log = ph.logs["grpo"]
+        if "collapsed_groups" not in log:
+            return NAN
+        per_step = (log["collapsed_groups"] / float(ph.knob("grpo", "prompts_per_step") or 1)).tolist()
+        return block_ci(per_step, block=k.block, n_boot=k.n_boot, ci=k.ci, seed=k.seed)
+
+    c1, c5 = collapse(first), collapse(last)
+    d = diff_ci(c5, c1)
+    out.append(
+        Claim(
+            f"GRPO's groups collapse at k={first.knob('grpo', 'group_size')} and recover at "
+            f"k={last.knob('grpo', 'group_size')}, T={last.knob('grpo', 'gen_temperature')}",
+            "2 of 16 prompts at std 0 in Phase 1; one collapse event in Phase 5",
+            f"collapsed share {c1.text(3, sign=False)} → {c5.text(3, sign=False)}",
+            _verdict_sign(d, want_positive=False),
+            f"{l} minus {f} share of collapsed groups per step, beyond noise and lower",
+            anchors["grpo"],
+        )
+    )
+
+    keys = ["rm"] + (["gold"] if gold else [])
+    key_label = {"rm": "RM", "gold": "gold"}
+
+    # 4. GRPO gains the most from phase 1 to phase 5 (net of SFT's own change)
+    nets = {a: phase_change(first.answers, last.answers, a, "rm", k, net=True) for a in ("ppo", "grpo", "dpo")}
+    g = nets["grpo"]
+    best_other = [a for a in ("ppo", "dpo") if nets[a].valid]
+    if not g.valid:
+        v = CANNOT
+    elif g.above and all(
+        paired(
+            _net_series(first, last, "grpo"), _net_series(first, last, a), n_boot=k.n_boot, ci=k.ci, seed=k.seed
+        ).above
+        for a in best_other
+    ):
+        v = REPRODUCED
+    elif g.above:
+        v = PARTLY
+    elif g.below:
+        v = NOT
+    else:
+        v = CANNOT
+    out.append(
+        Claim(
+            f"GRPO gains most from {f} to {l}",
+            "+3.43 RM (largest gain; SFT +1.12)",
+            "net of SFT, RM: " + ", ".join(f"{LABEL[a]} {nets[a].text(2)}" for a in nets),
+            v,
+            "held-out change minus SFT's change on the same prompts; reproduced = GRPO's gain beyond noise and "
+            "beyond each other algorithm's; partly = a gain beyond noise only",
+            anchors["phases"],
+        )
+    )
+
+    # 5. PPO forgets at kl_coef 0.01
+    key = "gold" if gold else "rm"
+    p1 = vs_sft(first.answers, "ppo", key, k)
+    out.append(
+        Claim(
+            f"PPO forgets at kl_coef={first.knob('ppo', 'kl_coef')} ({f})",
+            "drops on prompts SFT was strong on (camping list +7.44 → −1.21)",
+            f"PPO − SFT held-out {key_label[key]} {p1.text(3)}",
+            _verdict_sign(p1, want_positive=False),
+            f"PPO below SFT on held-out {key_label[key]} beyond noise",
+            anchors["vs_sft"],
+        )
+    )
+
+    # 6. PPO is over-constrained at kl_coef 0.1 (regresses from phase 1 to phase 5)
+    n = nets["ppo"]
+    out.append(
+        Claim(
+            f"PPO is over-constrained at kl_coef={last.knob('ppo', 'kl_coef')} ({l})",
+            "−0.47 RM from Phase 1 to Phase 5 while SFT gained +1.12",
+            f"PPO's RM change net of SFT's {n.text(2)}",
+            _verdict_sign(n, want_positive=False),
+            "PPO's held-out change minus SFT's, below zero beyond noise",
+            anchors["phases"],
+        )
+    )
+
+    # 7. eval temperature alone lifts SFT
+    parts, verdicts = [], []
+    for key in keys:
+        s = phase_change(first.answers, last.answers, "sft", key, k, net=False)
+        parts.append(f"{key_label[key]} {s.text(3)}")
+        verdicts.append(_verdict_sign(s, want_positive=True))
+    out.append(
+        Claim(
+            f"The eval protocol alone lifts SFT ({_eval(first)} → {_eval(last)})",
+            "+1.12 RM with no retraining",
+            "SFT held-out change: " + ", ".join(parts),
+            verdicts[0] if len(set(verdicts)) == 1 else PARTLY,
+            "SFT's held-out change between the phases (same weights), beyond noise"
+            + ("; partly = RM and gold disagree" if len(keys) > 1 else ""),
+            anchors["phases"],
+        )
+    )
+
+    # 8. the ranking reverses
+    algos = list(LABEL)
+    s1, s5 = separated_pairs(first.answers, algos, "rm", k), separated_pairs(last.answers, algos, "rm", k)
+    flips = [p for p in s1 if s1[p] and s5[p] and s1[p] != s5[p]]
+    kept = [p for p in s1 if s1[p] and s5[p] and s1[p] == s5[p]]
+    both = [p for p in s1 if s1[p] and s5[p]]
+    if flips:
+        v = REPRODUCED
+    elif both:
+        v = NOT
+    else:
+        v = CANNOT
+    out.append(
+        Claim(
+            "The ranking reverses between phases",
+            "PPO 1st → 4th, DPO 3rd → 1st (RM, 16 prompts)",
+            f"held-out RM: {f} {ordering(first.answers, algos, 'rm', k)}; {l} {ordering(last.answers, algos, 'rm', k)}",
+            v,
+            f"pairs separated beyond noise in both phases: {len(both)} of {len(s1)}; reversed: "
+            + (", ".join(f"{LABEL[a]}/{LABEL[b]}" for a, b in flips) or "none")
+            + (f"; kept: {', '.join(f'{LABEL[a]}/{LABEL[b]}' for a, b in kept)}" if kept else ""),
+            anchors["vs_sft"],
+        )
+    )
+
+    # 9. DPO is the best method in phase 5
+    others = [a for a in algos if a != "dpo"]
+    ds = {
+        a: paired(
+            per_prompt(last.answers, "dpo", "rm"),
+            per_prompt(last.answers, a, "rm"),
+            n_boot=k.n_boot,
+            ci=k.ci,
+            seed=k.seed,
+        )
+        for a in others
+    }
+    if all(d.above for d in ds.values()):
+        v = REPRODUCED
+    elif any(d.below for d in ds.values()):
+        v = NOT
+    else:
+        v = CANNOT
+    out.append(
+        Claim(
+            f"DPO is the best method in {l}",
+            "DPO +4.15, SFT +4.13, PPO +3.52, GRPO +3.31 (RM, 16 prompts)",
+            "DPO − other, held-out RM: " + ", ".join(f"{LABEL[a]} {ds[a].text(2)}" for a in others),
+            v,
+            "reproduced = DPO above every other beyond noise; not = some algorithm above DPO beyond noise",
+            anchors["vs_sft"],
+        )
+    )
+
+    # 10. the RM penalises short correct answers
+    if gold:
+        rho, used = short_correct_penalty(pd.concat([ph.answers for ph in study.phases]), k)
+        out.append(
+            Claim(
+                "The RM penalises short correct answers",
+                "'The capital of France is Paris' scores −7.10",
+                f"within-prompt Spearman ρ(RM, length) over gold-correct answers {rho.text(2)} ({used:,} answers, "
+                f"{rho.n} prompts)",
+                _verdict_sign(rho, want_positive=True),
+                f"ρ > 0 beyond noise = longer correct answers score higher (correct = gold >= {CORRECT_GOLD})",
+                anchors["rm"],
+            )
+        )
+    return out
+
+
+def _net_series(first, last, algo: str) -> pd.Series:
+    """Per-prompt held-out RM change of `algo` minus SFT's change (for paired comparisons of gains)."""
+    a = per_prompt(last.answers, algo, "rm").sub(per_prompt(first.answers, algo, "rm"))
+    s = per_prompt(last.answers, "sft", "rm").sub(per_prompt(first.answers, "sft", "rm"))
+    return a.sub(s).dropna()
+
+
+def _eval(ph) -> str:
+    s = ph.settings
+    return f"T={s.get('temperature')}, top_k={s.get('top_k')}"
+
+
+def tally(claims: Sequence[Claim]) -> dict[str, int]:
+    return {v: sum(c.verdict == v for c in claims) for v in (REPRODUCED, PARTLY, NOT, CANNOT)}
