@@ -19,6 +19,7 @@ identical inputs (seeded bootstrap, fixed figure metadata).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -31,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from rlhf_core import io
+from rlhf_core import verdicts as V
 from rlhf_core.errors import RlhfError
 from rlhf_core.params import ALGOS
 from rlhf_core.params import RL_ALGOS as TRAINED
@@ -346,12 +348,6 @@ def ranking(phase: Phase, key: str = "rm") -> list[tuple[str, float]]:
     return sorted(vals, key=lambda t: -t[1] if not math.isnan(t[1]) else math.inf)
 
 
-def heldout_ranking(phase: Phase, key: str = "rm") -> list[tuple[str, float, float, float]]:
-    vals = [(a, *(_num(phase.metrics[a].get(f"heldout_{key}{s}")) for s in ("", "_lo", "_hi"))) for a in ALGOS]
-    vals = [v for v in vals if not math.isnan(v[1])]
-    return sorted(vals, key=lambda t: -t[1])
-
-
 def settings_table(study: Study) -> pd.DataFrame:
     rows = []
     for ph in study.phases:
@@ -475,25 +471,24 @@ def averages_markdown(study: Study, ci: float) -> tuple[str, pd.DataFrame]:
     rows = []
     for ph in study.phases:
         sub = df[df["phase"] == ph.name]
-        marks = bold_max(sub["study_rm"].tolist(), 3)
-        gmarks = bold_max(sub["study_gold"].tolist(), 3)
-        for (_, r), b, gb in zip(sub.iterrows(), marks, gmarks):
+        for _, r in sub.iterrows():
             row = [
                 md_escape(ph.name),
                 LABEL[r["algo"]],
-                _b(fmt(r["study_rm"], 3), b),
+                fmt(r["study_rm"], 3),
                 fmt_ci(r["heldout_rm"], r["heldout_rm_lo"], r["heldout_rm_hi"], 3),
             ]
             if study.gold:
                 row += [
-                    _b(fmt(r["study_gold"], 3, sign=False), gb),
+                    fmt(r["study_gold"], 3, sign=False),
                     fmt_ci(r["heldout_gold"], r["heldout_gold_lo"], r["heldout_gold_hi"], 3, sign=False),
                 ]
             row += [fmt(r["kl"], 3, sign=False), fmt(r["length"], 1, sign=False), fmt(r["eos_rate"], 2, sign=False)]
             rows.append(row)
     note = (
-        f"*Study = the 16 study prompts, one sample each (bold = best of the phase); held-out = mean over "
-        f"held-out prompts with the eval stage's {pct} bootstrap CI over prompts.*\n"
+        f"*Study = the 16 study prompts, one sample each (no algorithm is marked best: single samples cannot "
+        f"separate them); held-out = mean over held-out prompts with the eval stage's {pct} bootstrap CI over "
+        f"prompts; [section 2](#2-each-algorithm-against-sft) compares the algorithms paired.*\n"
     )
     cols = [c for c in df.columns if study.gold or "gold" not in c]
     return markdown_table(header, rows, ["---", "---"] + ["---:"] * (len(header) - 2)) + "\n" + note, df[cols]
@@ -503,23 +498,21 @@ def summary_markdown(study: Study, ds: dict[str, list[Delta]], ci: float) -> tup
     f, l = study.first.name, study.last.name
     pct = _pct(ci)
     rm = ds["rm"]
-    gains = [d.delta for d in rm if d.delta > 0]
     header = [
         "Algorithm",
         f"{md_escape(f)} avg",
         f"{md_escape(l)} avg",
-        "Delta",
-        "Direction",
+        "Delta (study)",
+        "Held-out verdict",
         f"Held-out delta [{pct} CI]",
-        "Beyond noise?",
     ]
     if "gold" in ds:
         header += [
             f"{md_escape(f)} gold",
             f"{md_escape(l)} gold",
-            "Gold delta",
+            "Gold delta (study)",
             f"Held-out gold delta [{pct} CI]",
-            "Beyond noise?",
+            "Held-out verdict",
         ]
     rows, csv = [], []
     for i, d in enumerate(rm):
@@ -527,10 +520,9 @@ def summary_markdown(study: Study, ds: dict[str, list[Delta]], ci: float) -> tup
             LABEL[d.algo],
             fmt(d.first, 3),
             fmt(d.last, 3),
-            _b(fmt(d.delta, 3), d.delta > 0),
-            _direction(d.delta, gains),
+            fmt(d.delta, 3),
+            _b(_direction(d), bool(d.significant)),
             _held(d),
-            _yes(d.significant),
         ]
         rec = {
             "algo": d.algo,
@@ -548,9 +540,9 @@ def summary_markdown(study: Study, ds: dict[str, list[Delta]], ci: float) -> tup
             row += [
                 fmt(g.first, 3, sign=False),
                 fmt(g.last, 3, sign=False),
-                _b(fmt(g.delta, 3), g.delta > 0),
+                fmt(g.delta, 3),
                 _held(g, 3),
-                _yes(g.significant),
+                _b(_direction(g), bool(g.significant)),
             ]
             rec.update(
                 {
@@ -565,27 +557,16 @@ def summary_markdown(study: Study, ds: dict[str, list[Delta]], ci: float) -> tup
             )
         rows.append(row)
         csv.append(rec)
-    note = f"*Delta = {md_escape(l)} − {md_escape(f)} on the study prompts (bold = improved). {_method_note(rm, ci)}*\n"
+    note = (
+        f"*Delta (study) = {md_escape(l)} − {md_escape(f)} on the 16 study prompts, one sample each: too few to "
+        f"decide anything. The verdict comes from the held-out prompts: {_method_note(rm, ci)}; improved/regressed "
+        f"only beyond noise (bold).*\n"
+    )
     return markdown_table(
         header,
         rows,
-        ["---"] + ["---:"] * 3 + ["---"] + ["---:", "---"] + (["---:"] * 4 + ["---"] if "gold" in ds else []),
+        ["---"] + ["---:"] * 3 + ["---"] + ["---:"] + (["---:"] * 4 + ["---"] if "gold" in ds else []),
     ) + "\n" + note, pd.DataFrame(csv)
-
-
-def ranking_markdown(study: Study) -> tuple[str, pd.DataFrame]:
-    keys = ["rm"] + (["gold"] if study.gold else [])
-    header, cols, csv = ["Rank"], [], {"rank": [1, 2, 3, 4]}
-    for ph in study.phases:
-        for k in keys:
-            r = ranking(ph, k)
-            header += [f"{md_escape(ph.name)}{' (gold)' if k == 'gold' else ''}", "Avg"]
-            cols.append([(LABEL[a], fmt(v, 2 if k == "rm" else 3, sign=k == "rm")) for a, v in r])
-            csv[f"{ph.name}_{k}"] = [a for a, _ in r]
-            csv[f"{ph.name}_{k}_avg"] = [v for _, v in r]
-    rows = [[_ordinal(i + 1)] + [x for c in cols for x in c[i]] for i in range(len(ALGOS))]
-    note = "*Ranked by the mean over the 16 study prompts" + (", on the RM and on gold" if study.gold else "") + ".*\n"
-    return markdown_table(header, rows, ["---"] + ["---", "---:"] * len(cols)) + "\n" + note, pd.DataFrame(csv)
 
 
 def delta_markdown(study: Study) -> tuple[str, pd.DataFrame]:
@@ -705,117 +686,255 @@ def metrics_markdown(metrics: dict) -> tuple[str, pd.DataFrame]:
     )
 
 
-def sample_answers_markdown(phase: Phase, knobs: ReportKnobs, gold: bool) -> str:
-    names = prompt_names(phase)
+def sample_answers_markdown(study: Study, knobs: ReportKnobs) -> str:
+    """Per study prompt: the prompt, its reference answer, and every algorithm's answer in every phase."""
+    names = prompt_names(study.first)
     ids = list(names)
     if knobs.sample_prompts and knobs.sample_prompts < len(ids):
         picks = np.linspace(0, len(ids) - 1, knobs.sample_prompts).round().astype(int)
         ids = [ids[i] for i in dict.fromkeys(picks.tolist())]
-    study = phase.study[phase.study["sample"] == phase.study["sample"].min()]
-    header = ["Prompt", "Algorithm", "RM"] + (["Gold"] if gold else []) + ["Answer"]
-    rows = []
+    gold = study.gold
+    header = ["Phase", "Algorithm", "RM"] + (["Gold"] if gold else []) + ["Answer"]
+    blocks = []
     for pid in ids:
-        sub = study[study["prompt_id"] == pid]
-        for a in ALGOS:
-            r = sub[sub["algo"] == a]
-            if r.empty:
-                continue
-            r = r.iloc[0]
-            text = _shorten(str(r["response"]), knobs.answer_chars)
-            rows.append(
-                [md_escape(names[pid]) if a == "sft" else "", LABEL[a], fmt(r["rm"])]
-                + ([fmt(r["gold"], sign=False)] if gold else [])
-                + [md_escape(text) if text else "*(empty)*"]
+        first = study.first.study[study.first.study["prompt_id"] == pid].iloc[0]
+        prompt = str(first["instruction"]) + (f" ⏎ {first['input']}" if str(first.get("input") or "").strip() else "")
+        lines = [f"#### {md_escape(names[pid])}\n", f"**Prompt:** {md_escape(prompt)}  "]
+        ref = first.get("reference")
+        if isinstance(ref, str) and ref.strip():
+            lines.append(f"**Reference:** {md_escape(_shorten(ref, knobs.answer_chars))}")
+        rows = []
+        for ph in study.phases:
+            sub = ph.study[(ph.study["prompt_id"] == pid) & (ph.study["sample"] == ph.study["sample"].min())]
+            for a in ALGOS:
+                r = sub[sub["algo"] == a]
+                if r.empty:
+                    continue
+                r = r.iloc[0]
+                text = _shorten(str(r["response"]), knobs.answer_chars)
+                rows.append(
+                    [md_escape(ph.name), LABEL[a], fmt(r["rm"])]
+                    + ([fmt(r["gold"], sign=False)] if gold else [])
+                    + [md_escape(text) if text else "*(empty)*"]
+                )
+        align = ["---", "---", "---:"] + (["---:"] if gold else []) + ["---"]
+        blocks.append("\n".join(lines) + "\n\n" + markdown_table(header, rows, align))
+    return "\n".join(blocks)
+
+
+# ---------------------------------------------------------------------------------------------- verdicts
+
+
+def _vk(knobs: ReportKnobs, seed: int) -> V.Knobs:
+    return V.Knobs(n_boot=knobs.bootstrap, ci=knobs.ci, seed=seed)
+
+
+def vs_sft_table(study: Study, k: V.Knobs) -> pd.DataFrame:
+    """Each RL algorithm minus SFT on the held-out prompts of its phase, paired over prompts."""
+    rows = []
+    for ph in study.phases:
+        for a in TRAINED:
+            row: dict[str, Any] = {"phase": ph.name, "algo": a}
+            for key in ("rm", "gold") if study.gold else ("rm",):
+                d = V.vs_sft(ph.answers, a, key, k)
+                row.update({f"{key}_diff": d.mean, f"{key}_lo": d.lo, f"{key}_hi": d.hi, f"{key}_n": d.n})
+                row[f"{key}_verdict"] = "higher" if d.above else ("lower" if d.below else "within noise")
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def vs_sft_markdown(study: Study, k: V.Knobs) -> tuple[str, pd.DataFrame]:
+    df = vs_sft_table(study, k)
+    if df.empty or not (df["rm_n"] >= 2).any():
+        return "*No held-out prompts were evaluated: the algorithms cannot be compared beyond noise.*\n", df
+    keys = ("rm", "gold") if study.gold else ("rm",)
+    pct = _pct(k.ci)
+    header = ["Phase", "Algorithm"]
+    for key in keys:
+        header += [f"{'RM' if key == 'rm' else 'Gold'} − SFT [{pct} CI]", "Verdict"]
+    rows = []
+    for r in df.to_dict("records"):
+        row = [md_escape(r["phase"]), LABEL[r["algo"]]]
+        for key in keys:
+            iv = V.Interval(r[f"{key}_diff"], r[f"{key}_lo"], r[f"{key}_hi"], int(r[f"{key}_n"]))
+            verdict = r[f"{key}_verdict"]
+            row += [iv.text(3), verdict if verdict == "within noise" else f"**{verdict}**"]
+        rows.append(row)
+    n = int(df["rm_n"].max())
+    note = (
+        f"\n*Per prompt, the algorithm's mean score minus SFT's on the same held-out prompt (both answered on the "
+        f"same random stream), then the mean over {n} prompts with a {pct} bootstrap interval over prompts. "
+        f"Higher/lower = the interval excludes 0. One training seed: the interval does not include "
+        f"seed-to-seed variation.*\n"
+    )
+    lines = []
+    for ph in study.phases:
+        for key in keys:
+            lines.append(
+                f"- {md_escape(ph.name)}, held-out {'RM' if key == 'rm' else 'gold'}: "
+                f"{V.ordering(ph.answers, list(ALGOS), key, k)}"
             )
-    return markdown_table(header, rows, ["---", "---", "---:"] + (["---:"] if gold else []) + ["---"])
+    order = (
+        "\nOrdering by held-out mean, best first: `>` where the two neighbours differ beyond noise (paired "
+        "interval over prompts), `≈` where they do not — a tie, not a ranking.\n\n" + "\n".join(lines) + "\n"
+    )
+    return markdown_table(header, rows, ["---", "---"] + ["---:", "---"] * len(keys)) + note + order, df
+
+
+def phase_net_table(study: Study, k: V.Knobs) -> pd.DataFrame:
+    """Each algorithm's change from the first to the last phase, and the same net of SFT's own change."""
+    rows = []
+    for a in ALGOS:
+        row: dict[str, Any] = {"algo": a}
+        for key in ("rm", "gold") if study.gold else ("rm",):
+            for net in (False, True):
+                if net and a == "sft":
+                    continue
+                d = V.phase_change(study.first.answers, study.last.answers, a, key, k, net=net)
+                tag = f"{key}_{'net' if net else 'change'}"
+                row.update({tag: d.mean, f"{tag}_lo": d.lo, f"{tag}_hi": d.hi, f"{tag}_n": d.n})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def phase_net_markdown(study: Study, k: V.Knobs) -> tuple[str, pd.DataFrame]:
+    df = phase_net_table(study, k)
+    keys = ("rm", "gold") if study.gold else ("rm",)
+    f, l = study.first.name, study.last.name
+    if not (df.get("rm_change_n", pd.Series([0])) >= 2).any():
+        return "*No held-out prompts were evaluated in both phases: phase changes cannot be told from noise.*\n", df
+    pct = _pct(k.ci)
+    header = ["Algorithm"]
+    for key in keys:
+        name = "RM" if key == "rm" else "Gold"
+        header += [f"{name} change [{pct} CI]", f"{name} change net of SFT [{pct} CI]"]
+    rows = []
+    for r in df.to_dict("records"):
+        row = [LABEL[r["algo"]]]
+        for key in keys:
+            for tag in (f"{key}_change", f"{key}_net"):
+                if f"{tag}_n" not in r or (isinstance(r[f"{tag}_n"], float) and math.isnan(r[f"{tag}_n"])):
+                    row.append("—")
+                    continue
+                iv = V.Interval(r[tag], r[f"{tag}_lo"], r[f"{tag}_hi"], int(r[f"{tag}_n"]))
+                row.append(_b(iv.text(3), iv.beyond))
+        rows.append(row)
+    note = (
+        f"\n*{md_escape(l)} − {md_escape(f)} on the held-out prompts both phases answered, paired per prompt, "
+        f"{pct} bootstrap interval over prompts; bold = beyond noise. SFT is not retrained between phases, so "
+        f'its change is the effect of the eval protocol alone; "net of SFT" subtracts it per prompt, leaving '
+        f"what the algorithm's own training changed.*\n"
+    )
+    return markdown_table(header, rows, ["---"] + ["---:"] * (len(header) - 1)) + note, df
+
+
+def claims_markdown(claims: Sequence[V.Claim]) -> tuple[str, pd.DataFrame]:
+    rows = [
+        [md_escape(c.claim), md_escape(c.study), md_escape(c.ours), f"**{c.verdict}**", md_escape(c.why), c.evidence]
+        for c in claims
+    ]
+    md = markdown_table(
+        ["The study's claim", "Study", "This run [95% CI]", "Verdict", "Rule", "Evidence"],
+        rows,
+        ["---", "---", "---", "---", "---", "---"],
+    )
+    df = pd.DataFrame([dataclasses.asdict(c) for c in claims])
+    return md, df
+
+
+def headline(study: Study, trained: pd.DataFrame, vs: pd.DataFrame, claims: Sequence[V.Claim]) -> str:
+    """Three sentences from the numbers: what trained, what changed beyond noise, what reproduced."""
+    runs = [f"{LABEL[r.algo]} {r.phase}" for r in trained.itertuples()]
+    stuck = [f"{LABEL[r.algo]} {r.phase}" for r in trained.itertuples() if r.moved is False]
+    unknown = [f"{LABEL[r.algo]} {r.phase}" for r in trained.itertuples() if r.moved is None]
+    if len(unknown) == len(runs):
+        s1 = "Whether the RL runs moved away from SFT is unknown: eval wrote no did-it-train numbers."
+    elif not stuck:
+        s1 = (
+            f"All {len(runs) - len(unknown)} RL runs measured moved away from SFT (held-out KL >= {MOVED_KL} "
+            f"nats/token and at least {100 * MOVED_SHARE:.0f}% of answers changed)."
+        )
+    else:
+        s1 = (
+            f"{len(runs) - len(stuck) - len(unknown)} of {len(runs)} RL runs moved away from SFT; {', '.join(stuck)} "
+            f"did not (held-out KL < {MOVED_KL} nats/token or fewer than {100 * MOVED_SHARE:.0f}% of answers "
+            f"changed), so {'it is' if len(stuck) == 1 else 'they are'} SFT in all but name."
+        )
+    key = "gold" if study.gold else "rm"
+    name = "gold" if study.gold else "RM reward"
+    moved = {(r.phase, r.algo) for r in trained.itertuples() if r.moved}
+    found = (
+        [
+            f"{LABEL[r['algo']]} {r['phase']} {r[f'{key}_verdict']} "
+            f"({fmt_ci(r[f'{key}_diff'], r[f'{key}_lo'], r[f'{key}_hi'], 3)})"
+            for r in vs.to_dict("records")
+            if r[f"{key}_verdict"] != "within noise"
+        ]
+        if len(vs)
+        else []
+    )
+    if not len(vs) or not (vs[f"{key}_n"] >= 2).any():
+        s2 = f"Without held-out prompts no difference in {name} can be told from noise."
+    elif found:
+        s2 = (
+            f"Against SFT on held-out prompts, paired, the differences in {name} beyond noise are: "
+            + "; ".join(found)
+            + f"; every other run is within noise of SFT ({len(vs) - len(found)} of {len(vs)})."
+        )
+    else:
+        s2 = (
+            f"Against SFT on held-out prompts, paired, no run changes {name} beyond noise"
+            + (f", although {len(moved)} of them moved" if moved else "")
+            + ": on this evidence the algorithms are indistinguishable from SFT and from each other."
+        )
+    t = V.tally(claims)
+    s3 = (
+        f"Of the study's {len(claims)} claims checked here: reproduced {t[V.REPRODUCED]}, partly {t[V.PARTLY]}, "
+        f"not reproduced {t[V.NOT]}, cannot tell from noise {t[V.CANNOT]} (one training seed; intervals over "
+        f"prompts)."
+        if claims
+        else "The study's claims compare phases and need two of them."
+    )
+    return " ".join([s1, s2, s3])
+
+
+def rm_markdown(study: Study) -> str:
+    """The three reward-model numbers that matter, and what they measure."""
+    m = study.rm_metrics or {}
+    held, gold = m.get("heldout") or {}, m.get("gold") or {}
+    acc = (held.get("accuracy_per_source") or {}).get("sft_ranked")
+    rows = [
+        [
+            "Accuracy on held-out policy-like pairs (SFT samples ranked by gold)",
+            fmt(acc, 3, sign=False),
+            f"{(m.get('pairs') or {}).get('heldout', {}).get('sft_ranked', '—')} pairs",
+        ],
+        [
+            "Pairwise accuracy against gold on fresh SFT samples of held-out prompts",
+            fmt(gold.get("pairwise_accuracy"), 3, sign=False),
+            f"{gold.get('pairs', '—')} pairs",
+        ],
+        [
+            "Spearman ρ(RM, gold) within a prompt, same samples",
+            fmt(gold.get("spearman_within_prompt"), 3),
+            f"{gold.get('prompts_ranked', '—')} prompts",
+        ],
+        [
+            "All held-out pairs (incl. reference vs corrupted)",
+            fmt(held.get("accuracy"), 3, sign=False),
+            f"{held.get('pairs', '—')} pairs",
+        ],
+    ]
+    md = markdown_table(["Reward model", "Value", "Over"], rows, ["---", "---:", "---:"])
+    return md + (
+        "\n*The RM is trained on pairs that the gold judge ranked (SFT samples of training prompts) and on "
+        "reference-vs-corrupted pairs, so its agreement with gold is partly by construction; what matters is "
+        "how well it ranks answers of the kind the policies write, on prompts it never saw: the first three "
+        "rows. 0.5 = chance. Full metrics: [tables/reward_model.md](tables/reward_model.md).*\n"
+    )
 
 
 # ---------------------------------------------------------------------------------------------- findings
-
-
-def findings(study: Study, ds: dict[str, list[Delta]] | None, knobs: ReportKnobs) -> list[str]:
-    """Sentences computed from the numbers: winners, deltas beyond noise, regressions, RM vs gold."""
-    out = []
-    pct = _pct(knobs.ci)
-    for ph in study.phases:
-        r = ranking(ph, "rm")
-        s = (
-            f"**{ph.name}**: {LABEL[r[0][0]]} ranks first on the RM ({fmt(r[0][1], 3)} on the study prompts, "
-            f"ahead of {LABEL[r[1][0]]} at {fmt(r[1][1], 3)}); {LABEL[r[-1][0]]} ranks last ({fmt(r[-1][1], 3)})."
-        )
-        if study.gold:
-            g = ranking(ph, "gold")
-            same = "agreeing with" if g[0][0] == r[0][0] else "unlike"
-            s += f" On gold, {LABEL[g[0][0]]} ranks first ({fmt(g[0][1], 3, sign=False)}), {same} the RM."
-        h = heldout_ranking(ph, "rm")
-        if len(h) >= 2:
-            (a1, m1, lo1, hi1), (a2, m2, lo2, hi2) = h[0], h[1]
-            if not (math.isnan(lo1) or math.isnan(hi2)):
-                clear = lo1 > hi2
-                s += (
-                    f" On the held-out prompts {LABEL[a1]} leads ({fmt_ci(m1, lo1, hi1, 3)}) and its {pct} interval "
-                    + ("does not overlap" if clear else "overlaps")
-                    + f" {LABEL[a2]}'s ({fmt_ci(m2, lo2, hi2, 3)}), so first place is "
-                    + ("clear." if clear else "within noise.")
-                )
-        out.append(s)
-    if len(study.phases) < 2:
-        out.append(f"Only one phase ({study.first.name}) is defined: phase-to-phase deltas are skipped.")
-    else:
-        f, l = study.first.name, study.last.name
-        for key, label in (("rm", "RM"), ("gold", "Gold")):
-            if not ds or key not in ds:
-                continue
-            dl = ds[key]
-            if not any(d.method for d in dl):
-                out.append(
-                    f"{label} deltas from {f} to {l}: no held-out prompts were evaluated, so no interval "
-                    "can tell them from noise; the study-prompt deltas are single samples."
-                )
-                continue
-            digits = 2 if key == "rm" else 3
-            beyond = [d for d in dl if d.significant]
-            within = [d for d in dl if d.method and not d.significant]
-            show = (
-                (lambda d, digits=digits: f"{LABEL[d.algo]} {fmt_ci(d.held, d.lo, d.hi, digits)}")
-                if dl[0].method == "bootstrap"
-                else (lambda d, digits=digits: f"{LABEL[d.algo]} {fmt(d.held, digits)}")
-            )
-            s = f"{label} change from {f} to {l} on the held-out prompts ({_method_note(dl, knobs.ci)}): "
-            s += ("beyond noise: " + ", ".join(show(d) for d in beyond)) if beyond else "no change is beyond noise"
-            s += ("; within noise: " + ", ".join(show(d) for d in within) + ".") if within else "."
-            out.append(s)
-        for key, label in (("rm", "RM"), ("gold", "gold")):
-            if key == "gold" and not study.gold:
-                continue
-            d = per_prompt_delta(study.first, study.last, key)
-            digits = 2 if key == "rm" else 3
-            parts = []
-            for a in ALGOS:
-                neg = d[a][d[a] < 0].sort_values()
-                if len(neg):
-                    top = ", ".join(f"{md_escape(n)} ({fmt(v, digits)})" for n, v in neg.head(3).items())
-                    parts.append(f"{LABEL[a]} {len(neg)}/{len(d)} ({top}{', …' if len(neg) > 3 else ''})")
-                else:
-                    parts.append(f"{LABEL[a]} none")
-            out.append(
-                f"Study prompts that regressed on {label} from {f} to {l} (single samples): " + "; ".join(parts) + "."
-            )
-    if study.gold:
-        rhos = []
-        for ph in study.phases:
-            rho = spearman(ph.answers["rm"].tolist(), ph.answers["gold"].tolist())
-            rhos.append(f"{_strength(rho)} in {ph.name} (Spearman ρ = {fmt(rho, 2)} over {len(ph.answers):,} answers)")
-        out.append("The RM agrees with gold " + "; ".join(rhos) + ".")
-        for ph in study.phases:
-            r, g = dict(ranking(ph, "rm")), dict(ranking(ph, "gold"))
-            pairs = [(a, b) for i, a in enumerate(ALGOS) for b in ALGOS[i + 1 :]]
-            same = sum((r[a] - r[b]) * (g[a] - g[b]) > 0 for a, b in pairs)
-            out.append(f"In {ph.name} the RM and gold order {same} of {len(pairs)} algorithm pairs the same way.")
-        out += overoptimisation_findings(study, knobs)
-    else:
-        out.append("No gold judge for this data source: agreement with the truth cannot be measured.")
-    return out
 
 
 def overoptimisation(log: pd.DataFrame, rm_col: str, window: int) -> dict | None:
@@ -1390,49 +1509,73 @@ def write_report(study: Study, reports: Path, knobs: ReportKnobs = ReportKnobs()
         + "Every number and sentence below is computed from those files.\n",
     ]
 
-    md += ["## 1. Setup\n", "### Each phase's settings\n", table("settings", *settings_markdown(study))]
+    k = _vk(knobs, seed)
+    f, l = study.first.name, study.last.name
+    heads = {
+        "trained": "1. Did each algorithm train?",
+        "vs_sft": "2. Each algorithm against SFT",
+        "phases": f"3. {f} vs {l}" if multi else "3. Phase comparison",
+        "dpo": "4. DPO training dynamics",
+        "grpo": "5. GRPO group collapse",
+        "rm": "6. The reward model against the truth",
+        "prompts": "7. Per-prompt results (single samples)",
+        "settings": "8. Settings",
+        "samples": "9. Sample answers",
+    }
+    anchors = {key: f"[§{h.split('.')[0]}](#{_anchor(h)})" for key, h in heads.items()}
+    trained_md, trained_df = trained_markdown(study)
+    vs_md, vs_df = vs_sft_markdown(study, k)
+
     if multi:
-        md += ["### What changed between phases\n", table("changes", *changes_markdown(study))]
-    if study.rm_metrics or study.sft_metrics:
-        md.append("### Reward model and SFT baseline\n")
-        if study.rm_metrics:
-            md += [
-                "Reward model (`reports/live/rm/metrics.json`):\n",
-                table("reward_model", *metrics_markdown(study.rm_metrics)),
-            ]
-        if study.sft_metrics:
-            md += ["SFT (`reports/live/sft/metrics.json`):\n", table("sft", *metrics_markdown(study.sft_metrics))]
-
-    md += ["### Did each algorithm train?\n", table("trained", *trained_markdown(study))]
-
-    md += ["## 2. Findings\n", "\n".join(f"- {s}" for s in findings(study, ds, knobs)) + "\n"]
-
-    md.append("## 3. Per-prompt results\n")
-    for i, ph in enumerate(study.phases):
-        fig_no = "1" if i == 0 else ("5" if len(study.phases) == 2 else f"5{chr(ord('a') + i - 1)}")
+        claims = V.study_claims(study, k, anchors)
+        claims_md, claims_df = claims_markdown(claims)
         md += [
-            f"### {md_escape(ph.name)} ({md_escape(_eval_label(ph))})\n",
+            "## Summary\n",
+            headline(study, trained_df, vs_df, claims) + "\n",
+            "## The study's claims against this run\n",
+            f"The first phase ({md_escape(f)}) plays the study's Phase 1 and the last ({md_escape(l)}) its Phase 5. "
+            "Reproduced / not reproduced = the interval excludes zero in the claimed / the opposite direction; "
+            "cannot tell = it does not; partly = part of the claim holds. The study's numbers are RM rewards of "
+            "its own reward model on 16 prompts and are not on this run's scale: compare directions, not sizes.\n",
+            table("claims", claims_md, claims_df),
+        ]
+    else:
+        md += ["## Summary\n", headline(study, trained_df, vs_df, []) + "\n"]
+
+    md += [f"## {heads['trained']}\n", table("trained", trained_md, trained_df)]
+
+    md += [f"## {md_escape(heads['vs_sft'])}\n", table("vs_sft", vs_md, vs_df)]
+    if multi:
+        md += [
             figure(
-                f"fig{fig_no}_per_prompt_{slug[ph.name]}",
-                lambda p, ph=ph: fig_per_prompt(ph, p, study.gold),
-                f"Fig {fig_no} — {ph.name} per-prompt scores across all four methods.",
+                "fig8_ranking_bump_chart",
+                lambda p: fig_ranking(study, p),
+                "Fig 8 — Ordering of the algorithms by held-out RM per phase; tied algorithms (paired interval "
+                "includes 0) share a rank.",
+            )
+        ]
+
+    if multi:
+        net_md, net_df = phase_net_markdown(study, k)
+        md += [
+            f"## {md_escape(heads['phases'])}\n",
+            table("phase_change", net_md, net_df),
+            figure(
+                "fig6_before_after_averages",
+                lambda p: fig_before_after(study, p),
+                f"Fig 6 — Average score, {f} (hatched) vs later phases; Δ = {l} − {f} annotated.",
             ),
-            table(f"per_prompt_{slug[ph.name]}", *per_prompt_markdown(ph, study.gold)),
+            table("summary", *summary_markdown(study, ds, knobs.ci)),
+        ]
+    else:
+        md += [
+            f"## {heads['phases']}\n",
+            f"*Only one phase ({md_escape(f)}): the phase comparison, the study's claims, the delta heatmap and "
+            "the ranking bump chart need two or more phases and are skipped.*\n",
         ]
 
     md += [
-        "## 4. Average score by algorithm\n",
-        figure(
-            "fig2_averages",
-            lambda p: fig_averages(study, p),
-            "Fig 2 — Average score per algorithm and phase; bars = the 16 study prompts, "
-            "diamonds = held-out mean with its CI.",
-        ),
-        table("averages", *averages_markdown(study, _ci_of(study.first))),
-    ]
-
-    md += [
-        "## 5. DPO training dynamics\n",
+        f"## {heads['dpo']}\n",
         figure(
             "fig3_dpo_training_dynamics",
             lambda p: fig_dpo(study, p, knobs),
@@ -1440,9 +1583,7 @@ def write_report(study: Study, reports: Path, knobs: ReportKnobs = ReportKnobs()
             + ", ".join(f"{n}: β={ph.knob('dpo', 'beta')}" for n, ph in zip(names, study.phases))
             + "). Left: loss. Right: reward margin.",
         ),
-    ]
-    md += [
-        "## 6. GRPO group collapse\n",
+        f"## {heads['grpo']}\n",
         figure(
             "fig4_grpo_group_std",
             lambda p: fig_grpo(study, p, knobs),
@@ -1451,43 +1592,9 @@ def write_report(study: Study, reports: Path, knobs: ReportKnobs = ReportKnobs()
         ),
     ]
 
-    if multi:
-        f, l = study.first.name, study.last.name
-        md += [
-            f"## 7. {md_escape(f)} vs {md_escape(l)}\n",
-            figure(
-                "fig6_before_after_averages",
-                lambda p: fig_before_after(study, p),
-                f"Fig 6 — Average score, {f} (hatched) vs later phases; Δ = {l} − {f} annotated.",
-            ),
-            table("summary", *summary_markdown(study, ds, knobs.ci)),
-            "### Per-prompt deltas\n",
-            figure(
-                "fig7_delta_heatmap",
-                lambda p: fig_delta_heatmap(study, p),
-                f"Fig 7 — Delta heatmap ({l} − {f}). Green = improvement. Red = regression.",
-            ),
-            table("per_prompt_delta", *delta_markdown(study)),
-        ]
-    else:
-        md += [
-            "## 7. Phase comparison\n",
-            f"*Only one phase ({md_escape(study.first.name)}): the before/after summary, delta heatmap and "
-            "ranking bump chart need two or more phases and are skipped.*\n",
-        ]
-
-    md += ["## 8. Ranking\n"]
-    if multi:
-        md += [
-            figure(
-                "fig8_ranking_bump_chart",
-                lambda p: fig_ranking(study, p),
-                "Fig 8 — Algorithm ranking across phases (study-prompt means annotated).",
-            )
-        ]
-    md += [table("ranking", *ranking_markdown(study))]
-
-    md.append("## 9. Beyond the study: the reward model against the truth\n")
+    md.append(f"## {heads['rm']}\n")
+    if study.rm_metrics:
+        md.append(rm_markdown(study))
     if study.gold:
         md += [
             figure(
@@ -1496,6 +1603,7 @@ def write_report(study: Study, reports: Path, knobs: ReportKnobs = ReportKnobs()
                 "Fig 9 — RM score vs gold score for every answer (study and held-out), colours by algorithm; "
                 "Spearman rank correlation in the titles.",
             ),
+            "\n".join(f"- {s}" for s in overoptimisation_findings(study, knobs)) + "\n",
             figure(
                 "fig10_overoptimisation",
                 lambda p: fig_overoptimisation(study, p, knobs),
@@ -1509,13 +1617,67 @@ def write_report(study: Study, reports: Path, knobs: ReportKnobs = ReportKnobs()
             "over-optimisation curves are skipped.*\n"
         )
 
-    md.append("## 10. Sample answers\n")
+    md += [
+        f"## {md_escape(heads['prompts'])}\n",
+        "*One sample per prompt and algorithm: these tables show what the models wrote, not which is better.*\n",
+    ]
+    for i, ph in enumerate(study.phases):
+        fig_no = "1" if i == 0 else ("5" if len(study.phases) == 2 else f"5{chr(ord('a') + i - 1)}")
+        md += [
+            f"### {md_escape(ph.name)} ({md_escape(_eval_label(ph))})\n",
+            figure(
+                f"fig{fig_no}_per_prompt_{slug[ph.name]}",
+                lambda p, ph=ph: fig_per_prompt(ph, p, study.gold),
+                f"Fig {fig_no} — {ph.name} per-prompt scores across all four methods.",
+            ),
+            table(f"per_prompt_{slug[ph.name]}", *per_prompt_markdown(ph, study.gold)),
+        ]
+    md += [
+        "### Average scores\n",
+        figure(
+            "fig2_averages",
+            lambda p: fig_averages(study, p),
+            "Fig 2 — Average score per algorithm and phase; bars = the 16 study prompts, "
+            "diamonds = held-out mean with its CI.",
+        ),
+        table("averages", *averages_markdown(study, _ci_of(study.first))),
+    ]
+    if multi:
+        md += [
+            "### Per-prompt deltas\n",
+            figure(
+                "fig7_delta_heatmap",
+                lambda p: fig_delta_heatmap(study, p),
+                f"Fig 7 — Delta heatmap ({l} − {f}). Green = improvement. Red = regression.",
+            ),
+            table("per_prompt_delta", *delta_markdown(study)),
+        ]
+
+    md += [f"## {heads['settings']}\n", "### Each phase's settings\n", table("settings", *settings_markdown(study))]
+    if multi:
+        md += ["### What changed between phases\n", table("changes", *changes_markdown(study))]
+
+    md.append(f"## {heads['samples']}\n")
     md.append(
-        f"*Answers to {knobs.sample_prompts or 'all'} of the study prompts, cut to {knobs.answer_chars} "
-        "characters (⏎ = line break).*\n"
+        f"*Answers to {knobs.sample_prompts or 'all'} of the study prompts in every phase, cut to "
+        f"{knobs.answer_chars} characters (⏎ = line break).*\n"
     )
-    for ph in study.phases:
-        md += [f"### {md_escape(ph.name)}\n", sample_answers_markdown(ph, knobs, study.gold)]
+    md.append(sample_answers_markdown(study, knobs))
+
+    appendix = []
+    for name, metrics, src in (
+        ("reward_model", study.rm_metrics, "reports/live/rm/metrics.json"),
+        ("sft", study.sft_metrics, "reports/live/sft/metrics.json"),
+    ):
+        if metrics:
+            mmd, mdf = metrics_markdown(metrics)
+            table(name, mmd, mdf)
+            appendix.append(
+                f"- {LABEL.get(name, 'Reward model')}: [tables/{name}.md](tables/{name}.md) "
+                f"({len(mdf)} metrics, `{src}`)"
+            )
+    if appendix:
+        md += ["## Appendix: every metric\n", "\n".join(appendix) + "\n"]
 
     io.write_text(reports / "report.md", "\n".join(md).rstrip() + "\n")
     out.files.append(reports / "report.md")
@@ -1558,10 +1720,6 @@ def _ci_of(ph: Phase) -> float:
     return ci if 0 < ci < 1 else 0.95
 
 
-def _yes(x: bool | None) -> str:
-    return "—" if x is None else ("yes" if x else "no")
-
-
 def _held(d: Delta, digits: int = 3) -> str:
     if d.held is None:
         return "—"
@@ -1585,28 +1743,22 @@ def _method_note(ds: Sequence[Delta], ci: float) -> str:
     return "no held-out prompts, so no interval"
 
 
-def _direction(delta: float, gains: Sequence[float]) -> str:
-    if math.isnan(delta) or abs(delta) < 5e-4:
-        return "Unchanged"
-    if delta < 0:
-        return "Regressed"
-    return "Largest gain" if len(gains) > 1 and delta == max(gains) else "Improved"
+def _direction(d: Delta) -> str:
+    """Improved/regressed only when the held-out interval says so; single study samples never decide."""
+    if d.significant is None:
+        return "no interval"
+    if not d.significant:
+        return "within noise"
+    return "improved" if (d.held or 0.0) > 0 else "regressed"
 
 
 def _ordinal(i: int) -> str:
     return {1: "1st", 2: "2nd", 3: "3rd"}.get(i, f"{i}th")
 
 
-def _strength(rho: float) -> str:
-    if math.isnan(rho):
-        return "unmeasurably"
-    if rho >= 0.7:
-        return "strongly"
-    if rho >= 0.4:
-        return "moderately"
-    if rho >= 0.1:
-        return "weakly"
-    return "not at all" if rho > -0.1 else "inversely"
+def _anchor(heading: str) -> str:
+    """GitHub's anchor for a markdown heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
 
 
 def _shorten(text: str, n: int) -> str:

@@ -76,6 +76,8 @@ def main(
                 sample=r["sample"],
                 instruction=r["instruction"],
                 input=r.get("input", ""),
+                # the study prompts' reference answers travel with them, for the report's sample answers
+                reference=r.get("output") if r["set"] == "study" else None,
             )
             for r, rec in zip(rows, recs)
         ]

@@ -268,7 +268,10 @@ def test_every_output_written(gold_run):
         "averages",
         "summary",
         "per_prompt_delta",
-        "ranking",
+        "claims",
+        "vs_sft",
+        "phase_change",
+        "trained",
     ):
         assert {f"{name}.md", f"{name}.csv"} <= tables
     md = (gold_run / "reports" / "report.md").read_text()
@@ -298,69 +301,70 @@ def test_per_prompt_table_numbers_and_bold_max(gold_run):
 
 
 @pytest.mark.slow
-def test_summary_ranking_and_averages_tables(gold_run):
+def test_summary_and_averages_tables(gold_run):
     study = load(gold_run)
     m1, m5 = study.first.metrics, study.last.metrics
     md = (gold_run / "reports" / "tables" / "summary.md").read_text()
-    for a in ALGOS:
-        cells = table_rows(md, R.LABEL[a])
-        d = m5[a]["study_rm"] - m1[a]["study_rm"]
-        assert [num(c) for c in cells[1:4]] == [round(m1[a]["study_rm"], 3), round(m5[a]["study_rm"], 3), round(d, 3)]
-        assert cells[4] in (("Improved", "Largest gain") if d > 0 else ("Regressed",))
-        assert cells[3].startswith("**") == (d > 0)
-        assert num(cells[7]) == round(m1[a]["study_gold"], 3)  # gold beside RM
-    gains = {a: m5[a]["study_rm"] - m1[a]["study_rm"] for a in ALGOS}
-    assert table_rows(md, R.LABEL[max(gains, key=gains.get)])[4] == "Largest gain"
-    rank = (gold_run / "reports" / "tables" / "ranking.md").read_text()
-    first = table_rows(rank, "1st")
-    assert first[1] == "PPO" and num(first[2]) == round(m1["ppo"]["study_rm"], 2)
-    assert first[5] == "DPO" and num(first[6]) == round(m5["dpo"]["study_rm"], 2)
+    ds = R.deltas(study, R.ReportKnobs(), seed=0)
+    for d in ds["rm"]:
+        cells = table_rows(md, R.LABEL[d.algo])
+        a = d.algo
+        delta = m5[a]["study_rm"] - m1[a]["study_rm"]
+        assert [num(c) for c in cells[1:4]] == [
+            round(m1[a]["study_rm"], 3),
+            round(m5[a]["study_rm"], 3),
+            round(delta, 3),
+        ]
+        # the verdict comes from the held-out interval, never from the single study samples
+        verdict = cells[4].strip("*")
+        assert verdict == ("within noise" if not d.significant else ("improved" if d.held > 0 else "regressed"))
+        assert cells[4].startswith("**") == bool(d.significant)
+        assert num(cells[6]) == round(m1[a]["study_gold"], 3)  # gold beside RM
     avg = (gold_run / "reports" / "tables" / "averages.md").read_text()
     ppo1 = [line for line in avg.splitlines() if line.startswith("| phase1 | PPO |")][0]
     h = m1["ppo"]
     assert f"{h['heldout_rm']:+.3f} [{h['heldout_rm_lo']:+.3f}, {h['heldout_rm_hi']:+.3f}]" in ppo1
+    assert "**" not in avg.split("\n\n")[0]  # single study samples: nothing marked best
 
 
 @pytest.mark.slow
-def test_report_sections_and_findings(gold_run):
+def test_report_sections_follow_the_numbers(gold_run):
     md = (gold_run / "reports" / "report.md").read_text()
-    assert "**phase1**: PPO ranks first on the RM" in md and "**phase5**: DPO ranks first on the RM" in md
+    heads = [line for line in md.splitlines() if line.startswith("## ")]
+    assert heads[:3] == ["## Summary", "## The study's claims against this run", "## 1. Did each algorithm train?"]
+    summary = md.split("## Summary\n")[1].split("\n## ")[0].strip()
+    assert summary.count(". ") >= 2 and "claims checked here:" in summary
+    claims = (gold_run / "reports" / "tables" / "claims.md").read_text()
+    assert len([r for r in claims.splitlines() if r.startswith("| ") and "---" not in r]) == 1 + 10
+    for link in re.findall(r"\]\(#([^)]+)\)", md):  # every in-report link lands on a heading
+        assert any(R._anchor(h[3:].replace("\\", "")) == link for h in heads), link
     assert "paired bootstrap over the 12 held-out prompts" in md
-    assert "The RM agrees with gold" in md and "Spearman ρ" in md
-    assert "PPO phase1 over-optimises the RM: gold peaks at step" in md
-    assert "GRPO phase1: no sign of over-optimisation" in md
     assert "`ppo.kl_coef` | 0.01 → **0.1**" in md  # what changed between phases
-    assert "`heldout.accuracy` | 0.81" in md and "note" not in md.split("## 2.")[0].split("Reward model")[-1]
-    # sample answers: escaped, line breaks marked
+    rm = (gold_run / "reports" / "tables" / "reward_model.md").read_text()
+    assert "`heldout.accuracy` | 0.81" in rm and "`heldout.accuracy`" not in md  # the dump is an appendix
+    # sample answers: escaped, line breaks marked, every phase under each prompt
     assert "Answer of ppo to Stay healthy tips ⏎ with \\*markdown\\* \\| pipes" in md
+    assert "**Prompt:**" in md
 
 
 @pytest.mark.slow
-def test_findings_follow_the_numbers(gold_run):
+def test_vs_sft_table_follows_the_answers(gold_run):
     study = load(gold_run)
-    knobs = R.ReportKnobs(bootstrap=200)
-    ds = R.deltas(study, knobs, seed=0)
-    text = "\n".join(R.findings(study, ds, knobs))
-    assert "**phase1**: PPO ranks first on the RM" in text
-    # swap the winner: now GRPO leads phase1 on the RM
-    study.first.metrics["grpo"]["study_rm"] = 9.0
-    text = "\n".join(R.findings(study, ds, knobs))
-    assert "**phase1**: GRPO ranks first on the RM (+9.000 on the study prompts, ahead of PPO" in text
-    # deltas beyond / within noise come from the intervals
-    beyond = [d for d in ds["rm"] if d.significant]
-    within = [d for d in ds["rm"] if not d.significant]
-    line = next(s for s in R.findings(study, ds, knobs) if s.startswith("RM change from phase1 to phase5"))
-    head, _, tail = line.partition("within noise")
-    for d in beyond:
-        assert f"{R.LABEL[d.algo]} {R.fmt_ci(d.held, d.lo, d.hi, 2)}" in head
-    for d in within:
-        assert f"{R.LABEL[d.algo]} {R.fmt_ci(d.held, d.lo, d.hi, 2)}" in tail
-    # regressions list exactly the prompts whose delta is negative
-    d = R.per_prompt_delta(study.first, study.last)
-    reg = next(s for s in R.findings(study, ds, knobs) if s.startswith("Study prompts that regressed on RM"))
-    for a in ALGOS:
-        n = int((d[a] < 0).sum())
-        assert (f"{R.LABEL[a]} {n}/16" in reg) if n else (f"{R.LABEL[a]} none" in reg)
+    k = R._vk(R.ReportKnobs(bootstrap=300), seed=0)
+    df = R.vs_sft_table(study, k)
+    for r in df.to_dict("records"):
+        ph = next(p for p in study.phases if p.name == r["phase"])
+        h = ph.heldout
+        per = lambda a, h=h: h[h["algo"] == a].groupby("prompt_id")["rm"].mean()  # noqa: E731
+        assert r["rm_diff"] == pytest.approx(float((per(r["algo"]) - per("sft")).mean()))
+        assert r["rm_verdict"] == ("higher" if r["rm_lo"] > 0 else "lower" if r["rm_hi"] < 0 else "within noise")
+    # make PPO phase1 identical to SFT: a zero difference, within noise, named so in the summary
+    ans = study.first.answers
+    ppo, sft = (ans["algo"] == "ppo") & (ans["set"] == "heldout"), (ans["algo"] == "sft") & (ans["set"] == "heldout")
+    ans.loc[ppo, ["rm", "gold"]] = ans.loc[sft, ["rm", "gold"]].to_numpy()
+    df = R.vs_sft_table(study, k)
+    row = df[(df["phase"] == "phase1") & (df["algo"] == "ppo")].iloc[0]
+    assert (row["rm_diff"], row["rm_verdict"]) == (0.0, "within noise")
 
 
 def test_bootstrap_ci_known_cases():
@@ -451,8 +455,10 @@ def test_without_heldout_no_intervals(tmp_path):
     study = load(root)
     ds = R.deltas(study, R.ReportKnobs(), seed=0)
     assert all(d.held is None and d.significant is None for d in ds["rm"])
-    text = " ".join(R.findings(study, ds, R.ReportKnobs()))
-    assert "no held-out prompts were evaluated" in text
+    k = R._vk(R.ReportKnobs(), seed=0)
+    md, df = R.vs_sft_markdown(study, k)
+    assert "No held-out prompts were evaluated" in md
+    assert "no difference in RM reward can be told from noise" in R.headline(study, R.trained_table(study), df, [])
     md, _ = R.averages_markdown(study, 0.95)
     assert re.search(r"\| phase1 \| SFT \| [^|]+ \| — \|", md)
 

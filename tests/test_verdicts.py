@@ -1,0 +1,239 @@
+"""The report's comparisons and the study's claims: intervals that cover, ties called ties, verdicts that
+follow planted effects and stay 'cannot tell' on noise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rlhf_core import report as R
+from rlhf_core import verdicts as V
+
+ALGOS = ("sft", "ppo", "grpo", "dpo")
+K = V.Knobs(n_boot=400, ci=0.95, seed=0)
+
+
+def answers(effects: dict[str, float], n_prompts=64, samples=2, seed=0, noise=1.0, prompt_sd=1.0) -> pd.DataFrame:
+    """Held-out answers: a per-prompt level shared by every algorithm (paired design) + the algorithm's effect
+    + answer noise; gold follows the RM through a logistic."""
+    rng = np.random.default_rng(seed)
+    level = rng.normal(0, prompt_sd, n_prompts)
+    rows = []
+    for a in ALGOS:
+        for i in range(n_prompts):
+            for s in range(samples):
+                rm = level[i] + effects.get(a, 0.0) + rng.normal(0, noise)
+                rows.append(
+                    {
+                        "algo": a,
+                        "set": "heldout",
+                        "prompt_id": f"h{i:03d}",
+                        "sample": s,
+                        "rm": rm,
+                        "gold": float(1 / (1 + np.exp(-rm))),
+                        "response": "word " * int(rng.integers(3, 30)),
+                    }
+                )
+    for a in ALGOS:  # one study prompt so that Phase.study is not empty
+        rows.append(
+            {"algo": a, "set": "study", "prompt_id": "s0", "sample": 0, "rm": 0.0, "gold": 0.5, "response": "x"}
+        )
+    return pd.DataFrame(rows)
+
+
+def logs(margin, loss, collapsed, steps=200) -> dict:
+    return {
+        "dpo": pd.DataFrame({"step": range(1, steps + 1), "reward_margin": margin, "loss": loss}),
+        "grpo": pd.DataFrame({"step": range(1, steps + 1), "collapsed_groups": collapsed, "reward_mean": 0.0}),
+        "ppo": pd.DataFrame({"step": range(1, steps + 1), "reward": 0.0, "kl": 0.0}),
+    }
+
+
+def phase(name, ans, lg, beta, k, kl_coef=0.01) -> R.Phase:
+    configs = {
+        "dpo": {"dpo": {"beta": beta}},
+        "grpo": {"grpo": {"group_size": k, "gen_temperature": 1.0, "prompts_per_step": 4}},
+        "ppo": {"ppo": {"kl_coef": kl_coef}},
+    }
+    return R.Phase(name, {"settings": {"temperature": 0.7, "top_k": 50}}, ans, configs, lg)
+
+
+ANCHORS = {k: f"[{k}](#{k})" for k in ("trained", "vs_sft", "phases", "dpo", "grpo", "rm", "prompts")}
+
+
+def claims_of(study) -> dict[str, V.Claim]:
+    return {c.claim.split(" ")[0] + str(i): c for i, c in enumerate(V.study_claims(study, K, ANCHORS))}
+
+
+# ---------------------------------------------------------------------------------------------- statistics
+
+
+def test_mean_ci_covers_at_its_level_and_block_ci_covers_autocorrelated_series():
+    rng = np.random.default_rng(1)
+    iid = [V.mean_ci(rng.normal(0, 1, 50).tolist(), n_boot=400, ci=0.9, seed=i) for i in range(300)]
+    cover = np.mean([c.lo <= 0 <= c.hi for c in iid])
+    assert 0.84 <= cover <= 0.95
+
+    # AR(1) with phi 0.8: the iid bootstrap under-covers badly, the block bootstrap much less
+    def ar1(n, phi=0.8):
+        x = np.zeros(n)
+        for t in range(1, n):
+            x[t] = phi * x[t - 1] + rng.normal()
+        return x
+
+    series = [ar1(200) for _ in range(200)]
+    naive = np.mean([(c := V.mean_ci(s.tolist(), n_boot=300, ci=0.9, seed=0)).lo <= 0 <= c.hi for s in series])
+    block = np.mean(
+        [(c := V.block_ci(s.tolist(), block=20, n_boot=300, ci=0.9, seed=0)).lo <= 0 <= c.hi for s in series]
+    )
+    assert naive < 0.6 and block > 0.75 and block > naive + 0.2
+
+
+def test_intervals_degenerate_inputs():
+    assert not V.mean_ci([], n_boot=10, ci=0.9, seed=0).valid
+    one = V.mean_ci([3.0], n_boot=10, ci=0.9, seed=0)
+    assert one.mean == 3.0 and not one.valid and not one.beyond
+    const = V.mean_ci([2.0] * 20, n_boot=50, ci=0.9, seed=0)
+    assert (const.lo, const.hi) == (2.0, 2.0) and const.above
+    assert V.block_ci([1.0, float("nan"), 1.0], block=10, n_boot=50, ci=0.9, seed=0).mean == 1.0
+    assert V.Interval(0.1, -0.2, 0.3, 10).text(2) == "+0.10 [-0.20, +0.30]"
+    assert V.NAN.text() == "—"
+
+
+# ---------------------------------------------------------------------------------------------- comparisons
+
+
+def test_paired_comparison_sees_a_small_shift_that_unpaired_intervals_would_hide():
+    # prompt-to-prompt spread 3, effect 0.3, answer noise 0.3: the phases' own intervals overlap, the paired
+    # difference does not
+    ans = answers({"ppo": 0.3}, prompt_sd=3.0, noise=0.3)
+    d = V.vs_sft(ans, "ppo", "rm", K)
+    assert d.above and d.mean == pytest.approx(0.3, abs=0.1)
+    a, s = V.per_prompt(ans, "ppo", "rm"), V.per_prompt(ans, "sft", "rm")
+    ia = V.mean_ci(a.tolist(), n_boot=400, ci=0.95, seed=0)
+    isf = V.mean_ci(s.tolist(), n_boot=400, ci=0.95, seed=0)
+    assert ia.lo < isf.hi  # unpaired: overlapping
+
+
+def test_no_effect_is_within_noise_at_about_the_nominal_rate():
+    flagged = [V.vs_sft(answers({}, seed=s), "ppo", "rm", K).beyond for s in range(60)]
+    assert sum(flagged) <= 7  # 5% of 60 = 3; binomial tail
+
+
+def test_identical_answers_give_a_zero_interval():
+    ans = answers({})
+    ans.loc[ans["algo"] == "ppo", "rm"] = ans.loc[ans["algo"] == "sft", "rm"].to_numpy()
+    d = V.vs_sft(ans, "ppo", "rm", K)
+    assert (d.mean, d.lo, d.hi) == (0.0, 0.0, 0.0) and not d.beyond
+
+
+def test_ordering_shows_ties_as_ties():
+    text = V.ordering(answers({"ppo": 3.0, "grpo": 0.02}, noise=0.3), list(ALGOS), "rm", K)
+    assert text.startswith("PPO > ")
+    rest = text.split(" > ", 1)[1]
+    assert " > " not in rest and rest.count("≈") == 2  # SFT, GRPO, DPO tied
+    assert V.ordering(answers({}), list(ALGOS), "rm", K).count("≈") == 3
+
+
+def test_phase_change_net_of_sft_removes_the_eval_protocol_effect():
+    a1 = answers({}, seed=3)
+    a5 = a1.copy()
+    a5["rm"] = a5["rm"] + 1.0  # every algorithm, SFT included, +1: the protocol, not training
+    a5.loc[a5["algo"] == "grpo", "rm"] += 0.5
+    assert V.phase_change(a1, a5, "ppo", "rm", K, net=False).above
+    net = V.phase_change(a1, a5, "ppo", "rm", K, net=True)
+    assert (net.mean, net.lo, net.hi) == pytest.approx((0.0, 0.0, 0.0))
+    g = V.phase_change(a1, a5, "grpo", "rm", K, net=True)
+    assert g.mean == pytest.approx(0.5) and g.above
+
+
+def test_short_correct_penalty_detects_a_planted_length_bias_and_not_noise():
+    ans = answers({}, n_prompts=40, samples=6, seed=5)
+    ans["gold"] = 1.0
+    n_words = ans["response"].map(V.words)
+    biased = ans.assign(rm=n_words * 0.1 + np.random.default_rng(0).normal(0, 0.2, len(ans)))
+    rho, used = V.short_correct_penalty(biased, K)
+    assert rho.above and rho.mean > 0.5 and used > 0
+    false_alarms = 0
+    for s in range(30):
+        noise = ans.assign(rm=np.random.default_rng(s).normal(size=len(ans)))
+        false_alarms += V.short_correct_penalty(noise, K)[0].beyond
+    assert false_alarms <= 4
+    wrong = ans.assign(gold=0.0)
+    assert not V.short_correct_penalty(wrong, K)[0].valid  # no correct answers: nothing to measure
+
+
+# ---------------------------------------------------------------------------------------------- claims
+
+
+def study_of(margin1, margin5, collapsed1, collapsed5, a1=None, a5=None) -> R.Study:
+    steps = len(margin1)
+    loss1 = np.log1p(np.exp(-0.1 * np.asarray(margin1)))
+    loss5 = np.log1p(np.exp(-0.3 * np.asarray(margin5)))
+    p1 = phase("phase1", answers({}, seed=1) if a1 is None else a1, logs(margin1, loss1, collapsed1, steps), 0.1, 4)
+    p5 = phase("phase5", answers({}, seed=1) if a5 is None else a5, logs(margin5, loss5, collapsed5, steps), 0.3, 8)
+    p5.metrics["settings"] = {"temperature": 0.3, "top_k": 20}
+    return R.Study([p1, p5])
+
+
+def test_planted_margin_explosion_and_calming_are_reproduced():
+    rng = np.random.default_rng(0)
+    t = np.arange(200)
+    s = study_of(3 * t + rng.normal(0, 5, 200), 1.2 * t + rng.normal(0, 5, 200), rng.integers(0, 3, 200), np.zeros(200))
+    c = V.study_claims(s, K, ANCHORS)
+    assert c[0].verdict == V.REPRODUCED and c[1].verdict == V.REPRODUCED
+    assert c[2].verdict == V.REPRODUCED  # collapse share fell from ~1/4 to 0
+
+
+def test_noise_margins_are_not_an_explosion_and_leave_nothing_to_calm():
+    rng = np.random.default_rng(1)
+    s = study_of(rng.normal(0, 3, 200), rng.normal(0, 3, 200), rng.integers(0, 2, 200), rng.integers(0, 2, 200))
+    c = V.study_claims(s, K, ANCHORS)
+    assert c[0].verdict == V.NOT
+    assert c[1].verdict == V.CANNOT and "nothing to calm" in c[1].why
+    assert c[2].verdict == V.CANNOT  # the same collapse rate in both phases
+
+
+def test_margin_near_the_healthy_bound_cannot_be_told():
+    rng = np.random.default_rng(2)
+    s = study_of(10 + rng.normal(0, 20, 200), rng.normal(0, 3, 200), np.zeros(200), np.zeros(200))
+    assert V.study_claims(s, K, ANCHORS)[0].verdict == V.CANNOT
+
+
+def test_ranking_reversal_needs_pairs_separated_in_both_phases():
+    flip = study_of(
+        np.zeros(50), np.zeros(50), np.zeros(50), np.zeros(50),
+        a1=answers({"ppo": 2.0}, noise=0.3, seed=4), a5=answers({"ppo": -2.0}, noise=0.3, seed=4),
+    )  # fmt: skip
+    rev = next(c for c in V.study_claims(flip, K, ANCHORS) if c.claim.startswith("The ranking"))
+    assert rev.verdict == V.REPRODUCED and "PPO" in rev.why
+    # no effect anywhere, independent answers in each phase
+    same = study_of(
+        np.zeros(50), np.zeros(50), np.zeros(50), np.zeros(50), a1=answers({}, seed=7), a5=answers({}, seed=8)
+    )
+    rev = next(c for c in V.study_claims(same, K, ANCHORS) if c.claim.startswith("The ranking"))
+    assert rev.verdict == V.CANNOT  # nothing separated: no ranking to reverse
+
+
+def test_eval_protocol_claim_follows_sft_change():
+    a1 = answers({}, seed=6, noise=0.3)
+    a5 = a1.copy()
+    a5["rm"] += 1.0
+    a5["gold"] = 1 / (1 + np.exp(-a5["rm"]))
+    s = study_of(np.zeros(50), np.zeros(50), np.zeros(50), np.zeros(50), a1=a1, a5=a5)
+    c = next(c for c in V.study_claims(s, K, ANCHORS) if c.claim.startswith("The eval protocol"))
+    assert c.verdict == V.REPRODUCED
+    a5["rm"] -= 2.0
+    a5["gold"] = 1 / (1 + np.exp(-a5["rm"]))
+    c = next(c for c in V.study_claims(s, K, ANCHORS) if c.claim.startswith("The eval protocol"))
+    assert c.verdict == V.NOT
+
+
+def test_every_claim_has_a_verdict_from_the_four_and_an_evidence_link():
+    s = study_of(np.zeros(50), np.zeros(50), np.zeros(50), np.zeros(50))
+    claims = V.study_claims(s, K, ANCHORS)
+    assert len(claims) == 10
+    assert {c.verdict for c in claims} <= {V.REPRODUCED, V.PARTLY, V.NOT, V.CANNOT}
+    assert all(c.evidence.startswith("[") for c in claims)
+    assert sum(V.tally(claims).values()) == len(claims)
