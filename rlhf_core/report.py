@@ -1463,6 +1463,51 @@ def fig_overoptimisation(study: Study, path: Path, knobs: ReportKnobs) -> list[s
 # ---------------------------------------------------------------------------------------------- report
 
 
+def summary_metrics(study: Study, trained: pd.DataFrame, vs: pd.DataFrame, claims: Sequence[V.Claim]) -> dict:
+    """The few numbers worth a column in `dvc metrics show` / `dvc exp show`: per phase and algorithm the
+    held-out means, distance from SFT and the paired difference to SFT; the RM's agreement with gold; the
+    claims' verdict counts. Everything else stays in reports/metrics/ and reports/live/."""
+    key = "gold" if study.gold else "rm"
+    out: dict[str, Any] = {}
+    for ph in study.phases:
+        sec = out.setdefault(ph.name, {})
+        for a in ALGOS:
+            m = ph.metrics.get(a) or {}
+            row = {"rm": m.get("heldout_rm"), "gold": m.get("heldout_gold"), "kl": m.get("kl")}
+            t = trained[(trained["phase"] == ph.name) & (trained["algo"] == a)]
+            if len(t):
+                row["differs"] = t.iloc[0]["differs_from_sft"]
+            d = vs[(vs["phase"] == ph.name) & (vs["algo"] == a)] if len(vs) else vs
+            if len(d):
+                r = d.iloc[0]
+                row.update(
+                    {
+                        f"{key}_vs_sft": r[f"{key}_diff"],
+                        f"{key}_vs_sft_lo": r[f"{key}_lo"],
+                        f"{key}_vs_sft_hi": r[f"{key}_hi"],
+                    }
+                )
+            sec[a] = {k: _json_num(v) for k, v in row.items() if not (v is None or math.isnan(_num(v)))}
+    rm = study.rm_metrics or {}
+    if rm:
+        out["rm"] = {
+            k: _json_num(v)
+            for k, v in {
+                "policy_pairs_accuracy": ((rm.get("heldout") or {}).get("accuracy_per_source") or {}).get("sft_ranked"),
+                "gold_pairwise_accuracy": (rm.get("gold") or {}).get("pairwise_accuracy"),
+                "gold_spearman_within_prompt": (rm.get("gold") or {}).get("spearman_within_prompt"),
+            }.items()
+            if v is not None
+        }
+    if claims:
+        out["claims"] = {v.replace(" ", "_"): n for v, n in V.tally(claims).items()}
+    return out
+
+
+def _json_num(v: Any) -> float:
+    return round(float(v), 6)
+
+
 @dataclass
 class Written:
     files: list[Path] = field(default_factory=list)
@@ -1526,6 +1571,7 @@ def write_report(study: Study, reports: Path, knobs: ReportKnobs = ReportKnobs()
     trained_md, trained_df = trained_markdown(study)
     vs_md, vs_df = vs_sft_markdown(study, k)
 
+    claims: list[V.Claim] = []
     if multi:
         claims = V.study_claims(study, k, anchors)
         claims_md, claims_df = claims_markdown(claims)
@@ -1679,6 +1725,8 @@ def write_report(study: Study, reports: Path, knobs: ReportKnobs = ReportKnobs()
     if appendix:
         md += ["## Appendix: every metric\n", "\n".join(appendix) + "\n"]
 
+    io.write_json(reports / "summary.json", summary_metrics(study, trained_df, vs_df, claims))
+    out.files.append(reports / "summary.json")
     io.write_text(reports / "report.md", "\n".join(md).rstrip() + "\n")
     out.files.append(reports / "report.md")
     keep = set(out.files)
