@@ -1280,7 +1280,6 @@ def fig_grpo(study: Study, path: Path, knobs: ReportKnobs) -> Drawn:
                 ax.axhline(thr, color="red", ls="--", lw=1.2)
             ax.set_title(f"{who}{sep}group reward std")
             ax.set_ylabel("group reward std")
-            ax.set_ylim(bottom=0)
             ax.grid(alpha=0.3)
 
             ax = axes[1][c]
@@ -1339,6 +1338,15 @@ def fig_grpo(study: Study, path: Path, knobs: ReportKnobs) -> Drawn:
                 ax.set_ylabel("groups")
                 ax.set_title(f"{ph.name}{sep}std per group ({collapsed:.0%} collapsed)")
             ax.grid(axis="x", alpha=0.3)
+        tops = [
+            float(ph.logs["grpo"][c].max())
+            for ph in study.phases
+            for c in ("group_std_mean", "group_std_min")
+            if c in ph.logs["grpo"]
+        ]
+        tops += [_num(ph.knob("grpo", "collapse_threshold")) for ph in study.phases]
+        top = max([v for v in tops if math.isfinite(v)], default=0.0)
+        axes[0][0].set_ylim(0, 1.05 * top if top > 0 else 1.0)  # shared: every phase's curves, whole
         thresholds = sorted({ph.knob("grpo", "collapse_threshold") for ph in study.phases} - {None})
         handles = [
             Line2D([], [], color=COLOR["grpo"], alpha=0.3, lw=0.8, label="mean group std, per step"),
@@ -1367,7 +1375,7 @@ def fig_grpo(study: Study, path: Path, knobs: ReportKnobs) -> Drawn:
         handles.append(Line2D([], [], color=ref_color, ls=":", lw=1.6, label=refs[0]))
         if n >= 2 and not refs[-1].endswith("(beyond this run's steps)"):
             handles.append(Line2D([], [], color=ref_color, ls="-.", lw=1.4, label=refs[-1]))
-        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4), frameon=False)
+        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3), frameon=False)
         fig.suptitle("GRPO group collapse (collapsed = group reward std below the threshold; y axes shared)")
         return _drawn(fig, path, shares=shares, refs=refs)
 
