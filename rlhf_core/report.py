@@ -1091,19 +1091,93 @@ def fig_per_prompt(phase: Phase, path: Path, gold: bool) -> list[str]:
         return _save(fig, path)
 
 
+class Drawn(list):
+    """What a figure function returns: its titles (suptitle first), as `_save` gives them, plus for the
+    tests what was drawn: per titled panel its limits, scale, texts and lines by label (`panels`); in
+    pixels, the extent of every visible text (`texts`), the path of every data line (`lines`), the data
+    area of every panel (`frames`) and of every legend (`legends`); and what the figure adds (`data`)."""
+
+    def __init__(self, titles: list[str]):
+        super().__init__(titles)
+        self.panels: dict[str, dict] = {}
+        self.texts: list[tuple[str, tuple[float, float, float, float]]] = []
+        self.lines: list[np.ndarray] = []
+        self.data: dict = {}
+        self.size: tuple[float, float] = (0.0, 0.0)  # the canvas, pixels
+        self.frames: list[tuple[float, float, float, float]] = []
+        self.legends: list[tuple[float, float, float, float]] = []
+
+
+def _visible_texts(fig) -> list:
+    """Every text the reader sees: titles, axis and tick labels within the limits, annotations, legends."""
+    out = list(dict.fromkeys(t for t in (fig._suptitle, fig._supxlabel, fig._supylabel, *fig.texts) if t is not None))
+    for leg in fig.legends:
+        out += [*leg.get_texts(), leg.get_title()]
+    for ax in fig.axes:
+        if not ax.get_visible() or not ax.axison:
+            out += ax.texts
+            continue
+        out += [ax.title, ax._left_title, ax._right_title, ax.xaxis.label, ax.yaxis.label, *ax.texts]
+        for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+            lo, hi = min(lo, hi), max(lo, hi)
+            for tick in axis.get_major_ticks():
+                if lo - 1e-9 * (hi - lo) <= tick.get_loc() <= hi + 1e-9 * (hi - lo):
+                    out += [tick.label1, tick.label2]
+        if ax.get_legend() is not None:
+            out += [*ax.get_legend().get_texts(), ax.get_legend().get_title()]
+    return [t for t in out if t.get_visible() and t.get_text().strip()]
+
+
+def _drawn(fig, path: Path, **data) -> Drawn:
+    """`_save`, then record what the figure shows (see `Drawn`)."""
+    out = Drawn(_save(fig, path))
+    renderer = fig._get_renderer()
+    for ax in fig.axes:
+        if ax.get_title():
+            out.panels[ax.get_title()] = {
+                "xlim": tuple(map(float, ax.get_xlim())),
+                "ylim": tuple(map(float, ax.get_ylim())),
+                "yscale": ax.get_yscale(),
+                "texts": [t.get_text() for t in ax.texts],
+                "lines": {ln.get_label(): np.asarray(ln.get_ydata(), dtype=float) for ln in ax.lines},
+            }
+        for ln in ax.lines:
+            if ln.get_visible() and len(ln.get_xdata()) > 1:
+                xy = np.column_stack([ln.get_xdata(), ln.get_ydata()]).astype(float)
+                out.lines.append(ln.get_transform().transform(xy))
+    for t in _visible_texts(fig):
+        b = t.get_window_extent(renderer)
+        out.texts.append((t.get_text(), (float(b.x0), float(b.y0), float(b.x1), float(b.y1))))
+    box = lambda b: (float(b.x0), float(b.y0), float(b.x1), float(b.y1))  # noqa: E731
+    out.frames = [box(ax.bbox) for ax in fig.axes if ax.get_visible() and ax.axison]
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend() is not None)]
+    out.legends = [box(leg.get_window_extent(renderer)) for leg in legends]
+    out.data = data
+    out.size = (float(fig.bbox.width), float(fig.bbox.height))
+    return out
+
+
 def fig_averages(study: Study, path: Path) -> list[str]:
-    """Fig 2: average score by algorithm per phase; held-out mean and CI as error bars."""
+    """Fig 2: average score by algorithm per phase; held-out mean and CI beside each bar.
+
+    The bar (study prompts) sits left of its slot and the held-out diamond right of it, clear of the bar,
+    so the bar's value label never meets the whiskers; one legend below the panels."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     keys = ["rm"] + (["gold"] if study.gold else [])
     df = averages(study)
+    any_held = bool(df[[f"heldout_{k}" for k in keys]].notna().to_numpy().any())
+    bar_x, held_x, bar_w = (-0.12 if any_held else 0.0), 0.27, 0.5  # offsets within an algorithm's slot
     with _rc():
-        fig, axes = _figure(len(keys), len(study.phases), 0.6 + 3.2 * len(keys), sharey="row")
+        fig, axes = _figure(len(keys), len(study.phases), 0.9 + 3.2 * len(keys), sharey="row")
         x = np.arange(len(ALGOS))
         for r, k in enumerate(keys):
             for c, ph in enumerate(study.phases):
                 ax = axes[r][c]
                 sub = df[df["phase"] == ph.name].set_index("algo").reindex(ALGOS)
                 vals = sub[f"study_{k}"].to_numpy()
-                bars = ax.bar(x, vals, color=[COLOR[a] for a in ALGOS], width=0.65, label="study prompts (mean)")
+                bars = ax.bar(x + bar_x, vals, color=[COLOR[a] for a in ALGOS], width=bar_w)
                 ax.bar_label(bars, labels=[fmt(v, 2, k == "rm") for v in vals], padding=2, fontsize=8)
                 held = sub[f"heldout_{k}"].to_numpy(dtype=float)
                 if not np.isnan(held).all():
@@ -1113,95 +1187,252 @@ def fig_averages(study: Study, path: Path) -> list[str]:
                             sub[f"heldout_{k}_hi"].to_numpy(dtype=float) - held,
                         ]
                     )
-                    ax.errorbar(
-                        x + 0.2,
-                        held,
-                        yerr=err,
-                        fmt="D",
-                        color="black",
-                        ms=4,
-                        capsize=3,
-                        label=f"held-out mean, {_pct(_ci_of(ph))} CI",
-                    )
+                    ax.errorbar(x + held_x, held, yerr=err, fmt="D", color="black", ms=4, capsize=3)
                 ax.axhline(0, color="black", lw=0.8)
                 ax.set_xticks(x, [LABEL[a] for a in ALGOS])
+                ax.set_xlim(-0.6, len(ALGOS) - 0.4)
                 ax.set_ylabel("average RM score" if k == "rm" else "average gold score")
                 ax.set_title(f"{ph.name}: average {'RM' if k == 'rm' else 'gold'} score")
                 ax.grid(axis="y", alpha=0.3)
                 ax.margins(y=0.15)
-                if r == 0 and c == 0:
-                    ax.legend(loc="best")
+        handles = [
+            Patch(facecolor="#d9d9d9", edgecolor="#7f7f7f", label="mean over the 16 study prompts (bar, value above)")
+        ]
+        if any_held:
+            handles.append(
+                Line2D([], [], color="black", marker="D", ms=4, label=f"held-out mean, {_pct(_ci_of(study.first))} CI")
+            )
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
         fig.suptitle("Average score by algorithm")
-        return _save(fig, path)
+        return _drawn(fig, path)
 
 
-def fig_dpo(study: Study, path: Path, knobs: ReportKnobs) -> list[str]:
-    """Fig 3: DPO loss and reward margin per step, one row per phase."""
+# The study's published DPO margins: its Phase 1 (beta 0.1) reached 599 by step 150, its Phase 5 (beta 0.3)
+# peaked at 261. They stand beside the first and the last phase of params.yaml.
+STUDY_DPO_MARGIN = {"first": (599.0, 150), "last": (261.0, None)}  # (margin, step or None for "peak")
+LN2 = math.log(2)
+
+
+def _side(ax, x: float) -> tuple[str, int]:
+    """Where a label beside data point `x` fits inside the panel: (ha, x offset in points)."""
+    lo, hi = ax.get_xlim()
+    f = (x - lo) / ((hi - lo) or 1.0)
+    return ("right", -8) if f > 0.6 else ("left", 8) if f < 0.4 else ("center", 0)
+
+
+def _off_scale(ax, x: float, text: str, color: str) -> None:
+    """An arrow at the top edge of the panel, at `x`, pointing up at a value above the limits."""
+    ha, dx = _side(ax, x)
+    ax.annotate(
+        text,
+        xy=(x, 1.0),
+        xycoords=("data", "axes fraction"),
+        xytext=(dx, -30),
+        textcoords="offset points",
+        ha=ha,
+        va="center",
+        fontsize=8,
+        color=color,
+        arrowprops={"arrowstyle": "->", "color": color, "lw": 1.2, "shrinkA": 0, "shrinkB": 0},
+        bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85},
+    )
+
+
+def fig_dpo(study: Study, path: Path, knobs: ReportKnobs) -> Drawn:
+    """Fig 3: DPO loss and reward margin per step, one row per phase; the loss panels share one y axis,
+    the margin panels another. Reference lines: ln 2 (the loss of a policy with no preference, margin 0)
+    and margin 0. The study's published margins are marked on the first and last phase: as a point when
+    they fit beside this run's curve, else as an arrow at the top edge (off scale), so that a margin
+    hundreds of times larger does not flatten ours to a line."""
+    from matplotlib.lines import Line2D
+
+    n = len(study.phases)
+    ref_color = "#9467bd"
+    marks: dict[int, tuple[float, int | None, str]] = {0: (*STUDY_DPO_MARGIN["first"], "Phase 1")}
+    if n >= 2:
+        marks[n - 1] = (*STUDY_DPO_MARGIN["last"], "Phase 5")
+    logs = [ph.logs["dpo"] for ph in study.phases]
+    ours_hi = max(float(np.nanmax(log["reward_margin"].to_numpy(dtype=float))) for log in logs)
+    ours_lo = min(float(np.nanmin(log["reward_margin"].to_numpy(dtype=float))) for log in logs)
+    span = max(ours_hi, 0.0) - min(ours_lo, 0.0) or 1.0
+    # a study value fits on the scale when showing it costs our curve at most half the panel's height
+    fits = {r: m[0] <= max(ours_hi, 0.0) + span for r, m in marks.items()}
+    top = max([ours_hi] + [marks[r][0] for r in marks if fits[r]])
+    loss_hi = max(float(np.nanmax(log["loss"].to_numpy(dtype=float))) for log in logs)
+    loss_lo = min(float(np.nanmin(log["loss"].to_numpy(dtype=float))) for log in logs)
+    refs = []
     with _rc():
-        fig, axes = _figure(len(study.phases), 2, 0.6 + 2.4 * len(study.phases), sharex="col")
+        fig, axes = _figure(n, 2, 1.0 + 2.5 * n, sharex=True, sharey="col")
         for r, ph in enumerate(study.phases):
             log = ph.logs["dpo"]
             w = _window(log, knobs)
             beta = ph.knob("dpo", "beta")
+            steps = log["step"].to_numpy(dtype=float)
             for c, (col, label) in enumerate((("loss", "DPO loss"), ("reward_margin", "reward margin"))):
                 ax = axes[r][c]
-                ax.plot(log["step"], log[col], color=COLOR["dpo"], alpha=0.3, lw=0.8, label="per step")
-                ax.plot(
-                    log["step"],
-                    log[col].rolling(w, min_periods=1).mean(),
-                    color=COLOR["dpo"],
-                    lw=1.8,
-                    label=f"moving average ({w} steps)",
-                )
-                if col == "reward_margin":
-                    ax.axhline(0, color="black", lw=0.8)
-                ax.set_title(f"{ph.name} (β={beta}): {label}")
+                ma = log[col].rolling(w, min_periods=1).mean()
+                ax.plot(steps, log[col], color=COLOR["dpo"], alpha=0.3, lw=0.8)
+                ax.plot(steps, ma, color=COLOR["dpo"], lw=1.8, label=f"{w}-step moving average")
+                late = float(log[col].iloc[len(log) // 2 :].mean())
+                if col == "loss":
+                    ax.axhline(LN2, color="black", ls="--", lw=1.0, label="ln 2 (no preference)")
+                    ax.set_ylim(min(loss_lo, LN2) - 0.05, max(loss_hi, LN2) + 0.05)
+                    ax.set_title(f"{ph.name} (β={beta}): DPO loss, 2nd-half mean {late:.3f}")
+                else:
+                    ax.axhline(0, color="black", lw=1.0, label="margin 0")
+                    ax.set_ylim(min(ours_lo, 0.0) - 0.05 * span, top + 0.12 * span)
+                    ax.set_title(f"{ph.name} (β={beta}): reward margin, 2nd-half mean {late:+.2f}")
+                    if r in marks:
+                        value, step, who = marks[r]
+                        if step is None:  # a peak: compare with our moving average's peak
+                            i = int(np.nanargmax(ma.to_numpy(dtype=float)))
+                            x, ours = steps[i], float(ma.iloc[i])
+                            what = f"study {who}: peak {value:g}", f"ours: peak {ours:+.2f} at step {x:g}"
+                        else:
+                            i = int(np.abs(steps - step).argmin())  # the step itself, or our last if we stop before
+                            x = steps[i]
+                            what = (
+                                f"study {who}: {value:g} at step {step}",
+                                f"ours: {float(ma.iloc[i]):+.2f} at step {x:g}",
+                            )
+                        refs.append("; ".join(what))
+                        if fits[r]:
+                            ax.plot([x], [value], marker="*", ms=12, color=ref_color, ls="", label="study (published)")
+                            ha, dx = _side(ax, x)
+                            ax.annotate(
+                                "\n".join(what),
+                                (x, value),
+                                xytext=(dx or 8, 0),
+                                textcoords="offset points",
+                                ha=ha if dx else "left",
+                                va="center",
+                                fontsize=8,
+                                color=ref_color,
+                            )
+                        else:
+                            _off_scale(ax, x, f"{what[0]} (off scale)\n{what[1]}", ref_color)
                 ax.set_ylabel(label)
                 ax.grid(alpha=0.3)
-                if r == len(study.phases) - 1:
+                if r == n - 1:
                     ax.set_xlabel("training step")
-                if r == 0 and c == 0:
-                    ax.legend(loc="upper right")
-        fig.suptitle("DPO training dynamics (one row per phase)")
-        return _save(fig, path)
+        handles = [
+            Line2D([], [], color=COLOR["dpo"], alpha=0.3, lw=0.8, label="per step"),
+            Line2D([], [], color=COLOR["dpo"], lw=1.8, label="moving average"),
+            Line2D([], [], color="black", ls="--", lw=1.0, label="ln 2 (no preference): loss at margin 0"),
+            Line2D([], [], color="black", lw=1.0, label="margin 0"),
+        ]
+        if any(fits.values()):  # an off-scale value is an arrow that says so itself
+            handles.append(
+                Line2D([], [], color=ref_color, marker="*", ms=10, ls="", label="the study's published margin")
+            )
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+        fig.suptitle("DPO training dynamics (one row per phase; y axes shared between rows)")
+        return _drawn(fig, path, refs=refs, fits=fits)
 
 
-def fig_grpo(study: Study, path: Path, knobs: ReportKnobs) -> list[str]:
-    """Fig 4: GRPO group reward std per step, collapse threshold red dashed; per-family view below."""
+# The study's GRPO collapse: in its Phase 1 (k=4) 2 of its 16 prompts had reward std 0; in its Phase 5
+# (k=8, T=1.0) one collapse event, at step 140. They stand beside the first and the last phase of params.yaml.
+STUDY_GRPO_COLLAPSE = {"first": (2, 16), "last": 140}
+
+
+def _prompts_per_step(ph: Phase) -> float | None:
+    """Groups per GRPO step: the phase's `grpo.prompts_per_step`, else what groups.jsonl shows."""
+    v = _num(ph.knob("grpo", "prompts_per_step"))
+    if v > 0:
+        return v
+    if ph.groups is not None and len(ph.groups):
+        return float(ph.groups.groupby("step").size().max())
+    return None
+
+
+def collapsed_share(ph: Phase) -> pd.Series | None:
+    """Share of the step's groups that collapsed (reward std below the threshold), one value per step:
+    comparable across group sizes, unlike a count or the std itself."""
+    log = ph.logs["grpo"]
+    n = _prompts_per_step(ph)
+    if "collapsed_groups" not in log or n is None:
+        return None
+    return (log["collapsed_groups"].astype(float) / n).clip(0, 1)
+
+
+def fig_grpo(study: Study, path: Path, knobs: ReportKnobs) -> Drawn:
+    """Fig 4: per phase (columns), the group reward std against the collapse threshold, and the share of
+    each step's groups that collapsed (comparable across k), both with moving averages and y axes shared
+    between phases; below, when groups.jsonl exists, the std per task family over training."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     with_groups = any(ph.groups is not None and len(ph.groups) for ph in study.phases)
     n = len(study.phases)
+    rows = 3 if with_groups else 2
+    ref_color = "#9467bd"
+    shares: dict[str, np.ndarray] = {}
+    refs: list[str] = []
+    any_min = any_thr = any_family = False
+    sep = ":\n" if n >= 3 else ": "  # narrow panels: the phase on one line, what is shown on the next
     with _rc():
-        fig, axes = _figure(2 if with_groups else 1, n, 3.6 * (2 if with_groups else 1))
+        fig, axes = _figure(rows, n, 0.9 + (2.6 if n < 3 else 2.8) * rows)
+        for c in range(n):  # the step panels share x and, row by row, y; the family panels share x
+            for r in range(rows):
+                if r < 2 and c + r > 0:
+                    axes[r][c].sharex(axes[0][0])
+                if r < 2 and c > 0:
+                    axes[r][c].sharey(axes[r][0])
+                if r == 2 and c > 0:
+                    axes[r][c].sharex(axes[r][0])
         for c, ph in enumerate(study.phases):
             log = ph.logs["grpo"]
             thr = ph.knob("grpo", "collapse_threshold")
             k, temp = ph.knob("grpo", "group_size"), ph.knob("grpo", "gen_temperature")
+            who = f"{ph.name} (k={k}, T={temp})"
             w = _window(log, knobs)
+            steps = log["step"].to_numpy(dtype=float)
+
             ax = axes[0][c]
-            ax.plot(log["step"], log["group_std_mean"], color=COLOR["grpo"], alpha=0.3, lw=0.8)
-            ax.plot(
-                log["step"],
-                log["group_std_mean"].rolling(w, min_periods=1).mean(),
-                color=COLOR["grpo"],
-                lw=1.8,
-                label="mean group std",
-            )
+            ax.plot(steps, log["group_std_mean"], color=COLOR["grpo"], alpha=0.3, lw=0.8)
+            ax.plot(steps, log["group_std_mean"].rolling(w, min_periods=1).mean(), color=COLOR["grpo"], lw=1.8)
             if "group_std_min" in log:
-                ax.plot(log["step"], log["group_std_min"], color="#8c564b", lw=0.8, alpha=0.7, label="min group std")
+                any_min = True
+                ax.plot(steps, log["group_std_min"], color="#8c564b", lw=0.8, alpha=0.7)
             if thr is not None:
-                ax.axhline(thr, color="red", ls="--", lw=1.2, label=f"collapse threshold ({thr})")
-            title = f"{ph.name} (k={k}, T={temp})"
-            if "collapsed_groups" in log:
-                title += f": {int(log['collapsed_groups'].sum())} collapsed groups"
-            ax.set_title(title)
-            ax.set_xlabel("training step")
+                any_thr = True
+                ax.axhline(thr, color="red", ls="--", lw=1.2)
+            ax.set_title(f"{who}{sep}group reward std")
             ax.set_ylabel("group reward std")
-            ax.set_ylim(bottom=0)
             ax.grid(alpha=0.3)
-            ax.legend(loc="best")
+
+            ax = axes[1][c]
+            share = collapsed_share(ph)
+            ax.set_ylim(-0.02, 1.02)
+            ax.set_ylabel("share of groups collapsed")
+            ax.set_xlabel("training step")
+            ax.grid(alpha=0.3)
+            if share is None:
+                ax.set_title(f"{who}{sep}collapsed share")
+                ax.text(0.5, 0.5, "no collapsed_groups log", ha="center", va="center", transform=ax.transAxes)
+            else:
+                shares[ph.name] = share.to_numpy()
+                ax.plot(steps, share, color="#d62728", alpha=0.3, lw=0.8, drawstyle="steps-mid")
+                ax.plot(steps, share.rolling(w, min_periods=1).mean(), color="#d62728", lw=1.8)
+                ax.set_title(f"{who}{sep}collapsed share, mean {float(share.mean()):.2f}")
+            if c == 0:
+                hit, total = STUDY_GRPO_COLLAPSE["first"]
+                ax.axhline(hit / total, color=ref_color, ls=":", lw=1.6)
+                refs.append(f"study Phase 1: {hit} of {total} prompts at std 0 (share {hit / total:.3g})")
+            if c == n - 1 and n >= 2:
+                at = STUDY_GRPO_COLLAPSE["last"]
+                note = f"study Phase 5: one collapse event, at step {at}"
+                if steps[0] <= at <= steps[-1]:
+                    ax.axvline(at, color=ref_color, ls="-.", lw=1.4)
+                    refs.append(note)
+                else:  # nothing to point at: say it under the axis, not over the data
+                    ax.set_xlabel(
+                        f"training step\n(study Phase 5: one collapse{sep[1:] or ' '}at step {at}, not reached here)"
+                    )
+                    refs.append(f"{note} (beyond this run's steps)")
             if not with_groups:
                 continue
-            ax = axes[1][c]
+            ax = axes[2][c]
             g = ph.groups
             if g is None or not len(g):
                 ax.set_axis_off()
@@ -1212,21 +1443,60 @@ def fig_grpo(study: Study, path: Path, knobs: ReportKnobs) -> list[str]:
                 fam = g.groupby("family")["std"].agg(["mean", "count"]).sort_index(ascending=False)
                 frac = g.assign(c=g["std"] < (thr if thr is not None else -1)).groupby("family")["c"].mean()
                 ax.barh(np.arange(len(fam)), fam["mean"], color=COLOR["grpo"])
-                ax.set_yticks(np.arange(len(fam)), [f"{f} ({frac[f]:.0%} collapsed)" for f in fam.index])
+                ax.set_yticks(np.arange(len(fam)), [f"{f} ({frac[f]:.0%})" for f in fam.index])
                 ax.set_xlabel("mean group reward std over training")
+                any_family = True
                 if thr is not None:
                     ax.axvline(thr, color="red", ls="--", lw=1.2)
-                ax.set_title(f"{ph.name}: std per family ({collapsed:.0%} collapsed)")
+                ax.set_title(f"{ph.name}{sep}std per family ({collapsed:.0%} collapsed)")
             else:
                 ax.hist(g["std"], bins=30, color=COLOR["grpo"])
                 if thr is not None:
                     ax.axvline(thr, color="red", ls="--", lw=1.2)
                 ax.set_xlabel("group reward std")
                 ax.set_ylabel("groups")
-                ax.set_title(f"{ph.name}: std per group ({collapsed:.0%} collapsed)")
+                ax.set_title(f"{ph.name}{sep}std per group ({collapsed:.0%} collapsed)")
             ax.grid(axis="x", alpha=0.3)
-        fig.suptitle("GRPO group reward std (red dashed = collapse threshold)")
-        return _save(fig, path)
+        tops = [
+            float(ph.logs["grpo"][c].max())
+            for ph in study.phases
+            for c in ("group_std_mean", "group_std_min")
+            if c in ph.logs["grpo"]
+        ]
+        tops += [_num(ph.knob("grpo", "collapse_threshold")) for ph in study.phases]
+        top = max([v for v in tops if math.isfinite(v)], default=0.0)
+        axes[0][0].set_ylim(0, 1.05 * top if top > 0 else 1.0)  # shared: every phase's curves, whole
+        thresholds = sorted({ph.knob("grpo", "collapse_threshold") for ph in study.phases} - {None})
+        handles = [
+            Line2D([], [], color=COLOR["grpo"], alpha=0.3, lw=0.8, label="mean group std, per step"),
+            Line2D([], [], color=COLOR["grpo"], lw=1.8, label="mean group std, moving average"),
+        ]
+        if any_min:
+            handles.append(Line2D([], [], color="#8c564b", lw=0.8, alpha=0.7, label="min group std"))
+        if any_thr:
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    color="red",
+                    ls="--",
+                    lw=1.2,
+                    label=f"collapse threshold ({', '.join(f'{t:g}' for t in thresholds)})",
+                )
+            )
+        if shares:
+            handles += [
+                Line2D([], [], color="#d62728", alpha=0.3, lw=0.8, label="share collapsed, per step"),
+                Line2D([], [], color="#d62728", lw=1.8, label="share collapsed, moving average"),
+            ]
+        if any_family:
+            handles.append(Patch(color="none", label="family (x%): x = share of the family's groups collapsed"))
+        handles.append(Line2D([], [], color=ref_color, ls=":", lw=1.6, label=refs[0]))
+        if n >= 2 and not refs[-1].endswith("(beyond this run's steps)"):
+            handles.append(Line2D([], [], color=ref_color, ls="-.", lw=1.4, label=refs[-1]))
+        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3), frameon=False)
+        fig.suptitle("GRPO group collapse (collapsed = group reward std below the threshold; y axes shared)")
+        return _drawn(fig, path, shares=shares, refs=refs)
 
 
 def fig_before_after(study: Study, path: Path) -> list[str]:
@@ -1330,74 +1600,194 @@ def fig_delta_heatmap(study: Study, path: Path) -> list[str]:
         return _save(fig, path)
 
 
-def fig_ranking(study: Study, path: Path) -> list[str]:
-    """Fig 8: ranking bump chart across phases (RM; gold beside it)."""
+def tied_ranking(phase: Phase, key: str, knobs: ReportKnobs, seed: int = 0) -> list[dict]:
+    """Algorithms by held-out mean (the study prompts when there are no held-out answers), best first,
+    each with its interval and rank. An algorithm whose paired difference from the one above it is
+    within noise shares that one's rank (1, 1, 3, 4): ties are shown as ties."""
+    from rlhf_core import verdicts as V
+
+    answers = phase.answers[phase.answers["set"] == "heldout"]
+    source = "held-out"
+    if answers.empty:
+        answers, source = phase.answers[phase.answers["set"] == "study"].assign(set="heldout"), "study"
+    means = {a: V.per_prompt(answers, a, key) for a in ALGOS}
+    order = sorted(ALGOS, key=lambda a: -means[a].mean() if len(means[a]) else math.inf)
+    out: list[dict] = []
+    for i, a in enumerate(order):
+        iv = V.mean_ci(means[a].tolist(), n_boot=knobs.bootstrap, ci=knobs.ci, seed=seed)
+        rank = i + 1
+        if out:
+            d = V.paired(means[out[-1]["algo"]], means[a], n_boot=knobs.bootstrap, ci=knobs.ci, seed=seed)
+            if not d.above:
+                rank = out[-1]["rank"]
+        out.append({"algo": a, "rank": rank, "mean": iv.mean, "lo": iv.lo, "hi": iv.hi, "source": source})
+    return out
+
+
+def fig_ranking(study: Study, path: Path, knobs: ReportKnobs = ReportKnobs()) -> Drawn:
+    """Fig 8: ranking across phases by held-out mean (RM; gold below), with ties: algorithms whose
+    difference from their neighbour is within noise share a rank, drawn stacked around it on a grey
+    bracket. Each point is labelled with its mean and interval on the side away from the lines (the
+    first phase's on the left, the others' on the right)."""
+    from matplotlib.lines import Line2D
+
     keys = ["rm"] + (["gold"] if study.gold else [])
     n = len(study.phases)
+    dy = 0.22  # rank units between the members of a tie
+    table: dict[str, dict[str, dict[str, dict]]] = {}
     with _rc():
-        fig, axes = _figure(1, len(keys), 4.2)
-        for ax, k in zip(axes[0], keys):
-            ranks = {a: [] for a in ALGOS}
-            vals = {a: [] for a in ALGOS}
-            for ph in study.phases:
-                for i, (a, v) in enumerate(ranking(ph, k)):
-                    ranks[a].append(i + 1)
-                    vals[a].append(v)
+        fig, axes = _figure(len(keys), 1, 0.9 + 3.3 * len(keys), sharex=True)
+        for ax, k in zip(axes[:, 0], keys):
+            digits, sign = (2, True) if k == "rm" else (3, False)
+            pos: dict[str, list[tuple[float, float]]] = {a: [] for a in ALGOS}
+            sources = set()
+            for i, ph in enumerate(study.phases):
+                rows = tied_ranking(ph, k, knobs)
+                table.setdefault(k, {})[ph.name] = {r["algo"]: r for r in rows}
+                sources |= {r["source"] for r in rows}
+                for rank in dict.fromkeys(r["rank"] for r in rows):
+                    group = [r for r in rows if r["rank"] == rank]
+                    ys = [rank + (j - (len(group) - 1) / 2) * dy for j in range(len(group))]
+                    if len(group) > 1:
+                        ax.plot([i, i], [ys[0], ys[-1]], color="#cccccc", lw=16, solid_capstyle="round", zorder=1)
+                    for r, y in zip(group, ys):
+                        pos[r["algo"]].append((i, y))
+                        left = i == 0 and n > 1
+                        ax.annotate(
+                            f"{LABEL[r['algo']]} {fmt_ci(r['mean'], r['lo'], r['hi'], digits, sign)}",
+                            (i, y),
+                            xytext=(-14 if left else 14, 0),
+                            textcoords="offset points",
+                            ha="right" if left else "left",
+                            va="center",
+                            fontsize=8,
+                            color=COLOR[r["algo"]],
+                            # between two phases lines pass on both sides: the label goes over them, opaque
+                            bbox=None
+                            if left or i == n - 1
+                            else {"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none"},
+                            zorder=4,
+                        )
             for a in ALGOS:
-                ax.plot(range(n), ranks[a], "-o", color=COLOR[a], lw=2.5, ms=9, label=LABEL[a])
-                for i in range(n):
-                    ax.annotate(
-                        fmt(vals[a][i], 2 if k == "rm" else 3, k == "rm"),
-                        (i, ranks[a][i]),
-                        textcoords="offset points",
-                        xytext=(0, 9),
-                        ha="center",
-                        fontsize=8,
-                    )
-                ax.annotate(
-                    LABEL[a],
-                    (n - 1, ranks[a][-1]),
-                    textcoords="offset points",
-                    xytext=(12, -3),
-                    color=COLOR[a],
-                    fontweight="bold",
-                )
+                xy = np.array(pos[a], dtype=float)
+                ax.plot(xy[:, 0], xy[:, 1], "-o", color=COLOR[a], lw=2, ms=7, label=LABEL[a], zorder=3)
             ax.set_xticks(range(n), [p.name for p in study.phases])
             ax.set_yticks(range(1, len(ALGOS) + 1), [_ordinal(i) for i in range(1, len(ALGOS) + 1)])
-            ax.set_ylim(len(ALGOS) + 0.5, 0.5)
-            ax.set_xlim(-0.4, n - 0.4 + 0.25)
-            ax.set_xlabel("phase")
-            ax.set_ylabel("rank (study-prompt mean)")
-            ax.set_title(f"Ranking by {'RM' if k == 'rm' else 'gold'} score")
-        fig.suptitle("Algorithm ranking across phases")
-        return _save(fig, path)
-
-
-def fig_rm_vs_gold(study: Study, path: Path) -> list[str]:
-    """RM score against gold score for every answer, one panel per phase, Spearman in the title."""
-    n = len(study.phases)
-    with _rc():
-        fig, axes = _figure(1, n, 4.2, sharey=True)
-        for ax, ph in zip(axes[0], study.phases):
-            for a in ALGOS:
-                sub = ph.answers[ph.answers["algo"] == a]
-                ax.scatter(
-                    sub["rm"],
-                    sub["gold"],
-                    s=10,
-                    alpha=0.45,
-                    color=COLOR[a],
-                    lw=0,
-                    label=f"{LABEL[a]} (ρ={fmt(spearman(sub['rm'].tolist(), sub['gold'].tolist()), 2)})",
+            ax.set_ylim(len(ALGOS) + 0.6, 0.4)
+            ax.set_xlim(-0.8, n - 1 + 0.8)
+            what = "held-out" if sources == {"held-out"} else "study-prompt" if sources == {"study"} else "mean"
+            ax.set_ylabel(f"rank ({what} mean)")
+            ax.set_title(f"Ranking by {what} mean {'RM' if k == 'rm' else 'gold'} score, with its {_pct(knobs.ci)} CI")
+            ax.grid(axis="y", alpha=0.3)
+        axes[-1][0].set_xlabel("phase")
+        fig.legend(
+            handles=[
+                Line2D(
+                    [],
+                    [],
+                    color="#cccccc",
+                    lw=8,
+                    label="one rank shared: each algorithm's paired difference to the one above it is within noise "
+                    "(bootstrap over prompts)",
                 )
-            rho = spearman(ph.answers["rm"].tolist(), ph.answers["gold"].tolist())
-            ax.set_title(f"{ph.name}: Spearman ρ = {fmt(rho, 2)} (n={len(ph.answers):,})")
-            ax.set_xlabel("reward-model score")
-            ax.set_ylabel("gold score")
-            ax.grid(alpha=0.3)
-            ax.legend(loc="best", markerscale=1.5)
-        fig.suptitle("Reward model vs gold judge, every answer (study + held-out)")
-        return _save(fig, path)
+            ],
+            loc="outside lower center",
+            frameon=False,
+        )
+        fig.suptitle("Algorithm ranking across phases (ties shown as ties)")
+        return _drawn(fig, path, ranks=table)
+
+
+GOLD_BINS = ((0.0, 0.5, "gold < 0.5"), (0.5, math.inf, "gold ≥ 0.5"))  # gold is nearly binary: wrong vs right
+
+
+def within_prompt_spearman(answers: pd.DataFrame) -> tuple[float, int]:
+    """Mean over prompts of Spearman's rho between RM and gold among one prompt's answers (every
+    algorithm and sample), over the prompts where both vary; and how many prompts that is. Unlike
+    rho over all answers, it does not credit the RM for telling easy prompts from hard ones."""
+    rhos = []
+    for _, g in answers.dropna(subset=["rm", "gold"]).groupby(["set", "prompt_id"], sort=True):
+        if len(g) >= 3 and g["rm"].nunique() > 1 and g["gold"].nunique() > 1:
+            rho = spearman(g["rm"].tolist(), g["gold"].tolist())
+            if not math.isnan(rho):
+                rhos.append(rho)
+    return (float(np.mean(rhos)) if rhos else math.nan), len(rhos)
+
+
+def fig_rm_vs_gold(study: Study, path: Path) -> Drawn:
+    """Fig 9: does the RM score the answers gold calls right above those it calls wrong? Per phase and
+    algorithm, the RM scores of every answer (study + held-out) split by gold bin: boxes (median,
+    quartiles, whiskers to 1.5 IQR) over jittered points; n per bin under each algorithm; Spearman's
+    rho over all answers and within prompt in the titles; the legend below the panels."""
+    from matplotlib.patches import Patch
+
+    n = len(study.phases)
+    width, gap = 0.36, 0.42  # box width; distance between a slot's two boxes
+    offsets = [(b - (len(GOLD_BINS) - 1) / 2) * gap for b in range(len(GOLD_BINS))]
+    rng = np.random.default_rng(0)  # jitter only; seeded, so the figure is the same every run
+    stats: dict[str, dict] = {}
+    with _rc():
+        fig, axes = _figure(1, n, 4.6, sharey=True)
+        for ax, ph in zip(axes[0], study.phases):
+            ans = ph.answers.dropna(subset=["rm", "gold"])
+            ticks = []
+            for i, a in enumerate(ALGOS):
+                sub = ans[ans["algo"] == a]
+                counts = []
+                for (lo, hi, _), off, b in zip(GOLD_BINS, offsets, range(len(GOLD_BINS))):
+                    v = sub.loc[(sub["gold"] >= lo) & (sub["gold"] < hi), "rm"].to_numpy(dtype=float)
+                    counts.append(len(v))
+                    stats.setdefault(ph.name, {})[(a, b)] = v
+                    if not len(v):
+                        continue
+                    x = i + off
+                    ax.scatter(
+                        x + rng.uniform(-0.4, 0.4, len(v)) * width,
+                        v,
+                        s=5,
+                        color=COLOR[a],
+                        alpha=0.35,
+                        lw=0,
+                        zorder=2,
+                    )
+                    ax.boxplot(
+                        v,
+                        positions=[x],
+                        widths=width,
+                        showfliers=False,
+                        patch_artist=True,
+                        boxprops={"facecolor": COLOR[a] if b else "white", "alpha": 0.55, "edgecolor": "black"},
+                        medianprops={"color": "black", "lw": 1.6},
+                        whiskerprops={"color": "black"},
+                        capprops={"color": "black"},
+                        zorder=3,
+                    )
+                rho = spearman(sub["rm"].tolist(), sub["gold"].tolist())
+                ticks.append(f"{LABEL[a]}\nn = {' | '.join(str(c) for c in counts)}\nρ = {fmt(rho, 2)}")
+            ax.set_xticks(range(len(ALGOS)), ticks)
+            ax.set_xlim(-0.6, len(ALGOS) - 0.4)
+            rho = spearman(ans["rm"].tolist(), ans["gold"].tolist())
+            within, k = within_prompt_spearman(ans)
+            sep = "\n" if n >= 3 else "; "
+            ax.set_title(f"{ph.name}: ρ = {fmt(rho, 2)} over {len(ans):,} answers{sep}within prompt {fmt(within, 2)}")
+            ax.set_ylabel("reward-model score")
+            ax.grid(axis="y", alpha=0.3)
+            stats[ph.name]["within"] = (within, k)
+        fig.legend(
+            handles=[
+                Patch(facecolor="white", edgecolor="black", label=f"{GOLD_BINS[0][2]}: left box, white"),
+                Patch(
+                    color="none", label="n = answers per bin (left | right); ρ = Spearman(RM, gold) of the algorithm"
+                ),
+                Patch(facecolor="#999999", edgecolor="black", label=f"{GOLD_BINS[1][2]}: right box, filled"),
+                Patch(color="none", label="within prompt = mean ρ over the prompts whose RM and gold both vary"),
+            ],
+            loc="outside lower center",
+            ncols=2,
+            frameon=False,
+        )
+        fig.suptitle("Reward model vs gold judge: RM score of every answer (study + held-out) by gold bin")
+        return _drawn(fig, path, bins=stats)
 
 
 def fig_overoptimisation(study: Study, path: Path, knobs: ReportKnobs) -> list[str]:

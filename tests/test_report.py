@@ -139,7 +139,10 @@ def make_phase(root: Path, phase: str, gold: bool, seed: int, heldout: bool = Tr
     cfg.mkdir(parents=True, exist_ok=True)
     for a, section in (
         ("ppo", {"kl_coef": kl_coef, "lr": 1e-5}),
-        ("grpo", {"group_size": k, "gen_temperature": gen_t, "collapse_threshold": 0.1, "lr": 1e-5}),
+        (
+            "grpo",
+            {"prompts_per_step": 4, "group_size": k, "gen_temperature": gen_t, "collapse_threshold": 0.1, "lr": 1e-5},
+        ),
         ("dpo", {"beta": beta, "lr": 1e-5}),
     ):
         (cfg / f"{a}.json").write_text(json.dumps({"seed": 0, "device": "auto", a: section}))
@@ -505,3 +508,189 @@ def test_overoptimisation_tells_past_the_peak_from_drift_from_neither():
     gold[0] = 0.9
     o = R.overoptimisation(pd.DataFrame({"step": step, "reward": t, "gold_mean": gold, "kl": t}), "reward", 10)
     assert o["peak_step"] == 100 and o["start_gold"] == pytest.approx(np.mean(gold[:10]))
+
+
+# ---------------------------------------------------------------------------------------------- figures
+
+
+def tie(study: R.Study, phase: int, algo: str, like: str, seed: int = 0) -> None:
+    """Make `algo`'s held-out RM scores in one phase those of `like` plus a little noise: a tie."""
+    ph = study.phases[phase]
+    a = ph.answers
+    rng = np.random.default_rng(seed)
+    mine, theirs = (
+        a.index[(a["set"] == "heldout") & (a["algo"] == algo)],
+        a[(a["set"] == "heldout") & (a["algo"] == like)],
+    )
+    a.loc[mine, "rm"] = theirs["rm"].to_numpy() + rng.normal(0, 0.05, len(mine))
+
+
+def test_tied_ranking_ranks_by_heldout_and_shares_ranks_within_noise(tmp_path):
+    study = load(make_inputs(tmp_path, gold=False))
+    knobs = R.ReportKnobs(bootstrap=300)
+    ph = study.first
+    rows = R.tied_ranking(ph, "rm", knobs)
+    held = ph.heldout.groupby(["algo", "prompt_id"])["rm"].mean().groupby("algo").mean()
+    assert [r["algo"] for r in rows] == sorted(ALGOS, key=lambda a: -held[a])  # held-out, not the study prompts
+    assert [r["mean"] for r in rows] == pytest.approx([held[r["algo"]] for r in rows])
+    assert all(r["lo"] < r["mean"] < r["hi"] and r["source"] == "held-out" for r in rows)
+    tie(study, 0, "dpo", "sft")
+    rank = {r["algo"]: r["rank"] for r in R.tied_ranking(ph, "rm", knobs)}
+    assert rank["sft"] == rank["dpo"]  # within noise: one rank
+    assert rank["grpo"] == 4 and rank["ppo"] == 1  # far apart: their own ranks
+    # without held-out answers the study prompts stand in
+    ph.answers = ph.answers[ph.answers["set"] == "study"]
+    assert {r["source"] for r in R.tied_ranking(ph, "rm", knobs)} == {"study"}
+
+
+def test_collapsed_share_is_a_share_of_the_steps_groups(tmp_path):
+    study = load(make_inputs(tmp_path, gold=False))
+    for ph in study.phases:
+        share = R.collapsed_share(ph)
+        log = ph.logs["grpo"]
+        assert share.tolist() == pytest.approx((log["collapsed_groups"] / 4).tolist())
+        assert share.between(0, 1).all()
+        del ph.configs["grpo"]["grpo"]["prompts_per_step"]  # not in the config: groups.jsonl's groups per step
+        assert R.collapsed_share(ph).tolist() == share.tolist()
+        ph.groups = None
+        assert R.collapsed_share(ph) is None
+
+
+def test_within_prompt_spearman():
+    import pandas as pd
+
+    rows = [
+        {"set": "heldout", "prompt_id": p, "rm": rm, "gold": g}
+        for p, pairs in (("a", [(1, 0), (2, 1), (3, 1)]), ("b", [(5, 1), (6, 0), (7, 0)]), ("c", [(1, 1)] * 3))
+        for rm, g in pairs
+    ]
+    rho, n = R.within_prompt_spearman(pd.DataFrame(rows))
+    assert n == 2  # "c": nothing varies
+    assert rho == pytest.approx((R.spearman([1, 2, 3], [0, 1, 1]) + R.spearman([5, 6, 7], [1, 0, 0])) / 2)
+
+
+def overlaps(d: R.Drawn) -> list[str]:
+    """Texts that overlap each other or leave the canvas."""
+    out = []
+    w, h = d.size
+    for t, (x0, y0, x1, y1) in d.texts:
+        if x0 < -0.5 or y0 < -0.5 or x1 > w + 0.5 or y1 > h + 0.5:
+            out.append(f"off the canvas: {t!r}")
+    for i, (a, p) in enumerate(d.texts):
+        for b, q in d.texts[i + 1 :]:
+            if p[0] < q[2] - 0.5 and q[0] < p[2] - 0.5 and p[1] < q[3] - 0.5 and q[1] < p[3] - 0.5:
+                out.append(f"{a!r} overlaps {b!r}")
+    return out
+
+
+def crosses(box, path: np.ndarray) -> bool:
+    """Does a polyline (pixels) pass through a box (pixels)?"""
+    x0, y0, x1, y1 = box
+    for (ax, ay), (bx, by) in zip(path[:-1], path[1:]):
+        t = np.linspace(0, 1, 400)
+        x, y = ax + t * (bx - ax), ay + t * (by - ay)
+        if ((x > x0 + 1) & (x < x1 - 1) & (y > y0 + 1) & (y < y1 - 1)).any():
+            return True
+    return False
+
+
+@pytest.fixture(scope="module")
+def drawn(tmp_path_factory):
+    """Figs 2, 3, 4, 8 and 9 of the gold study, with a tie (DPO = SFT on phase1's held-out prompts)."""
+    root = tmp_path_factory.mktemp("figs")
+    study = load(make_inputs(root))
+    tie(study, 0, "dpo", "sft")
+    knobs = R.ReportKnobs(bootstrap=300)
+    out = root / "out"
+    return study, {
+        2: R.fig_averages(study, out / "fig2.png"),
+        3: R.fig_dpo(study, out / "fig3.png", knobs),
+        4: R.fig_grpo(study, out / "fig4.png", knobs),
+        8: R.fig_ranking(study, out / "fig8.png", knobs),
+        9: R.fig_rm_vs_gold(study, out / "fig9.png"),
+    }
+
+
+@pytest.mark.slow
+def test_figures_have_no_overlapping_text_and_legends_outside_the_data(drawn):
+    _, figs = drawn
+    for no, d in figs.items():
+        assert overlaps(d) == [], f"fig {no}"
+        for leg in d.legends:
+            for f in d.frames:
+                assert leg[2] <= f[0] or f[2] <= leg[0] or leg[3] <= f[1] or f[3] <= leg[1], f"fig {no}"
+
+
+@pytest.mark.slow
+def test_fig_dpo_shares_axes_and_marks_ln2_zero_and_the_study(drawn, tmp_path):
+    study, figs = drawn
+    d = figs[3]
+    loss = [d.panels[t] for t in d if "DPO loss" in t]
+    margin = [d.panels[t] for t in d if "reward margin" in t]
+    assert len(loss) == len(margin) == 2
+    assert loss[0]["ylim"] == loss[1]["ylim"] and margin[0]["ylim"] == margin[1]["ylim"]
+    for p in loss:
+        assert p["lines"]["ln 2 (no preference)"] == pytest.approx([math.log(2)] * 2)
+    for p in margin:
+        assert p["lines"]["margin 0"] == pytest.approx([0, 0])
+    first, last = (" ".join(p["texts"]) for p in margin)
+    assert "599 at step 150" in first and "261" not in first
+    assert "peak 261" in last and "599" not in last
+    # our margins far below the study's: the study's values go off scale and ours keep the panel
+    for ph in study.phases:
+        ph.logs["dpo"] = ph.logs["dpo"].assign(reward_margin=ph.logs["dpo"]["reward_margin"] / 1000)
+    small = R.fig_dpo(study, tmp_path / "fig3.png", R.ReportKnobs())
+    margin = [small.panels[t] for t in small if "reward margin" in t]
+    ours = max(float(ph.logs["dpo"]["reward_margin"].max()) for ph in study.phases)
+    for p in margin:
+        assert "(off scale)" in " ".join(p["texts"]) and p["ylim"][1] < 3 * ours
+    assert overlaps(small) == []
+
+
+@pytest.mark.slow
+def test_fig_grpo_plots_shares_with_shared_axes(drawn):
+    study, figs = drawn
+    d = figs[4]
+    std = [d.panels[t] for t in d if t.endswith("group reward std")]
+    share = [d.panels[t] for t in d if "collapsed share" in t]
+    assert len(std) == len(share) == 2
+    assert std[0]["ylim"] == std[1]["ylim"] and share[0]["ylim"] == share[1]["ylim"]
+    for ph in study.phases:  # which k and T each panel has
+        k, temp = ph.knob("grpo", "group_size"), ph.knob("grpo", "gen_temperature")
+        assert sum(t.startswith(f"{ph.name} (k={k}, T={temp})") for t in d) == 2
+    for ph in study.phases:
+        assert d.data["shares"][ph.name].tolist() == pytest.approx((ph.logs["grpo"]["collapsed_groups"] / 4).tolist())
+    for p in share:
+        curves = [v for label, v in p["lines"].items() if label.startswith("_")]  # the per-step and moving average
+        assert curves and all(((v >= 0) & (v <= 1)).all() for v in curves)
+    assert "2 of 16 prompts at std 0" in " ".join(d.data["refs"])
+    assert "step 140" in d.data["refs"][-1]
+
+
+@pytest.mark.slow
+def test_fig_ranking_draws_ties_at_one_rank_and_labels_clear_of_lines(drawn):
+    _, figs = drawn
+    d = figs[8]
+    ranks = d.data["ranks"]["rm"]["phase1"]
+    assert ranks["sft"]["rank"] == ranks["dpo"]["rank"]
+    rm = next(d.panels[t] for t in d if "RM" in t)
+    y_sft, y_dpo = rm["lines"]["SFT"][0], rm["lines"]["DPO"][0]
+    assert abs(y_sft - ranks["sft"]["rank"]) < 0.5 and abs(y_dpo - ranks["dpo"]["rank"]) < 0.5  # the same slot
+    assert y_sft != y_dpo  # side by side, not on top of each other
+    labels = [(t, box) for t, box in d.texts if t.split(" ")[0] in R.LABEL.values() and "[" in t]
+    assert len(labels) == len(ALGOS) * 2 * 2  # every point: mean and interval
+    for t, box in labels:
+        assert not any(crosses(box, line) for line in d.lines), t
+
+
+@pytest.mark.slow
+def test_fig_rm_vs_gold_bins_by_gold(drawn):
+    study, figs = drawn
+    d = figs[9]
+    for ph in study.phases:
+        a = ph.answers
+        for algo in ALGOS:
+            sub = a[a["algo"] == algo]
+            assert len(d.data["bins"][ph.name][(algo, 0)]) == int((sub["gold"] < 0.5).sum())
+            assert len(d.data["bins"][ph.name][(algo, 1)]) == int((sub["gold"] >= 0.5).sum())
+    assert all("within prompt" in t for t in d[1:])
