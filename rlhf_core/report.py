@@ -342,12 +342,6 @@ def deltas(study: Study, knobs: ReportKnobs, seed: int) -> dict[str, list[Delta]
     return {k: [phase_delta(study.first, study.last, a, k, knobs, seed + i) for i, a in enumerate(ALGOS)] for k in keys}
 
 
-def ranking(phase: Phase, key: str = "rm") -> list[tuple[str, float]]:
-    """Algorithms by their study mean, best first (ties keep the SFT, PPO, GRPO, DPO order)."""
-    vals = [(a, _num(phase.metrics[a].get(f"study_{key}"))) for a in ALGOS]
-    return sorted(vals, key=lambda t: -t[1] if not math.isnan(t[1]) else math.inf)
-
-
 def settings_table(study: Study) -> pd.DataFrame:
     rows = []
     for ph in study.phases:
@@ -1985,9 +1979,10 @@ def write_report(study: Study, reports: Path, knobs: ReportKnobs = ReportKnobs()
         md += [
             figure(
                 "fig8_ranking_bump_chart",
-                lambda p: fig_ranking(study, p),
-                "Fig 8 — Ordering of the algorithms by held-out RM per phase; tied algorithms (paired interval "
-                "includes 0) share a rank.",
+                lambda p: fig_ranking(study, p, knobs),
+                "Fig 8 — Rank of each algorithm per phase by held-out mean (RM, and gold where there is a gold "
+                "judge), with its interval; an algorithm within noise of the one above it (paired interval "
+                "includes 0) shares its rank.",
             )
         ]
 
@@ -2023,8 +2018,9 @@ def write_report(study: Study, reports: Path, knobs: ReportKnobs = ReportKnobs()
         figure(
             "fig4_grpo_group_std",
             lambda p: fig_grpo(study, p, knobs),
-            "Fig 4 — GRPO group reward std per training step, one panel per phase; red dashed = collapse "
-            "threshold. Second row (when groups.jsonl exists): std per task family or per group.",
+            "Fig 4 — GRPO per training step, one column per phase (k and T in the titles): group reward std "
+            "with the collapse threshold (red dashed); the share of the step's groups that collapsed, which "
+            "compares across group sizes; std per task family (when groups.jsonl exists).",
         ),
     ]
 
@@ -2036,8 +2032,9 @@ def write_report(study: Study, reports: Path, knobs: ReportKnobs = ReportKnobs()
             figure(
                 "fig9_rm_vs_gold",
                 lambda p: fig_rm_vs_gold(study, p),
-                "Fig 9 — RM score vs gold score for every answer (study and held-out), colours by algorithm; "
-                "Spearman rank correlation in the titles.",
+                "Fig 9 — RM score of every answer (study and held-out) split by its gold score (below / at least "
+                "0.5), per phase and algorithm; Spearman ρ(RM, gold) over all answers and within a prompt in the "
+                "titles.",
             ),
             "\n".join(f"- {s}" for s in overoptimisation_findings(study, knobs)) + "\n",
             figure(
