@@ -1032,7 +1032,7 @@ def overoptimisation_findings(study: Study) -> list[str]:
                 continue
             out.append(overoptimisation_sentence(f"{LABEL[a]} {ph.name}", o))
             if o["bins"]:
-                f = overoptimisation_fpr(ph.logs[a], col)
+                f = overoptimisation_fpr(ph.logs[a], col, OVER_FPR_SHUFFLES)
                 fpr.append(f"{LABEL[a]} {ph.name} {f['over']:.1%} / {f['drift']:.1%}")
     if fpr:
         out.append(
