@@ -53,7 +53,11 @@ OPTIONAL_LOGS = {
     "dpo": ("accuracy",),
 }
 RM_LOG = {"ppo": "reward", "grpo": "reward_mean"}  # the RM reward column of each RL algorithm's log
-GOLD_DROP = 0.02  # gold falling this far below its peak while the RM still rises counts as over-optimisation
+# the over-optimisation test (`overoptimisation`)
+OVER_BINS = 8  # equal-count bins of training progress whose means it compares
+OVER_PERMS = 199  # shuffles behind each p-value (resolution 1/200; more costs time, not validity)
+OVER_ALPHA = 0.05
+OVER_FPR_SHUFFLES = 200  # step-shuffled copies of each log on which the report measures its false-positive rate
 DPI = 110
 WIDTH = 10.0
 
@@ -931,67 +935,265 @@ def rm_markdown(study: Study) -> str:
 # ---------------------------------------------------------------------------------------------- findings
 
 
-def overoptimisation(log: pd.DataFrame, rm_col: str, window: int) -> dict | None:
-    """Where the smoothed gold reward peaks during training (means over full windows of `window`
-    steps), and what RM and gold did after; "start" is the first full window."""
-    if "gold_mean" not in log or log["gold_mean"].isna().all() or len(log) < 3:
-        return None
-    sm = log[["step", rm_col, "gold_mean", "kl"]].copy()
-    # full windows only: a mean of the first few steps is noisier than the rest, so with partial
-    # windows the early steps would win the peak by chance more often than later ones
-    w = min(window, len(sm))
-    for c in (rm_col, "gold_mean", "kl"):
-        sm[c] = sm[c].rolling(w, min_periods=w).mean()
-    sm = sm.iloc[w - 1 :]
-    peak = int(sm["gold_mean"].to_numpy().argmax())
-    end = sm.iloc[-1]
+def overoptimisation(
+    log: pd.DataFrame, rm_col: str, bins: int = OVER_BINS, n_perm: int = OVER_PERMS, seed: int = 0
+) -> dict | None:
+    """Does the RM reward keep rising after gold has peaked and fallen (Gao et al. 2022, "Scaling laws
+    for reward model overoptimization")? A permutation test on one RL training log; None without gold.
+
+    The log's steps (those with both an RM reward and a gold score) are cut, in step order, into
+    `bins` equal-count bins of training progress. Progress rather than KL: the log's KL goes back and
+    forth, and shuffling steps must destroy any time order for the null to mean "no trend". Each bin
+    gives a mean and a standard error. Gold's peak is the best bin before the last; the verdict needs
+    (a) gold's last bin below its peak bin and (b) the RM's last bin above its value in gold's peak bin,
+    each a difference of two bin means divided by its standard error. Dividing by the within-bin
+    spread keeps a steep RM climb from widening the null (shuffling spreads the climb into every bin).
+
+    Each p-value is the share of `n_perm` shuffles of the steps at least as extreme as the log
+    (RM and gold of a step move together, keeping their per-step correlation). The peak is picked
+    again on every shuffle, so choosing the best of several noisy bins is paid for: without that, "gold
+    peaked, then fell" is what noise usually looks like. Steps are shuffled in blocks whose length,
+    (1 + φ) / (1 - φ) for φ the lag-1 autocorrelation of the steps around their bin means, is the
+    number of consecutive AR(1) steps worth one independent step: plain step shuffles call smooth
+    wandering noise a trend. Over-optimisation needs both (a) and (b), so its p-value is the larger
+    of the two (an intersection-union test: level alpha also when only one of them holds).
+
+    "drift" is the weaker verdict: over the run (first bin to last) the RM rose and gold fell, both
+    beyond noise, whatever happened between. `p_rm_change` and `p_gold_change` are two-sided
+    p-values of each change alone. The seed is fixed, so the result is deterministic. False-positive
+    rate and power, measured: docs/overoptimisation.md (`python -m bench.overopt`)."""
+    rows = _overopt_rows(log, rm_col)
+    return None if rows is None else _overopt_test(rows, bins, n_perm, seed)
+
+
+def overoptimisation_bins(log: pd.DataFrame, rm_col: str, bins: int = OVER_BINS) -> pd.DataFrame | None:
+    """The bins `overoptimisation` compares: steps, mean KL, RM and gold means with standard errors."""
+    rows = _overopt_rows(log, rm_col)
+    k = _overopt_nbins(len(rows["rm"]), bins) if rows is not None else 0
+    return pd.DataFrame(_overopt_table(rows, k)) if k else None
+
+
+def _overopt_table(rows: dict, k: int) -> dict:
+    n = len(rows["rm"])
+    starts = np.searchsorted(np.arange(n) * k // n, np.arange(k))
+    ends = np.append(starts[1:], n)
+    kl = np.isfinite(rows["kl"])
+    mean, se2 = _bin_moments(np.stack([rows["rm"], rows["gold"]]), np.arange(n)[None], k)
+    with np.errstate(invalid="ignore"):  # a bin without a logged KL has no mean KL
+        kl_mean = np.add.reduceat(np.where(kl, rows["kl"], 0), starts) / np.add.reduceat(kl, starts)
     return {
-        "peak_step": int(sm["step"].iloc[peak]),
-        "peak_kl": float(sm["kl"].iloc[peak]),
-        "peak_gold": float(sm["gold_mean"].iloc[peak]),
-        "peak_rm": float(sm[rm_col].iloc[peak]),
-        "end_gold": float(end["gold_mean"]),
-        "end_rm": float(end[rm_col]),
-        "end_kl": float(end["kl"]),
-        "start_rm": float(sm[rm_col].iloc[0]),
-        "start_gold": float(sm["gold_mean"].iloc[0]),
-        "over": bool(end["gold_mean"] < sm["gold_mean"].iloc[peak] - GOLD_DROP and end[rm_col] > sm[rm_col].iloc[peak]),
-        # over the whole run the RM rose and gold fell, although both fell after gold's peak
-        "drift": bool(end[rm_col] > sm[rm_col].iloc[0] and end["gold_mean"] < sm["gold_mean"].iloc[0] - GOLD_DROP),
+        "first_step": rows["step"][starts].astype(int),
+        "last_step": rows["step"][ends - 1].astype(int),
+        "n": ends - starts,
+        "kl": kl_mean,
+        "rm": mean[0, 0],
+        "rm_se": np.sqrt(se2[0, 0]),
+        "gold": mean[1, 0],
+        "gold_se": np.sqrt(se2[1, 0]),
     }
 
 
-def overoptimisation_findings(study: Study, knobs: ReportKnobs) -> list[str]:
-    out = []
+def overoptimisation_fpr(log: pd.DataFrame, rm_col: str, n_shuffles: int = OVER_FPR_SHUFFLES, seed: int = 0) -> dict:
+    """The share of `n_shuffles` step-shuffled copies of `log` that `overoptimisation` flags: the same
+    values (a step's RM, gold and KL together) in random order, so any trend is noise and every flag a
+    false positive. `seed` draws the copies; the test keeps its own fixed seed, as in the report."""
+    rows = _overopt_rows(log, rm_col)
+    if rows is None or not _overopt_nbins(len(rows["rm"]), OVER_BINS):
+        return {"over": math.nan, "drift": math.nan, "shuffles": 0}
+    rm, gold = rows["rm"], rows["gold"]
+    rng = np.random.default_rng(seed)
+    hits = {"over": 0, "drift": 0}
+    for _ in range(n_shuffles):
+        i = rng.permutation(len(rm))
+        v = _overopt_verdicts(rm[i], gold[i], OVER_BINS, OVER_PERMS, 0)  # the test itself, minus the summary
+        hits["over"] += v["over"]
+        hits["drift"] += v["drift"]
+    return {"over": hits["over"] / n_shuffles, "drift": hits["drift"] / n_shuffles, "shuffles": n_shuffles}
+
+
+def _overopt_rows(log: pd.DataFrame, rm_col: str) -> dict | None:
+    """Steps with a finite RM reward and gold score, in step order, as arrays; None when the log has no gold."""
+    if "gold_mean" not in log or rm_col not in log:
+        return None
+    cols = {"step": "step", "rm": rm_col, "gold": "gold_mean", "kl": "kl"}
+    a = {
+        k: pd.to_numeric(log[c], errors="coerce").to_numpy(float) if c in log else np.full(len(log), np.nan)
+        for k, c in cols.items()
+    }
+    if np.isnan(a["gold"]).all():
+        return None
+    keep = np.isfinite(a["step"]) & np.isfinite(a["rm"]) & np.isfinite(a["gold"])
+    order = np.argsort(a["step"][keep], kind="stable")
+    return {k: v[keep][order] for k, v in a.items()}
+
+
+def _overopt_nbins(n: int, bins: int) -> int:
+    """Bins for n steps: at most `bins`, each of at least 3 steps (a spread); 0 when fewer than 3 fit."""
+    k = min(bins, n // 3)
+    return k if k >= 3 else 0
+
+
+def _overopt_test(rows: dict, bins: int, n_perm: int, seed: int) -> dict:
+    n = len(rows["rm"])
+    k = _overopt_nbins(n, bins)
+    if not k:  # too short to tell a peak from noise
+        return {"n": n, "bins": 0, "p_over": math.nan, "over": False, "p_drift": math.nan, "drift": False}
+    v = _overopt_verdicts(rows["rm"], rows["gold"], k, n_perm, seed)
+    b, peak = _overopt_table(rows, k), v.pop("peak")
+    at = {"start": 0, "peak": peak, "end": k - 1}
+    return {
+        "n": n,
+        "bins": k,
+        **{f"{w}_steps": (int(b["first_step"][i]), int(b["last_step"][i])) for w, i in at.items()},
+        **{f"{w}_{c}": float(b[c][i]) for w, i in at.items() for c in ("rm", "gold", "kl")},
+        **v,
+    }
+
+
+def _overopt_verdicts(rm: np.ndarray, gold: np.ndarray, bins: int, n_perm: int, seed: int) -> dict:
+    """The test on arrays in step order (at least 3 bins' worth): p-values, verdicts, gold's peak bin."""
+    n = len(rm)
+    k = _overopt_nbins(n, bins)
+    block = _overopt_block(rm, gold, k)
+    obs = _overopt_stats(rm, gold, np.arange(n)[None], k)
+    null = _overopt_stats(rm, gold, _shuffled_order(n, block, n_perm, np.random.default_rng(seed)), k)
+
+    def p(key: str, sign: int = 1) -> float:  # the share of shuffles at least as extreme, the log counted in
+        return float((1 + np.count_nonzero(sign * null[key] >= sign * obs[key][0] - 1e-9)) / (1 + n_perm))
+
+    p_over, p_drift = max(p("gold_drop"), p("rm_rise")), max(p("rm_up"), p("gold_down"))
+    return {
+        "block": block,
+        "peak": int(obs["peak"][0]),
+        "p_over": p_over,
+        "over": bool(p_over <= OVER_ALPHA and obs["gold_drop"][0] > 0 and obs["rm_rise"][0] > 0),
+        "p_drift": p_drift,
+        "drift": bool(p_drift <= OVER_ALPHA and obs["rm_up"][0] > 0 and obs["gold_down"][0] > 0),
+        "p_rm_change": min(1.0, 2 * min(p("rm_up"), p("rm_up", -1))),
+        "p_gold_change": min(1.0, 2 * min(p("gold_down"), p("gold_down", -1))),
+    }
+
+
+def _bin_moments(x: np.ndarray, order: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bin means of each row of x (steps in step order) and their squared standard errors, (rows, shuffles,
+    k), for each shuffle in `order` (rows of step indices); bin b holds positions b·n/k to (b+1)·n/k."""
+    n = x.shape[-1]
+    starts = np.searchsorted(np.arange(n) * k // n, np.arange(k))
+    count = np.diff(starts, append=n)
+    mu = x.mean(axis=-1, keepdims=True)
+    c = x - mu  # centred: the sums of squares lose no digits
+    s = np.add.reduceat(np.take(np.concatenate([c, c * c]), order, axis=-1), starts, axis=-1)
+    mean = s[: len(x)] / count
+    return mean + mu[..., None], np.maximum(s[len(x) :] - count * mean * mean, 0) / (count - 1) / count
+
+
+def _overopt_stats(rm: np.ndarray, gold: np.ndarray, order: np.ndarray, k: int) -> dict:
+    """The four studentised bin differences (and gold's peak bin) for each shuffle in `order`."""
+    (r, g), (rse, gse) = _bin_moments(np.stack([rm, gold]), order, k)
+    i = np.arange(len(r))
+    peak = g[:, : k - 1].argmax(1)
+
+    def t(diff, a, b, x):  # the floor: a constant column gives 0, not 0 / 0
+        den = np.sqrt(a + b) + 1e-9 * x.std()
+        return np.divide(diff, den, out=np.zeros_like(diff), where=den > 0)
+
+    return {
+        "peak": peak,
+        "gold_drop": t(g[i, peak] - g[:, -1], gse[i, peak], gse[:, -1], gold),
+        "rm_rise": t(r[:, -1] - r[i, peak], rse[i, peak], rse[:, -1], rm),
+        "rm_up": t(r[:, -1] - r[:, 0], rse[:, 0], rse[:, -1], rm),
+        "gold_down": t(g[:, 0] - g[:, -1], gse[:, 0], gse[:, -1], gold),
+    }
+
+
+def _overopt_block(rm: np.ndarray, gold: np.ndarray, k: int) -> int:
+    """Shuffle-block length: (1 + φ) / (1 - φ) steps, φ the larger lag-1 autocorrelation of RM and gold
+    around their bin means (bin means, not the overall mean: a trend is no autocorrelation)."""
+    where = np.arange(len(rm)) * k // len(rm)
+    phi = 0.0
+    for x in (rm, gold):
+        res = x - (np.bincount(where, x) / np.bincount(where))[where]
+        ss = float(res @ res)
+        if ss > 0:
+            phi = max(phi, float(res[1:] @ res[:-1]) / ss)
+    phi = min(phi, 0.95)
+    return int(max(1, min(math.ceil((1 + phi) / (1 - phi) - 1e-9), len(rm) // k)))
+
+
+def _shuffled_order(n: int, block: int, n_perm: int, rng: np.random.Generator) -> np.ndarray:
+    """(n_perm, n): step indices in shuffled order, blocks of `block` consecutive steps kept together."""
+    if block == 1:
+        return rng.permuted(np.tile(np.arange(n), (n_perm, 1)), axis=1)
+    blk = np.arange(n) // block
+    lengths = np.bincount(blk)
+    order = rng.permuted(np.tile(np.arange(len(lengths)), (n_perm, 1)), axis=1)
+    placed = np.cumsum(lengths[order], axis=1) - lengths[order]  # where the j-th placed block starts
+    start = np.empty_like(placed)
+    np.put_along_axis(start, order, placed, axis=1)  # where each original block starts
+    pos = start[:, blk] + (np.arange(n) - (np.cumsum(lengths) - lengths)[blk])
+    out = np.empty_like(pos)
+    np.put_along_axis(out, pos, np.broadcast_to(np.arange(n), pos.shape), axis=1)
+    return out
+
+
+def overoptimisation_findings(study: Study) -> list[str]:
+    out, fpr = [], []
     for a, col in RM_LOG.items():
         for ph in study.phases:
-            o = overoptimisation(ph.logs[a], col, _window(ph.logs[a], knobs))
-            if o is not None:
-                out.append(overoptimisation_sentence(f"{LABEL[a]} {ph.name}", o))
+            o = overoptimisation(ph.logs[a], col)
+            if o is None:
+                continue
+            out.append(overoptimisation_sentence(f"{LABEL[a]} {ph.name}", o))
+            if o["bins"]:
+                f = overoptimisation_fpr(ph.logs[a], col, OVER_FPR_SHUFFLES)
+                fpr.append(f"{LABEL[a]} {ph.name} {f['over']:.1%} / {f['drift']:.1%}")
+    if fpr:
+        out.append(
+            f"False-positive rate of these tests, measured on {OVER_FPR_SHUFFLES} step-shuffled copies of each "
+            "log (the same values in random order, so any trend is noise): over-optimisation / drift called on "
+            + ", ".join(fpr)
+            + f" of the copies; at most {OVER_ALPHA:.0%} by design (α = {OVER_ALPHA:g})."
+        )
     return out
 
 
 def overoptimisation_sentence(who: str, o: dict) -> str:
-    """One finding from `overoptimisation`: the RM pushed past gold's peak (Gao et al. 2022's
-    over-optimisation), an RM gain with a gold loss over the run without that shape, or neither."""
-    peak = f"gold peaks at step {o['peak_step']} ({o['peak_gold']:.3f}, KL {o['peak_kl']:.3g})"
+    """One finding from `overoptimisation`: the RM pushed up past gold's peak (Gao et al. 2022's
+    over-optimisation), an RM gain with a gold loss over the run without that shape, or no evidence
+    of either, with each change's size and whether it is beyond noise."""
+    if not o["bins"]:
+        return f"{who}: too few logged steps with a gold score ({o['n']}) to test for over-optimisation."
+
+    def steps(s: tuple) -> str:
+        return f"{s[0]}–{s[1]}"
+
     if o["over"]:
         return (
-            f"{who} over-optimises the RM: {peak} and falls to {o['end_gold']:.3f} while the RM reward keeps "
-            f"rising ({fmt(o['peak_rm'])} → {fmt(o['end_rm'])}, KL {o['end_kl']:.3g})."
+            f"{who} over-optimises the RM: gold peaks in steps {steps(o['peak_steps'])} ({o['peak_gold']:.3f}, "
+            f"KL {o['peak_kl']:.3g}) and falls to {o['end_gold']:.3f} by steps {steps(o['end_steps'])} while the "
+            f"RM reward keeps rising ({fmt(o['peak_rm'])} → {fmt(o['end_rm'])}, KL {o['end_kl']:.3g}); both "
+            f"changes are beyond noise (p = {_pval(o['p_over'])}, permutation test over {o['bins']} bins of training)."
         )
-    if o.get("drift"):
+    if o["drift"]:
         return (
-            f"{who}: the RM reward rose over training ({fmt(o['start_rm'])} → {fmt(o['end_rm'])}) while gold fell "
-            f"({o['start_gold']:.3f} → {o['end_gold']:.3f}), so the RM gain is not a real one; but {peak} and the "
-            f"RM reward fell after it too ({fmt(o['peak_rm'])} → {fmt(o['end_rm'])}, KL {o['end_kl']:.3g}): the "
-            f"policy drifted from both rather than pushing the RM up past gold's peak."
+            f"{who}: the RM reward rose over training ({fmt(o['start_rm'])} → {fmt(o['end_rm'])}) while gold "
+            f"fell ({o['start_gold']:.3f} → {o['end_gold']:.3f}), both beyond noise (p = {_pval(o['p_drift'])}), so "
+            f"the RM gain is not a real one; but there is no evidence that the RM was pushed up past a gold peak "
+            f"(over-optimisation p = {_pval(o['p_over'])}, KL at the end {o['end_kl']:.3g})."
         )
-    return (
-        f"{who}: no sign of over-optimisation; over training the RM reward went {fmt(o['start_rm'])} → "
-        f"{fmt(o['end_rm'])} and gold {o['start_gold']:.3f} → {o['end_gold']:.3f} (smoothed; KL at the end "
-        f"{o['end_kl']:.3g})."
+
+    def change(p: float) -> str:
+        return f"{'beyond' if p <= OVER_ALPHA else 'within'} noise, p = {_pval(p)}"
+
+    s = (
+        f"{who}: no evidence of over-optimisation (p = {_pval(o['p_over'])}); from steps {steps(o['start_steps'])} "
+        f"to {steps(o['end_steps'])} the RM reward went {fmt(o['start_rm'])} → {fmt(o['end_rm'])} "
+        f"({change(o['p_rm_change'])}) and gold {o['start_gold']:.3f} → {o['end_gold']:.3f} "
+        f"({change(o['p_gold_change'])}), KL at the end {o['end_kl']:.3g}"
     )
+    if o["p_gold_change"] <= OVER_ALPHA and o["end_gold"] < o["start_gold"] and o["end_rm"] <= o["start_rm"]:
+        s += "; gold fell without an RM gain, which is not over-optimisation"
+    return s + "."
 
 
 # ---------------------------------------------------------------------------------------------- figures
@@ -1784,64 +1986,83 @@ def fig_rm_vs_gold(study: Study, path: Path) -> Drawn:
         return _drawn(fig, path, bins=stats)
 
 
-def fig_overoptimisation(study: Study, path: Path, knobs: ReportKnobs) -> list[str]:
-    """RM reward (left axis) and gold reward (right axis) against KL over PPO and GRPO training.
+def fig_overoptimisation(study: Study, path: Path) -> list[str]:
+    """RM reward and gold per bin of training against √KL to SFT, as Gao et al. (2022) plot them: for
+    each RL algorithm a row of RM panels above a row of gold panels, one column per phase, with
+    `overoptimisation`'s verdict in the titles.
 
-    One legend for the whole figure, below the panels: inside a panel it covered the curves' start
-    and, often, the gold peak, which sits near KL 0 when the policy only loses gold as it moves."""
+    Points are the test's own bins (equal shares of training), not a running mean: a running mean
+    drawn against a KL that goes back and forth is a tangle, and its wiggles look like peaks that the
+    test says are noise. Bars are ±1.96 standard errors. RM and gold get panels of their own (on one
+    pair of axes their bars cover each other); the panels of one algorithm share the x-axis and each
+    row its y-range, so phases compare at a glance; the legend sits below the panels."""
     from matplotlib.lines import Line2D
 
-    n = len(study.phases)
-    any_gold = False
+    n, z = len(study.phases), 1.96
     with _rc():
-        fig, axes = _figure(len(RM_LOG), n, 0.9 + 3.0 * len(RM_LOG))
+        fig, axes = _figure(2 * len(RM_LOG), n, 1.2 + 2.1 * 2 * len(RM_LOG))
         for r, (a, col) in enumerate(RM_LOG.items()):
-            for c, ph in enumerate(study.phases):
-                ax = axes[r][c]
-                log = ph.logs[a]
-                w = min(_window(log, knobs), len(log))
-                sm = log.rolling(w, min_periods=w).mean().iloc[w - 1 :]  # full windows, as `overoptimisation`
-                knob = (
-                    f"kl_coef={ph.knob('ppo', 'kl_coef')}"
-                    if a == "ppo"
-                    else f"k={ph.knob('grpo', 'group_size')}, T={ph.knob('grpo', 'gen_temperature')}"
-                )
-                ax.set_title(f"{LABEL[a]} {ph.name} ({knob})")
-                ax.plot(sm["kl"], sm[col], color=COLOR[a], lw=1.8)
-                ax.plot(sm["kl"].iloc[[0]], sm[col].iloc[[0]], "o", color=COLOR[a], ms=5)
-                ax.set_xlabel(f"KL to SFT reference (training log, {w}-step average)")
-                ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))  # tiny KLs: an offset, not 0.000025
-                ax.set_ylabel(f"{LABEL[a]} RM reward", color=COLOR[a])
-                ax.grid(alpha=0.3)
-                o = overoptimisation(log, col, w)
-                if o is not None:
-                    any_gold = True
-                    ax2 = ax.twinx()
-                    ax2.spines["right"].set_visible(True)
-                    ax2.plot(sm["kl"], sm["gold_mean"], color="black", ls="--", lw=1.5)
-                    ax2.plot([o["peak_kl"]], [o["peak_gold"]], "*", color="red", ms=11)
-                    ax2.annotate(
-                        f"step {o['peak_step']}",
-                        (o["peak_kl"], o["peak_gold"]),
-                        xytext=(6, -3),
-                        textcoords="offset points",
-                        va="top",
-                        fontsize=8,
-                        color="red",
-                    )
-                    ax2.set_ylabel("gold reward")
-                else:
-                    ax.text(0.98, 0.04, "no gold log", ha="right", transform=ax.transAxes, fontsize=8)
-        handles = [Line2D([], [], color=COLOR[a], lw=1.8, label=f"{LABEL[a]} RM reward") for a in RM_LOG]
-        handles.append(Line2D([], [], color="grey", marker="o", ls="", ms=5, label="start (first full window)"))
-        if any_gold:
-            handles += [
-                Line2D([], [], color="black", ls="--", lw=1.5, label="gold reward (right axis)"),
-                Line2D([], [], color="red", marker="*", ls="", ms=11, label="gold peak"),
-            ]
+            tables = [overoptimisation_bins(ph.logs[a], col) for ph in study.phases]
+            tests = [overoptimisation(ph.logs[a], col) for ph in study.phases]
+            for q, (key, label, color, marker) in enumerate(
+                (("rm", f"{LABEL[a]} RM reward", COLOR[a], "o"), ("gold", "gold score", "black", "s"))
+            ):
+                shown = [b for b in tables if b is not None]
+                lo = min((float((b[key] - z * b[f"{key}_se"]).min()) for b in shown), default=0.0)
+                hi = max((float((b[key] + z * b[f"{key}_se"]).max()) for b in shown), default=1.0)
+                pad = 0.06 * (hi - lo) or 0.05
+                for c, (ph, b, o) in enumerate(zip(study.phases, tables, tests)):
+                    ax = axes[2 * r + q][c]
+                    if (2 * r + q, c) != (2 * r, 0):
+                        ax.sharex(axes[2 * r][0])
+                    ax.set_ylabel(label)
+                    ax.set_ylim(lo - pad, hi + pad)
+                    ax.grid(alpha=0.3)
+                    for axis in (ax.xaxis, ax.yaxis):  # no offset text to collide with the labels
+                        axis.get_major_formatter().set_useOffset(False)
+                    if q == 0:
+                        knob = (
+                            f"kl_coef={ph.knob('ppo', 'kl_coef')}"
+                            if a == "ppo"
+                            else f"k={ph.knob('grpo', 'group_size')}, T={ph.knob('grpo', 'gen_temperature')}"
+                        )
+                        ax.set_title(f"{LABEL[a]} {ph.name} ({knob})\n{'no gold log' if o is None else _verdict(o)}")
+                        ax.tick_params(labelbottom=False)
+                    else:
+                        ax.set_xlabel("√KL to SFT (bin mean)")
+                    if b is None:
+                        continue
+                    x = np.sqrt(b["kl"].clip(lower=0).to_numpy(float))
+                    ax.errorbar(x, b[key], yerr=z * b[f"{key}_se"], color=color, marker=marker, ms=4, lw=1, capsize=2)
+                    ax.plot(x[:1], b[key].iloc[:1], marker=marker, ms=8, mfc="white", mec=color, ls="")
+                    if o is not None and o["bins"] and o["peak_gold"] > o["end_gold"]:  # else gold peaks last
+                        peak = int(np.flatnonzero(b["first_step"] == o["peak_steps"][0])[0])
+                        ax.axvline(x[peak], color="red", lw=1, ls=":", zorder=0.5)
+        handles = [
+            Line2D([], [], color=COLOR[a], marker="o", ms=4, lw=1, label=f"{LABEL[a]} RM reward") for a in RM_LOG
+        ]
+        handles += [
+            Line2D([], [], color="black", marker="s", ms=4, lw=1, label="gold score"),
+            Line2D([], [], color="grey", marker="o", ms=8, mfc="white", ls="", label="first bin"),
+            Line2D([], [], color="red", lw=1, ls=":", label="gold's peak bin"),
+        ]
         fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False)
-        fig.suptitle("Reward over-optimisation: RM vs gold reward as the policy moves away from SFT")
+        fig.suptitle(
+            f"Reward over-optimisation: RM reward and gold in {OVER_BINS} equal bins of training steps, "
+            "against √KL to SFT (bars: ±1.96 SE)"
+        )
         return _save(fig, path)
+
+
+def _verdict(o: dict) -> str:
+    if not o["bins"]:
+        return f"too few steps to test ({o['n']})"
+    s = f"over-optimisation: {'yes' if o['over'] else 'no evidence'} (p={_pval(o['p_over'])})"
+    return s + (f"\ndrift: yes (p={_pval(o['p_drift'])})" if o["drift"] and not o["over"] else "")
+
+
+def _pval(p: float) -> str:
+    return f"{p:.2g}" if p < 0.1 else f"{p:.2f}"
 
 
 # ---------------------------------------------------------------------------------------------- report
@@ -2036,12 +2257,14 @@ def write_report(study: Study, reports: Path, knobs: ReportKnobs = ReportKnobs()
                 "0.5), per phase and algorithm; Spearman ρ(RM, gold) over all answers and within a prompt in the "
                 "titles.",
             ),
-            "\n".join(f"- {s}" for s in overoptimisation_findings(study, knobs)) + "\n",
+            "\n".join(f"- {s}" for s in overoptimisation_findings(study)) + "\n",
             figure(
                 "fig10_overoptimisation",
-                lambda p: fig_overoptimisation(study, p, knobs),
-                "Fig 10 — Over-optimisation: smoothed RM reward (solid) and gold reward (dashed, right axis) "
-                "against KL over PPO and GRPO training; red star = gold's peak.",
+                lambda p: fig_overoptimisation(study, p),
+                f"Fig 10 — Over-optimisation: RM reward (upper rows) and gold score (lower rows) in {OVER_BINS} "
+                "equal bins of PPO and GRPO training steps against √KL to SFT, as in Gao et al. (2022), with "
+                "±1.96 SE bars; dotted red line = gold's peak bin; each title gives the permutation test's verdict "
+                "(drift = RM up and gold down over the run, both beyond noise).",
             ),
         ]
     else:

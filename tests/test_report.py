@@ -480,34 +480,108 @@ def test_md_escape():
     assert R.md_escape("a|b *c* _d_ `e` [f](g) <h>\n#i") == "a\\|b \\*c\\* \\_d\\_ \\`e\\` \\[f\\](g) \\<h\\> ⏎ \\#i"
 
 
-def test_overoptimisation_tells_past_the_peak_from_drift_from_neither():
+# per-step noise of the committed run's logs (std of RM reward and gold, their correlation): PPO, GRPO
+NOISE = {"ppo": (0.26, 0.12, -0.1), "grpo": (0.41, 0.21, -0.35)}
+
+
+def rl_log(rm, gold, kl=None):
     import pandas as pd
 
-    step = np.arange(1, 101)
-    t = step / 100
-    rise_then_fall = np.where(t < 0.2, t / 0.2, 1 - (t - 0.2))  # peaks at step 20, ends at 0.2 of its rise
+    n = len(rm)
+    kl = np.linspace(0, 1, n) ** 2 if kl is None else kl
+    return pd.DataFrame({"step": np.arange(1, n + 1), "reward": rm, "gold_mean": gold, "kl": kl})
 
-    def run(rm, gold):
-        log = pd.DataFrame({"step": step, "reward": rm, "gold_mean": gold, "kl": t})
-        return R.overoptimisation(log, "reward", 1)
 
-    # gold peaks, then falls while the RM keeps rising: over-optimisation
-    o = run(-0.2 + t, 0.5 + 0.2 * rise_then_fall)
-    assert o["over"] and o["peak_step"] == 20 and "over-optimises the RM" in R.overoptimisation_sentence("PPO p", o)
-    # the RM rises overall and gold falls overall, but both fall after gold's peak: drift, not "no sign"
-    o = run(-0.2 + 0.7 * rise_then_fall, 0.6 + 0.1 * rise_then_fall - 0.2 * t)
-    assert not o["over"] and o["drift"]
+def noise(rng, algo="grpo", n=200, phi=0.0):
+    """Per-step RM and gold noise at the real logs' levels; AR(1) with coefficient phi when phi > 0."""
+    sr, sg, rho = NOISE[algo]
+    z = rng.multivariate_normal([0, 0], [[1, rho], [rho, 1]], size=n)
+    for i in range(1, n if phi else 0):
+        z[i] = phi * z[i - 1] + math.sqrt(1 - phi**2) * z[i]
+    return z[:, 0] * sr, z[:, 1] * sg
+
+
+def hack(d, algo="grpo", n=200, peak=0.3):
+    """Gao et al.'s shape: gold rises, peaks at `peak` of training and ends d gold-noise stds below its
+    peak, while the RM climbs (concave) by d RM-noise stds after gold's peak."""
+    sr, sg, _ = NOISE[algo]
+    s, sp = np.sqrt(np.arange(1, n + 1) / n), math.sqrt(peak)
+    shape = (s / sp) * (2 - s / sp)
+    return s * d * sr / (1 - sp), shape * d * sg / (1 - shape[-1])
+
+
+def flagged(make, seeds, key="over"):
+    """The share of logs made from `seeds` on which the test says `key` (or, for key=None, both shares)."""
+    tests = [R.overoptimisation(rl_log(*make(np.random.default_rng(i))), "reward") for i in seeds]
+    share = {k: sum(o[k] for o in tests) / len(tests) for k in ("over", "drift")}
+    return share if key is None else share[key]
+
+
+def test_overoptimisation_on_pure_noise_flags_at_most_alpha():
+    for algo, seeds in (("ppo", range(100)), ("grpo", range(100, 200))):  # 200 logs
+        share = flagged(lambda rng, algo=algo: noise(rng, algo), seeds, None)
+        assert share["over"] <= 0.08 and share["drift"] <= 0.08, (algo, share)
+
+
+def test_overoptimisation_on_autocorrelated_noise_with_a_shared_trend_flags_at_most_alpha():
+    t = np.linspace(0, 1, 200)
+    for phi, trend in ((0.6, 0.0), (0.6, 0.3)):  # RM and gold rising together is no over-optimisation
+        make = lambda rng, phi=phi, trend=trend: (lambda r, g: (r + trend * t, g + trend * t))(*noise(rng, phi=phi))  # noqa: E731
+        assert flagged(make, range(100)) <= 0.08, (phi, trend)
+
+
+def test_overoptimisation_needs_both_halves():
+    r_hack, g_hack = hack(3)
+    # gold peaks and falls hard but the RM is flat noise; the RM climbs hard but gold is flat noise
+    assert flagged(lambda rng: (lambda r, g: (r, g + g_hack))(*noise(rng)), range(100)) <= 0.08
+    assert flagged(lambda rng: (lambda r, g: (r + r_hack, g))(*noise(rng)), range(100)) <= 0.08
+
+
+def test_overoptimisation_detects_a_planted_hack():
+    r_hack, g_hack = hack(3)
+    hits = 0
+    for seed in range(20):
+        r, g = noise(np.random.default_rng(seed))
+        o = R.overoptimisation(rl_log(r + r_hack, g + g_hack), "reward")
+        hits += o["over"]
+        if o["over"]:
+            assert o["p_over"] <= 0.05 and o["peak_steps"][0] < 100 and o["end_steps"][1] == 200
+            assert "over-optimises the RM" in R.overoptimisation_sentence("GRPO p", o)
+    assert hits >= 18
+    # noiseless, and on a short log (8 bins of 5 steps)
+    r, g = hack(1, n=40)
+    assert R.overoptimisation(rl_log(r, g), "reward")["over"]
+
+
+def test_overoptimisation_shared_rise_and_shared_fall_are_no_over_optimisation():
+    t = np.linspace(0, 1, 200)
+    r, g = noise(np.random.default_rng(0))
+    o = R.overoptimisation(rl_log(r + 2 * t, g + t), "reward")  # both rise
+    assert not o["over"] and not o["drift"] and o["p_over"] > 0.5
+    o = R.overoptimisation(rl_log(r - 0.5 * t, g - 0.3 * t), "reward")  # both fall: drift from both
+    assert not o["over"] and not o["drift"] and o["p_gold_change"] <= 0.05
     sentence = R.overoptimisation_sentence("PPO p", o)
-    assert "the RM gain is not a real one" in sentence and "no sign" not in sentence
-    # both rise: neither
-    o = run(t, 0.5 + 0.1 * t)
+    assert "no evidence of over-optimisation" in sentence and "no sign" not in sentence
+    assert "gold 0." in sentence and "beyond noise" in sentence and "not over-optimisation" in sentence
+
+
+def test_overoptimisation_drift_without_a_peak_past_which_the_rm_rose():
+    t = np.linspace(0, 1, 200)
+    bump = np.where(t < 0.3, t / 0.3, 1 - (t - 0.3) / 0.7)  # both peak at 30% of training
+    r, g = noise(np.random.default_rng(1), "ppo")
+    # the RM ends above its start and gold below it, but the RM fell after gold's peak too
+    o = R.overoptimisation(rl_log(r - 0.6 + 2 * bump + 0.6 * t, g + 0.2 * bump - 0.4 * t), "reward")
+    assert o["drift"] and not o["over"]
+    sentence = R.overoptimisation_sentence("PPO p", o)
+    assert "the RM gain is not a real one" in sentence and "no evidence that the RM was pushed" in sentence
+
+
+def test_overoptimisation_within_noise_says_so():
+    r, g = noise(np.random.default_rng(3))
+    o = R.overoptimisation(rl_log(r, g), "reward")
     assert not o["over"] and not o["drift"]
-    assert "no sign of over-optimisation" in R.overoptimisation_sentence("GRPO p", o)
-    # a one-step spike at the very start is no peak once steps are averaged over full windows
-    gold = 0.5 + 0.1 * t
-    gold[0] = 0.9
-    o = R.overoptimisation(pd.DataFrame({"step": step, "reward": t, "gold_mean": gold, "kl": t}), "reward", 10)
-    assert o["peak_step"] == 100 and o["start_gold"] == pytest.approx(np.mean(gold[:10]))
+    sentence = R.overoptimisation_sentence("GRPO p", o)
+    assert "no evidence of over-optimisation" in sentence and "within noise" in sentence
 
 
 # ---------------------------------------------------------------------------------------------- figures
@@ -694,3 +768,66 @@ def test_fig_rm_vs_gold_bins_by_gold(drawn):
             assert len(d.data["bins"][ph.name][(algo, 0)]) == int((sub["gold"] < 0.5).sum())
             assert len(d.data["bins"][ph.name][(algo, 1)]) == int((sub["gold"] >= 0.5).sum())
     assert all("within prompt" in t for t in d[1:])
+
+
+def test_overoptimisation_degenerate_logs_do_not_crash(recwarn):
+    rng = np.random.default_rng(0)
+    assert R.overoptimisation(rl_log(np.zeros(0), np.zeros(0)), "reward") is None  # nothing logged
+    for n in (1, 2, 5, 8):
+        o = R.overoptimisation(rl_log(rng.normal(size=n), rng.normal(size=n)), "reward")
+        assert o["bins"] == 0 and not o["over"] and "too few" in R.overoptimisation_sentence("PPO p", o)
+        assert R.overoptimisation_bins(rl_log(np.zeros(n), np.zeros(n)), "reward") is None
+    o = R.overoptimisation(rl_log(rng.normal(size=9), rng.normal(size=9)), "reward")
+    assert o["bins"] == 3
+    assert R.overoptimisation(rl_log(np.arange(50.0), np.full(50, np.nan)), "reward") is None
+    assert R.overoptimisation(rl_log(np.arange(50.0), np.zeros(50)).drop(columns="gold_mean"), "reward") is None
+    gold = rng.normal(size=50)
+    gold[::3] = np.nan  # gold scored on some steps only
+    o = R.overoptimisation(rl_log(rng.normal(size=50), gold), "reward")
+    assert o["n"] == 33 and o["bins"] == 8
+    for rm, gold in ((np.ones(60), np.full(60, 0.5)), (np.ones(60), rng.normal(size=60))):  # constant columns
+        o = R.overoptimisation(rl_log(rm, gold), "reward")
+        assert o["p_over"] == 1 and not o["over"] and not o["drift"] and o["p_rm_change"] == 1
+    rm, gold = np.arange(60.0) + rng.normal(size=60) * 3, np.repeat([0.0, 1.0, 0.0], 20) + rng.normal(size=60) * 0.3
+    assert R.overoptimisation(rl_log(rm, gold), "reward")["over"]  # gold a step up and down, not a curve
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_overoptimisation_is_deterministic_and_its_fpr_is_measured():
+    r, g = noise(np.random.default_rng(5))
+    r_hack, g_hack = hack(3)
+    log = rl_log(r + r_hack, g + g_hack)
+    assert R.overoptimisation(log, "reward") == R.overoptimisation(log, "reward")
+    f = R.overoptimisation_fpr(log, "reward", n_shuffles=100)
+    assert f == R.overoptimisation_fpr(log, "reward", n_shuffles=100)
+    # shuffling a real hack's steps leaves noise: flagged on few copies
+    assert f["shuffles"] == 100 and f["over"] <= 0.08 and f["drift"] <= 0.08
+    assert R.overoptimisation_fpr(rl_log(np.ones(4), np.ones(4)), "reward")["shuffles"] == 0
+
+
+def test_block_shuffles_are_permutations_keeping_blocks():
+    order = R._shuffled_order(23, 4, 50, np.random.default_rng(0))
+    for row in order:
+        assert sorted(row) == list(range(23))
+        starts = [i for i in range(23) if i == 0 or row[i] != row[i - 1] + 1]
+        assert all(row[s] % 4 == 0 for s in starts)  # every run starts at a block's start
+
+
+def test_overoptimisation_findings_and_figure(tmp_path, monkeypatch):
+    monkeypatch.setattr(R, "OVER_FPR_SHUFFLES", 50)
+    t = np.linspace(0, 1, 200)
+    r, g = noise(np.random.default_rng(0))
+    r_hack, g_hack = hack(3)
+    logs = [
+        {"ppo": rl_log(r + r_hack, g + g_hack), "grpo": rl_log(r, g).rename(columns={"reward": "reward_mean"})},
+        {"ppo": rl_log(r[:6], g[:6]), "grpo": rl_log(r + t, g * np.nan).rename(columns={"reward": "reward_mean"})},
+    ]
+    study = R.Study([R.Phase(f"p{i}", {}, None, {}, lg) for i, lg in enumerate(logs)])
+    text = R.overoptimisation_findings(study)
+    assert text[0].startswith("PPO p0 over-optimises the RM") and "too few" in text[1]
+    assert text[2].startswith("GRPO p0: no evidence") and len(text) == 4  # GRPO p1 has no gold
+    assert "False-positive rate" in text[3] and "50 step-shuffled copies" in text[3]
+    titles = R.fig_overoptimisation(study, tmp_path / "fig.png")
+    assert (tmp_path / "fig.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "PPO p0 (kl_coef=None)\nover-optimisation: yes (p=0.005)" in titles
+    assert any(t.endswith("no gold log") for t in titles)
