@@ -166,6 +166,10 @@ class PPOParams:
     epochs: int = knob(4, "passes over each rollout batch", min=1)
     lr: float = knob(1e-5, "AdamW learning rate of the policy", gt=0, max=1.0)
     vf_lr: float = knob(1e-3, "AdamW learning rate of the value head (its own parameter group)", gt=0, max=1.0)
+    value_time: bool = knob(
+        True,
+        "time-aware value head: it also sees how many tokens are left before resp_len (Pardo et al. 2018)",
+    )
     kl_coef: float = knob(0.01, "KL penalty in the shaped reward r - kl_coef * (log pi - log pi_ref)", min=0)
     reward_placement: str = knob(
         "every",

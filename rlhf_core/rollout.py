@@ -73,16 +73,34 @@ def with_eos(generated: list[list[int]], finished: list[bool], eos_id: int) -> l
 
 class ValueHead(nn.Module):
     """Scalar value per position on the policy's final hidden state (shared trunk, as in
-    InstructGPT/TRL's value-head models); initialised to predict zero."""
+    InstructGPT/TRL's value-head models); initialised to predict zero.
 
-    def __init__(self, d_model: int):
+    With `horizon` (the rollout's token cap) the head is time-aware: V = c(h) + a(h) * tokens left.
+    Under the study's every-token reward the return from token k is about score x tokens left, a
+    product a linear head on h cannot form, and the hidden state does not know where the cap is;
+    treating the remaining time as part of the state is the remedy for time-limited episodes
+    (Pardo et al. 2018, "Time Limits in Reinforcement Learning")."""
+
+    def __init__(self, d_model: int, horizon: int = 0):
         super().__init__()
-        self.proj = nn.Linear(d_model, 1)
+        self.horizon = horizon
+        self.proj = nn.Linear(d_model, 2 if horizon else 1)
         nn.init.zeros_(self.proj.weight)
         nn.init.zeros_(self.proj.bias)
 
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.proj(h).squeeze(-1)
+    def forward(self, h: torch.Tensor, k: torch.Tensor | None = None) -> torch.Tensor:
+        """`h` (N, d) hidden states; `k` (N,) each token's index within its response (time-aware only)."""
+        out = self.proj(h)
+        if not self.horizon:
+            return out.squeeze(-1)
+        left = (self.horizon - k).clamp_min(1).to(out.dtype)
+        return out[:, 1] + out[:, 0] * left
+
+
+def head_values(value_head: ValueHead, sel: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The value head on the (N, d) response-token states, scattered to (B, T)."""
+    k = (mask.long().cumsum(-1) - 1)[mask]  # index of each response token within its response
+    return scatter(value_head(sel, k), mask)
 
 
 @dataclass
@@ -109,7 +127,7 @@ def token_stats(
     logp, ent = label_logprobs(
         tempered(sel, temperature), model.lm_head.weight, batch.targets[batch.mask], entropy=entropy
     )
-    values = scatter(value_head(sel), batch.mask) if value_head is not None else None
+    values = head_values(value_head, sel, batch.mask) if value_head is not None else None
     return TokenStats(scatter(logp, batch.mask), sel, values, None if ent is None else scatter(ent, batch.mask))
 
 
@@ -142,7 +160,7 @@ def policy_ref_stats(
         targets,
         entropy=True,
     )
-    values = scatter(value_head(sel), mask) if value_head is not None else None
+    values = head_values(value_head, sel, mask) if value_head is not None else None
     return (
         TokenStats(scatter(logp, mask), sel, values, scatter(ent, mask)),
         scatter(ref_logp, mask),

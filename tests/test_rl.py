@@ -345,3 +345,39 @@ def test_value_head_has_its_own_learning_rate(setup):
     moved = lambda before, m: max(float((a - b.detach()).abs().max()) for a, b in zip(before, m.parameters()))  # noqa: E731
     assert moved(before_v, value_head) > 5e-3
     assert 0 < moved(before_p, policy) < 1e-5
+
+
+def test_time_aware_value_head_hand_computed_and_fits_score_times_tokens_left():
+    from rlhf_core.rollout import ValueHead, head_values
+
+    head = ValueHead(2, horizon=5)
+    with torch.no_grad():
+        head.proj.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0]]))  # a = h0, c = h1
+    mask = torch.tensor([[False, True, True, True], [True, True, False, False]])
+    sel = torch.tensor([[2.0, 1.0], [2.0, 1.0], [2.0, 1.0], [-1.0, 0.5], [-1.0, 0.5]])
+    v = head_values(head, sel, mask)
+    # tokens left before the cap of 5: 5, 4, 3 for the first response and 5, 4 for the second
+    assert v[0].tolist() == [0.0, 1 + 2 * 5, 1 + 2 * 4, 1 + 2 * 3]
+    assert v[1].tolist() == [0.5 - 5, 0.5 - 4, 0.0, 0.0]
+    assert ValueHead(3)(torch.ones(4, 3)).shape == (4,)  # plain head: unchanged
+    # the return under every-token reward, score x tokens left, is out of reach of a plain linear head
+    # on a state that does not encode time, and within reach of the time-aware one
+    torch.manual_seed(0)
+    n, T = 64, 8
+    score = torch.randn(n)
+    h = torch.cat([score[:, None], torch.ones(n, 1)], 1).repeat_interleave(T, 0)  # the state knows the score
+    k = torch.arange(T).repeat(n)
+    target = score.repeat_interleave(T) * (T - k)
+
+    def fit(head) -> float:
+        opt = torch.optim.Adam(head.parameters(), lr=0.05)
+        for _ in range(400):
+            pred = head(h, k) if head.horizon else head(h)
+            loss = ((pred - target) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return 1 - float(((pred - target).var() / target.var()).detach())
+
+    assert fit(ValueHead(2, horizon=T)) > 0.99
+    assert fit(ValueHead(2)) < 0.9
