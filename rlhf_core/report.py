@@ -843,7 +843,12 @@ def claims_markdown(claims: Sequence[V.Claim]) -> tuple[str, pd.DataFrame]:
 def headline(study: Study, trained: pd.DataFrame, vs: pd.DataFrame, claims: Sequence[V.Claim]) -> str:
     """Three sentences from the numbers: what trained, what changed beyond noise, what reproduced."""
     runs = [f"{LABEL[r.algo]} {r.phase}" for r in trained.itertuples()]
-    stuck = [f"{LABEL[r.algo]} {r.phase}" for r in trained.itertuples() if r.moved is False]
+    stuck = [
+        f"{LABEL[r.algo]} {r.phase} (KL {_num(r.kl_to_sft):.3f}, "
+        f"{100 * _num(r.differs_from_sft):.0f}% of answers changed)"
+        for r in trained.itertuples()
+        if r.moved is False
+    ]
     unknown = [f"{LABEL[r.algo]} {r.phase}" for r in trained.itertuples() if r.moved is None]
     if len(unknown) == len(runs):
         s1 = "Whether the RL runs moved away from SFT is unknown: eval wrote no did-it-train numbers."
@@ -854,9 +859,9 @@ def headline(study: Study, trained: pd.DataFrame, vs: pd.DataFrame, claims: Sequ
         )
     else:
         s1 = (
-            f"{len(runs) - len(stuck) - len(unknown)} of {len(runs)} RL runs moved away from SFT; {', '.join(stuck)} "
-            f"did not (held-out KL < {MOVED_KL} nats/token or fewer than {100 * MOVED_SHARE:.0f}% of answers "
-            f"changed), so {'it is' if len(stuck) == 1 else 'they are'} SFT in all but name."
+            f"{len(runs) - len(stuck) - len(unknown)} of {len(runs)} RL runs moved away from SFT (held-out KL >= "
+            f"{MOVED_KL} nats/token and at least {100 * MOVED_SHARE:.0f}% of answers changed); {'; '.join(stuck)} "
+            f"did not, so {'it is' if len(stuck) == 1 else 'they are'} too close to SFT to compare."
         )
     key = "gold" if study.gold else "rm"
     name = "gold" if study.gold else "RM reward"
