@@ -2074,9 +2074,9 @@ def _pval(p: float) -> str:
 
 
 def summary_metrics(study: Study, trained: pd.DataFrame, vs: pd.DataFrame, claims: Sequence[V.Claim]) -> dict:
-    """The few numbers worth a column in `dvc metrics show` / `dvc exp show`: per phase and algorithm the
-    held-out means, distance from SFT and the paired difference to SFT; the RM's agreement with gold; the
-    claims' verdict counts. Everything else stays in reports/metrics/ and reports/live/."""
+    """The report's numbers in one JSON (not a declared DVC metric: too many columns for a terminal):
+    per phase and algorithm the held-out means, distance from SFT and the paired difference to SFT; the
+    RM's agreement with gold; the claims' verdict counts."""
     key = "gold" if study.gold else "rm"
     out: dict[str, Any] = {}
     for ph in study.phases:
@@ -2111,6 +2111,31 @@ def summary_metrics(study: Study, trained: pd.DataFrame, vs: pd.DataFrame, claim
         }
     if claims:
         out["claims"] = {v.replace(" ", "_"): n for v, n in V.tally(claims).items()}
+    return out
+
+
+def headline_files(study: Study, trained: pd.DataFrame) -> dict[str, dict]:
+    """One small metrics file per (phase, algorithm): held-out RM and gold with their intervals, KL to SFT
+    and the share of answers that changed. DVC shows one row per file and one column per key, so eight
+    keys keep `dvc metrics show` and `dvc exp show` inside a 120-column terminal."""
+    out = {}
+    for ph in study.phases:
+        for a in ALGOS:
+            m = ph.metrics.get(a) or {}
+            t = trained[(trained["phase"] == ph.name) & (trained["algo"] == a)]
+            row = {
+                "rm": m.get("heldout_rm"),
+                "rm_lo": m.get("heldout_rm_lo"),
+                "rm_hi": m.get("heldout_rm_hi"),
+                "gold": m.get("heldout_gold"),
+                "gold_lo": m.get("heldout_gold_lo"),
+                "gold_hi": m.get("heldout_gold_hi"),
+                "kl": m.get("kl"),
+                "changed": t.iloc[0]["differs_from_sft"] if len(t) else (0.0 if a == "sft" else None),
+            }
+            out[f"{_slug(ph.name)}/{a}.json"] = {
+                k: round(float(v), 4) for k, v in row.items() if not (v is None or math.isnan(_num(v)))
+            }
     return out
 
 
@@ -2342,6 +2367,13 @@ def write_report(study: Study, reports: Path, knobs: ReportKnobs = ReportKnobs()
 
     io.write_json(reports / "summary.json", summary_metrics(study, trained_df, vs_df, claims))
     out.files.append(reports / "summary.json")
+    heads = reports / "headline"
+    for name, metrics in headline_files(study, trained_df).items():
+        io.write_json(heads / name, metrics)
+        out.files.append(heads / name)
+    for p in sorted(heads.rglob("*.json")) if heads.is_dir() else []:  # removed phases must not linger
+        if p not in out.files:
+            p.unlink()
     io.write_text(reports / "report.md", "\n".join(md).rstrip() + "\n")
     out.files.append(reports / "report.md")
     keep = set(out.files)

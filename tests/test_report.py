@@ -348,6 +348,14 @@ def test_report_sections_follow_the_numbers(gold_run):
     # sample answers: escaped, line breaks marked, every phase under each prompt
     assert "Answer of ppo to Stay healthy tips ⏎ with \\*markdown\\* \\| pipes" in md
     assert "**Prompt:**" in md
+    # the declared DVC metrics: one small file per phase and algorithm, a few keys each
+    heads = sorted((gold_run / "reports" / "headline").rglob("*.json"))
+    assert [f"{p.parent.name}/{p.stem}" for p in heads] == sorted(
+        f"{ph}/{a}" for ph in ("phase1", "phase5") for a in ALGOS
+    )
+    m1 = load(gold_run).first.metrics
+    dpo = json.loads((gold_run / "reports" / "headline" / "phase1" / "dpo.json").read_text())
+    assert len(dpo) <= 8 and dpo["gold"] == round(m1["dpo"]["heldout_gold"], 4)
 
 
 @pytest.mark.slow
