@@ -105,3 +105,21 @@ def test_listed_code_deps_exist_and_the_import_walk_finds_lazy_imports():
     # relative imports inside a package are followed: the gold judge's modules behind rlhf_core.builtin
     assert ROOT / "rlhf_core" / "builtin" / "judge.py" in imported_files(ROOT / "rlhf_core" / "builtin" / "__init__.py")
     assert not set(NOT_DEPS) - {f.relative_to(ROOT).as_posix() for f in closure(ROOT / "stages" / "sft.py")}
+
+
+def test_dvc_plots_render_offline_with_the_vendored_template():
+    """`dvc plots show` must work without a network: the configured HTML template carries vega,
+    vega-lite and vega-embed inline and loads nothing from a CDN."""
+    import configparser
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = configparser.ConfigParser()
+    cfg.read(root / ".dvc" / "config")
+    template = root / ".dvc" / cfg["plots"]["html_template"]
+    html = template.read_text()
+    assert "{plot_divs}" in html and "{scripts}" not in html  # DVC's CDN scripts have nowhere to go
+    assert not re.search(r"<script[^>]+src=", html)
+    for lib in ("vega ", "vega-lite ", "vega-embed "):
+        assert f"<!-- {lib}" in html
+    assert "vegaEmbed" in html
