@@ -248,7 +248,12 @@ class ReportParams:
 
 @dataclass(frozen=True)
 class Params:
-    seed: int = knob(0, "global seed: every stage is deterministic for it", min=0)
+    seed: int = knob(0, "seed of the data, tokenizer, SFT and RM stages and of the report's bootstrap", min=0)
+    rl_seeds: tuple = knob(
+        (0, 1, 2),
+        "RL seeds: every (phase, algorithm) trains once per seed from the same SFT and RM, and eval "
+        "answers with each seed's random stream",
+    )
     device: str = knob("auto", "'auto' (cuda when available), 'cpu' or 'cuda'", choices=("auto", "cpu", "cuda"))
     data: DataParams = field(default_factory=DataParams)
     tokenizer: TokenizerParams = field(default_factory=TokenizerParams)
@@ -265,6 +270,10 @@ class Params:
     )
 
     def __post_init__(self) -> None:
+        if not self.rl_seeds:
+            _fail("rl_seeds", list(self.rl_seeds), "must name at least one seed, e.g. [0, 1, 2]")
+        if len(set(self.rl_seeds)) < len(self.rl_seeds):
+            _fail("rl_seeds", list(self.rl_seeds), "must not repeat a seed (each names its own DVC stages)")
         for name in self.phases:
             if not isinstance(name, str) or not PHASE_NAME.fullmatch(name):
                 raise RlhfError(
@@ -418,6 +427,11 @@ def build(cls: type, raw: Any, prefix: str = "") -> Any:
         key = prefix + name
         if dataclasses.is_dataclass(kind):
             values[name] = build(kind, value, key + ".")
+        elif kind is tuple:
+            if not isinstance(value, (list, tuple)):
+                _fail(key, value, "must be a list of integers >= 0, e.g. [0, 1, 2]")
+            item = field(metadata={"min": 0, "help": fields[name].metadata["help"]})
+            values[name] = tuple(_coerce(f"{key}[{i}]", v, item, int) for i, v in enumerate(value))
         elif kind is dict or typing.get_origin(kind) is dict:
             if value is None:
                 value = {}
@@ -482,8 +496,11 @@ def resolve_phase(raw: Mapping, phase: str) -> Params:
     overrides = phases[phase] or {}
     if not isinstance(overrides, Mapping):
         raise RlhfError(f"params.yaml: phases.{_name(phase)} must be a mapping of overrides, got {_show(overrides)}")
-    if "phases" in overrides:
-        raise RlhfError(f"params.yaml: phases.{_name(phase)} cannot override 'phases'")
+    for shared in ("phases", "rl_seeds"):
+        if shared in overrides:
+            raise RlhfError(
+                f"params.yaml: phases.{_name(phase)} cannot override '{shared}' (it is shared by every phase)"
+            )
     try:
         return build(Params, deep_merge(raw, overrides))
     except RlhfError as e:
@@ -508,13 +525,24 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
 RL_ALGOS = ("ppo", "grpo", "dpo")  # trained from the SFT model in every phase
 ALGOS = ("sft", *RL_ALGOS)  # every checkpoint a phase evaluates
 
-# ... and each phase's stages (resolve@PHASE writes reports/configs/PHASE/<stage>.json).
+# ... and each phase's stages (resolve@PHASE writes reports/configs/PHASE/<stage>.json). Their seed
+# is not in the file: it is one of `rl_seeds`, given on the command line (`--seed`) by the stage of
+# that seed, so one config serves every seed and `seed` reruns only what it seeds.
 PHASE_SECTIONS: dict[str, tuple[str, ...]] = {
-    "ppo": ("seed", "device", "ppo"),
-    "grpo": ("seed", "device", "grpo"),
-    "dpo": ("seed", "device", "dpo"),
-    "eval": ("seed", "device", "eval"),
+    "ppo": ("device", "ppo"),
+    "grpo": ("device", "grpo"),
+    "dpo": ("device", "dpo"),
+    "eval": ("device", "eval"),
 }
+
+
+def with_seed(params: Params, seed: int | None) -> Params:
+    """`params` with its seed replaced by an RL seed given on the command line (None keeps it)."""
+    if seed is None:
+        return params
+    if seed < 0 or seed > MAX_INT:
+        _fail("--seed", seed, "must be an integer >= 0 (an entry of rl_seeds)")
+    return dataclasses.replace(params, seed=seed)
 
 
 def stage_config(params: Params, stage: str, sections: dict[str, tuple[str, ...]] = STAGE_SECTIONS) -> dict:

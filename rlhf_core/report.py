@@ -1,13 +1,17 @@
 """The study report: tables, figures and findings from what eval and training wrote.
 
-Reads, for each phase named in params.yaml (in that order; a removed phase disappears):
+Reads, for each phase named in params.yaml (in that order; a removed phase disappears) and each RL
+seed S of `rl_seeds` (likewise):
 
-    reports/metrics/PHASE.json                       headline numbers per algorithm (eval@PHASE)
-    data/eval/PHASE/answers.jsonl                    every answer with its RM / gold score (eval@PHASE)
-    reports/live/PHASE/ALGO/plots/metrics/train/*.tsv  training curves (ppo/grpo/dpo@PHASE)
-    reports/live/PHASE/grpo/groups.jsonl             per-group reward std (optional second view)
-    reports/configs/PHASE/{ppo,grpo,dpo}.json        each phase's effective settings (figure labels)
-    reports/live/{sft,rm}/metrics.json               optional: SFT and reward-model metrics
+    reports/metrics/PHASE/seedS.json                    per-seed numbers per algorithm (eval@PHASE-S)
+    data/eval/PHASE/seedS/answers.jsonl                 every answer with its RM / gold score (eval@PHASE-S)
+    reports/live/PHASE/seedS/ALGO/plots/metrics/train/*.tsv  training curves (ppo/grpo/dpo@PHASE-S)
+    reports/live/PHASE/seedS/grpo/groups.jsonl          per-group reward std (optional second view)
+    reports/configs/PHASE/{ppo,grpo,dpo}.json           each phase's effective settings (figure labels)
+    reports/live/{sft,rm}/metrics.json                  optional: SFT and reward-model metrics
+
+A phase pools its seeds: its answers carry a `seed` column, its headline numbers are means over seeds
+with hierarchical-bootstrap intervals (seeds, then prompts), and each seed's numbers stay beside them.
 
 and writes reports/report.md, reports/figures/*.png and reports/tables/*.md + *.csv.
 
@@ -36,7 +40,7 @@ from rlhf_core import verdicts as V
 from rlhf_core.errors import RlhfError
 from rlhf_core.params import ALGOS
 from rlhf_core.params import RL_ALGOS as TRAINED
-from rlhf_core.stats import bootstrap_ci, spearman
+from rlhf_core.stats import spearman
 
 LABEL = {"sft": "SFT", "ppo": "PPO", "grpo": "GRPO", "dpo": "DPO"}
 COLOR = {"sft": "#7f7f7f", "ppo": "#1f77b4", "grpo": "#ff7f0e", "dpo": "#2ca02c"}
@@ -79,11 +83,20 @@ class ReportKnobs:
 @dataclass
 class Phase:
     name: str
-    metrics: dict
-    answers: pd.DataFrame
+    metrics: dict  # algo -> numbers pooled over seeds (means; held-out intervals over seeds and prompts)
+    answers: pd.DataFrame  # every seed's answers, with a `seed` column (absent: one seed)
     configs: dict  # algo -> effective config (ppo/grpo/dpo)
-    logs: dict  # algo -> DataFrame of training stats, one row per step
-    groups: pd.DataFrame | None = None
+    logs: dict  # algo -> DataFrame of training stats, one row per step (the first seed: figures draw it)
+    groups: pd.DataFrame | None = None  # the first seed's GRPO groups
+    seeds: list = field(default_factory=lambda: [0])
+    seed_logs: dict = field(default_factory=dict)  # algo -> [log of each seed], in `seeds` order
+    seed_metrics: dict = field(default_factory=dict)  # seed -> that seed's eval metrics
+
+    def __post_init__(self) -> None:
+        if not self.seed_logs:
+            self.seed_logs = {a: [log] for a, log in self.logs.items()}
+        if not self.seed_metrics:
+            self.seed_metrics = {self.seeds[0]: self.metrics}
 
     @property
     def settings(self) -> dict:
@@ -100,6 +113,10 @@ class Phase:
     @property
     def has_gold(self) -> bool:
         return len(self.answers) > 0 and bool(self.answers["gold"].notna().all())
+
+    def all_logs(self, algo: str) -> list:
+        """The training log of every seed, first seed first (`logs[algo]` is the first seed's)."""
+        return [self.logs[algo], *self.seed_logs.get(algo, [])[1:]]
 
     def knob(self, algo: str, key: str) -> Any:
         return (self.configs.get(algo) or {}).get(algo, {}).get(key)
@@ -190,41 +207,96 @@ def read_answers(path: Path, stage: str) -> pd.DataFrame:
     return df
 
 
-def load_phase(name: str, reports: Path, data: Path) -> Phase:
-    ev = f"eval@{name}"
-    metrics = _read_json(reports / "metrics" / f"{name}.json", ev)
+def _read_groups(path: Path, stage: str) -> pd.DataFrame | None:
+    if not path.is_file():
+        return None
+    try:
+        groups = pd.DataFrame(io.read_jsonl(path))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise RlhfError(f"{path} is not valid JSON lines; rerun `dvc repro` ({stage})") from None
+    return groups if {"step", "std"} <= set(groups.columns) else None
+
+
+def load_seed(name: str, seed: int, reports: Path, data: Path) -> tuple[dict, pd.DataFrame, dict, pd.DataFrame | None]:
+    """One seed of one phase: eval metrics, answers (with their seed), training logs, GRPO groups."""
+    ev = f"eval@{name}-{seed}"
+    path = reports / "metrics" / name / f"seed{seed}.json"
+    metrics = _read_json(path, ev)
     lacking = [a for a in ALGOS if not isinstance(metrics.get(a), dict)]
     if lacking:
-        raise RlhfError(f"{reports / 'metrics' / f'{name}.json'} lacks {', '.join(lacking)}; rerun `dvc repro` ({ev})")
-    answers = read_answers(data / "eval" / name / "answers.jsonl", ev)
-    configs = {a: _read_json(reports / "configs" / name / f"{a}.json", f"resolve@{name}") for a in TRAINED}
+        raise RlhfError(f"{path} lacks {', '.join(lacking)}; rerun `dvc repro` ({ev})")
+    answers = read_answers(data / "eval" / name / f"seed{seed}" / "answers.jsonl", ev).assign(seed=seed)
+    live = reports / "live" / name / f"seed{seed}"
     logs = {
-        a: read_log(
-            reports / "live" / name / a / "plots" / "metrics" / "train",
-            REQUIRED_LOGS[a],
-            OPTIONAL_LOGS[a],
-            f"{a}@{name}",
-        )
+        a: read_log(live / a / "plots" / "metrics" / "train", REQUIRED_LOGS[a], OPTIONAL_LOGS[a], f"{a}@{name}-{seed}")
         for a in TRAINED
     }
-    groups = None
-    path = reports / "live" / name / "grpo" / "groups.jsonl"
-    if path.is_file():
-        try:
-            groups = pd.DataFrame(io.read_jsonl(path))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise RlhfError(f"{path} is not valid JSON lines; rerun `dvc repro` (grpo@{name})") from None
-        if not {"step", "std"} <= set(groups.columns):
-            groups = None
-    return Phase(name, metrics, answers, configs, logs, groups)
+    return metrics, answers, logs, _read_groups(live / "grpo" / "groups.jsonl", f"grpo@{name}-{seed}")
 
 
-def load_study(phases: Sequence[str], reports: Path, data: Path) -> Study:
-    """Everything the report reads, for exactly the phases named (no folder globbing)."""
+def load_phase(name: str, reports: Path, data: Path, seeds: Sequence[int] = (0,)) -> Phase:
+    if not seeds:
+        raise RlhfError("params.yaml: rl_seeds is empty; name at least one seed (e.g. `rl_seeds: [0, 1, 2]`)")
+    runs = {s: load_seed(name, s, reports, data) for s in seeds}
+    configs = {a: _read_json(reports / "configs" / name / f"{a}.json", f"resolve@{name}") for a in TRAINED}
+    answers = pd.concat([r[1] for r in runs.values()], ignore_index=True)
+    seed_metrics = {s: r[0] for s, r in runs.items()}
+    first = runs[seeds[0]]
+    return Phase(
+        name,
+        pool_metrics(seed_metrics, answers),
+        answers,
+        configs,
+        first[2],
+        first[3],
+        seeds=list(seeds),
+        seed_logs={a: [r[2][a] for r in runs.values()] for a in TRAINED},
+        seed_metrics=seed_metrics,
+    )
+
+
+def pool_metrics(seed_metrics: dict, answers: pd.DataFrame) -> dict:
+    """A phase's numbers over its seeds: each number the mean of the seeds' values, except the held-out
+    intervals, which come from the pooled answers by a hierarchical bootstrap (seeds, then prompts) with
+    the eval's own bootstrap settings. One seed: that seed's metrics as they are."""
+    if len(seed_metrics) == 1:
+        return next(iter(seed_metrics.values()))
+    first = next(iter(seed_metrics.values()))
+    settings = first.get("settings") or {}
+    n_boot, ci = int(settings.get("bootstrap") or 1000), float(settings.get("ci") or 0.95)
+    out: dict = {"settings": {k: v for k, v in settings.items() if k != "seed"}}
+    for a in ALGOS:
+        per_seed = [m.get(a) or {} for m in seed_metrics.values()]
+        pooled = _mean_dicts(per_seed)
+        for key in ("rm", "gold"):
+            if pooled.get(f"heldout_{key}") is None:
+                continue
+            iv = V.seeded_ci(V.per_prompt(answers, a, key), n_boot=n_boot, ci=ci, seed=int(min(seed_metrics)))
+            pooled.update({f"heldout_{key}": iv.mean, f"heldout_{key}_lo": iv.lo, f"heldout_{key}_hi": iv.hi})
+        out[a] = pooled
+    return out
+
+
+def _mean_dicts(dicts: Sequence[dict]) -> dict:
+    """Key-wise mean of numbers (None where any seed lacks one), recursing into nested dicts."""
+    out: dict = {}
+    for k in dicts[0]:
+        vals = [d.get(k) for d in dicts]
+        if all(isinstance(v, dict) for v in vals):
+            out[k] = _mean_dicts(vals)
+        elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+            out[k] = float(np.mean(vals))
+        else:
+            out[k] = vals[0] if all(v == vals[0] for v in vals) else None
+    return out
+
+
+def load_study(phases: Sequence[str], reports: Path, data: Path, seeds: Sequence[int] = (0,)) -> Study:
+    """Everything the report reads, for exactly the phases and seeds named (no folder globbing)."""
     if not phases:
         raise RlhfError("params.yaml: phases is empty; name at least one phase (e.g. `phases: {phase1: {}}`)")
     return Study(
-        [load_phase(n, Path(reports), Path(data)) for n in phases],
+        [load_phase(n, Path(reports), Path(data), seeds) for n in phases],
         sft_metrics=_read_optional_json(Path(reports) / "live" / "sft" / "metrics.json"),
         rm_metrics=_read_optional_json(Path(reports) / "live" / "rm" / "metrics.json"),
     )
@@ -316,8 +388,7 @@ class Delta:
 
 
 def heldout_per_prompt(phase: Phase, algo: str, key: str) -> pd.Series:
-    h = phase.heldout
-    return h[h["algo"] == algo].groupby("prompt_id")[key].mean().dropna()
+    return V.per_prompt(phase.answers, algo, key)
 
 
 def phase_delta(first: Phase, last: Phase, algo: str, key: str, knobs: ReportKnobs, seed: int) -> Delta:
@@ -327,10 +398,9 @@ def phase_delta(first: Phase, last: Phase, algo: str, key: str, knobs: ReportKno
     a, b = heldout_per_prompt(first, algo, key), heldout_per_prompt(last, algo, key)
     common = a.index.intersection(b.index)
     if len(common) >= 2:
-        diff = (b[common] - a[common]).sort_index()
-        lo, hi = bootstrap_ci(diff.to_numpy(), n_boot=knobs.bootstrap, ci=knobs.ci, seed=seed)
-        d.held, d.lo, d.hi, d.method, d.n = float(diff.mean()), lo, hi, "bootstrap", len(common)
-        d.significant = lo > 0 or hi < 0
+        iv = V.seeded_ci((b[common] - a[common]).sort_index(), n_boot=knobs.bootstrap, ci=knobs.ci, seed=seed)
+        d.held, d.lo, d.hi, d.method, d.n = iv.mean, iv.lo, iv.hi, "bootstrap", len(common)
+        d.significant = iv.lo > 0 or iv.hi < 0
         return d
     fm, lm = first.metrics[algo], last.metrics[algo]
     bounds = [_num(m.get(f"heldout_{key}{s}")) for m in (fm, lm) for s in ("", "_lo", "_hi")]
@@ -451,7 +521,11 @@ def per_prompt_markdown(phase: Phase, gold: bool) -> tuple[str, pd.DataFrame]:
     note = (
         "*Bold = highest score in row"
         + (" (RM and gold separately)" if gold else "")
-        + "; single sample per prompt and algorithm.*\n"
+        + (
+            "; single sample per prompt and algorithm.*\n"
+            if len(phase.seeds) == 1
+            else f"; mean of one sample per seed ({len(phase.seeds)} seeds) per prompt and algorithm.*\n"
+        )
     )
     csv = rm.rename(columns=lambda a: f"{a}_rm")
     if gold:
@@ -672,6 +746,65 @@ def trained_markdown(study: Study) -> tuple[str, pd.DataFrame]:
     return md + note, df
 
 
+def seeds_table(study: Study) -> pd.DataFrame:
+    """One row per (phase, algorithm, seed): that seed's held-out RM and gold, KL to SFT and share of
+    answers that differ from SFT's, then a row with the mean over seeds and the seed-to-seed SD."""
+    rows = []
+    for ph in study.phases:
+        for a in ALGOS:
+            vals = []
+            for sd, m in ph.seed_metrics.items():
+                am = m.get(a) or {}
+                t = am.get("trained") or {}
+                vals.append(
+                    {
+                        "phase": ph.name,
+                        "algo": a,
+                        "seed": str(sd),
+                        "rm": _num(am.get("heldout_rm")),
+                        "gold": _num(am.get("heldout_gold")),
+                        "kl": _num(am.get("kl")),
+                        "differs": 0.0 if a == "sft" else _num(t.get("differs_from_sft")),
+                    }
+                )
+            rows += vals
+            if len(vals) > 1:
+                for stat, fn in (("mean", np.mean), ("SD", lambda x: np.std(x, ddof=1))):
+                    rows.append(
+                        {"phase": ph.name, "algo": a, "seed": stat}
+                        | {c: float(fn([v[c] for v in vals])) for c in ("rm", "gold", "kl", "differs")}
+                    )
+    return pd.DataFrame(rows)
+
+
+def seeds_markdown(study: Study) -> tuple[str, pd.DataFrame]:
+    df = seeds_table(study)
+    gold = study.gold
+    rows = [
+        [
+            md_escape(r.phase),
+            LABEL[r.algo],
+            r.seed if r.seed not in ("mean", "SD") else f"*{r.seed}*",
+            fmt(r.rm, 3),
+            *([fmt(r.gold, 3, sign=False)] if gold else []),
+            fmt(r.kl, 4, sign=False),
+            "—" if math.isnan(_num(r.differs)) else f"{100 * r.differs:.0f}%",
+        ]
+        for r in df.itertuples()
+    ]
+    md = markdown_table(
+        ["Phase", "Algorithm", "Seed", "Held-out RM", *(["Held-out gold"] if gold else []), "KL to SFT", "≠ SFT"],
+        rows,
+        ["---", "---", "---", "---:", *(["---:"] if gold else []), "---:", "---:"],
+    )
+    note = (
+        "\nEach seed trains the algorithm from the same SFT model and RM and answers with its own random "
+        "stream (SFT answers with it too, so SFT's rows show the eval's own sampling noise). The SD row is the "
+        "seed-to-seed standard deviation; the intervals elsewhere in this report include it.\n"
+    )
+    return md + note, df
+
+
 def metrics_markdown(metrics: dict) -> tuple[str, pd.DataFrame]:
     flat = {
         k: v
@@ -703,7 +836,10 @@ def sample_answers_markdown(study: Study, knobs: ReportKnobs) -> str:
             lines.append(f"**Reference:** {md_escape(_shorten(ref, knobs.answer_chars))}")
         rows = []
         for ph in study.phases:
-            sub = ph.study[(ph.study["prompt_id"] == pid) & (ph.study["sample"] == ph.study["sample"].min())]
+            st = ph.study
+            if "seed" in st.columns:  # the first seed's answers: one per algorithm
+                st = st[st["seed"] == ph.seeds[0]]
+            sub = st[(st["prompt_id"] == pid) & (st["sample"] == st["sample"].min())]
             for a in ALGOS:
                 r = sub[sub["algo"] == a]
                 if r.empty:
@@ -758,12 +894,21 @@ def vs_sft_markdown(study: Study, k: V.Knobs) -> tuple[str, pd.DataFrame]:
             verdict = r[f"{key}_verdict"]
             row += [iv.text(3), verdict if verdict == "within noise" else f"**{verdict}**"]
         rows.append(row)
-    n = int(df["rm_n"].max())
+    n_prompts = max(ph.heldout["prompt_id"].nunique() for ph in study.phases)
+    seeds = study.first.seeds
+    if len(seeds) > 1:
+        how = (
+            f"then the mean over {n_prompts} prompts and {len(seeds)} seeds with a {pct} hierarchical bootstrap "
+            "interval (seeds, then prompts within each seed)"
+        )
+    else:
+        how = (
+            f"then the mean over {n_prompts} prompts with a {pct} bootstrap interval over prompts. One training "
+            "seed: the interval does not include seed-to-seed variation"
+        )
     note = (
         f"\n*Per prompt, the algorithm's mean score minus SFT's on the same held-out prompt (both answered on the "
-        f"same random stream), then the mean over {n} prompts with a {pct} bootstrap interval over prompts. "
-        f"Higher/lower = the interval excludes 0. One training seed: the interval does not include "
-        f"seed-to-seed variation.*\n"
+        f"same random stream), {how}. Higher/lower = the interval excludes 0.*\n"
     )
     lines = []
     for ph in study.phases:
@@ -773,8 +918,8 @@ def vs_sft_markdown(study: Study, k: V.Knobs) -> tuple[str, pd.DataFrame]:
                 f"{V.ordering(ph.answers, list(ALGOS), key, k)}"
             )
     order = (
-        "\nOrdering by held-out mean, best first: `>` where the two neighbours differ beyond noise (paired "
-        "interval over prompts), `≈` where they do not — a tie, not a ranking.\n\n" + "\n".join(lines) + "\n"
+        "\nOrdering by held-out mean, best first: `>` where the two neighbours differ beyond noise (the paired "
+        "interval above), `≈` where they do not — a tie, not a ranking.\n\n" + "\n".join(lines) + "\n"
     )
     return markdown_table(header, rows, ["---", "---"] + ["---:", "---"] * len(keys)) + note + order, df
 
@@ -819,7 +964,7 @@ def phase_net_markdown(study: Study, k: V.Knobs) -> tuple[str, pd.DataFrame]:
         rows.append(row)
     note = (
         f"\n*{md_escape(l)} − {md_escape(f)} on the held-out prompts both phases answered, paired per prompt, "
-        f"{pct} bootstrap interval over prompts; bold = beyond noise. SFT is not retrained between phases, so "
+        f"{pct} bootstrap interval over {_over(study)}; bold = beyond noise. SFT is not retrained between phases, so "
         f'its change is the effect of the eval protocol alone; "net of SFT" subtracts it per prompt, leaving '
         f"what the algorithm's own training changed.*\n"
     )
@@ -893,8 +1038,12 @@ def headline(study: Study, trained: pd.DataFrame, vs: pd.DataFrame, claims: Sequ
     t = V.tally(claims)
     s3 = (
         f"Of the study's {len(claims)} claims checked here: reproduced {t[V.REPRODUCED]}, partly {t[V.PARTLY]}, "
-        f"not reproduced {t[V.NOT]}, cannot tell from noise {t[V.CANNOT]} (one training seed; intervals over "
-        f"prompts)."
+        f"not reproduced {t[V.NOT]}, cannot tell from noise {t[V.CANNOT]} ("
+        + (
+            f"{len(study.first.seeds)} training seeds; intervals over seeds and prompts)."
+            if len(study.first.seeds) > 1
+            else "one training seed; intervals over prompts)."
+        )
         if claims
         else "The study's claims compare phases and need two of them."
     )
@@ -1142,16 +1291,30 @@ def _shuffled_order(n: int, block: int, n_perm: int, rng: np.random.Generator) -
 
 
 def overoptimisation_findings(study: Study) -> list[str]:
+    """One sentence per (algorithm, phase, seed), a count over seeds where there are several, and the
+    test's false-positive rate measured on step-shuffled copies of every log."""
     out, fpr = [], []
     for a, col in RM_LOG.items():
         for ph in study.phases:
-            o = overoptimisation(ph.logs[a], col)
-            if o is None:
-                continue
-            out.append(overoptimisation_sentence(f"{LABEL[a]} {ph.name}", o))
-            if o["bins"]:
-                f = overoptimisation_fpr(ph.logs[a], col, OVER_FPR_SHUFFLES)
-                fpr.append(f"{LABEL[a]} {ph.name} {f['over']:.1%} / {f['drift']:.1%}")
+            many = len(ph.seeds) > 1
+            calls = []
+            for sd, log in zip(ph.seeds, ph.all_logs(a)):
+                o = overoptimisation(log, col)
+                if o is None:
+                    continue
+                who = f"{LABEL[a]} {ph.name}" + (f" seed {sd}" if many else "")
+                out.append(overoptimisation_sentence(who, o))
+                if o["bins"]:
+                    calls.append(o)
+                    f = overoptimisation_fpr(log, col, OVER_FPR_SHUFFLES)
+                    fpr.append(f"{who} {f['over']:.1%} / {f['drift']:.1%}")
+            if many and calls:
+                out.append(
+                    f"**{LABEL[a]} {ph.name}, over its {len(ph.seeds)} seeds**: over-optimisation called in "
+                    f"{sum(bool(o['over']) for o in calls)} and drift in {sum(bool(o['drift']) for o in calls)} of "
+                    f"{len(calls)} (each test has a false-positive rate of at most {OVER_ALPHA:.0%}, so one call in "
+                    f"{len(calls)} seeds is weak evidence)."
+                )
     if fpr:
         out.append(
             f"False-positive rate of these tests, measured on {OVER_FPR_SHUFFLES} step-shuffled copies of each "
@@ -1452,7 +1615,7 @@ def fig_dpo(study: Study, path: Path, knobs: ReportKnobs) -> Drawn:
     marks: dict[int, tuple[float, int | None, str]] = {0: (*STUDY_DPO_MARGIN["first"], "Phase 1")}
     if n >= 2:
         marks[n - 1] = (*STUDY_DPO_MARGIN["last"], "Phase 5")
-    logs = [ph.logs["dpo"] for ph in study.phases]
+    logs = [log for ph in study.phases for log in ph.all_logs("dpo")]
     ours_hi = max(float(np.nanmax(log["reward_margin"].to_numpy(dtype=float))) for log in logs)
     ours_lo = min(float(np.nanmin(log["reward_margin"].to_numpy(dtype=float))) for log in logs)
     span = max(ours_hi, 0.0) - min(ours_lo, 0.0) or 1.0
@@ -1474,6 +1637,14 @@ def fig_dpo(study: Study, path: Path, knobs: ReportKnobs) -> Drawn:
                 ma = log[col].rolling(w, min_periods=1).mean()
                 ax.plot(steps, log[col], color=COLOR["dpo"], alpha=0.3, lw=0.8)
                 ax.plot(steps, ma, color=COLOR["dpo"], lw=1.8, label=f"{w}-step moving average")
+                for other in ph.all_logs("dpo")[1:]:  # the other seeds' moving averages, for their spread
+                    ax.plot(
+                        other["step"].to_numpy(dtype=float),
+                        other[col].rolling(w, min_periods=1).mean(),
+                        color=COLOR["dpo"],
+                        lw=1.0,
+                        ls=":",
+                    )
                 late = float(log[col].iloc[len(log) // 2 :].mean())
                 if col == "loss":
                     ax.axhline(LN2, color="black", ls="--", lw=1.0, label="ln 2 (no preference)")
@@ -1519,6 +1690,11 @@ def fig_dpo(study: Study, path: Path, knobs: ReportKnobs) -> Drawn:
         handles = [
             Line2D([], [], color=COLOR["dpo"], alpha=0.3, lw=0.8, label="per step"),
             Line2D([], [], color=COLOR["dpo"], lw=1.8, label="moving average"),
+            *(
+                [Line2D([], [], color=COLOR["dpo"], lw=1.0, ls=":", label="other seeds (moving average)")]
+                if any(len(ph.seed_logs["dpo"]) > 1 for ph in study.phases)
+                else []
+            ),
             Line2D([], [], color="black", ls="--", lw=1.0, label="ln 2 (no preference): loss at margin 0"),
             Line2D([], [], color="black", lw=1.0, label="margin 0"),
         ]
@@ -1815,7 +1991,7 @@ def tied_ranking(phase: Phase, key: str, knobs: ReportKnobs, seed: int = 0) -> l
     order = sorted(ALGOS, key=lambda a: -means[a].mean() if len(means[a]) else math.inf)
     out: list[dict] = []
     for i, a in enumerate(order):
-        iv = V.mean_ci(means[a].tolist(), n_boot=knobs.bootstrap, ci=knobs.ci, seed=seed)
+        iv = V.seeded_ci(means[a], n_boot=knobs.bootstrap, ci=knobs.ci, seed=seed)
         rank = i + 1
         if out:
             d = V.paired(means[out[-1]["algo"]], means[a], n_boot=knobs.bootstrap, ci=knobs.ci, seed=seed)
@@ -1889,7 +2065,7 @@ def fig_ranking(study: Study, path: Path, knobs: ReportKnobs = ReportKnobs()) ->
                     color="#cccccc",
                     lw=8,
                     label="one rank shared: each algorithm's paired difference to the one above it is within noise "
-                    "(bootstrap over prompts)",
+                    f"(bootstrap over {_over(study)})",
                 )
             ],
             loc="outside lower center",
@@ -2075,12 +2251,17 @@ def _pval(p: float) -> str:
 
 def summary_metrics(study: Study, trained: pd.DataFrame, vs: pd.DataFrame, claims: Sequence[V.Claim]) -> dict:
     """The report's numbers in one JSON (not a declared DVC metric: too many columns for a terminal):
-    per phase and algorithm the held-out means, distance from SFT and the paired difference to SFT; the
+    per phase and algorithm the held-out means (over seeds, with each seed's values under `seeds`),
+    distance from SFT and the paired difference to SFT; the
     RM's agreement with gold; the claims' verdict counts."""
     key = "gold" if study.gold else "rm"
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"rl_seeds": list(study.first.seeds)}
     for ph in study.phases:
         sec = out.setdefault(ph.name, {})
+        # each algorithm's effective settings, so that a reader of this file (`rlhf frontier`) knows
+        # what produced the numbers and can tell a stale file from a fresh one
+        sec["configs"] = {a: (ph.configs.get(a) or {}).get(a) or {} for a in TRAINED}
+        sec["configs"]["eval"] = {k: v for k, v in ph.settings.items() if k != "seed" and not k.startswith("n_")}
         for a in ALGOS:
             m = ph.metrics.get(a) or {}
             row = {"rm": m.get("heldout_rm"), "gold": m.get("heldout_gold"), "kl": m.get("kl")}
@@ -2098,6 +2279,15 @@ def summary_metrics(study: Study, trained: pd.DataFrame, vs: pd.DataFrame, claim
                     }
                 )
             sec[a] = {k: _json_num(v) for k, v in row.items() if not (v is None or math.isnan(_num(v)))}
+            # each seed's own numbers (one entry for a single seed)
+            sec[a]["seeds"] = {
+                str(sd): {
+                    k: _json_num(m[a][f])
+                    for k, f in (("rm", "heldout_rm"), ("gold", "heldout_gold"), ("kl", "kl"))
+                    if m.get(a, {}).get(f) is not None
+                }
+                for sd, m in ph.seed_metrics.items()
+            }
     rm = study.rm_metrics or {}
     if rm:
         out["rm"] = {
@@ -2140,7 +2330,8 @@ def headline_files(study: Study, trained: pd.DataFrame) -> dict[str, dict]:
 
 
 def _json_num(v: Any) -> float:
-    return round(float(v), 6)
+    """Seven significant digits: stable text across runs, and a KL of 3e-7 stays 3e-7, not 0."""
+    return float(f"{float(v):.7g}")
 
 
 @dataclass
@@ -2186,6 +2377,7 @@ def write_report(study: Study, reports: Path, knobs: ReportKnobs = ReportKnobs()
             else "The data has no gold judge (hub/local data): sections that need gold are skipped. "
         )
         + ("" if multi else "With a single phase, phase-to-phase deltas are skipped. ")
+        + _seeds_sentence(study)
         + "Every number and sentence below is computed from those files.\n",
     ]
 
@@ -2224,6 +2416,8 @@ def write_report(study: Study, reports: Path, knobs: ReportKnobs = ReportKnobs()
         md += ["## Summary\n", headline(study, trained_df, vs_df, []) + "\n"]
 
     md += [f"## {heads['trained']}\n", table("trained", trained_md, trained_df)]
+    if any(len(ph.seeds) > 1 for ph in study.phases):
+        md += ["### Seed by seed\n", table("seeds", *seeds_markdown(study))]
 
     md += [f"## {md_escape(heads['vs_sft'])}\n", table("vs_sft", vs_md, vs_df)]
     if multi:
@@ -2305,7 +2499,9 @@ def write_report(study: Study, reports: Path, knobs: ReportKnobs = ReportKnobs()
 
     md += [
         f"## {md_escape(heads['prompts'])}\n",
-        "*One sample per prompt and algorithm: these tables show what the models wrote, not which is better.*\n",
+        "*One sample per prompt, algorithm"
+        + (" and seed (averaged over seeds)" if len(study.first.seeds) > 1 else "")
+        + ": these tables show what the models wrote, not which is better.*\n",
     ]
     for i, ph in enumerate(study.phases):
         fig_no = "1" if i == 0 else ("5" if len(study.phases) == 2 else f"5{chr(ord('a') + i - 1)}")
@@ -2345,8 +2541,9 @@ def write_report(study: Study, reports: Path, knobs: ReportKnobs = ReportKnobs()
 
     md.append(f"## {heads['samples']}\n")
     md.append(
-        f"*Answers to {knobs.sample_prompts or 'all'} of the study prompts in every phase, cut to "
-        f"{knobs.answer_chars} characters (⏎ = line break).*\n"
+        f"*Answers to {knobs.sample_prompts or 'all'} of the study prompts in every phase"
+        + (f", from the first seed ({study.first.seeds[0]})" if len(study.first.seeds) > 1 else "")
+        + f", cut to {knobs.answer_chars} characters (⏎ = line break).*\n"
     )
     md.append(sample_answers_markdown(study, knobs))
 
@@ -2385,6 +2582,21 @@ def write_report(study: Study, reports: Path, knobs: ReportKnobs = ReportKnobs()
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+
+
+def _seeds_sentence(study: Study) -> str:
+    seeds = study.first.seeds
+    if len(seeds) == 1:
+        return (
+            f"**One RL seed ({seeds[0]})**: every interval covers the prompts and the sampling of the answers, "
+            "not the luck of training, so a difference beyond noise may still be that seed's. "
+        )
+    return (
+        f"Every algorithm was trained once per RL seed ({', '.join(map(str, seeds))}); means are over seeds and "
+        "intervals come from a hierarchical bootstrap (seeds, then prompts within each seed), so a difference "
+        "is beyond noise only if it survives the seed-to-seed variation. Training-curve figures draw the "
+        f"first seed ({seeds[0]}). "
+    )
 
 
 def _rc():
@@ -2428,14 +2640,19 @@ def _method_note(ds: Sequence[Delta], ci: float) -> str:
     if methods == {"bootstrap"}:
         n = max(d.n for d in ds)
         return (
-            f"{_pct(ci)} CI of the difference by paired bootstrap over the {n} held-out prompts both phases "
-            "answered; beyond noise = the interval excludes 0"
+            f"{_pct(ci)} CI of the difference by paired bootstrap over the held-out (seed, prompt) cells both "
+            f"phases answered ({n}; seeds resampled first when there are several); beyond noise = the interval "
+            "excludes 0"
         )
     if methods == {"overlap"}:
         return f"beyond noise = the two phases' {_pct(ci)} held-out intervals do not overlap (a conservative test)"
     if methods:
         return "paired bootstrap CI of the difference where the held-out prompts match, else non-overlap of intervals"
     return "no held-out prompts, so no interval"
+
+
+def _over(study: Study) -> str:
+    return "seeds, then prompts" if len(study.first.seeds) > 1 else "prompts"
 
 
 def _direction(d: Delta) -> str:

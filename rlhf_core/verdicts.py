@@ -5,8 +5,11 @@ so the per-prompt difference is taken first and its mean gets a bootstrap interv
 Training curves are compared by a moving-block bootstrap over steps, since neighbouring steps are
 correlated. A difference is "beyond noise" only when its interval excludes zero.
 
-One training seed per (phase, algorithm): the intervals cover the prompts and the sampling of the
-answers, not the seed of training, so a verdict of "reproduced" means "for this seed".
+Seeds are data: every (phase, algorithm) is trained once per RL seed and each seed's eval answers the
+same prompts. Answers carry their seed, per-prompt means are taken per (seed, prompt), and intervals
+come from a hierarchical bootstrap - seeds resampled first, then prompts within each drawn seed - so
+a difference is "beyond noise" only if it survives both the luck of training and the choice of
+prompts. With one seed the intervals cover prompts and sampling only, and the report says so.
 """
 
 from __future__ import annotations
@@ -97,6 +100,57 @@ def block_ci(values: Sequence[float], *, block: int, n_boot: int, ci: float, see
     return Interval(float(x.mean()), *_percentile_ci(x[idx].mean(axis=1), ci), len(x))
 
 
+def _seed_groups(values: pd.Series) -> list[np.ndarray] | None:
+    """The values of each seed (index level 'seed'), or None when they do not come from several seeds."""
+    if not isinstance(values.index, pd.MultiIndex) or "seed" not in values.index.names:
+        return None
+    groups = [g.to_numpy(dtype=np.float64) for _, g in values.dropna().groupby(level="seed", sort=True)]
+    groups = [g for g in groups if len(g)]
+    return groups if len(groups) >= 2 else None
+
+
+def _over_seeds(replicates: list[np.ndarray], means: list[float], ci: float, rng: np.random.Generator) -> Interval:
+    """Combine per-seed bootstrap replicates (one array of n_boot means per seed) into the interval of the
+    mean over seeds: each replicate draws the seeds with replacement, then takes each drawn seed's own
+    resampled mean (a seed drawn twice reuses its replicate, which errs on the wide side)."""
+    reps = np.stack(replicates)  # (seeds, n_boot)
+    n_seeds, n_boot = reps.shape
+    picks = rng.integers(0, n_seeds, size=(n_boot, n_seeds))
+    boot = reps[picks, np.arange(n_boot)[:, None]].mean(axis=1)
+    return Interval(float(np.mean(means)), *_percentile_ci(boot, ci), n_seeds)
+
+
+def seeded_ci(values: pd.Series, *, n_boot: int, ci: float, seed: int) -> Interval:
+    """Interval of the mean of per-(seed, prompt) values: hierarchical bootstrap (seeds, then prompts
+    within each seed) when they come from several seeds, else the plain bootstrap over prompts. The
+    mean is the mean over seeds of each seed's mean; `n` is the number of seeds (or of prompts)."""
+    groups = _seed_groups(values)
+    if groups is None:
+        return mean_ci(values.dropna().tolist(), n_boot=n_boot, ci=ci, seed=seed)
+    rng = np.random.default_rng(seed)
+    reps = [g[rng.integers(0, len(g), size=(n_boot, len(g)))].mean(axis=1) for g in groups]
+    return _over_seeds(reps, [float(g.mean()) for g in groups], ci, rng)
+
+
+def seeded_block_ci(series: Sequence[Sequence[float]], *, block: int, n_boot: int, ci: float, seed: int) -> Interval:
+    """Interval of the mean over seeds of a training statistic: a moving-block bootstrap within each
+    seed's series, then seeds resampled. One series: the plain block bootstrap."""
+    series = [[v for v in s if not math.isnan(v)] for s in series]
+    series = [s for s in series if s]
+    if len(series) < 2:
+        return block_ci(series[0] if series else [], block=block, n_boot=n_boot, ci=ci, seed=seed)
+    rng = np.random.default_rng(seed)
+    reps = []
+    for s in series:
+        x = np.asarray(s, dtype=np.float64)
+        b = max(1, min(block, len(x)))
+        starts = np.arange(len(x) - b + 1)
+        picks = starts[rng.integers(0, len(starts), size=(n_boot, math.ceil(len(x) / b)))]
+        idx = (picks[:, :, None] + np.arange(b)).reshape(n_boot, -1)[:, : len(x)]
+        reps.append(x[idx].mean(axis=1))
+    return _over_seeds(reps, [float(np.mean(s)) for s in series], ci, rng)
+
+
 def diff_ci(a: Interval, b: Interval) -> Interval:
     """a - b for two independent intervals (normal approximation from their half-widths)."""
     if not (a.valid and b.valid):
@@ -107,15 +161,18 @@ def diff_ci(a: Interval, b: Interval) -> Interval:
 
 
 def per_prompt(answers: pd.DataFrame, algo: str, key: str) -> pd.Series:
-    """Held-out mean score per prompt (over its samples) of one algorithm."""
+    """Held-out mean score per prompt (over its samples) of one algorithm; indexed by (seed, prompt_id)
+    when the answers carry their RL seed."""
     h = answers[(answers["set"] == "heldout") & (answers["algo"] == algo)]
-    return h.groupby("prompt_id")[key].mean().dropna()
+    by = ["seed", "prompt_id"] if "seed" in h.columns else "prompt_id"
+    return h.groupby(by)[key].mean().dropna()
 
 
 def paired(a: pd.Series, b: pd.Series, *, n_boot: int, ci: float, seed: int) -> Interval:
-    """Mean of a - b over the prompts both answered, with a bootstrap interval over those prompts."""
+    """Mean of a - b over the (seed, prompt) cells both answered, with a hierarchical bootstrap interval
+    (seeds, then prompts; prompts only for one seed)."""
     common = a.index.intersection(b.index).sort_values()
-    return mean_ci((a[common] - b[common]).tolist(), n_boot=n_boot, ci=ci, seed=seed)
+    return seeded_ci(a[common] - b[common], n_boot=n_boot, ci=ci, seed=seed)
 
 
 # ---------------------------------------------------------------------------------------------- comparisons
@@ -138,13 +195,15 @@ def vs_sft(answers: pd.DataFrame, algo: str, key: str, k: Knobs) -> Interval:
 
 def phase_change(first: pd.DataFrame, last: pd.DataFrame, algo: str, key: str, k: Knobs, net: bool) -> Interval:
     """last - first phase for one algorithm on the prompts both phases answered; with `net`, minus SFT's
-    own change on the same prompts (SFT is not retrained, so its change is the eval protocol's effect)."""
+    own change on the same prompts (SFT is not retrained, so its change is the eval protocol's effect).
+    With seeds, the two phases' runs of the same seed index are paired; the pairing is arbitrary (they
+    are independent trainings) and the bootstrap resamples such pairs as units."""
     a, b = per_prompt(first, algo, key), per_prompt(last, algo, key)
     d = b.sub(a).dropna()
     if net:
         s = per_prompt(last, "sft", key).sub(per_prompt(first, "sft", key)).dropna()
         d = d.sub(s).dropna()
-    return mean_ci(d.sort_index().tolist(), n_boot=k.n_boot, ci=k.ci, seed=k.seed)
+    return seeded_ci(d.sort_index(), n_boot=k.n_boot, ci=k.ci, seed=k.seed)
 
 
 def ordering(answers: pd.DataFrame, algos: Sequence[str], key: str, k: Knobs) -> str:
@@ -205,12 +264,17 @@ class Claim:
     evidence: str  # where in the report the evidence is (a markdown link)
 
 
-def _late(log: pd.DataFrame, col: str, k: Knobs) -> Interval:
-    """Mean of a training stat over the second half of training, with a block-bootstrap interval."""
-    if col not in log:
+def _late(logs: Sequence[pd.DataFrame], col: str, k: Knobs) -> Interval:
+    """Mean over seeds of a training stat's mean over the second half of training, with a block-bootstrap
+    interval within each seed's log and seeds resampled."""
+    halves = []
+    for log in logs:
+        if col in log:
+            s = log[col].dropna()
+            halves.append(s.iloc[len(s) // 2 :].tolist())
+    if not halves:
         return NAN
-    s = log[col].dropna()
-    return block_ci(s.iloc[len(s) // 2 :].tolist(), block=k.block, n_boot=k.n_boot, ci=k.ci, seed=k.seed)
+    return seeded_block_ci(halves, block=k.block, n_boot=k.n_boot, ci=k.ci, seed=k.seed)
 
 
 def _verdict_sign(d: Interval, want_positive: bool) -> str:
@@ -232,9 +296,9 @@ def study_claims(study, k: Knobs, anchors: dict[str, str]) -> list[Claim]:
     gold = study.gold
 
     # 1. DPO's margin explodes at beta 0.1
-    m1 = _late(first.logs["dpo"], "reward_margin", k)
-    loss1 = _late(first.logs["dpo"], "loss", k)
-    peak1 = float(first.logs["dpo"]["reward_margin"].rolling(10, min_periods=1).mean().max())
+    m1 = _late(first.all_logs("dpo"), "reward_margin", k)
+    loss1 = _late(first.all_logs("dpo"), "loss", k)
+    peak1 = float(np.mean([g["reward_margin"].rolling(10, min_periods=1).mean().max() for g in first.all_logs("dpo")]))
     if not m1.valid:
         v = CANNOT
     elif m1.lo > HEALTHY_MARGIN:
@@ -247,7 +311,8 @@ def study_claims(study, k: Knobs, anchors: dict[str, str]) -> list[Claim]:
         Claim(
             f"DPO's reward margin explodes at β={first.knob('dpo', 'beta')} (loss → 0)",
             "margin 599 by step 150; loss ~0 from step 30",
-            f"second-half margin {m1.text(2)}, peak of its 10-step mean {peak1:.2f}; loss {loss1.text(3, sign=False)}",
+            f"second-half margin {m1.text(2)}, peak of its 10-step mean {peak1:.2f}{_per_seed(first)}; "
+            f"loss {loss1.text(3, sign=False)}",
             v,
             f"explosion = second-half margin above the study's healthy bound of {HEALTHY_MARGIN:g}, beyond noise",
             anchors["dpo"],
@@ -255,7 +320,7 @@ def study_claims(study, k: Knobs, anchors: dict[str, str]) -> list[Claim]:
     )
 
     # 2. beta 0.3 calms it
-    m5 = _late(last.logs["dpo"], "reward_margin", k)
+    m5 = _late(last.all_logs("dpo"), "reward_margin", k)
     d = diff_ci(m5, m1)
     if out[-1].verdict != REPRODUCED:
         v, why = CANNOT, f"nothing to calm: {f}'s margin did not explode"
@@ -274,11 +339,11 @@ def study_claims(study, k: Knobs, anchors: dict[str, str]) -> list[Claim]:
 
     # 3. GRPO's groups collapse at k=4 and recover at k=8, T=1.0
     def collapse(ph) -> Interval:
-        log = ph.logs["grpo"]
-        if "collapsed_groups" not in log:
+        n = float(ph.knob("grpo", "prompts_per_step") or 1)
+        per_step = [(log["collapsed_groups"] / n).tolist() for log in ph.all_logs("grpo") if "collapsed_groups" in log]
+        if not per_step:
             return NAN
-        per_step = (log["collapsed_groups"] / float(ph.knob("grpo", "prompts_per_step") or 1)).tolist()
-        return block_ci(per_step, block=k.block, n_boot=k.n_boot, ci=k.ci, seed=k.seed)
+        return seeded_block_ci(per_step, block=k.block, n_boot=k.n_boot, ci=k.ci, seed=k.seed)
 
     c1, c5 = collapse(first), collapse(last)
     d = diff_ci(c5, c1)
@@ -449,6 +514,11 @@ def _net_series(first, last, algo: str) -> pd.Series:
     a = per_prompt(last.answers, algo, "rm").sub(per_prompt(first.answers, algo, "rm"))
     s = per_prompt(last.answers, "sft", "rm").sub(per_prompt(first.answers, "sft", "rm"))
     return a.sub(s).dropna()
+
+
+def _per_seed(ph) -> str:
+    n = len(ph.all_logs("dpo"))
+    return f" (mean of {n} seeds)" if n > 1 else ""
 
 
 def _eval(ph) -> str:

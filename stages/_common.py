@@ -35,6 +35,12 @@ TOKENIZER_OPT = typer.Option(Path("data/tokenizer"), "--tokenizer", help="folder
 SFT_OPT = typer.Option(Path("data/sft"), "--sft", help="SFT checkpoint: the policy's start and the frozen reference")
 RM_OPT = typer.Option(Path("data/rm"), "--rm", help="reward-model checkpoint written by `rlhf rm`")
 
+SEED_OPT = typer.Option(
+    None,
+    "--seed",
+    help="the RL seed of this run (an entry of rl_seeds): seeds training and sampling; default: the params file's seed",
+)
+
 TIMING_OPT = typer.Option(
     None,
     "--timing",

@@ -5,8 +5,8 @@ from pathlib import Path
 import typer
 
 from rlhf_core.dpo import train_dpo
-from rlhf_core.params import load_params
-from stages._common import DATA_OPT, PARAMS_OPT, SFT_OPT, TIMING_OPT, TOKENIZER_OPT, user_errors
+from rlhf_core.params import load_params, with_seed
+from stages._common import DATA_OPT, PARAMS_OPT, SEED_OPT, SFT_OPT, TIMING_OPT, TOKENIZER_OPT, user_errors
 from stages._rl import RLRun, section
 
 
@@ -16,12 +16,13 @@ def main(
     data: Path = DATA_OPT,
     tokenizer: Path = TOKENIZER_OPT,
     sft: Path = SFT_OPT,
-    out: Path = typer.Option(Path("data/phase1/dpo"), help="checkpoint folder to write"),
-    live: Path = typer.Option(Path("reports/live/phase1/dpo"), help="dvclive folder: per-step logs and metrics"),
+    out: Path = typer.Option(Path("data/phase1/seed0/dpo"), help="checkpoint folder to write"),
+    live: Path = typer.Option(Path("reports/live/phase1/seed0/dpo"), help="dvclive folder: per-step logs and metrics"),
     timing: Path | None = TIMING_OPT,
+    seed: int | None = SEED_OPT,
 ) -> None:
     """Chosen = the reference answer; rejected = a reference-model sample at dpo.rej_temperature."""
-    p = load_params(params)
+    p = with_seed(load_params(params), seed)
     run = RLRun(
         "dpo",
         p,

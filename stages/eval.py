@@ -10,11 +10,11 @@ from rlhf_core import io
 from rlhf_core.checkpoint import load_policy, read_config
 from rlhf_core.data import read_split
 from rlhf_core.evaluate import fitting_rows
-from rlhf_core.params import ALGOS, load_params, to_dict
+from rlhf_core.params import ALGOS, load_params, to_dict, with_seed
 from rlhf_core.phase_eval import answer_records, did_it_train, summarize_answers
 from rlhf_core.runtime import pick_device, seed_everything
 from rlhf_core.tokenizer import load_tokenizer
-from stages._common import DATA_OPT, PARAMS_OPT, RM_OPT, SFT_OPT, TOKENIZER_OPT, console, user_errors
+from stages._common import DATA_OPT, PARAMS_OPT, RM_OPT, SEED_OPT, SFT_OPT, TOKENIZER_OPT, console, user_errors
 from stages._rl import reward_fn_from
 
 
@@ -25,14 +25,15 @@ def main(
     tokenizer: Path = TOKENIZER_OPT,
     sft: Path = SFT_OPT,
     rm: Path = RM_OPT,
-    models: Path = typer.Option(Path("data/phase1"), help="folder holding this phase's ppo/, grpo/, dpo/ checkpoints"),
-    out: Path = typer.Option(Path("data/eval/phase1"), help="folder for answers.jsonl"),
-    metrics: Path = typer.Option(Path("reports/metrics/phase1.json"), help="headline metrics of the phase"),
+    models: Path = typer.Option(Path("data/phase1/seed0"), help="one seed's ppo/, grpo/, dpo/ checkpoints"),
+    out: Path = typer.Option(Path("data/eval/phase1/seed0"), help="folder for answers.jsonl"),
+    metrics: Path = typer.Option(Path("reports/metrics/phase1/seed0.json"), help="the phase's metrics at this seed"),
+    seed: int | None = SEED_OPT,
 ) -> None:
     """SFT, PPO, GRPO and DPO answer with this phase's sampling settings; each answer gets its RM
     score, gold score (builtin), KL to SFT, length and EOS; held-out means get bootstrap CIs."""
     t0 = time.perf_counter()
-    p = load_params(params)
+    p = with_seed(load_params(params), seed)
     e = p.eval
     seed_everything(p.seed)
     device = pick_device(p.device)
@@ -69,6 +70,7 @@ def main(
             dict(
                 rec,
                 algo=algo,
+                seed=p.seed,
                 set=r["set"],
                 prompt_id=r["id"],
                 name=r.get("name"),
@@ -99,7 +101,7 @@ def main(
         differs = s["trained"]["differs_from_sft"]
         moved = f", {100 * differs:.0f}% of answers differ from SFT's" if differs is not None and algo != "sft" else ""
         console.print(f"[bold]eval[/] {algo}: {rm_txt}{gold}, KL {s['kl']:.4f}, length {s['length']:.1f}{moved}")
-    summary["settings"] = dict(to_dict(e), n_study=len(study), n_heldout_prompts=len(held))
+    summary["settings"] = dict(to_dict(e), seed=p.seed, n_study=len(study), n_heldout_prompts=len(held))
     io.write_jsonl(out / "answers.jsonl", records)
     io.write_json(metrics, summary)
     console.print(f"[bold]eval[/]: {len(records)} answers in {time.perf_counter() - t0:.0f}s")

@@ -6,8 +6,8 @@ import typer
 
 from rlhf_core import io
 from rlhf_core.grpo import train_grpo
-from rlhf_core.params import load_params
-from stages._common import DATA_OPT, PARAMS_OPT, RM_OPT, SFT_OPT, TIMING_OPT, TOKENIZER_OPT, user_errors
+from rlhf_core.params import load_params, with_seed
+from stages._common import DATA_OPT, PARAMS_OPT, RM_OPT, SEED_OPT, SFT_OPT, TIMING_OPT, TOKENIZER_OPT, user_errors
 from stages._rl import RLRun, gold_fn, reward_fn, section
 
 
@@ -18,12 +18,13 @@ def main(
     tokenizer: Path = TOKENIZER_OPT,
     sft: Path = SFT_OPT,
     rm: Path = RM_OPT,
-    out: Path = typer.Option(Path("data/phase1/grpo"), help="checkpoint folder to write"),
-    live: Path = typer.Option(Path("reports/live/phase1/grpo"), help="dvclive folder: per-step logs, groups.jsonl"),
+    out: Path = typer.Option(Path("data/phase1/seed0/grpo"), help="checkpoint folder to write"),
+    live: Path = typer.Option(Path("reports/live/phase1/seed0/grpo"), help="dvclive folder: logs, groups.jsonl"),
     timing: Path | None = TIMING_OPT,
+    seed: int | None = SEED_OPT,
 ) -> None:
     """k samples per prompt at grpo.gen_temperature; logs group reward std and collapsed groups."""
-    p = load_params(params)
+    p = with_seed(load_params(params), seed)
     run = RLRun(
         "grpo",
         p,

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import typer
 
-from rlhf_core.params import load_params
+from rlhf_core.params import load_params, with_seed
 from rlhf_core.ppo import train_ppo
 from rlhf_core.rollout import ValueHead
-from stages._common import DATA_OPT, PARAMS_OPT, RM_OPT, SFT_OPT, TIMING_OPT, TOKENIZER_OPT, user_errors
+from stages._common import DATA_OPT, PARAMS_OPT, RM_OPT, SEED_OPT, SFT_OPT, TIMING_OPT, TOKENIZER_OPT, user_errors
 from stages._rl import RLRun, gold_fn, reward_fn, section
 
 
@@ -18,12 +18,13 @@ def main(
     tokenizer: Path = TOKENIZER_OPT,
     sft: Path = SFT_OPT,
     rm: Path = RM_OPT,
-    out: Path = typer.Option(Path("data/phase1/ppo"), help="checkpoint folder to write"),
-    live: Path = typer.Option(Path("reports/live/phase1/ppo"), help="dvclive folder: per-step logs and metrics"),
+    out: Path = typer.Option(Path("data/phase1/seed0/ppo"), help="checkpoint folder to write"),
+    live: Path = typer.Option(Path("reports/live/phase1/seed0/ppo"), help="dvclive folder: per-step logs and metrics"),
     timing: Path | None = TIMING_OPT,
+    seed: int | None = SEED_OPT,
 ) -> None:
     """Rollouts, RM score, shaped reward r - kl_coef * (log pi - log pi_ref), GAE, clipped updates."""
-    p = load_params(params)
+    p = with_seed(load_params(params), seed)
     run = RLRun(
         "ppo",
         p,

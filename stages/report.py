@@ -22,7 +22,7 @@ def main(
 
     p = load_params(params)
     knobs = getattr(p, "report", None) or ReportKnobs()
-    study = load_study(list(p.phases), reports, data)
+    study = load_study(list(p.phases), reports, data, list(p.rl_seeds))
     written = write_report(study, reports, knobs, seed=p.seed)
     n_fig = sum(f.suffix == ".png" for f in written.files)
     n_tab = sum(f.suffix == ".md" and f.parent.name == "tables" for f in written.files)

@@ -24,8 +24,27 @@ def invoke(*args):
 
 def test_help_lists_every_stage():
     out = invoke("--help").output
-    for stage in ("resolve", "download", "bpe", "sft", "rm", "generate", "bench", "judge"):
+    for stage in ("resolve", "download", "bpe", "sft", "rm", "generate", "bench", "judge", "frontier", "sweep"):
         assert stage in out
+
+
+def test_sweep_dry_run_prints_the_dvc_commands_and_runs_nothing(tmp_path):
+    result = invoke("sweep", "--dry-run", "--repo", tmp_path, "--jobs", "2")
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("$ ")]
+    assert len(lines) == 4 and lines[-1] == "$ dvc queue start --jobs 2"
+    for knob in ("ppo.kl_coef=", "grpo.kl_coef=", "dpo.beta="):
+        assert any(knob in line and "'~phases.phase5'" in line and "'rl_seeds=[0,1]'" in line for line in lines)
+    assert not list(tmp_path.iterdir())
+    bad = invoke("sweep", "--preset", "huge", "--dry-run")
+    assert bad.exit_code == 2 and "unknown preset 'huge'" in bad.output
+
+
+def test_frontier_outside_a_dvc_project_is_one_line(tmp_path):
+    result = invoke("frontier", "--repo", tmp_path)
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: `dvc exp show --json` failed in"), result.output
 
 
 def test_judge_prints_each_part_and_why():

@@ -47,16 +47,23 @@ def test_repro_writes_every_declared_output(tiny_project):
     assert json.loads((p / "data/rm/config.json").read_text())["kind"] == "reward"
     assert (p / "reports/live/rm/plots/metrics/train/loss.tsv").is_file()
     for phase in ("phase1", "phase5"):
-        for algo in ("ppo", "grpo", "dpo"):
-            assert (p / f"data/{phase}/{algo}/model.safetensors").is_file()
-            live = json.loads((p / f"reports/live/{phase}/{algo}/metrics.json").read_text())
-            assert {"final", "last20", "overall"} <= set(live)
-        assert (p / f"data/{phase}/ppo/value_head.safetensors").is_file()
-        metrics = json.loads((p / f"reports/metrics/{phase}.json").read_text())
-        assert set(metrics) == {"sft", "ppo", "grpo", "dpo", "settings"}
-        assert metrics["sft"]["kl"] == 0.0 and metrics["dpo"]["heldout_rm_lo"] <= metrics["dpo"]["heldout_rm"]
-        answers = (p / f"data/eval/{phase}/answers.jsonl").read_text().splitlines()
-        assert len(answers) == 4 * (16 + 8 * 2)
+        for seed in (0, 1):
+            run_dir = f"{phase}/seed{seed}"
+            for algo in ("ppo", "grpo", "dpo"):
+                assert (p / f"data/{run_dir}/{algo}/model.safetensors").is_file()
+                live = json.loads((p / f"reports/live/{run_dir}/{algo}/metrics.json").read_text())
+                assert {"final", "last20", "overall"} <= set(live)
+            assert (p / f"data/{run_dir}/ppo/value_head.safetensors").is_file()
+            metrics = json.loads((p / f"reports/metrics/{run_dir}.json").read_text())
+            assert set(metrics) == {"sft", "ppo", "grpo", "dpo", "settings"} and metrics["settings"]["seed"] == seed
+            assert metrics["sft"]["kl"] == 0.0 and metrics["dpo"]["heldout_rm_lo"] <= metrics["dpo"]["heldout_rm"]
+            answers = [json.loads(line) for line in (p / f"data/eval/{run_dir}/answers.jsonl").read_text().splitlines()]
+            assert len(answers) == 4 * (16 + 8 * 2) and {a["seed"] for a in answers} == {seed}
+        # two seeds are two runs: same SFT and RM, different policies and different eval streams
+        w0, w1 = (load_file(p / f"data/{phase}/seed{s}/ppo/model.safetensors") for s in (0, 1))
+        assert any(not (w0[k] == w1[k]).all() for k in w0)
+        a0, a1 = ((p / f"data/eval/{phase}/seed{s}/answers.jsonl").read_text() for s in (0, 1))
+        assert a0 != a1
     grpo5 = json.loads((p / "reports/configs/phase5/grpo.json").read_text())["grpo"]
     assert grpo5["group_size"] == 4 and grpo5["gen_temperature"] == 1.0  # phase5 overrides applied
     report = (p / "reports/report.md").read_text()
@@ -76,15 +83,37 @@ def test_dpo_beta_reruns_only_what_reads_it(tiny_project, tmp_path):
     p = tmp_path / "proj"
     shutil.copytree(tiny_project, p, symlinks=True)
     ran, skipped = stage_lines(run(["dvc", "exp", "run", "-S", "dpo.beta=0.2"], p).stdout)
-    assert ran == {"resolve@phase1", "resolve@phase5", "dpo@phase1", "eval@phase1", "report"}, ran
-    assert {"download", "bpe", "sft", "rm", "dpo@phase5", "ppo@phase1", "grpo@phase5", "eval@phase5"} <= skipped
+    assert ran == {
+        "resolve@phase1",
+        "resolve@phase5",
+        "dpo@phase1-0",
+        "dpo@phase1-1",
+        "eval@phase1-0",
+        "eval@phase1-1",
+        "report",
+    }, ran
+    assert {"download", "bpe", "sft", "rm", "dpo@phase5-0", "ppo@phase1-1", "grpo@phase5-0", "eval@phase5-1"} <= skipped
 
 
 def test_phase_override_reruns_only_that_phase(tiny_project, tmp_path):
     p = tmp_path / "proj"
     shutil.copytree(tiny_project, p, symlinks=True)
     ran, _ = stage_lines(run(["dvc", "exp", "run", "-S", "phases.phase5.grpo.group_size=5"], p).stdout)
-    assert ran == {"resolve@phase5", "grpo@phase5", "eval@phase5", "report"}, ran
+    assert ran == {"resolve@phase5", "grpo@phase5-0", "grpo@phase5-1", "eval@phase5-0", "eval@phase5-1", "report"}, ran
+
+
+def test_seeds_are_data_adding_one_runs_only_its_stages_removing_one_only_the_report(tiny_project, tmp_path):
+    p = tmp_path / "proj"
+    shutil.copytree(tiny_project, p, symlinks=True)
+    ran, _ = stage_lines(run(["dvc", "exp", "run", "-S", "rl_seeds=[0,1,2]"], p).stdout)
+    new = {f"{s}@{ph}-2" for s in ("ppo", "grpo", "dpo", "eval") for ph in ("phase1", "phase5")}
+    assert ran == new | {"config", "report"}, ran  # config validates the new list; its outputs do not change
+    summary = json.loads((p / "reports/summary.json").read_text())
+    assert set(summary["phase1"]["ppo"]["seeds"]) == {"0", "1", "2"}
+    ran, _ = stage_lines(run(["dvc", "exp", "run", "-S", "rl_seeds=[0,2]"], p).stdout)
+    assert ran == {"config", "report"}, ran
+    summary = json.loads((p / "reports/summary.json").read_text())
+    assert set(summary["phase1"]["ppo"]["seeds"]) == {"0", "2"}  # seed 1's files are on disk, and ignored
 
 
 def test_removing_a_phase_removes_it_from_the_report(tiny_project, tmp_path):
@@ -132,13 +161,13 @@ def test_forced_rerun_gives_the_same_dvc_lock(tiny_project, tmp_path):
             "data/rm/model.safetensors",
             "reports/live/rm/metrics.json",
             "reports/live/sft/plots/metrics/train/loss.tsv",
-            "data/phase1/ppo/model.safetensors",
-            "data/phase5/grpo/model.safetensors",
-            "data/phase1/dpo/model.safetensors",
-            "reports/live/phase5/grpo/metrics.json",
-            "reports/metrics/phase1.json",
-            "reports/metrics/phase5.json",
-            "data/eval/phase5/answers.jsonl",
+            "data/phase1/seed0/ppo/model.safetensors",
+            "data/phase5/seed1/grpo/model.safetensors",
+            "data/phase1/seed1/dpo/model.safetensors",
+            "reports/live/phase5/seed0/grpo/metrics.json",
+            "reports/metrics/phase1/seed1.json",
+            "reports/metrics/phase5/seed0.json",
+            "data/eval/phase5/seed1/answers.jsonl",
             "reports/report.md",
         )
     }

@@ -16,6 +16,7 @@ import typer
 from typer.testing import CliRunner
 
 from rlhf_core import report as R
+from rlhf_core.stats import bootstrap_ci
 from stages import report as stage
 
 ALGOS = ("sft", "ppo", "grpo", "dpo")
@@ -55,7 +56,8 @@ def write_tsv(folder: Path, stat: str, values) -> None:
     (folder / f"{stat}.tsv").write_text(f"step\t{stat}\n" + "".join(f"{i + 1}\t{v!r}\n" for i, v in enumerate(values)))
 
 
-def make_phase(root: Path, phase: str, gold: bool, seed: int, heldout: bool = True) -> None:
+def make_phase(root: Path, phase: str, gold: bool, seed: int, heldout: bool = True, rl_seed: int = 0) -> None:
+    """One RL seed's eval and training outputs of one phase (`seed` drives the synthetic noise)."""
     rng = np.random.default_rng(seed)
     rows = []
     for a in ALGOS:
@@ -100,7 +102,7 @@ def make_phase(root: Path, phase: str, gold: bool, seed: int, heldout: bool = Tr
                         "eos": s == 0,
                     }
                 )
-    out = root / "data" / "eval" / phase
+    out = root / "data" / "eval" / phase / f"seed{rl_seed}"
     out.mkdir(parents=True, exist_ok=True)
     (out / "answers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     temp, top_k, max_new, kl_coef, k, gen_t, beta = SETTINGS[phase]
@@ -130,11 +132,11 @@ def make_phase(root: Path, phase: str, gold: bool, seed: int, heldout: bool = Tr
                 m.update({f"heldout_{key}": None, f"heldout_{key}_lo": None, f"heldout_{key}_hi": None})
                 continue
             per = [np.mean([r[key] for r in mine if r["prompt_id"] == f"held-{j:03d}"]) for j in range(N_HELD)]
-            lo, hi = R.bootstrap_ci(per, n_boot=200, ci=0.95, seed=0)
+            lo, hi = bootstrap_ci(per, n_boot=200, ci=0.95, seed=0)
             m.update({f"heldout_{key}": float(np.mean(per)), f"heldout_{key}_lo": lo, f"heldout_{key}_hi": hi})
         metrics[a] = m
-    (root / "reports" / "metrics").mkdir(parents=True, exist_ok=True)
-    (root / "reports" / "metrics" / f"{phase}.json").write_text(json.dumps(metrics))
+    (root / "reports" / "metrics" / phase).mkdir(parents=True, exist_ok=True)
+    (root / "reports" / "metrics" / phase / f"seed{rl_seed}.json").write_text(json.dumps(metrics))
     cfg = root / "reports" / "configs" / phase
     cfg.mkdir(parents=True, exist_ok=True)
     for a, section in (
@@ -145,12 +147,12 @@ def make_phase(root: Path, phase: str, gold: bool, seed: int, heldout: bool = Tr
         ),
         ("dpo", {"beta": beta, "lr": 1e-5}),
     ):
-        (cfg / f"{a}.json").write_text(json.dumps({"seed": 0, "device": "auto", a: section}))
+        (cfg / f"{a}.json").write_text(json.dumps({"device": "auto", a: section}))
     (cfg / "eval.json").write_text(
         json.dumps({"eval": {"temperature": temp, "top_k": top_k, "max_new_tokens": max_new}})
     )
     t = np.arange(STEPS) / STEPS
-    live = root / "reports" / "live" / phase
+    live = root / "reports" / "live" / phase / f"seed{rl_seed}"
     train = lambda a: live / a / "plots" / "metrics" / "train"  # noqa: E731
     write_tsv(train("dpo"), "loss", (0.7 * np.exp(-5 * t) + rng.uniform(0, 0.05, STEPS)).tolist())
     write_tsv(train("dpo"), "reward_margin", (50 * t / beta + rng.normal(0, 3, STEPS)).tolist())
@@ -180,10 +182,11 @@ def make_phase(root: Path, phase: str, gold: bool, seed: int, heldout: bool = Tr
     (live / "grpo" / "groups.jsonl").write_text("".join(json.dumps(g) + "\n" for g in groups))
 
 
-def make_inputs(root: Path, gold: bool = True, phases=("phase1", "phase5"), heldout: bool = True) -> Path:
+def make_inputs(root: Path, gold: bool = True, phases=("phase1", "phase5"), heldout: bool = True, seeds=(0,)) -> Path:
     for i, ph in enumerate(phases):
-        make_phase(root, ph, gold, seed=10 + i, heldout=heldout)
-    write_params(root, phases)
+        for j, rl in enumerate(seeds):
+            make_phase(root, ph, gold, seed=10 + i + 100 * j, heldout=heldout, rl_seed=rl)
+    write_params(root, phases, seeds)
     if gold:
         (root / "reports" / "live" / "rm").mkdir(parents=True, exist_ok=True)
         (root / "reports" / "live" / "rm" / "metrics.json").write_text(
@@ -194,9 +197,9 @@ def make_inputs(root: Path, gold: bool = True, phases=("phase1", "phase5"), held
     return root
 
 
-def write_params(root: Path, phases) -> Path:
+def write_params(root: Path, phases, seeds=(0,)) -> Path:
     path = root / "params.yaml"
-    path.write_text("seed: 0\nphases:\n" + "".join(f"  {p}: {{}}\n" for p in phases))
+    path.write_text(f"seed: 0\nrl_seeds: {list(seeds)}\nphases:\n" + "".join(f"  {p}: {{}}\n" for p in phases))
     return path
 
 
@@ -237,8 +240,8 @@ def hub_run(tmp_path_factory):
     return root
 
 
-def load(root: Path, phases=("phase1", "phase5")) -> R.Study:
-    return R.load_study(list(phases), root / "reports", root / "data")
+def load(root: Path, phases=("phase1", "phase5"), seeds=(0,)) -> R.Study:
+    return R.load_study(list(phases), root / "reports", root / "data", list(seeds))
 
 
 FIGURES = [
@@ -285,7 +288,9 @@ def test_every_output_written(gold_run):
 @pytest.mark.slow
 def test_per_prompt_table_numbers_and_bold_max(gold_run):
     md = (gold_run / "reports" / "tables" / "per_prompt_phase1.md").read_text()
-    answers = [json.loads(line) for line in (gold_run / "data/eval/phase1/answers.jsonl").read_text().splitlines()]
+    answers = [
+        json.loads(line) for line in (gold_run / "data/eval/phase1/seed0/answers.jsonl").read_text().splitlines()
+    ]
     study = [r for r in answers if r["set"] == "study"]
     for name in NAMES:
         cells = table_rows(md, R.md_escape(name))
@@ -341,7 +346,7 @@ def test_report_sections_follow_the_numbers(gold_run):
     assert len([r for r in claims.splitlines() if r.startswith("| ") and "---" not in r]) == 1 + 10
     for link in re.findall(r"\]\(#([^)]+)\)", md):  # every in-report link lands on a heading
         assert any(R._anchor(h[3:].replace("\\", "")) == link for h in heads), link
-    assert "paired bootstrap over the 12 held-out prompts" in md
+    assert "paired bootstrap over the held-out (seed, prompt) cells both phases answered (12;" in md
     assert "`ppo.kl_coef` | 0.01 → **0.1**" in md  # what changed between phases
     rm = (gold_run / "reports" / "tables" / "reward_model.md").read_text()
     assert "`heldout.accuracy` | 0.81" in rm and "`heldout.accuracy`" not in md  # the dump is an appendix
@@ -379,20 +384,20 @@ def test_vs_sft_table_follows_the_answers(gold_run):
 
 
 def test_bootstrap_ci_known_cases():
-    assert R.bootstrap_ci([2.0] * 10, n_boot=500, ci=0.95, seed=1) == (2.0, 2.0)
+    assert bootstrap_ci([2.0] * 10, n_boot=500, ci=0.95, seed=1) == (2.0, 2.0)
     x = np.array([0.0, 1.0, 2.0, 3.0, 10.0])
-    lo, hi = R.bootstrap_ci(x, n_boot=1000, ci=0.9, seed=3)
+    lo, hi = bootstrap_ci(x, n_boot=1000, ci=0.9, seed=3)
     idx = torch.randint(5, (1000, 5), generator=torch.Generator().manual_seed(3))  # the same resampling by hand
     means = sorted(x[idx.numpy()].mean(axis=1))
     assert (lo, hi) == pytest.approx((means[int(0.05 * 999)], means[round(0.95 * 999)]))
     assert lo < x.mean() < hi
     # large-sample check against the normal approximation: mean +- 1.645 * sd / sqrt(n)
     y = np.random.default_rng(0).normal(size=400)
-    lo2, hi2 = R.bootstrap_ci(y, n_boot=4000, ci=0.9, seed=0)
+    lo2, hi2 = bootstrap_ci(y, n_boot=4000, ci=0.9, seed=0)
     half = 1.645 * y.std() / np.sqrt(len(y))
     assert lo2 == pytest.approx(y.mean() - half, abs=0.2 * half)
     assert hi2 == pytest.approx(y.mean() + half, abs=0.2 * half)
-    assert R.bootstrap_ci(x, n_boot=1000, ci=0.9, seed=3) == (lo, hi)  # deterministic
+    assert bootstrap_ci(x, n_boot=1000, ci=0.9, seed=3) == (lo, hi)  # deterministic
 
 
 @pytest.mark.slow
@@ -476,11 +481,13 @@ def test_without_heldout_no_intervals(tmp_path):
 
 def test_missing_input_is_one_line_naming_file_and_fix(tmp_path):
     root = make_inputs(tmp_path, gold=False)
-    (root / "data" / "eval" / "phase5" / "answers.jsonl").unlink()
+    (root / "data" / "eval" / "phase5" / "seed0" / "answers.jsonl").unlink()
     result = run_stage(root)
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and "phase5/answers.jsonl" in lines[0] and "run `dvc repro` (eval@phase5)" in lines[0]
+    assert (
+        len(lines) == 1 and "phase5/seed0/answers.jsonl" in lines[0] and "run `dvc repro` (eval@phase5-0)" in lines[0]
+    )
     assert not (root / "reports" / "report.md").exists()
 
 
@@ -839,3 +846,56 @@ def test_overoptimisation_findings_and_figure(tmp_path, monkeypatch):
     assert (tmp_path / "fig.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "PPO p0 (kl_coef=None)\nover-optimisation: yes (p=0.005)" in titles
     assert any(t.endswith("no gold log") for t in titles)
+
+
+# ---------------------------------------------------------------------------------------------- seeds
+
+
+@pytest.fixture(scope="module")
+def seeds_run(tmp_path_factory):
+    root = make_inputs(tmp_path_factory.mktemp("seeds"), seeds=(0, 1, 2))
+    result = run_stage(root)
+    assert result.exit_code == 0, result.output
+    return root
+
+
+@pytest.mark.slow
+def test_seeds_are_pooled_with_their_own_numbers_beside(seeds_run):
+    root = seeds_run
+    md = (root / "reports" / "report.md").read_text()
+    assert "trained once per RL seed (0, 1, 2)" in md and "### Seed by seed" in md
+    seeds_md = (root / "reports" / "tables" / "seeds.md").read_text()
+    for cell in (
+        "| phase1 | PPO | 0 |",
+        "| phase1 | PPO | 2 |",
+        "| phase5 | DPO | *mean* |",
+        "| phase5 | SFT | *SD* |",
+    ):
+        assert cell in seeds_md, cell
+    summary = json.loads((root / "reports" / "summary.json").read_text())
+    per_seed = [
+        json.loads((root / "reports" / "metrics" / "phase1" / f"seed{s}.json").read_text())["ppo"]["heldout_gold"]
+        for s in (0, 1, 2)
+    ]
+    assert summary["phase1"]["ppo"]["seeds"]["1"]["gold"] == pytest.approx(per_seed[1], abs=1e-6)
+    head = json.loads((root / "reports" / "headline" / "phase1" / "ppo.json").read_text())
+    assert head["gold"] == pytest.approx(np.mean(per_seed), abs=1e-4)  # the mean over seeds
+    # the headline interval is the hierarchical one: as computed from the pooled answers
+    study = load(root, seeds=(0, 1, 2))
+    iv = R.V.seeded_ci(R.V.per_prompt(study.first.answers, "ppo", "gold"), n_boot=200, ci=0.95, seed=0)
+    assert (head["gold_lo"], head["gold_hi"]) == (round(iv.lo, 4), round(iv.hi, 4))
+    # sample answers are the first seed's: one row per phase and algorithm, not one per seed
+    block = md[md.index("## 9. Sample answers") :].split("#### ")[1]
+    assert sum(line.startswith("| phase") for line in block.splitlines()) == 2 * 4
+
+
+def test_a_seed_left_out_of_params_is_ignored_and_a_missing_one_is_named(tmp_path):
+    root = make_inputs(tmp_path, gold=False, phases=("phase1",), seeds=(0, 1))
+    study = load(root, phases=("phase1",), seeds=(0,))
+    assert set(study.first.answers["seed"]) == {0} and study.first.seeds == [0]
+    study = load(root, phases=("phase1",), seeds=(0, 1))
+    assert set(study.first.answers["seed"]) == {0, 1} and len(study.first.all_logs("dpo")) == 2
+    write_params(root, ["phase1"], seeds=(0, 1, 2))
+    result = run_stage(root)
+    assert result.exit_code == 2
+    assert "phase1/seed2.json" in result.output and "(eval@phase1-2)" in result.output

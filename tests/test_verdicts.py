@@ -104,6 +104,67 @@ def test_intervals_degenerate_inputs():
 # ---------------------------------------------------------------------------------------------- comparisons
 
 
+def seeded(effects_per_seed: list[dict], **kw) -> pd.DataFrame:
+    """One `answers` frame per seed, the same prompts in each, stacked with a `seed` column."""
+    return pd.concat(
+        [answers(e, seed=100 + i, **kw).assign(seed=i) for i, e in enumerate(effects_per_seed)], ignore_index=True
+    )
+
+
+def test_seeded_ci_with_one_seed_is_the_bootstrap_over_prompts():
+    a = answers({"ppo": 0.3}, seed=3).assign(seed=7)
+    d = V.per_prompt(a, "ppo", "rm") - V.per_prompt(a, "sft", "rm")
+    assert d.index.names == ["seed", "prompt_id"]
+    one = V.seeded_ci(d, n_boot=400, ci=0.95, seed=0)
+    flat = V.mean_ci(d.tolist(), n_boot=400, ci=0.95, seed=0)
+    assert (one.mean, one.lo, one.hi, one.n) == (flat.mean, flat.lo, flat.hi, flat.n)
+
+
+def test_one_lucky_seed_is_not_a_finding():
+    """An effect that one seed shows and the others do not (or reverse) is beyond noise for an interval over
+    prompts alone, and within noise once seeds are resampled."""
+    a = seeded([{"ppo": 1.0}, {"ppo": 0.1}, {"ppo": -0.5}], noise=0.2, prompt_sd=0.5)
+    d = V.vs_sft(a, "ppo", "rm", K)
+    pooled = V.mean_ci(
+        (V.per_prompt(a, "ppo", "rm") - V.per_prompt(a, "sft", "rm")).tolist(), n_boot=400, ci=0.95, seed=0
+    )
+    assert pooled.above  # 192 (seed, prompt) cells taken as independent: a false finding
+    assert d.n == 3 and not d.beyond and d.lo < 0 < d.hi
+    assert abs(d.mean - 0.2) < 0.05  # the mean over seeds
+
+
+def test_an_effect_every_seed_shows_survives_the_seed_bootstrap():
+    a = seeded([{"ppo": 0.6}, {"ppo": 0.5}, {"ppo": 0.7}], noise=0.5)
+    assert V.vs_sft(a, "ppo", "rm", K).above
+    assert V.ordering(a, ["sft", "ppo"], "rm", K) == "PPO > SFT"
+
+
+def test_hierarchical_interval_covers_the_true_mean_when_seeds_vary():
+    """Seed effects drawn around a true mean of 0 (SD 0.3), prompt noise on top: with 8 seeds the
+    hierarchical interval covers 0 close to its level; the prompt-only interval misses it far more often."""
+    rng = np.random.default_rng(5)
+    hier, flat = [], []
+    for rep in range(60):
+        effects = rng.normal(0, 0.3, 8)
+        parts = []
+        for i, e in enumerate(effects):
+            x = e + rng.normal(0, 1.0, 40)
+            parts.append(pd.Series(x, index=pd.MultiIndex.from_product([[i], range(40)], names=["seed", "prompt_id"])))
+        d = pd.concat(parts)
+        h = V.seeded_ci(d, n_boot=300, ci=0.9, seed=rep)
+        f = V.mean_ci(d.tolist(), n_boot=300, ci=0.9, seed=rep)
+        hier.append(h.lo <= 0 <= h.hi)
+        flat.append(f.lo <= 0 <= f.hi)
+    assert np.mean(hier) >= 0.75 and np.mean(hier) > np.mean(flat) + 0.15, (np.mean(hier), np.mean(flat))
+
+
+def test_seeded_block_ci_resamples_seeds():
+    flat = [[0.0] * 50, [0.0] * 50, [3.0] * 50]
+    iv = V.seeded_block_ci(flat, block=10, n_boot=400, ci=0.95, seed=0)
+    assert iv.mean == 1.0 and iv.n == 3 and iv.lo == 0.0 and iv.hi == 3.0
+    assert V.seeded_block_ci([[1.0, 2.0, 3.0]], block=2, n_boot=100, ci=0.9, seed=0).n == 3  # one seed: steps
+
+
 def test_paired_comparison_sees_a_small_shift_that_unpaired_intervals_would_hide():
     # prompt-to-prompt spread 3, effect 0.3, answer noise 0.3: the phases' own intervals overlap, the paired
     # difference does not
