@@ -302,22 +302,64 @@ def compare_at(fits: dict[str, Fit], kl: float, ci: float) -> tuple[str | None, 
     return best, gains
 
 
-def rm_keeps_rising(points: Sequence[Point], algo: str, kl_peak: float) -> bool | None:
-    """Past the fitted gold peak, does the RM keep rising? Mean RM gain (over SFT) of the settings beyond
-    the peak against those before it; None when the data does not reach both sides."""
-    if not math.isfinite(kl_peak):
+@dataclass
+class Along:
+    """How gold and the RM move with distance across one algorithm's settings: least-squares slopes of
+    the gains over SFT against d (per-seed observations), with bootstrap intervals (settings, then
+    seeds). Gold falling while the RM rises is over-optimisation in Gao et al.'s sense."""
+
+    gold: tuple[float, float, float]  # slope, lo, hi
+    rm: tuple[float, float, float]
+
+    @property
+    def verdict(self) -> str:
+        up = lambda t: t[1] > 0  # noqa: E731
+        down = lambda t: t[2] < 0  # noqa: E731
+        if up(self.rm) and down(self.gold):
+            return "**RM rises while gold falls: over-optimisation**"
+        if down(self.gold) and down(self.rm):
+            return "gold and RM both fall"
+        if up(self.gold) and up(self.rm):
+            return "gold and RM both rise"
+        if down(self.gold):
+            return "gold falls; the RM's trend is within noise"
+        if up(self.gold):
+            return "gold rises; the RM's trend is within noise"
+        return "gold's trend is within noise"
+
+
+def _slope(d: np.ndarray, y: np.ndarray) -> float:
+    d, y = d - d.mean(), y - y.mean()
+    return float((d * y).sum() / (d * d).sum()) if (d * d).sum() > 0 else math.nan
+
+
+def along(points: Sequence[Point], algo: str, *, n_boot: int, ci: float, seed: int) -> Along | None:
+    pts = [p for p in points if p.algo == algo and len(p.seeds)]
+    if len(pts) < MIN_SETTINGS:
         return None
-    before, after = [], []
-    for p in points:
-        if p.algo != algo:
-            continue
-        rm = np.array([s["rm"] - s["sft_rm"] for s in p.seeds.values() if s.get("rm") is not None])
-        if not len(rm):
-            continue
-        (after if float(np.mean(p.values("kl"))) > kl_peak else before).append(float(rm.mean()))
-    if not before or not after:
-        return None
-    return float(np.mean(after)) > float(np.mean(before))
+
+    def obs(ps, rng=None):
+        d, g, r = [], [], []
+        for p in ps:
+            idx = np.arange(len(p.seeds)) if rng is None else rng.integers(0, len(p.seeds), len(p.seeds))
+            rm = np.array([s["rm"] - s["sft_rm"] for s in p.seeds.values()], dtype=np.float64)
+            d.append(p.d()[idx])
+            g.append(p.gain()[idx])
+            r.append(rm[idx])
+        return np.concatenate(d), np.concatenate(g), np.concatenate(r)
+
+    d, g, r = obs(pts)
+    rng = np.random.default_rng(seed)
+    boots = []
+    for _ in range(n_boot):
+        bd, bg, br = obs([pts[i] for i in rng.integers(0, len(pts), len(pts))], rng)
+        boots.append((_slope(bd, bg), _slope(bd, br)))
+    b = np.array(boots)
+    b = b[~np.isnan(b).any(axis=1)]
+    q = [(1 - ci) / 2, (1 + ci) / 2]
+    glo, ghi = np.quantile(b[:, 0], q) if len(b) else (math.nan, math.nan)
+    rlo, rhi = np.quantile(b[:, 1], q) if len(b) else (math.nan, math.nan)
+    return Along((_slope(d, g), float(glo), float(ghi)), (_slope(d, r), float(rlo), float(rhi)))
 
 
 # ---------------------------------------------------------------------------------------------- output
@@ -342,16 +384,19 @@ def _seed_ci(x: np.ndarray, ci: float, seed: int, n_boot: int = 2000) -> tuple[f
     return float(x.mean()), float(lo), float(hi)
 
 
-def comparison_kls(points: Sequence[Point], fits: dict[str, Fit]) -> list[float]:
-    """KL values inside every fitted algorithm's observed range (no extrapolation): its quartiles."""
-    ranges = []
-    for a in fits:
-        kl = np.concatenate([p.values("kl") for p in points if p.algo == a])
-        ranges.append((float(kl.min()), float(kl.max())))
+def kl_range(points: Sequence[Point], algo: str) -> tuple[float, float]:
+    kl = np.concatenate([p.values("kl") for p in points if p.algo == algo])
+    return float(kl.min()), float(kl.max())
+
+
+def comparison_kls(points: Sequence[Point], algos: Sequence[str]) -> list[float]:
+    """KL values inside every named algorithm's observed range (no extrapolation): the geometric
+    quartiles of the overlap; none when the ranges do not overlap."""
+    ranges = [kl_range(points, a) for a in algos]
     lo, hi = max(r[0] for r in ranges), min(r[1] for r in ranges)
-    if not hi > lo:
+    if not hi > lo or lo <= 0:
         return []
-    return [float(v) for v in np.quantile([lo, hi], [0.25, 0.5, 0.75])]
+    return [float(v) for v in np.exp(np.quantile([math.log(lo), math.log(hi)], [0.25, 0.5, 0.75]))]
 
 
 def markdown(
@@ -396,44 +441,59 @@ def markdown(
     md.append("## Fits: gold gain = d (α − β ln d), d = √KL (Gao et al. 2022, RL form)\n")
     if fits:
         md += [
-            "| Algorithm | Settings / observations | α | β | R² | Gold peak at KL | RM past the peak |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+            "| Algorithm | Settings / observations | KL range | α | β | R² | Gold peak at KL | Along the frontier |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
         ]
         for a, f in fits.items():
-            peak = "no peak (β ≤ 0: gold still rising)" if math.isnan(f.peak_kl) else f"{f.peak_kl:.3g}"
-            if not math.isnan(f.peak_kl) and not math.isnan(f.peak_kl_ci[0]):
-                peak += f" [{f.peak_kl_ci[0]:.3g}, {'∞' if math.isinf(f.peak_kl_ci[1]) else f'{f.peak_kl_ci[1]:.3g}'}]"
-            rising = rm_keeps_rising(points, a, f.peak_kl)
-            past = {None: "not reached by the data", True: "**keeps rising: over-optimisation**", False: "falls too"}[
-                rising
-            ]
+            lo, hi = kl_range(points, a)
+            if math.isnan(f.peak_kl):
+                peak = "no peak (β ≤ 0: gold still rising)"
+            else:
+                peak = f"{f.peak_kl:.3g}"
+                if not math.isnan(f.peak_kl_ci[0]):
+                    top = "∞" if math.isinf(f.peak_kl_ci[1]) else f"{f.peak_kl_ci[1]:.3g}"
+                    peak += f" [{f.peak_kl_ci[0]:.3g}, {top}]"
+                if f.peak_kl < lo:
+                    peak += " (below every setting: gold falls from the start)"
+                elif f.peak_kl > hi:
+                    peak += " (beyond every setting: gold still rising)"
+            al = along(points, a, n_boot=max(200, len(f.boots) if f.boots is not None else 200), ci=ci, seed=seed)
+            trend = (
+                "—"
+                if al is None
+                else f"{al.verdict} (slope of gold {_ci_text(*al.gold)}, of RM {_ci_text(*al.rm)} per unit d)"
+            )
             md.append(
-                f"| {LABEL[a]} | {f.n_points} / {f.n_obs} | {_ci_text(f.alpha, *f.alpha_ci)} | "
-                f"{_ci_text(f.beta, *f.beta_ci)} | {f.r2:.2f} | {peak} | {past} |"
+                f"| {LABEL[a]} | {f.n_points} / {f.n_obs} | {lo:.3g}–{hi:.3g} | {_ci_text(f.alpha, *f.alpha_ci)} | "
+                f"{_ci_text(f.beta, *f.beta_ci)} | {f.r2:.2f} | {peak} | {trend} |"
             )
         md.append("")
-        kls = comparison_kls(points, fits)
-        if kls and len(fits) >= 2:
-            md += [
-                "## Which algorithm turns KL into gold best\n",
-                "Fitted gold gain at KL values inside every algorithm's observed range (no extrapolation); "
-                "an algorithm is named only where its gain exceeds every other's beyond the bootstrap interval "
-                "of the difference.\n",
-                "| KL | " + " | ".join(LABEL[a] for a in fits) + " | Highest beyond noise |",
-                "| ---: | " + " | ".join("---:" for _ in fits) + " | --- |",
-            ]
-            for kl in kls:
-                best, gains = compare_at(fits, kl, ci)
+        rows = []
+        names = list(fits)
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                for kl in comparison_kls(points, [a, b]):
+                    best, gains = compare_at({a: fits[a], b: fits[b]}, kl, ci)
+                    rows.append(
+                        f"| {LABEL[a]} vs {LABEL[b]} | {kl:.3g} | {_ci_text(*gains[a])} | {_ci_text(*gains[b])} | "
+                        f"{LABEL[best] if best else 'neither (within noise)'} |"
+                    )
+        if len(fits) >= 2:
+            md.append("## Which algorithm turns KL into gold best\n")
+            if rows:
+                md += [
+                    "Fitted gold gain over SFT of each pair of algorithms at KL values inside both of their observed "
+                    "ranges (geometric quartiles of the overlap; no extrapolation). One is named only where its "
+                    "gain beats the other's beyond the bootstrap interval of the difference.\n",
+                    "| Pair | KL | First | Second | Higher beyond noise |",
+                    "| --- | ---: | ---: | ---: | --- |",
+                    *rows,
+                    "",
+                ]
+            else:
                 md.append(
-                    f"| {kl:.3g} | "
-                    + " | ".join(_ci_text(*gains[a]) for a in fits)
-                    + f" | {LABEL[best] if best else 'none (within noise)'} |"
+                    "*No two algorithms' KL ranges overlap: no KL at which to compare them without extrapolating.*\n"
                 )
-            md.append("")
-        elif len(fits) >= 2:
-            md.append(
-                "*The algorithms' KL ranges do not overlap: no KL at which to compare them without extrapolating.*\n"
-            )
     unfit = [LABEL[a] for a in RL_ALGOS if a not in fits and any(p.algo == a for p in points)]
     if unfit:
         md.append(
@@ -470,8 +530,9 @@ def figure(points: Sequence[Point], fits: dict[str, Fit], path, *, phase: str, c
                 ax.errorbar([d.mean()], [m], yerr=yerr, fmt="o", ms=6, color=COLOR[p.algo], capsize=3, lw=1.2)
             if key == "gold":
                 for a, f in fits.items():
-                    ax.plot(grid, f.gain(grid), color=COLOR[a], lw=1.5)
-                    if math.isfinite(f.peak_kl) and math.sqrt(f.peak_kl) <= grid[-1]:
+                    top = math.sqrt(kl_range(points, a)[1])  # the fit is drawn where the algorithm has data
+                    ax.plot(grid[grid <= top], f.gain(grid[grid <= top]), color=COLOR[a], lw=1.5)
+                    if math.isfinite(f.peak_kl) and math.sqrt(f.peak_kl) <= top:
                         ax.axvline(math.sqrt(f.peak_kl), color=COLOR[a], ls=":", lw=1.2)
             ax.axhline(0, color="black", lw=0.8)
             ax.set_xlabel("√KL to SFT  (d, nats/token ^ ½)")

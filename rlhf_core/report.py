@@ -1631,6 +1631,7 @@ def fig_dpo(study: Study, path: Path, knobs: ReportKnobs) -> Drawn:
             log = ph.logs["dpo"]
             w = _window(log, knobs)
             beta = ph.knob("dpo", "beta")
+            who = f"seed {ph.seeds[0]} " if len(ph.all_logs("dpo")) > 1 else ""  # the thick line's seed
             steps = log["step"].to_numpy(dtype=float)
             for c, (col, label) in enumerate((("loss", "DPO loss"), ("reward_margin", "reward margin"))):
                 ax = axes[r][c]
@@ -1649,11 +1650,11 @@ def fig_dpo(study: Study, path: Path, knobs: ReportKnobs) -> Drawn:
                 if col == "loss":
                     ax.axhline(LN2, color="black", ls="--", lw=1.0, label="ln 2 (no preference)")
                     ax.set_ylim(min(loss_lo, LN2) - 0.05, max(loss_hi, LN2) + 0.05)
-                    ax.set_title(f"{ph.name} (β={beta}): DPO loss, 2nd-half mean {late:.3f}")
+                    ax.set_title(f"{ph.name} (β={beta}): DPO loss, {who}2nd-half mean {late:.3f}")
                 else:
                     ax.axhline(0, color="black", lw=1.0, label="margin 0")
                     ax.set_ylim(min(ours_lo, 0.0) - 0.05 * span, top + 0.12 * span)
-                    ax.set_title(f"{ph.name} (β={beta}): reward margin, 2nd-half mean {late:+.2f}")
+                    ax.set_title(f"{ph.name} (β={beta}): reward margin, {who}2nd-half mean {late:+.2f}")
                     if r in marks:
                         value, step, who = marks[r]
                         if step is None:  # a peak: compare with our moving average's peak
@@ -1872,7 +1873,11 @@ def fig_grpo(study: Study, path: Path, knobs: ReportKnobs) -> Drawn:
         if n >= 2 and not refs[-1].endswith("(beyond this run's steps)"):
             handles.append(Line2D([], [], color=ref_color, ls="-.", lw=1.4, label=refs[-1]))
         fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3), frameon=False)
-        fig.suptitle("GRPO group collapse (collapsed = group reward std below the threshold; y axes shared)")
+        seeds = study.first.seeds
+        fig.suptitle(
+            "GRPO group collapse (collapsed = group reward std below the threshold; y axes shared)"
+            + (f"; seed {seeds[0]} of {len(seeds)}" if len(seeds) > 1 else "")
+        )
         return _drawn(fig, path, shares=shares, refs=refs)
 
 
@@ -2231,6 +2236,7 @@ def fig_overoptimisation(study: Study, path: Path) -> list[str]:
         fig.suptitle(
             f"Reward over-optimisation: RM reward and gold in {OVER_BINS} equal bins of training steps, "
             "against √KL to SFT (bars: ±1.96 SE)"
+            + (f"; seed {study.first.seeds[0]} of {len(study.first.seeds)}" if len(study.first.seeds) > 1 else "")
         )
         return _save(fig, path)
 

@@ -115,6 +115,13 @@ def _over_seeds(replicates: list[np.ndarray], means: list[float], ci: float, rng
     resampled mean (a seed drawn twice reuses its replicate, which errs on the wide side)."""
     reps = np.stack(replicates)  # (seeds, n_boot)
     n_seeds, n_boot = reps.shape
+    # Resampling n seeds shrinks their spread by (n - 1) / n in variance, which matters at three seeds:
+    # widen each seed's deviation from the mean over seeds by sqrt(n / (n - 1)) (Davison & Hinkley 1997,
+    # section 3.8, for two-stage sampling). Measured coverage of a nominal 95% interval with 3 seeds whose
+    # effects vary (SD 0.3, 128 prompts of noise SD 1): 85-91% with it (two simulations), 88% without it,
+    # 67% for a bootstrap of the seed means alone; three seeds cannot pin the seed level down.
+    grand = float(np.mean(means))
+    reps = grand + (reps - grand) * math.sqrt(n_seeds / (n_seeds - 1))
     picks = rng.integers(0, n_seeds, size=(n_boot, n_seeds))
     boot = reps[picks, np.arange(n_boot)[:, None]].mean(axis=1)
     return Interval(float(np.mean(means)), *_percentile_ci(boot, ci), n_seeds)

@@ -102,7 +102,7 @@ def main(
     repo: Path = typer.Option(Path("."), help="the DVC project whose experiments to read"),
     phase: str = typer.Option("phase1", help="the phase whose points to plot"),
     out: Path = typer.Option(Path("reports/frontier.md"), help="markdown report to write"),
-    figure: Path = typer.Option(Path("reports/figures/frontier.png"), help="figure to write"),
+    figure: Path = typer.Option(Path("reports/frontier.png"), help="figure to write"),
     all_commits: bool = typer.Option(False, "--all-commits", help="also experiments of other commits"),
     bootstrap: int = typer.Option(1000, min=100, help="bootstrap resamples for the fits' intervals"),
     ci: float = typer.Option(0.95, min=0.5, max=0.999, help="confidence level"),
@@ -137,11 +137,12 @@ def main(
         console.print(f"  left out {x.run}: {x.reason}")
 
 
-# Each preset: knob -> values queued as one grid per knob (the defaults in params.yaml are the fourth
+# Each preset: knob -> values queued as one grid per knob (the defaults in params.yaml are one more
 # point of each algorithm: the committed run). Phase 1 only, two seeds per point.
 PRESETS = {
     "small": {
         "ppo.kl_coef": "0.001,0.05,0.2",
+        "ppo.lr": "3e-5,1e-4",  # kl_coef barely moves PPO's distance from SFT here; its lr does
         "grpo.kl_coef": "0.005,0.2,1.0",
         "dpo.beta": "0.03,0.3,1.0",
     },

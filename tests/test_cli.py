@@ -32,8 +32,8 @@ def test_sweep_dry_run_prints_the_dvc_commands_and_runs_nothing(tmp_path):
     result = invoke("sweep", "--dry-run", "--repo", tmp_path, "--jobs", "2")
     assert result.exit_code == 0, result.output
     lines = [line for line in result.output.splitlines() if line.startswith("$ ")]
-    assert len(lines) == 4 and lines[-1] == "$ dvc queue start --jobs 2"
-    for knob in ("ppo.kl_coef=", "grpo.kl_coef=", "dpo.beta="):
+    assert len(lines) == 5 and lines[-1] == "$ dvc queue start --jobs 2"
+    for knob in ("ppo.kl_coef=", "ppo.lr=", "grpo.kl_coef=", "dpo.beta="):
         assert any(knob in line and "'~phases.phase5'" in line and "'rl_seeds=[0,1]'" in line for line in lines)
     assert not list(tmp_path.iterdir())
     bad = invoke("sweep", "--preset", "huge", "--dry-run")

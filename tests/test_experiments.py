@@ -46,7 +46,7 @@ def test_two_clones_push_experiments_a_third_pulls_both_and_builds_the_frontier(
     md = (carol / "reports" / "frontier.md").read_text()
     for beta in ("0.05", "0.1", "0.5"):  # both pulled experiments and the baseline commit
         assert f"| DPO | beta={beta} | 2 |" in md, md
-    assert "beta-0.05" in md and "beta-0.5" in md and (carol / "reports" / "figures" / "frontier.png").is_file()
+    assert "beta-0.05" in md and "beta-0.5" in md and (carol / "reports" / "frontier.png").is_file()
     assert "| DPO | 3 / 6 |" in md  # three settings x two seeds fitted
     assert "PPO, GRPO" in md.split("Not fitted")[1]  # one setting each
     assert "from 4 runs (0 left out)" in out.stderr  # workspace, the baseline commit, both experiments

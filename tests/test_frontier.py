@@ -148,17 +148,32 @@ def test_an_algorithm_is_named_best_only_beyond_noise():
     assert F.compare_at(fits, 0.3, 0.95)[0] is None
 
 
-def test_over_optimisation_is_marked_only_when_the_rm_rises_past_the_gold_peak():
-    runs = sweep("dpo", "beta", [2.0, 1.0, 0.3, 0.1, 0.05], [0.05, 0.2, 0.6, 1.5, 3.0], 0.3, 0.4)
-    points, _, _ = F.collect(runs, "phase1")
-    fit = F.fit_algo(points, "dpo", n_boot=100, ci=0.95, seed=0)
-    assert 0.05 < fit.peak_kl < 3.0
-    assert F.rm_keeps_rising(points, "dpo", fit.peak_kl) is True  # the synthetic RM grows with d
+def test_over_optimisation_is_called_only_when_the_rm_rises_while_gold_falls():
+    kls = [0.05, 0.2, 0.6, 1.5, 3.0]
+    runs = sweep("dpo", "beta", [2.0, 1.0, 0.3, 0.1, 0.05], kls, -0.2, 0.0, noise=0.01, seeds=(0, 1, 2))
+    points, _, _ = F.collect(runs, "phase1")  # gold falls with d; the synthetic RM gain is 2 d: it rises
+    al = F.along(points, "dpo", n_boot=300, ci=0.95, seed=0)
+    assert al.gold[2] < 0 < al.rm[1] and "over-optimisation" in al.verdict
     for p in points:
-        for s in p.seeds.values():
-            s["rm"] = -s["kl"]  # an RM that falls with distance: no over-optimisation
-    assert F.rm_keeps_rising(points, "dpo", fit.peak_kl) is False
-    assert F.rm_keeps_rising(points, "dpo", 100.0) is None  # the data does not reach past the peak
+        for sd in p.seeds.values():
+            sd["rm"] = -sd["kl"]  # an RM that falls with distance too: not over-optimisation
+    assert F.along(points, "dpo", n_boot=300, ci=0.95, seed=0).verdict == "gold and RM both fall"
+    rng = np.random.default_rng(4)
+    for p in points:  # neither moves with distance: noise only
+        for sd in p.seeds.values():
+            sd["gold"] = sd["sft_gold"] + rng.normal(0, 0.05)
+            sd["rm"] = sd["sft_rm"] + rng.normal(0, 0.05)
+    assert F.along(points, "dpo", n_boot=300, ci=0.95, seed=0).verdict == "gold's trend is within noise"
+    assert F.along(points[:2], "dpo", n_boot=50, ci=0.95, seed=0) is None  # fewer than 3 settings
+
+
+def test_a_peak_below_every_setting_is_said_to_be_so():
+    runs = sweep("dpo", "beta", [2.0, 1.0, 0.3, 0.1], [0.2, 0.6, 1.5, 3.0], -0.2, 0.05, seeds=(0, 1))
+    points, left, notes = F.collect(runs, "phase1")
+    fits = {"dpo": F.fit_algo(points, "dpo", n_boot=100, ci=0.95, seed=0)}
+    assert fits["dpo"].peak_kl < 0.2  # ln d* = alpha / beta - 1 = -5
+    md = F.markdown(points, fits, left, notes, phase="phase1", ci=0.95, seed=0, figure=None)
+    assert "(below every setting: gold falls from the start)" in md
 
 
 def test_outputs_are_written(tmp_path):
@@ -170,6 +185,7 @@ def test_outputs_are_written(tmp_path):
     assert (tmp_path / "f.png").stat().st_size > 10_000
     md = F.markdown(points, fits, left, notes, phase="phase1", ci=0.95, seed=0, figure="f.png")
     assert "| DPO | beta=0.05 | 2 |" in md and "## Which algorithm turns KL into gold best" in md
+    assert md.count("| PPO vs DPO |") == 3  # three KL values inside both ranges
     assert "Not fitted" in md and "GRPO" in md.split("Not fitted")[1]  # one default point only
 
 
@@ -193,6 +209,11 @@ def test_experiments_are_read_from_dvc_exp_show_json():
                     "name": "beta-05",
                 },
                 {
+                    "revs": [{"rev": "e" * 40, "name": "live", "data": {}, "error": None, "experiments": None}],
+                    "executor": {"state": "running"},
+                    "name": "live",
+                },
+                {
                     "revs": [{"rev": "d" * 40, "name": "broken", "data": {}, "error": {"msg": "x"}}],
                     "executor": None,
                     "name": "broken",
@@ -204,5 +225,6 @@ def test_experiments_are_read_from_dvc_exp_show_json():
         ("main", "a" * 40, "success"),
         ("beta-03", "b" * 40, "success"),
         ("beta-05", "c" * 40, "queued"),
+        ("live", "e" * 40, "running"),
         ("broken", "d" * 40, "failed"),
     ]
