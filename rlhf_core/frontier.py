@@ -379,6 +379,9 @@ def _seed_ci(x: np.ndarray, ci: float, seed: int, n_boot: int = 2000) -> tuple[f
     if len(x) < 2:
         return (float(x.mean()) if len(x) else math.nan), math.nan, math.nan
     rng = np.random.default_rng(seed)
+    # the seeds' spread widened by sqrt(n / (n - 1)) before resampling, as in verdicts.seeded_ci: with
+    # two seeds the interval is still little more than their range, and the report says so
+    x = x.mean() + (x - x.mean()) * math.sqrt(len(x) / (len(x) - 1))
     means = x[rng.integers(0, len(x), (n_boot, len(x)))].mean(axis=1)
     lo, hi = np.quantile(means, [(1 - ci) / 2, (1 + ci) / 2])
     return float(x.mean()), float(lo), float(hi)
@@ -417,8 +420,8 @@ def markdown(
         "Written by `rlhf frontier` from finished DVC experiments and the workspace. One point = one setting "
         "of one algorithm; its seeds are pooled across the runs that share that setting. Gold gain = held-out "
         "gold minus SFT's under the same seed's eval stream; KL = mean per-token KL(policy || SFT) on the "
-        f"held-out answers. Intervals are {pct} bootstrap intervals: over seeds for a point, over settings "
-        "and then seeds for a fit.\n",
+        f"held-out answers. Intervals are {pct} bootstrap intervals: over seeds for a point (with two or three "
+        "seeds, little more than their spread: read them as such), over settings and then seeds for a fit.\n",
     ]
     if figure:
         md.append(f"![frontier]({figure})\n")

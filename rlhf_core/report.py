@@ -38,7 +38,7 @@ import pandas as pd
 from rlhf_core import io
 from rlhf_core import verdicts as V
 from rlhf_core.errors import RlhfError
-from rlhf_core.params import ALGOS
+from rlhf_core.params import ALGOS, ReportParams
 from rlhf_core.params import RL_ALGOS as TRAINED
 from rlhf_core.stats import spearman
 
@@ -62,19 +62,9 @@ OVER_BINS = 8  # equal-count bins of training progress whose means it compares
 OVER_PERMS = 199  # shuffles behind each p-value (resolution 1/200; more costs time, not validity)
 OVER_ALPHA = 0.05
 OVER_FPR_SHUFFLES = 200  # step-shuffled copies of each log on which the report measures its false-positive rate
+DEFAULT_KNOBS = ReportParams()  # the `report:` section's defaults, for callers without params
 DPI = 110
 WIDTH = 10.0
-
-
-@dataclass(frozen=True)
-class ReportKnobs:
-    """Defaults of the `report:` params section (used until params.yaml has one)."""
-
-    sample_prompts: int = 4  # study prompts whose answers are shown per phase (0 = all)
-    answer_chars: int = 160  # sample answers are cut to this many characters
-    bootstrap: int = 2000  # resamples for the CI of a phase-to-phase difference
-    ci: float = 0.95  # confidence level of that interval
-    smooth: int = 0  # moving-average window of training curves (0 = about 1/20 of the steps)
 
 
 # ---------------------------------------------------------------------------------------------- inputs
@@ -391,7 +381,7 @@ def heldout_per_prompt(phase: Phase, algo: str, key: str) -> pd.Series:
     return V.per_prompt(phase.answers, algo, key)
 
 
-def phase_delta(first: Phase, last: Phase, algo: str, key: str, knobs: ReportKnobs, seed: int) -> Delta:
+def phase_delta(first: Phase, last: Phase, algo: str, key: str, knobs: ReportParams, seed: int) -> Delta:
     """The study-mean delta, plus the held-out delta with a CI: a paired bootstrap over the held-out
     prompts both phases answered (resampling prompts); else whether the phases' own CIs overlap."""
     d = Delta(algo, key, _num(first.metrics[algo].get(f"study_{key}")), _num(last.metrics[algo].get(f"study_{key}")))
@@ -411,7 +401,7 @@ def phase_delta(first: Phase, last: Phase, algo: str, key: str, knobs: ReportKno
     return d
 
 
-def deltas(study: Study, knobs: ReportKnobs, seed: int) -> dict[str, list[Delta]]:
+def deltas(study: Study, knobs: ReportParams, seed: int) -> dict[str, list[Delta]]:
     keys = ["rm"] + (["gold"] if study.gold else [])
     return {k: [phase_delta(study.first, study.last, a, k, knobs, seed + i) for i, a in enumerate(ALGOS)] for k in keys}
 
@@ -817,7 +807,7 @@ def metrics_markdown(metrics: dict) -> tuple[str, pd.DataFrame]:
     )
 
 
-def sample_answers_markdown(study: Study, knobs: ReportKnobs) -> str:
+def sample_answers_markdown(study: Study, knobs: ReportParams) -> str:
     """Per study prompt: the prompt, its reference answer, and every algorithm's answer in every phase."""
     names = prompt_names(study.first)
     ids = list(names)
@@ -859,7 +849,7 @@ def sample_answers_markdown(study: Study, knobs: ReportKnobs) -> str:
 # ---------------------------------------------------------------------------------------------- verdicts
 
 
-def _vk(knobs: ReportKnobs, seed: int) -> V.Knobs:
+def _vk(knobs: ReportParams, seed: int) -> V.Knobs:
     return V.Knobs(n_boot=knobs.bootstrap, ci=knobs.ci, seed=seed)
 
 
@@ -1602,7 +1592,7 @@ def _off_scale(ax, x: float, text: str, color: str) -> None:
     )
 
 
-def fig_dpo(study: Study, path: Path, knobs: ReportKnobs) -> Drawn:
+def fig_dpo(study: Study, path: Path, knobs: ReportParams) -> Drawn:
     """Fig 3: DPO loss and reward margin per step, one row per phase; the loss panels share one y axis,
     the margin panels another. Reference lines: ln 2 (the loss of a policy with no preference, margin 0)
     and margin 0. The study's published margins are marked on the first and last phase: as a point when
@@ -1733,7 +1723,7 @@ def collapsed_share(ph: Phase) -> pd.Series | None:
     return (log["collapsed_groups"].astype(float) / n).clip(0, 1)
 
 
-def fig_grpo(study: Study, path: Path, knobs: ReportKnobs) -> Drawn:
+def fig_grpo(study: Study, path: Path, knobs: ReportParams) -> Drawn:
     """Fig 4: per phase (columns), the group reward std against the collapse threshold, and the share of
     each step's groups that collapsed (comparable across k), both with moving averages and y axes shared
     between phases; below, when groups.jsonl exists, the std per task family over training."""
@@ -1982,7 +1972,7 @@ def fig_delta_heatmap(study: Study, path: Path) -> list[str]:
         return _save(fig, path)
 
 
-def tied_ranking(phase: Phase, key: str, knobs: ReportKnobs, seed: int = 0) -> list[dict]:
+def tied_ranking(phase: Phase, key: str, knobs: ReportParams, seed: int = 0) -> list[dict]:
     """Algorithms by held-out mean (the study prompts when there are no held-out answers), best first,
     each with its interval and rank. An algorithm whose paired difference from the one above it is
     within noise shares that one's rank (1, 1, 3, 4): ties are shown as ties."""
@@ -2006,7 +1996,7 @@ def tied_ranking(phase: Phase, key: str, knobs: ReportKnobs, seed: int = 0) -> l
     return out
 
 
-def fig_ranking(study: Study, path: Path, knobs: ReportKnobs = ReportKnobs()) -> Drawn:
+def fig_ranking(study: Study, path: Path, knobs: ReportParams = DEFAULT_KNOBS) -> Drawn:
     """Fig 8: ranking across phases by held-out mean (RM; gold below), with ties: algorithms whose
     difference from their neighbour is within noise share a rank, drawn stacked around it on a grey
     bracket. Each point is labelled with its mean and interval on the side away from the lines (the
@@ -2346,7 +2336,7 @@ class Written:
     panels: dict[str, list[str]] = field(default_factory=dict)  # figure file name -> its titles
 
 
-def write_report(study: Study, reports: Path, knobs: ReportKnobs = ReportKnobs(), seed: int = 0) -> Written:
+def write_report(study: Study, reports: Path, knobs: ReportParams = DEFAULT_KNOBS, seed: int = 0) -> Written:
     """Write report.md, figures/*.png and tables/*.md|csv; remove stale ones from earlier runs."""
     reports = Path(reports)
     figs, tabs = reports / "figures", reports / "tables"
@@ -2706,5 +2696,5 @@ def _flatten(d: Any, prefix: str = "") -> dict:
     return out
 
 
-def _window(log: pd.DataFrame, knobs: ReportKnobs) -> int:
+def _window(log: pd.DataFrame, knobs: ReportParams) -> int:
     return knobs.smooth or max(1, len(log) // 20)

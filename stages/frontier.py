@@ -15,8 +15,8 @@ from rlhf_core.errors import RlhfError
 from stages._common import console, user_errors
 
 
-def _dvc_exp_show(repo: Path, all_commits: bool) -> list:
-    cmd = ["dvc", "exp", "show", "--json", "--no-pager"] + (["--all-commits"] if all_commits else [])
+def _dvc_exp_show(repo: Path, all_commits: bool, num: int = 1) -> list:
+    cmd = ["dvc", "exp", "show", "--json", "--no-pager"] + (["--all-commits"] if all_commits else ["-n", str(num)])
     try:
         proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, check=False)
     except FileNotFoundError:
@@ -67,7 +67,7 @@ def _parse(text: str | None, kind: str):
         return None
 
 
-def read_runs(repo: Path, all_commits: bool = False, workspace: bool = True) -> list:
+def read_runs(repo: Path, all_commits: bool = False, workspace: bool = True, num: int = 1) -> list:
     from rlhf_core.frontier import Run
 
     runs = []
@@ -82,7 +82,7 @@ def read_runs(repo: Path, all_commits: bool = False, workspace: bool = True) -> 
             )
         )
     seen = set()
-    for name, rev, state in experiments(_dvc_exp_show(repo, all_commits)):
+    for name, rev, state in experiments(_dvc_exp_show(repo, all_commits, num)):
         if rev in seen:
             continue
         seen.add(rev)
@@ -103,7 +103,10 @@ def main(
     phase: str = typer.Option("phase1", help="the phase whose points to plot"),
     out: Path = typer.Option(Path("reports/frontier.md"), help="markdown report to write"),
     figure: Path = typer.Option(Path("reports/frontier.png"), help="figure to write"),
-    all_commits: bool = typer.Option(False, "--all-commits", help="also experiments of other commits"),
+    num: int = typer.Option(
+        1, "--num", "-n", min=1, help="experiments of the last N commits (sweeps queued before your latest commit)"
+    ),
+    all_commits: bool = typer.Option(False, "--all-commits", help="experiments of every commit"),
     bootstrap: int = typer.Option(1000, min=100, help="bootstrap resamples for the fits' intervals"),
     ci: float = typer.Option(0.95, min=0.5, max=0.999, help="confidence level"),
     seed: int = typer.Option(0, min=0, help="bootstrap seed"),
@@ -113,7 +116,7 @@ def main(
     write the frontier report and figure. Runs with missing or stale outputs are named and left out."""
     from rlhf_core import frontier as F
 
-    runs = read_runs(repo, all_commits)
+    runs = read_runs(repo, all_commits, num=num)
     points, left, notes = F.collect(runs, phase)
     if not points:
         why = "; ".join(f"{x.run}: {x.reason}" for x in left) or "no runs"
@@ -170,9 +173,10 @@ def sweep(
     repo: Path = typer.Option(Path("."), help="the DVC project"),
 ) -> None:
     """Queue a preset strength sweep as DVC experiments (phase 1, seeds 0 and 1, one grid per algorithm's
-    strength knob) and start the queue. Watch it with `dvc queue status`; when it is done, `rlhf
-    frontier` collects the results. Commit (or `git add`) your changes first: queued experiments run
-    from a copy of the repository."""
+    strength knob) and start the queue (`dvc queue start`, which with DVC 3.67 returns once the queue is
+    empty; `dvc queue status` from another shell shows progress). Then `rlhf frontier` collects the
+    results. Commit (or `git add`) your changes first: queued experiments run from a copy of the
+    repository."""
     import shlex
 
     for cmd in sweep_commands(preset, jobs):

@@ -18,12 +18,11 @@ def main(
 ) -> None:
     """Reads only the phases named in params.yaml (in order) and writes reports/report.md,
     reports/figures/*.png and reports/tables/*.md + *.csv."""
-    from rlhf_core.report import ReportKnobs, load_study, write_report  # pandas + matplotlib: only here
+    from rlhf_core.report import load_study, write_report  # pandas + matplotlib: only here
 
     p = load_params(params)
-    knobs = getattr(p, "report", None) or ReportKnobs()
     study = load_study(list(p.phases), reports, data, list(p.rl_seeds))
-    written = write_report(study, reports, knobs, seed=p.seed)
+    written = write_report(study, reports, p.report, seed=p.seed)
     n_fig = sum(f.suffix == ".png" for f in written.files)
     n_tab = sum(f.suffix == ".md" and f.parent.name == "tables" for f in written.files)
     console.print(

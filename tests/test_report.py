@@ -313,7 +313,7 @@ def test_summary_and_averages_tables(gold_run):
     study = load(gold_run)
     m1, m5 = study.first.metrics, study.last.metrics
     md = (gold_run / "reports" / "tables" / "summary.md").read_text()
-    ds = R.deltas(study, R.ReportKnobs(), seed=0)
+    ds = R.deltas(study, R.ReportParams(), seed=0)
     for d in ds["rm"]:
         cells = table_rows(md, R.LABEL[d.algo])
         a = d.algo
@@ -366,7 +366,7 @@ def test_report_sections_follow_the_numbers(gold_run):
 @pytest.mark.slow
 def test_vs_sft_table_follows_the_answers(gold_run):
     study = load(gold_run)
-    k = R._vk(R.ReportKnobs(bootstrap=300), seed=0)
+    k = R._vk(R.ReportParams(bootstrap=300), seed=0)
     df = R.vs_sft_table(study, k)
     for r in df.to_dict("records"):
         ph = next(p for p in study.phases if p.name == r["phase"])
@@ -406,21 +406,21 @@ def test_phase_delta_ci_paired_bootstrap_and_overlap_fallback(gold_run):
     first, last = study.first, dataclasses.replace(study.first)
     last.answers = first.answers.copy()
     last.answers["rm"] = last.answers["rm"] + 1.5  # every prompt exactly +1.5
-    d = R.phase_delta(first, last, "ppo", "rm", R.ReportKnobs(bootstrap=300), seed=0)
+    d = R.phase_delta(first, last, "ppo", "rm", R.ReportParams(bootstrap=300), seed=0)
     assert d.method == "bootstrap" and d.n == N_HELD and d.significant
     assert (d.held, d.lo, d.hi) == pytest.approx((1.5, 1.5, 1.5))
     last.answers["rm"] = first.answers["rm"]  # no change at all: zero, not significant
-    d = R.phase_delta(first, last, "ppo", "rm", R.ReportKnobs(bootstrap=300), seed=0)
+    d = R.phase_delta(first, last, "ppo", "rm", R.ReportParams(bootstrap=300), seed=0)
     assert (d.held, d.lo, d.hi, d.significant) == (0.0, 0.0, 0.0, False)
     # held-out prompts that do not match: fall back to the phases' own intervals
     last.answers = first.answers.assign(prompt_id=first.answers["prompt_id"] + "-other")
     last.metrics = json.loads(json.dumps(first.metrics))
     last.metrics["ppo"].update(heldout_rm=5.0, heldout_rm_lo=4.0, heldout_rm_hi=6.0)
     first.metrics["ppo"].update(heldout_rm=1.0, heldout_rm_lo=0.0, heldout_rm_hi=3.9)
-    d = R.phase_delta(first, last, "ppo", "rm", R.ReportKnobs(), seed=0)
+    d = R.phase_delta(first, last, "ppo", "rm", R.ReportParams(), seed=0)
     assert (d.method, d.held, d.significant) == ("overlap", 4.0, True)
     first.metrics["ppo"]["heldout_rm_hi"] = 4.1
-    assert not R.phase_delta(first, last, "ppo", "rm", R.ReportKnobs(), seed=0).significant
+    assert not R.phase_delta(first, last, "ppo", "rm", R.ReportParams(), seed=0).significant
 
 
 @pytest.mark.slow
@@ -452,7 +452,7 @@ def test_removing_a_phase_removes_it_everywhere(gold_run, tmp_path):
     assert "fig7_delta_heatmap.png" not in names and "fig6_before_after_averages.png" not in names
     one = load(root, ["phase1"])
     for draw in (R.fig_dpo, R.fig_grpo):  # one panel (row) per phase: phase1's only
-        titles = draw(one, tmp_path / "fig.png", R.ReportKnobs())
+        titles = draw(one, tmp_path / "fig.png", R.ReportParams())
         assert any("phase1" in t for t in titles) and not any("phase5" in t for t in titles)
 
 
@@ -469,9 +469,9 @@ def test_report_is_byte_identical_across_runs(gold_run, tmp_path):
 def test_without_heldout_no_intervals(tmp_path):
     root = make_inputs(tmp_path, gold=False, heldout=False)
     study = load(root)
-    ds = R.deltas(study, R.ReportKnobs(), seed=0)
+    ds = R.deltas(study, R.ReportParams(), seed=0)
     assert all(d.held is None and d.significant is None for d in ds["rm"])
-    k = R._vk(R.ReportKnobs(), seed=0)
+    k = R._vk(R.ReportParams(), seed=0)
     md, df = R.vs_sft_markdown(study, k)
     assert "No held-out prompts were evaluated" in md
     assert "no difference in RM reward can be told from noise" in R.headline(study, R.trained_table(study), df, [])
@@ -616,7 +616,7 @@ def tie(study: R.Study, phase: int, algo: str, like: str, seed: int = 0) -> None
 
 def test_tied_ranking_ranks_by_heldout_and_shares_ranks_within_noise(tmp_path):
     study = load(make_inputs(tmp_path, gold=False))
-    knobs = R.ReportKnobs(bootstrap=300)
+    knobs = R.ReportParams(bootstrap=300)
     ph = study.first
     rows = R.tied_ranking(ph, "rm", knobs)
     held = ph.heldout.groupby(["algo", "prompt_id"])["rm"].mean().groupby("algo").mean()
@@ -689,7 +689,7 @@ def drawn(tmp_path_factory):
     root = tmp_path_factory.mktemp("figs")
     study = load(make_inputs(root))
     tie(study, 0, "dpo", "sft")
-    knobs = R.ReportKnobs(bootstrap=300)
+    knobs = R.ReportParams(bootstrap=300)
     out = root / "out"
     return study, {
         2: R.fig_averages(study, out / "fig2.png"),
@@ -728,7 +728,7 @@ def test_fig_dpo_shares_axes_and_marks_ln2_zero_and_the_study(drawn, tmp_path):
     # our margins far below the study's: the study's values go off scale and ours keep the panel
     for ph in study.phases:
         ph.logs["dpo"] = ph.logs["dpo"].assign(reward_margin=ph.logs["dpo"]["reward_margin"] / 1000)
-    small = R.fig_dpo(study, tmp_path / "fig3.png", R.ReportKnobs())
+    small = R.fig_dpo(study, tmp_path / "fig3.png", R.ReportParams())
     margin = [small.panels[t] for t in small if "reward margin" in t]
     ours = max(float(ph.logs["dpo"]["reward_margin"].max()) for ph in study.phases)
     for p in margin:
