@@ -123,7 +123,7 @@ def test_the_same_setting_from_two_runs_pools_seeds_and_a_disagreement_is_noted(
     curve = FLAT
     a = make_run("a", {}, curve, seeds=(0, 1))
     b = make_run("b", {}, curve, seeds=(0, 1))
-    c = make_run("c", {"ppo.lr": 2e-5}, curve, seeds=(0, 1))
+    c = make_run("c", {"ppo.lr": 7e-5}, curve, seeds=(0, 1))
     b.summary["phase1"]["ppo"]["seeds"]["0"]["gold"] += 0.1  # another machine, other numbers for seed 0
     points, left, notes = F.collect([a, b, c], "phase1")
     assert not left and len(notes) == 1 and "seed 0: b and a disagree" in notes[0]
