@@ -716,7 +716,7 @@ def trained_markdown(study: Study) -> tuple[str, pd.DataFrame]:
             r.algo,
             fmt(r.optimizer_steps, 0, sign=False),
             fmt(r.kl_to_sft, 4, sign=False),
-            "—" if math.isnan(_num(r.differs_from_sft)) else f"{100 * _num(r.differs_from_sft):.0f}%",
+            "—" if math.isnan(_num(r.differs_from_sft)) else _share(_num(r.differs_from_sft)),
             r.diagnostics or "—",
             "—" if r.moved is None else ("yes" if r.moved else "**no**"),
         ]
@@ -979,8 +979,7 @@ def headline(study: Study, trained: pd.DataFrame, vs: pd.DataFrame, claims: Sequ
     """Three sentences from the numbers: what trained, what changed beyond noise, what reproduced."""
     runs = [f"{LABEL[r.algo]} {r.phase}" for r in trained.itertuples()]
     stuck = [
-        f"{LABEL[r.algo]} {r.phase} (KL {_num(r.kl_to_sft):.3f}, "
-        f"{100 * _num(r.differs_from_sft):.0f}% of answers changed)"
+        f"{LABEL[r.algo]} {r.phase} (KL {_num(r.kl_to_sft):.3f}, {_share(_num(r.differs_from_sft))} of answers changed)"
         for r in trained.itertuples()
         if r.moved is False
     ]
@@ -2578,6 +2577,15 @@ def write_report(study: Study, reports: Path, knobs: ReportParams = DEFAULT_KNOB
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+
+
+def _share(x: float) -> str:
+    """A share of answers as a percentage; with a decimal where rounding would hide which side of the
+    "moved" bar it is on (49.7% is not 50%)."""
+    text = f"{100 * x:.0f}%"
+    if text == f"{100 * MOVED_SHARE:.0f}%" and x != MOVED_SHARE:
+        text = f"{100 * x:.1f}%"
+    return text
 
 
 def _seeds_sentence(study: Study) -> str:

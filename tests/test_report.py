@@ -899,3 +899,8 @@ def test_a_seed_left_out_of_params_is_ignored_and_a_missing_one_is_named(tmp_pat
     result = run_stage(root)
     assert result.exit_code == 2
     assert "phase1/seed2.json" in result.output and "(eval@phase1-2)" in result.output
+
+
+def test_a_share_beside_the_moved_bar_is_not_rounded_onto_it():
+    assert R._share(0.497) == "49.7%" and R._share(0.503) == "50.3%" and R._share(0.5) == "50%"
+    assert R._share(0.71) == "71%" and R._share(0.0) == "0%"
