@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rlhf_core.params import RL_ALGOS, resolve_phase, to_dict
+from rlhf_core.verdicts import over_seeds
 
 # the knob that sets each algorithm's strength (the rest of its settings are shown when they vary)
 STRENGTH = {"ppo": "kl_coef", "grpo": "kl_coef", "dpo": "beta"}
@@ -375,16 +376,13 @@ def _ci_text(mean: float, lo: float, hi: float, digits: int = 3) -> str:
 
 
 def _seed_ci(x: np.ndarray, ci: float, seed: int, n_boot: int = 2000) -> tuple[float, float, float]:
-    """Mean of per-seed values with a bootstrap interval over seeds (nan bounds for one seed)."""
+    """Mean of per-seed values with a bootstrap interval over seeds, with the report's small-sample
+    correction (verdicts.over_seeds); nan bounds for one seed. With two or three seeds it is little
+    more than their spread, and the frontier report says so."""
     if len(x) < 2:
         return (float(x.mean()) if len(x) else math.nan), math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    # the seeds' spread widened by sqrt(n / (n - 1)) before resampling, as in verdicts.seeded_ci: with
-    # two seeds the interval is still little more than their range, and the report says so
-    x = x.mean() + (x - x.mean()) * math.sqrt(len(x) / (len(x) - 1))
-    means = x[rng.integers(0, len(x), (n_boot, len(x)))].mean(axis=1)
-    lo, hi = np.quantile(means, [(1 - ci) / 2, (1 + ci) / 2])
-    return float(x.mean()), float(lo), float(hi)
+    iv = over_seeds([np.full(n_boot, v) for v in x], list(x), ci, np.random.default_rng(seed))
+    return iv.mean, iv.lo, iv.hi
 
 
 def kl_range(points: Sequence[Point], algo: str) -> tuple[float, float]:

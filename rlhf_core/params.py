@@ -538,11 +538,7 @@ PHASE_SECTIONS: dict[str, tuple[str, ...]] = {
 
 def with_seed(params: Params, seed: int | None) -> Params:
     """`params` with its seed replaced by an RL seed given on the command line (None keeps it)."""
-    if seed is None:
-        return params
-    if seed < 0 or seed > MAX_INT:
-        _fail("--seed", seed, "must be an integer >= 0 (an entry of rl_seeds)")
-    return dataclasses.replace(params, seed=seed)
+    return params if seed is None else dataclasses.replace(params, seed=seed)
 
 
 def stage_config(params: Params, stage: str, sections: dict[str, tuple[str, ...]] = STAGE_SECTIONS) -> dict:

@@ -91,13 +91,17 @@ def block_ci(values: Sequence[float], *, block: int, n_boot: int, ci: float, see
     x = np.asarray([v for v in values if not math.isnan(v)], dtype=np.float64)
     if len(x) < 2:
         return mean_ci(x, n_boot=n_boot, ci=ci, seed=seed)
+    reps = _block_means(x, block, n_boot, np.random.default_rng(seed))
+    return Interval(float(x.mean()), *_percentile_ci(reps, ci), len(x))
+
+
+def _block_means(x: np.ndarray, block: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """n_boot moving-block resamples of the series x (blocks of `block` consecutive values), their means."""
     b = max(1, min(block, len(x)))
     starts = np.arange(len(x) - b + 1)
-    k = math.ceil(len(x) / b)
-    rng = np.random.default_rng(seed)
-    picks = starts[rng.integers(0, len(starts), size=(n_boot, k))]  # (n_boot, k) block starts
+    picks = starts[rng.integers(0, len(starts), size=(n_boot, math.ceil(len(x) / b)))]  # block starts
     idx = (picks[:, :, None] + np.arange(b)).reshape(n_boot, -1)[:, : len(x)]
-    return Interval(float(x.mean()), *_percentile_ci(x[idx].mean(axis=1), ci), len(x))
+    return x[idx].mean(axis=1)
 
 
 def _seed_groups(values: pd.Series) -> list[np.ndarray] | None:
@@ -109,7 +113,7 @@ def _seed_groups(values: pd.Series) -> list[np.ndarray] | None:
     return groups if len(groups) >= 2 else None
 
 
-def _over_seeds(replicates: list[np.ndarray], means: list[float], ci: float, rng: np.random.Generator) -> Interval:
+def over_seeds(replicates: list[np.ndarray], means: list[float], ci: float, rng: np.random.Generator) -> Interval:
     """Combine per-seed bootstrap replicates (one array of n_boot means per seed) into the interval of the
     mean over seeds: each replicate draws the seeds with replacement, then takes each drawn seed's own
     resampled mean (a seed drawn twice reuses its replicate, which errs on the wide side)."""
@@ -136,7 +140,7 @@ def seeded_ci(values: pd.Series, *, n_boot: int, ci: float, seed: int) -> Interv
         return mean_ci(values.dropna().tolist(), n_boot=n_boot, ci=ci, seed=seed)
     rng = np.random.default_rng(seed)
     reps = [g[rng.integers(0, len(g), size=(n_boot, len(g)))].mean(axis=1) for g in groups]
-    return _over_seeds(reps, [float(g.mean()) for g in groups], ci, rng)
+    return over_seeds(reps, [float(g.mean()) for g in groups], ci, rng)
 
 
 def seeded_block_ci(series: Sequence[Sequence[float]], *, block: int, n_boot: int, ci: float, seed: int) -> Interval:
@@ -147,15 +151,8 @@ def seeded_block_ci(series: Sequence[Sequence[float]], *, block: int, n_boot: in
     if len(series) < 2:
         return block_ci(series[0] if series else [], block=block, n_boot=n_boot, ci=ci, seed=seed)
     rng = np.random.default_rng(seed)
-    reps = []
-    for s in series:
-        x = np.asarray(s, dtype=np.float64)
-        b = max(1, min(block, len(x)))
-        starts = np.arange(len(x) - b + 1)
-        picks = starts[rng.integers(0, len(starts), size=(n_boot, math.ceil(len(x) / b)))]
-        idx = (picks[:, :, None] + np.arange(b)).reshape(n_boot, -1)[:, : len(x)]
-        reps.append(x[idx].mean(axis=1))
-    return _over_seeds(reps, [float(np.mean(s)) for s in series], ci, rng)
+    reps = [_block_means(np.asarray(s, dtype=np.float64), block, n_boot, rng) for s in series]
+    return over_seeds(reps, [float(np.mean(s)) for s in series], ci, rng)
 
 
 def diff_ci(a: Interval, b: Interval) -> Interval:

@@ -38,6 +38,8 @@ RM_OPT = typer.Option(Path("data/rm"), "--rm", help="reward-model checkpoint wri
 SEED_OPT = typer.Option(
     None,
     "--seed",
+    min=0,
+    max=2**53,
     help="the RL seed of this run (an entry of rl_seeds): seeds training and sampling; default: the params file's seed",
 )
 
