@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import typer
 
 from rlhf_core import report as R
@@ -100,7 +101,7 @@ def rates(make: Callable, reps: int) -> tuple[float, float, float]:
     for i in range(reps):
         rm, gold = make(np.random.default_rng(i))
         log = {"step": np.arange(1, STEPS + 1), "reward": rm, "gold_mean": gold, "kl": np.linspace(0, 1, STEPS)}
-        o = R.overoptimisation(R.pd.DataFrame(log), "reward")
+        o = R.overoptimisation(pd.DataFrame(log), "reward")
         over, drift, naive = over + o["over"], drift + o["drift"], naive + naive_rule(rm, gold)
     return over / reps, drift / reps, naive / reps
 

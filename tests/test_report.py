@@ -16,7 +16,9 @@ import typer
 from typer.testing import CliRunner
 
 from rlhf_core import report as R
-from rlhf_core.stats import bootstrap_ci
+from rlhf_core import verdicts as V
+from rlhf_core.report import findings
+from rlhf_core.stats import bootstrap_ci, spearman
 from stages import report as stage
 
 ALGOS = ("sft", "ppo", "grpo", "dpo")
@@ -655,7 +657,7 @@ def test_within_prompt_spearman():
     ]
     rho, n = R.within_prompt_spearman(pd.DataFrame(rows))
     assert n == 2  # "c": nothing varies
-    assert rho == pytest.approx((R.spearman([1, 2, 3], [0, 1, 1]) + R.spearman([5, 6, 7], [1, 0, 0])) / 2)
+    assert rho == pytest.approx((spearman([1, 2, 3], [0, 1, 1]) + spearman([5, 6, 7], [1, 0, 0])) / 2)
 
 
 def overlaps(d: R.Drawn) -> list[str]:
@@ -829,7 +831,7 @@ def test_block_shuffles_are_permutations_keeping_blocks():
 
 
 def test_overoptimisation_findings_and_figure(tmp_path, monkeypatch):
-    monkeypatch.setattr(R, "OVER_FPR_SHUFFLES", 50)
+    monkeypatch.setattr(findings, "OVER_FPR_SHUFFLES", 50)  # read where it is used
     t = np.linspace(0, 1, 200)
     r, g = noise(np.random.default_rng(0))
     r_hack, g_hack = hack(3)
@@ -882,7 +884,7 @@ def test_seeds_are_pooled_with_their_own_numbers_beside(seeds_run):
     assert head["gold"] == pytest.approx(np.mean(per_seed), abs=1e-4)  # the mean over seeds
     # the headline interval is the hierarchical one: as computed from the pooled answers
     study = load(root, seeds=(0, 1, 2))
-    iv = R.V.seeded_ci(R.V.per_prompt(study.first.answers, "ppo", "gold"), n_boot=200, ci=0.95, seed=0)
+    iv = V.seeded_ci(V.per_prompt(study.first.answers, "ppo", "gold"), n_boot=200, ci=0.95, seed=0)
     assert (head["gold_lo"], head["gold_hi"]) == (round(iv.lo, 4), round(iv.hi, 4))
     # sample answers are the first seed's: one row per phase and algorithm, not one per seed
     block = md[md.index("## 9. Sample answers") :].split("#### ")[1]
