@@ -366,6 +366,10 @@ def _rival_index(answers: tuple[str, ...]) -> PhraseIndex:
     return PhraseIndex(cities)
 
 
+# "X is the capital of A, and Y is the capital of B": two claims, each read with its own country.
+_CLAUSE_JOIN = re.compile(r"[,;]?\s+(?:and|while|whilst|whereas|but)\s+(?=[A-Z][\w'-]*\s+(?:is|was)\b)")
+
+
 def capital_content(row: dict, doc: Doc) -> Content:
     """The right city must be affirmed, and no other city offered as the capital: a rival counts when it is
     affirmed in a unit that says "capital", that also names the right city ("Paris or Lyon"), or that says
@@ -375,7 +379,7 @@ def capital_content(row: dict, doc: Doc) -> Content:
     answers, country = meta["answers"], meta["country"]
     rival_index = _rival_index(tuple(answers))
     said_right, rivals, wrong_country, hedge, negated = False, set(), False, False, False
-    for unit in units(doc.raw):
+    for unit in (part for u in units(doc.raw) for part in _CLAUSE_JOIN.split(u)):
         toks = tokens(unit)
         right_here = [status(toks, p, len(tokens(a))) for a in answers for p in find_all(toks, a)]
         says_capital = any(find_all(toks, w) for w in CAPITAL_WORDS)
@@ -424,6 +428,8 @@ def capital_content(row: dict, doc: Doc) -> Content:
 
 
 # ---------------------------------------------------------------- odd_one_out
+
+FALSE_REASON = 0.1  # the right item singled out for a false reason ("owl: it is a fish") keeps this much
 
 ODD_TEMPLATES = [
     "Identify the odd one out.",
@@ -630,7 +636,7 @@ def odd_content(row: dict, doc: Doc) -> Content:
         picked, why["odd_named"] = 0.0, "says there is no odd one out"
     reason, wrong = odd_reason(doc, items, odd, meta["odd_keys"], meta["major_keys"]) if picked else (0.0, 0)
     if wrong:
-        content, why["reason"] = 0.2 * picked, f"false category claim on {wrong} side(s)"
+        content, why["reason"] = FALSE_REASON * picked, f"false category claim on {wrong} side(s)"
     else:
         content = picked * (0.7 + 0.3 * reason)
         why["reason"] = f"{reason:.0%} of the sides given a true category" if picked else "-"
@@ -814,7 +820,7 @@ FAMILIES = [
         "odd_one_out",
         "Pick the item of 3-4 that belongs to a different category.",
         "70% for singling out the odd item, 30% more for true categories as the reason.",
-        "A wrong, foreign or denied item, or several, score 0; a false category claim leaves 0.2.",
+        "A wrong, foreign or denied item, or several, score 0; a false category claim leaves 0.1.",
         gen_odd,
         odd_content,
     ),

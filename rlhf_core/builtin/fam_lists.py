@@ -8,7 +8,17 @@ from functools import cache
 from typing import Any
 
 from .base import Content, Family, capitalize, join_and, load_facts, make_row
-from .stance import advice_clauses, find, key_tokens, keyword_run, neutral_before, only_keywords, reversed_at, sentences
+from .stance import (
+    advice_clauses,
+    find,
+    is_reducer,
+    key_tokens,
+    keyword_run,
+    neutral_before,
+    only_keywords,
+    reversed_at,
+    sentences,
+)
 from .text import Doc, normalize, number_word, numbers_at, phrase, segments, stem, tokens
 
 # ---------------------------------------------------------------- tips
@@ -62,6 +72,7 @@ def _tip_polarity(goal: str) -> dict[tuple[int, str], str]:
         units = advice_clauses(item["text"])
         spots = [(u, p, key) for key in item["keys"] for u in units for p in find(u, key_tokens(key))[:1]]
         # A key the text does not use ("tanning" for "Avoid sunbeds") takes the stance of the item's first key.
+        spots.sort(key=lambda spot: is_reducer(key_tokens(spot[2])))  # "unplug devices": the stance of devices
         if spots:
             u, p, key = spots[0]
             item_against = bool(reversed_at(u, p, len(key_tokens(key))))
@@ -70,7 +81,9 @@ def _tip_polarity(goal: str) -> dict[tuple[int, str], str]:
         for key in item["keys"]:
             kt = key_tokens(key)
             where = next(((u, p) for u in units for p in find(u, kt)[:1]), None)
-            if where is None:
+            if where is None and is_reducer(kt):
+                out[(i, key)] = "for"  # a reducing action the text does not use ("turn off"): naming it is the tip
+            elif where is None:
                 out[(i, key)] = "against" if item_against else "for"
             elif neutral_before(*where):
                 out[(i, key)] = "any"
@@ -82,8 +95,10 @@ def _tip_polarity(goal: str) -> dict[tuple[int, str], str]:
 # Other ways to name a tip key (the judge's vocabulary, not the data's): each takes its key's stance.
 TIP_SYNONYMS = {
     "workout": ["work out", "working out"],
-    "exercise": ["exercising", "gym", "jogging", "running", "swimming", "fitness"],
-    "sleep": ["sleeping"],
+    "exercise": ["exercising", "gym", "jogging", "running", "swimming", "fitness", "physically fit", "keep fit"],
+    "vegetable": ["veggies", "veggie", "greens"],
+    "sleep": ["sleeping", "shut eye", "shuteye"],
+    "update": ["updated", "updating"],
     "water": ["hydration"],
     "diet": ["healthy eating", "eat healthy", "eating healthy"],
     "smoke": ["tobacco", "vape", "vaping"],
@@ -92,6 +107,72 @@ TIP_SYNONYMS = {
     "budget": ["budgeting"],
     "stress": ["anxiety"],
 }
+
+
+# An amount named with a tip ("sleep 3 hours a night", "one glass of water a week") is a claim too: the facts
+# table gives some tips a healthy daily range ("dose"), and an amount outside it turns the tip around.
+_PERIODS = {"day": 1, "night": 1, "daily": 1, "nightly": 1, "week": 7, "weekly": 7, "month": 30, "monthly": 30}
+_PERIODS |= {"year": 365, "yearly": 365, "annually": 365}
+_PER = frozenset("a an per each every".split())
+_RANGE_WORDS = frozenset("to or and".split())
+
+
+@cache
+def _doses(goal: str) -> dict[int, tuple[dict[str, float], float, float]]:
+    table = next((t for t in load_facts("tips") if t["goal"] == goal), None)
+    out = {}
+    for i, item in enumerate(table["items"] if table else []):
+        if "dose" in item:
+            d = item["dose"]
+            out[i] = (d["units"], float(d["daily"][0]), float(d["daily"][1]))
+    return out
+
+
+def _is_number(t: str) -> bool:
+    return t.isdigit() or bool(numbers_at([t])) or t == "hundred"
+
+
+def _and_span(toks: list[str], pos: int) -> list[str]:
+    """The part of a clause around toks[pos] between "and"s that join tips, not numbers ("7 and 8 hours")."""
+
+    def joins(i: int) -> bool:
+        return toks[i] == "and" and not (0 < i < len(toks) - 1 and _is_number(toks[i - 1]) and _is_number(toks[i + 1]))
+
+    start = next((i + 1 for i in range(pos - 1, -1, -1) if joins(i)), 0)
+    end = next((i for i in range(pos + 1, len(toks)) if joins(i)), len(toks))
+    return toks[start:end]
+
+
+def daily_amounts(toks: list[str], units: dict[str, float]) -> list[float]:
+    """Daily amounts a clause names in one of `units` ("3 hours a night" -> 3, "a glass a week" -> 1/7,
+    "20 minutes three times a week" -> 8.6). Adjacent digit tokens are a decimal ("7.5" tokenises as 7, 5)."""
+    n = len(toks)
+    period, times = 1.0, 1.0
+    for i, t in enumerate(toks):
+        if t in _PERIODS and (t.endswith("ly") or (i and toks[i - 1] in _PER)):
+            period = _PERIODS[t]
+        elif t == "once":
+            times = 1.0
+        elif t == "twice":
+            times = 2.0
+    values = numbers_at(toks) + [(i, 1) for i, t in enumerate(toks[:-1]) if t in ("a", "an") and toks[i + 1] in units]
+    for pos, v in values:
+        if pos + 1 < n and toks[pos + 1] == "time":
+            times = float(v)
+    out = []
+    for pos, v in values:
+        if pos + 1 < n and toks[pos + 1] == "time" or (pos and toks[pos - 1].isdigit()):
+            continue
+        value = float(v)
+        j = pos + 1
+        if j < n and toks[j].isdigit() and toks[pos].isdigit():  # "7.5"
+            value += float(toks[j]) / 10 ** len(toks[j])
+            j += 1
+        while j < n and (toks[j] in _RANGE_WORDS or _is_number(toks[j])) and j < pos + 5:
+            j += 1
+        if j < n and toks[j] in units:
+            out.append(value * units[toks[j]] * times / period)
+    return out
 
 
 def _expand(items: list[list[str]]) -> list[list[str]]:
@@ -104,6 +185,7 @@ def _mentions(
     polarity: dict[tuple[int, str], str] | None,
     list_scope: bool,
     prompt: frozenset[str] = frozenset(),
+    doses: dict[int, tuple[dict[str, float], float, float]] | None = None,
 ) -> tuple[dict[int, float], dict[int, str], list[int]]:
     """(credit per item asserted the right way, item -> the clause that turns it around, items per entry).
     Tips are read clause by clause with negation parity ("don't skip sleep" recommends sleep); list items
@@ -137,7 +219,11 @@ def _mentions(
                 base = next((k for k in items[i] if key in TIP_SYNONYMS.get(k, ())), key)
                 want = "for" if polarity is None else polarity.get((i, base), "for")
                 rev = reversed_at(toks, pos, len(kt), parity=not list_scope)
-                found.append((i, want == "any" or rev is None or rev == (want == "against")))
+                ok = want == "any" or rev is None or rev == (want == "against")
+                if ok and doses and i in doses:
+                    units, lo, hi = doses[i]
+                    ok = all(lo <= a <= hi for a in daily_amounts(_and_span(toks, pos), units))
+                found.append((i, ok))
         bare = not list_scope and only_keywords(toks, covered)
         if not list_scope and len({i for i, _ in found}) > 1 and keyword_run(toks, covered):
             continue  # "diet exercise sleep water": a run of key words is no advice at all
@@ -155,7 +241,7 @@ def _mentions(
 
 
 BARE_CREDIT = 0.4  # a tip that is one bare key word ("Water.") is a topic, not advice
-HEDGED_CREDIT = 0.3  # "maybe a torch", "blanket or basket, I am not sure which"
+HEDGED_CREDIT = 0.1  # "maybe a torch", "blanket or basket, I am not sure which": a guess, not an answer
 LIST_HEDGES = frozenset("maybe perhaps possibly unsure".split())  # not "might": "items you might need"
 
 
@@ -171,8 +257,14 @@ def _list_content(row: dict, doc: Doc, commas: bool, polarity: dict[tuple[int, s
     meta = row["meta"]
     n, items = meta["n"], meta["items"]
     goal = frozenset(tokens(row.get("instruction", ""))) if polarity is not None else frozenset()
+    doses = _doses(meta.get("topic", "")) if polarity is not None else None
     good, bad, per_entry = _mentions(
-        doc.raw, _expand(items) if polarity is not None else items, polarity, list_scope=commas, prompt=goal
+        doc.raw,
+        _expand(items) if polarity is not None else items,
+        polarity,
+        list_scope=commas,
+        prompt=goal,
+        doses=doses,
     )
     credit = sorted(good.values(), reverse=True)[:n]
     coverage = sum(credit) / n

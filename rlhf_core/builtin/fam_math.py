@@ -84,7 +84,15 @@ def math_stream(raw: str) -> list[tuple[str, Any]]:
     while i < len(words):
         w = words[i]
         if w[0].isdigit():
-            out.append(("num", float(w)))
+            value = float(w)
+            if out and out[-1] == ("op", "-") and (len(out) == 1 or out[-2][0] in ("rel", "paren")):
+                out.pop()  # "= -852": a negative number, not a subtraction
+                value = -value
+            out.append(("num", value))
+            i += 1
+            continue
+        if w in _SCALES and out and out[-1][0] == "num":
+            out[-1] = ("num", out[-1][1] * _SCALES[w])  # "170 thousand"
             i += 1
             continue
         if w in _NUMBER_WORDS:
@@ -117,6 +125,7 @@ def math_stream(raw: str) -> list[tuple[str, Any]]:
     return out
 
 
+_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9}
 _NUMBER_WORDS = frozenset(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred".split()
@@ -260,6 +269,30 @@ FRACTION_ANSWERS = [
 ]
 _FRACTION = re.compile(r"(\d+)\s*/\s*(\d+)|(\d+)\s+(?:over|out of)\s+(\d+)")
 NUM_DEN_WORDS = ["numerator", "denominator", "top", "bottom"]
+# "(1 x 4)/(4 x 4)" or "(4 / 4)/(16 / 4)": both parts written with the shared factor.
+_FACTORED = re.compile(
+    r"\(\s*(\d+)\s*([x*\u00d7\u00b7/\u00f7]|times|divided by)\s*(\d+)\s*\)\s*(?:/|over)\s*"
+    r"\(\s*(\d+)\s*([x*\u00d7\u00b7/\u00f7]|times|divided by)\s*(\d+)\s*\)"
+)
+
+
+def _factored(text: str, a: int, b: int, p: int, q: int, k: int) -> tuple[bool, bool]:
+    """(a factored form of a/b = p/q by k is shown, a factored form of another value is written)."""
+    shown = wrong = False
+    for m in _FACTORED.finditer(text):
+        n1, o1, n2, d1, o2, d2 = int(m[1]), m[2], int(m[3]), int(m[4]), m[5], int(m[6])
+        divide = o1 in ("/", "\u00f7", "divided by")
+        if divide != (o2 in ("/", "\u00f7", "divided by")) or (divide and not (n2 and d2)):
+            wrong = True
+            continue
+        top, bottom = (n1 / n2, d1 / d2) if divide else (n1 * n2, d1 * d2)
+        if not bottom or abs(top / bottom - p / q) > 1e-9:
+            wrong = True
+        elif divide:
+            shown |= (n1, d1, n2, d2) == (a, b, k, k)
+        else:
+            shown |= k in (n1, n2) and k in (d1, d2) and {n1, n2} == {p, k} and {d1, d2} == {q, k}
+    return shown, wrong
 
 
 def make_fraction(p: int, q: int, k: int, template: tuple[str, str], answer: str) -> dict[str, Any]:
@@ -303,6 +336,10 @@ _COMPUTATION = re.compile(r"\s*(?:=|is|equals|gives)\s*\d+(?:\.\d+)?(?!\s*/|\d|\
 _DECIMAL = re.compile(r"\d*\.\d+|\d+\s*%")
 
 
+_SMALL = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())}
+_SMALL_NUMBER = re.compile(r"\b(?:" + "|".join(_SMALL) + r")\b")
+
+
 def _fraction_claims(text: str) -> list[tuple[int, int]]:
     """Fractions the response names, leaving out those that are the left side of a computation ("16/4 = 4")."""
     out = []
@@ -334,7 +371,7 @@ def fraction_content(row: dict, doc: Doc) -> Content:
     ]
     nums = [v for kind, v in stream if kind == "num"]
     named = (p, q) in fracs and ((a, b) in fracs or (a in nums and b in nums))
-    by = [int(x) for x in _BY.findall(text)]
+    by = [int(x) for x in _BY.findall(_SMALL_NUMBER.sub(lambda m: str(_SMALL[m[0]]), text))]  # "by three"
     bad_by = [n for n in by if n != k and not (k % n == 0 and middle)]
     steps = [e for e in eqs if not e[3] and len(e[1]) == 1 and e[1][0] in ("/", "x") and k in e[0] and e[5]]
     step_pairs = {(e[0][0], e[2]) for e in steps} | {(e[2], e[0][0]) for e in steps}
@@ -343,8 +380,11 @@ def fraction_content(row: dict, doc: Doc) -> Content:
         abs(float(x.rstrip("%").strip()) / (100 if "%" in x else 1) - value) < 1e-6 for x in _DECIMAL.findall(text)
     )
     factor_named = [int(x) for x in _FACTOR_NAMED.findall(text)]
-    factor = float(k in by or k in factor_named or bool(steps) or decimal or (bool(middle) and bool(by) and not bad_by))
-    num_den = float(doc.has_any(NUM_DEN_WORDS) or both_steps or doc.has("both numbers"))
+    factored, factored_wrong = _factored(text, a, b, p, q, k)
+    factor = float(
+        k in by or k in factor_named or bool(steps) or decimal or factored or (bool(middle) and bool(by) and not bad_by)
+    )
+    num_den = float(doc.has_any(NUM_DEN_WORDS) or both_steps or factored or doc.has("both numbers"))
     denied = doc.has_any(DENIALS)
     why: dict[str, str] = {}
     false = []
@@ -359,6 +399,8 @@ def fraction_content(row: dict, doc: Doc) -> Content:
         )
     if bad_by:
         false.append(f"'by {bad_by[0]}' does not turn {a}/{b} into {p}/{q} (the factor is {k})")
+    if factored_wrong:
+        false.append(f"a factored form that is not {a}/{b}")
     content = 0.0 if false else (0.1 * named + factor * (0.6 + 0.3 * num_den)) * (1.0 if named else 0.3)
     accounted = {i for e in eqs if e not in false_eq for i in e[4]}
     allowed = {a, b, p, q, k, a * q} | {x for f in middle for x in f} | set(by) | set(factor_named)

@@ -139,6 +139,7 @@ def gen_spelling(rng: random.Random) -> dict[str, Any]:
     return make_spelling(wrong, right, rng.choice(SPELLING_TEMPLATES), rng.choice(SPELLING_ANSWERS))
 
 
+CALLED_WRONG = frozenset("misspelled misspelt mispelled misspelling wrong incorrect incorrectly typo".split())
 PAIR_GAP = 4  # "finnished -> finished", "finnished should be spelled finished": the fix within 4 tokens
 
 
@@ -163,6 +164,8 @@ def _in_order_share(want: list[str], toks: list[str]) -> float:
 def _quoted(toks: list[str], bad_at: int, bad_len: int, good_spots: list[int], good_len: int) -> bool:
     """The error is quoted next to its fix ("finnished -> finished", "finished (not finnished)"), not asserted."""
     end = bad_at + bad_len
+    if toks[end : end + 1] in (["is"], ["was"]) and any(t in CALLED_WRONG for t in toks[end + 1 : end + 3]):
+        return bool(good_spots)  # "'cnocert' is misspelled; it should be 'concert'"
     for q in good_spots:
         if end <= q <= end + PAIR_GAP:
             return True
@@ -497,7 +500,10 @@ REASON_WORDS = (
 )
 HEDGE_WORDS = frozenset("maybe perhaps possibly might either unsure".split())
 # Words that give no reason on their own: "because I chose", "because reasons".
-EMPTY_REASON = DECIDE_VERBS | frozenset("decide decision choice choose chosen reason thing want wanted".split())
+EMPTY_REASON = DECIDE_VERBS | frozenset(
+    "decide deciding decision choice choose choosing chosen pick picking option reason thing want wanted".split()
+)
+EMPTY_CHOICE = EMPTY_REASON | frozenset("make made one something anything thing mind".split())
 # Professions beyond the story table, for prompts that name none ("a protagonist ... career decision").
 EXTRA_ROLES = [
     "analyst",
@@ -536,6 +542,7 @@ EXTRA_ROLES = [
     "tailor",
     "gardener",
 ]
+NO_DECISION = 0.1  # story / decision without the protagonist's decision: the rest earns at most 0.1
 COPIED = 0.8  # a sentence with this share of its tokens in 4-token runs of the prompt is the prompt restated
 
 
@@ -578,7 +585,8 @@ def _decisions(sents: list[list[str]], subjects: frozenset[str]) -> list[list[st
             complete = t in COMPLETE_VERBS or any(pair.startswith(p) for p in COMPLETE_PAIRS)
             if t == "said" and not complete:
                 continue
-            if complete or content_tokens(rest):
+            # "decided not to decide", "chose to make a choice": a complement about deciding decides nothing
+            if complete or [u for u in content_tokens(rest) if u not in EMPTY_CHOICE]:
                 out.append([t] + rest)
         del joined
     return out
@@ -614,14 +622,15 @@ def _narrative(toks: list[str]) -> bool:
 
 @cache
 def _pronoun(name: str) -> str:
-    return next((p for n, p in load_facts("story")["names"] if n.lower() == name.lower()), "")
+    """The pronoun of a story name, given as written ("Tomas") or as a token ("toma", plural-stripped)."""
+    return next((p for n, p in load_facts("story")["names"] if name.lower() in (n.lower(), phrase(n))), "")
 
 
 def story_content(row: dict, doc: Doc) -> Content:
     """Checkable facts of a decision story, each from a sentence that is not the prompt restated: who (the
     name or, for open prompts, a he/she protagonist), the role, the dilemma, what was decided (a decision
     verb with the protagonist as subject and a complement) and why (a reason clause with content). Without
-    a decision the facts earn 30%; first-person narration halves the score; fewer than two narrative
+    a decision the facts earn 10%; first-person narration halves the score; fewer than two narrative
     sentences lower it."""
     meta = row["meta"]
     sents = _fresh_sentences(row, doc.raw)
@@ -636,22 +645,28 @@ def story_content(row: dict, doc: Doc) -> Content:
             if "whether" in t and len(content_tokens(t[t.index("whether") :])) >= 2
         ]
         who = float(fresh.has_any(["he", "she"]))
-        subjects = frozenset({"he", "she", "they", "i"} | {t for t in fresh.tokens if t in _story_names()})
+        named = [t for t in fresh.tokens if t in _story_names()]
+        # A named protagonist decides under their name or their own pronoun: "Maya ... He decided" is someone else.
+        prons = {_pronoun(t) for t in named} if named else {"he", "she", "they"}
+        subjects = frozenset(prons | set(named) | {"i"})
     else:
         name = meta["elements"][0][0]
         role_keys, dilemma_keys = meta["elements"][1], meta["elements"][2]
         who = float(fresh.has(name))
-        subjects = frozenset({phrase(name), _pronoun(name) or "she", "he", "she", "i"})  # "I" only if named
+        pron = _pronoun(name)
+        subjects = frozenset({phrase(name), "i"} | ({pron} if pron else {"he", "she"}))  # "I" only if named
     role = float(fresh.has_any(role_keys))
-    dilemma = float(fresh.has_any(dilemma_keys))
+    dilemma = float(fresh.has_any(_word_forms(tuple(dilemma_keys))))
     decided = _decisions(sents, subjects)
+    if not dilemma and not meta.get("open"):
+        decided = []  # a decision about something else ("she chose pasta") is not this story's decision
     reason = 1.0 if _reasons(sents, first_person_ok=True) else 0.0  # first-person narration costs below
     if not who and not meta.get("open"):
         decided, reason = [], 0.0  # a decision by someone else is not this protagonist's story
     outcome = 1.0 if decided else 0.0
     content = 0.15 * who + 0.15 * role + 0.15 * dilemma + 0.3 * outcome + 0.25 * reason
     if not outcome:
-        content *= 0.3  # a decision story that never says what was decided
+        content *= NO_DECISION  # a decision story that never says what the protagonist decided
     if not role and not dilemma:
         content *= 0.3  # ... or one about nobody's work and no choice in particular
     if not reason:
@@ -685,6 +700,17 @@ def story_content(row: dict, doc: Doc) -> Content:
         },
         why,
     )
+
+
+@lru_cache(maxsize=4096)
+def _word_forms(keys: tuple[str, ...]) -> list[str]:
+    """Keys with the usual derived forms of one-word keys: "retire" also matches retirement, retired, retiring."""
+    out = list(keys)
+    for k in keys:
+        if " " not in k and k.isalpha() and len(k) >= 4:
+            base = k[:-1] if k.endswith("e") else k
+            out += [k + "ment", k + "d" if k.endswith("e") else k + "ed", base + "ing", k + "s"]
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -771,7 +797,7 @@ def decision_content(row: dict, doc: Doc) -> Content:
     one option, or for open prompts has content), and the reason (a clause with content); with named options,
     all of it scales with the share of them named. Naming both
     options as the choice, hedging or never deciding earns no choice credit, and the other parts then earn
-    30%."""
+    10%. "X over / instead of / rather than Y" chooses X."""
     options = row["meta"]["options"]
     sents = _fresh_sentences(row, doc.raw)
     decided = _decisions(sents, frozenset({"i", "we"}))
@@ -781,7 +807,9 @@ def decision_content(row: dict, doc: Doc) -> Content:
         picked: set[int] = set()
         both = vague = False
         for words in decided:
-            d = Doc(" ".join(w for w in words if w != ","))
+            # "the promotion over / instead of / rather than staying": what follows is the option turned down
+            cut = next((j for j, w in enumerate(words) if w in ("over", "instead", "rather") and j > 1), len(words))
+            d = Doc(" ".join(w for w in words[:cut] if w != ","))
             hits = {i for i, keys in enumerate(options) if d.has_any(keys)}
             both |= len(hits) > 1
             picked |= hits if len(hits) == 1 else set()
@@ -806,7 +834,7 @@ def decision_content(row: dict, doc: Doc) -> Content:
     elif not named:
         content *= 0.5  # a choice with no dilemma told
     if not choice:
-        content *= 0.3  # telling of a choice without making it
+        content *= NO_DECISION  # telling of a choice without making it (or someone else making it)
     first = 1.0 if doc.has_any(FIRST_PERSON_WORDS) else 0.6  # "describe a time when YOU ..."
     why = {
         "options": f"{named:.0%} of the dilemma named",
@@ -937,10 +965,20 @@ IMPERSONAL_DECLINE = (
     "not something i can",
     "isnt something i can",
     "beyond my",
+    "beyond what i can",
     "outside my",
     "not within my",
+    "not something im able",
+    "isnt something im able",
+    "not something i am able",
+    "isnt something i am able",
 )
-EAGER_AFTER = frozenset("wait believe stop deny resist agree see".split())
+# "I cannot wait to ...", "I can't stress enough ...", "I can't say I won't", "I can't not draw it": no decline.
+EAGER_AFTER = frozenset(
+    "wait believe stop deny resist agree see stress say refuse not express emphasise emphasize".split()
+)
+# A short unit that reports the request done: "Done!", "Here it is."
+DONE_UNITS = ("done", "all done", "here it is", "here you go", "there you go", "here you are")
 AFFIRM_START = (
     "sure",
     "absolutely",
@@ -1013,10 +1051,12 @@ def _declines(toks: list[str]) -> bool:
         if wt[0] not in present:
             continue
         for pos in find(toks, wt):
-            nxt = toks[pos + len(wt) : pos + len(wt) + 1]
+            nxt = [t for t in toks[pos + len(wt) : pos + len(wt) + 2] if t != "to"][:1]  # "not able to refuse"
             if nxt and nxt[0] in EAGER_AFTER:
                 continue
             if any(t in DECLINE_SUBJECTS for t in toks[max(0, pos - 3) : pos]) or (w == "unable" and pos == 0):
+                return True
+            if "and" in toks[max(0, pos - 2) : pos] and "i" in toks[:pos]:  # "I only work with text and can't"
                 return True
     return False
 
@@ -1052,7 +1092,7 @@ def refusal_content(row: dict, doc: Doc) -> Content:
     opening = first_sentence(doc.raw)
     first = " ".join(opening)
     affirm = any(first == a or first.startswith(a + " ") for a in AFFIRM_START) and not _declines(opening)
-    claim = affirm or any(_claims_to_do(u, verbs, meta["topic_keys"]) for u in units)
+    claim = affirm or any(_claims_to_do(u, verbs, meta["topic_keys"]) or " ".join(u) in DONE_UNITS for u in units)
     declined = any(_declines(u) for u in units)
     decline = 1.0 if declined else 0.0
     why = float(doc.has_any(WHY))

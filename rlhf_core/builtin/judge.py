@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -60,9 +61,12 @@ def guard(row: dict[str, Any], doc: Doc) -> tuple[float, str]:
     answer, and not one token that is not in the prompt (unless the reference itself only uses the
     prompt's words, as a sort of an already sorted list does); (c) mostly the instruction copied back: >= 10
     tokens in 4-token runs of the instruction, with fewer new content words than a quarter of them (the
-    input is left out here: spelling answers copy their sentence, classify/ordering answers their items)."""
+    input is left out here: spelling answers copy their sentence, classify/ordering answers their items);
+    (d) a retraction: the answer takes its claims back or reports them as someone's error (RETRACTIONS)."""
     if STOP_WORDS.issuperset(doc.tokens):  # numbers are never stop words
         return 0.0, "no content words: only function/connective words"
+    if took_back := retraction(doc.raw):
+        return 0.0, f"takes its claims back or disowns them: '{took_back}'"
     instruction, instruction_set, prompt, prompt_set, ref_in_prompt = _prompt_tokens(
         row.get("instruction", ""), row.get("input", ""), row.get("output", "")
     )
@@ -75,6 +79,31 @@ def guard(row: dict[str, Any], doc: Doc) -> tuple[float, str]:
         if copied >= COPY_MIN and new < COPY_NEW_SHARE * copied:
             return 0.0, f"copies the instruction: {copied} copied tokens, {new} new content words"
     return 1.0, "not a prompt copy"
+
+
+# An answer that takes back what it says, or reports it as someone else's error, asserts nothing: "Paris?
+# Nope.", "... Just kidding.", "It is a myth that ...", "My teacher says X, but she is wrong", "X is false".
+# The subject of "is wrong" must point back (that, it, he, they, ...): "'finnished' is wrong" is a correction.
+_BACK = r"(?:that|this|it|all (?:of )?(?:that|this|it)|everything|the above|those people|these people|they|he|she)"
+_FALSE = r"(?:wrong|false|mistaken|untrue|not true|incorrect|nonsense|a lie|a myth|fake|made up)"
+RETRACTIONS = re.compile(
+    r"\bjust kidding\b|\bim kidding\b|\bkidding\b[!.]|\bjk\b|\bnot!"
+    r"|\?+\s*(?:no|nope|nah|wrong|never|not really|of course not|no way|lol no|hardly)\b"
+    rf"|\b{_BACK}\s+(?:is|are|was|were|s|re)\s+(?:all\s+|completely\s+|totally\s+|simply\s+)?{_FALSE}\b"
+    r"|\bnone of (?:that|this|it|them|these|those|the above)\b"
+    r"|\b(?:it is|its|thats|that is) a (?:common )?(?:myth|misconception|lie) that\b"
+    r"|\b(?:wrongly|falsely|mistakenly|incorrectly) (?:claim|say|believe|think|state|insist|assume)"
+    r"|\b(?:is|are) (?:false|untrue|a myth)\b"
+    rf"|\b{_BACK}\s+(?:is|are|s)\s+not\s+(?:the\s+)?(?:correct|right|true)\b"
+    r"|[.,]\s*not[.!]\s*$"
+)
+
+
+def retraction(raw: str) -> str:
+    """The words by which an answer takes back or disowns its claims ("" if none)."""
+    text = re.sub(r"['\u2019]", "", (raw or "").lower())
+    m = RETRACTIONS.search(text)
+    return m.group(0).strip() if m else ""
 
 
 @lru_cache(maxsize=1 << 12)

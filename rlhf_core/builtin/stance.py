@@ -22,7 +22,7 @@ REDUCERS = (
         "avoid avoiding stop stopping quit quitting skip skipping limit limiting reduce reducing cut cutting lower "
         "lowering less fewer without ban banning forget forgetting cancel cancelling unplug unplugging minimise "
         "minimize shorter decrease decreasing remove removing fix fixing repair repairing ditch drop prune trim "
-        "ignore neglect weak junk unhealthy poor bad unsafe insecure irregular".split()
+        "ignore neglect weak junk unhealthy poor bad unsafe insecure irregular rarely seldom hardly barely".split()
     )
     | NEGATORS
 )
@@ -46,7 +46,12 @@ REDUCER_PHRASES = (
 # After the phrase: "sleep is not important", "drive less", "turn the lights off".
 POST_REDUCERS = frozenset(
     "not isnt arent wasnt werent dont doesnt less fewer down off away never overrated "
-    "unimportant useless pointless unnecessary harmful bad waste dangerous unhealthy".split()
+    "unimportant useless pointless unnecessary harmful bad waste dangerous unhealthy "
+    "rarely seldom hardly barely".split()
+)
+# Two-word amounts after the phrase that reduce it: "sleep as little as possible".
+POST_REDUCER_PAIRS = frozenset(
+    {("as", "little"), ("very", "little"), ("too", "little"), ("as", "few"), ("a", "minimum")}
 )
 # Verbs that keep a thing in check: "manage your stress" and "reduce stress" are both fine advice.
 NEUTRAL_VERBS = frozenset("manage managing control controlling handle handling watch check monitor".split())
@@ -198,6 +203,15 @@ def _reducer_marks(toks: tuple[str, ...], list_scope: bool) -> tuple[tuple[int, 
     return tuple(out), tuple(reminders)
 
 
+_RELATIVE = frozenset("you that which who when if".split())
+
+
+def is_reducer(key: tuple[str, ...]) -> bool:
+    """A key that is itself a reducing action ("unplug", "turn off"): what follows it is its object, not its
+    stance ("unplug devices you are not using" recommends unplugging)."""
+    return " ".join(key) in REDUCER_PHRASES or (len(key) == 1 and key[0] in REDUCERS)
+
+
 def reversed_at(toks: list[str], pos: int, length: int, parity: bool = True) -> bool | None:
     """True when the clause advises against / leaves out the phrase at toks[pos:pos+length]. With parity
     (advice): the reducers nearest before it decide: "never exercise" is against, "don't skip sleep" is a
@@ -220,11 +234,11 @@ def reversed_at(toks: list[str], pos: int, length: int, parity: bool = True) -> 
     else:
         rev = len(found) - 2 * sum(1 for j in reminders if j < pos) > 0
     after = []
-    for t in toks[pos + length : pos + length + 4]:
-        if t in ("and", "or", "to", "for", "with"):
+    for t in toks[pos + length : pos + length + 4] if not is_reducer(tuple(toks[pos : pos + length])) else ():
+        if t in ("and", "or", "to", "for", "with") or t in _RELATIVE:  # "devices you are not using": not a turn
             break
         after.append(t)
-    if any(t in POST_REDUCERS for t in after):
+    if any(t in POST_REDUCERS for t in after) or any(p in POST_REDUCER_PAIRS for p in zip(after, after[1:])):
         rev = True if rev is None else not rev
     return rev
 

@@ -51,10 +51,14 @@ def stem(word: str) -> str:
 
 def normalize(text: str) -> str:
     """Lowercase ASCII text with punctuation replaced by single spaces (no stemming)."""
+    text = _DEGREE.sub(" degrees ", text)  # "100°C": the sign would vanish and glue the number to its unit
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     text = _APOSTROPHES.sub("", text.lower())
     text = _DIGIT_GROUPING.sub("", text)
     return _NON_ALNUM.sub(" ", text).strip()
+
+
+_DEGREE = re.compile("(?<=\\d)\\s*[\u00b0\u00ba]")
 
 
 def tokens(text: str) -> list[str]:
