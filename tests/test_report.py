@@ -906,3 +906,35 @@ def test_a_seed_left_out_of_params_is_ignored_and_a_missing_one_is_named(tmp_pat
 def test_a_share_beside_the_moved_bar_is_not_rounded_onto_it():
     assert R._share(0.497) == "49.7%" and R._share(0.503) == "50.3%" and R._share(0.5) == "50%"
     assert R._share(0.71) == "71%" and R._share(0.0) == "0%"
+
+
+def test_grouped_plot_files_hold_every_phase_seed_and_algorithm_and_drop_stale_ones(tmp_path):
+    import pandas as pd
+
+    from rlhf_core.report import dvcplots
+
+    root = make_inputs(tmp_path, seeds=(0, 1))
+    study = load(root, seeds=(0, 1))
+    stale = root / "reports" / "plots" / "removed_quantity.csv"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("step,value\n")
+    written = dvcplots.write_grouped(study, root / "reports")
+    names = {p.stem for p in written}
+    assert not stale.exists() and {p.name for p in (root / "reports" / "plots").iterdir()} == {
+        f"{n}.csv" for n in names
+    }
+    # the fixture logs no response_len / grad_norm / explained variance: those charts are left out, not empty
+    assert names == {"rm_reward", "gold", "kl_per_token", "dpo_margin", "dpo_accuracy", "grpo_group_std"}
+    kl = pd.read_csv(root / "reports" / "plots" / "kl_per_token.csv")
+    assert list(kl.columns) == ["step", "value", "series", "phase", "seed"]
+    # PPO's per-token KL is absent in the fixture (only its per-sequence "kl"): GRPO's k3 alone, per phase and seed
+    assert set(kl.series) == {"GRPO"} and set(kl.phase) == {"phase1", "phase5"} and set(kl.seed) == {0, 1}
+    rm = pd.read_csv(root / "reports" / "plots" / "rm_reward.csv")
+    assert set(rm.series) == {"PPO", "GRPO"} and len(rm) == 2 * 2 * 2 * STEPS
+    one = rm[(rm.series == "PPO") & (rm.phase == "phase5") & (rm.seed == 1)]
+    logged = pd.read_csv(
+        root / "reports" / "live" / "phase5" / "seed1" / "ppo" / "plots" / "metrics" / "train" / "reward.tsv", sep="\t"
+    )
+    assert np.allclose(one.value.to_numpy(), logged.reward.to_numpy(), rtol=1e-5) and list(one.step) == list(
+        logged.step
+    )

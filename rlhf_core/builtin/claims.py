@@ -135,7 +135,31 @@ def status(toks: list[str], pos: int, n: int = 1) -> str:
         return NEGATED
     if j < len(toks) and j == pos + n and toks[j] in ("isnt", "arent", "wasnt", "doesnt", "didnt", "dont"):
         return NEGATED
+    if j == pos + n and _list_subject_negated(toks, j):
+        return NEGATED
     return CONTRAST if _contrast_before(toks, pos, 3) else AFFIRMED
+
+
+_LIST_JOINERS = frozenset({"and", "or"})
+_NEGATED_VERBS = frozenset({"isnt", "arent", "wasnt", "werent", "doesnt", "didnt", "dont"})
+
+
+def _list_subject_negated(toks: list[str], j: int) -> bool:
+    """The phrase is one item of a listed subject whose verb is negated: "red, blue and yellow are not ..."."""
+    k, joined = j, False
+    while k < len(toks) and k < j + 6 and toks[k] not in _VERBS and toks[k] not in _NEGATED_VERBS:
+        if toks[k] in NEGATORS:
+            return False
+        joined |= toks[k] in _LIST_JOINERS
+        k += 1
+    if not joined or k >= len(toks) or k == j:
+        return False
+    if toks[k] in _NEGATED_VERBS:
+        return True
+    v = k
+    while v < len(toks) and v < k + 3 and toks[v] in _VERBS:
+        v += 1
+    return v < len(toks) and v > k and _negator_at(toks, v)
 
 
 def mentions(raw: str, phrases: dict[str, list[str]]) -> list[tuple[str, str, int]]:

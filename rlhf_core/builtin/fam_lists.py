@@ -8,6 +8,7 @@ from functools import cache
 from typing import Any
 
 from .base import Content, Family, capitalize, join_and, load_facts, make_row
+from .claims import NEGATORS
 from .stance import (
     advice_clauses,
     find,
@@ -393,6 +394,13 @@ def _listings(stream: list[str]) -> list[list[str]]:
     return [lst for lst in out if lst]
 
 
+def _denied_listing(raw: str, kind: str, wanted: set[str]) -> bool:
+    """A negator just before the first item: "they are not 930, 748, ..."."""
+    toks = tokens(_MARKER.sub(" ", raw))
+    first = next((i for i, t in enumerate(toks) if t in wanted), None)
+    return first is not None and any(t in NEGATORS for t in toks[max(0, first - 3) : first])
+
+
 def ordering_content(row: dict, doc: Doc) -> Content:
     meta = row["meta"]
     order = meta["order"]
@@ -401,13 +409,14 @@ def ordering_content(row: dict, doc: Doc) -> Content:
     rank = {x: i for i, x in enumerate(order)}
     stream, extra = _stream(doc.raw, meta["kind"], set(order))
     listings = _listings(stream)
-    penalty = len(order) / (len(order) + extra)
-    if not listings:
+    penalty = max(0.0, 1.0 - extra / len(order))  # numbers that are not items: as many as the items leave nothing
+    denied = bool(listings) and _denied_listing(doc.raw, meta["kind"], set(order))
+    if not listings or denied:
         return (
             0.0,
             penalty,
             {"coverage": 0.0, "pairs_in_order": 0.0, "extra_numbers": penalty},
-            {"coverage": "none of the items listed"},
+            {"coverage": "the listing is denied ('not ...')" if denied else "none of the items listed"},
         )
     if any(lst != listings[0] for lst in listings[1:]) and len(listings[0]) > 1:
         return (

@@ -362,7 +362,8 @@ def fraction_content(row: dict, doc: Doc) -> Content:
     text = normalize_math(doc.raw)
     value = p / q
     fracs = _fraction_claims(text)
-    other = [f for f in fracs if f[1] == 0 or abs(f[0] / f[1] - value) > 1e-9]
+    # a fraction of another value is a false claim, but not a form of 1 used to scale ("multiply by 5/5")
+    other = [f for f in fracs if f[1] == 0 or (abs(f[0] / f[1] - value) > 1e-9 and f[0] != f[1])]
     middle = [f for f in fracs if f not in other and f not in ((a, b), (p, q))]
     stream = math_stream(doc.raw)
     eqs = equations(stream)

@@ -176,15 +176,46 @@ def _quoted(toks: list[str], bad_at: int, bad_len: int, good_spots: list[int], g
     return False
 
 
+# "doesn't" and "does not" are the same correction: both sides are compared with contractions written out.
+CONTRACTIONS = {
+    w: [stem(x) for x in full.split()]  # compared with stemmed tokens ("does" -> "doe")
+    for w, full in {
+        "doesnt": "does not",
+        "dont": "do not",
+        "didnt": "did not",
+        "isnt": "is not",
+        "arent": "are not",
+        "wasnt": "was not",
+        "werent": "were not",
+        "cant": "can not",
+        "cannot": "can not",
+        "wont": "will not",
+        "hasnt": "has not",
+        "havent": "have not",
+        "hadnt": "had not",
+        "couldnt": "could not",
+        "shouldnt": "should not",
+        "wouldnt": "would not",
+        "im": "i am",
+        "theyre": "they are",
+        "youre": "you are",
+    }.items()
+}
+
+
+def _uncontract(toks: list[str]) -> list[str]:
+    return [u for t in toks for u in CONTRACTIONS.get(t, (t,))]
+
+
 def spelling_content(row: dict, doc: Doc) -> Content:
     meta = row["meta"]
     errors = meta["errors"]
-    toks = doc.tokens
-    correct = Doc(meta["correct"]).tokens
+    toks = _uncontract(doc.tokens)
+    correct = _uncontract(Doc(meta["correct"]).tokens)
     restated = _in_order_share(correct, toks)  # the corrected sentence written out
     credits, leftover, paired, why_err = [], 0, 0, []
     for bad, good in errors:
-        bt, gt = key_tokens(bad), key_tokens(good)
+        bt, gt = tuple(_uncontract(list(key_tokens(bad)))), tuple(_uncontract(list(key_tokens(good))))
         goods, bads = find(toks, gt), find(toks, bt)
         quoted = [b for b in bads if _quoted(toks, b, len(bt), goods, len(gt))]
         asserted = len(bads) - len(quoted)
@@ -585,7 +616,10 @@ def _decisions(sents: list[list[str]], subjects: frozenset[str]) -> list[list[st
             complete = t in COMPLETE_VERBS or any(pair.startswith(p) for p in COMPLETE_PAIRS)
             if t == "said" and not complete:
                 continue
-            # "decided not to decide", "chose to make a choice": a complement about deciding decides nothing
+            # "decided not to decide", "chose to make a choice": a complement about deciding decides nothing;
+            # "decided that deciding was hard" is a judgement, "decided that she would stay" a decision
+            if rest[:1] == ["that"] and not any(u in ("would", "will", "should", "must") for u in rest[1:5]):
+                continue
             if complete or [u for u in content_tokens(rest) if u not in EMPTY_CHOICE]:
                 out.append([t] + rest)
         del joined

@@ -93,7 +93,7 @@ RETRACTIONS = re.compile(
     r"|\bnone of (?:that|this|it|them|these|those|the above)\b"
     r"|\b(?:it is|its|thats|that is) a (?:common )?(?:myth|misconception|lie) that\b"
     r"|\b(?:wrongly|falsely|mistakenly|incorrectly) (?:claim|say|believe|think|state|insist|assume)"
-    r"|\b(?:is|are) (?:false|untrue|a myth)\b"
+    r"|\b(?:is|are) (?:false|untrue|a myth)\b|\bwould be (?:wrong|incorrect|false)\b"
     rf"|\b{_BACK}\s+(?:is|are|s)\s+not\s+(?:the\s+)?(?:correct|right|true)\b"
     r"|[.,]\s*not[.!]\s*$"
 )

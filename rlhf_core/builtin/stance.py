@@ -240,7 +240,20 @@ def reversed_at(toks: list[str], pos: int, length: int, parity: bool = True) -> 
         after.append(t)
     if any(t in POST_REDUCERS for t in after) or any(p in POST_REDUCER_PAIRS for p in zip(after, after[1:])):
         rev = True if rev is None else not rev
+    elif not parity and _list_then_denied(toks, pos + length):
+        rev = True  # "a tent, a stove and a map are not needed": the verb after the list turns every item
     return rev
+
+
+_BE = frozenset("is are was were".split())
+
+
+def _list_then_denied(toks: list[str], start: int) -> bool:
+    """A list that goes on from `start` ("..., a stove and a map") to a be-verb that denies it ("are not needed")."""
+    k = next((i for i in range(start, min(len(toks), start + 12)) if toks[i] in _BE), None)
+    if k is None or not any(t in ("and", "or") for t in toks[start:k]):
+        return False
+    return any(t in POST_REDUCERS for t in toks[k + 1 : k + 3])
 
 
 def neutral_before(toks: list[str], pos: int) -> bool:

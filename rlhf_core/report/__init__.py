@@ -13,7 +13,8 @@ seed S of `rl_seeds` (likewise):
 A phase pools its seeds: its answers carry a `seed` column, its headline numbers are means over seeds
 with hierarchical-bootstrap intervals (seeds, then prompts), and each seed's numbers stay beside them.
 
-and writes reports/report.md, reports/figures/*.png and reports/tables/*.md + *.csv.
+and writes reports/report.md, reports/figures/*.png, reports/tables/*.md + *.csv and reports/plots/*.csv
+(grouped training curves for `dvc plots`).
 
 The shape, one module per step, each importing only the ones before it:
 
@@ -24,6 +25,7 @@ The shape, one module per step, each importing only the ones before it:
     markdown    one `*_markdown` function per table
     figures     figure machinery (`_figure`, `_save`, `Drawn`) and the score figures
     figures_rl  the training figures: DPO, GRPO collapse, over-optimisation
+    dvcplots    one long-format CSV per training quantity for `dvc plots` (all algorithms, phases, seeds)
     write       `write_report`, `summary.json` and the headline metrics files
 
 Every number in the prose is computed here, never typed in, and the output is byte-identical for

@@ -18,6 +18,7 @@ from rlhf_core.params import ALGOS, ReportParams
 from rlhf_core.params import RL_ALGOS as TRAINED
 
 from .common import DEFAULT_KNOBS, LABEL, _num
+from .dvcplots import write_grouped
 from .figures import (
     _eval_label,
     fig_averages,
@@ -372,6 +373,7 @@ def write_report(study: Study, reports: Path, knobs: ReportParams = DEFAULT_KNOB
     for p in sorted(heads.rglob("*.json")) if heads.is_dir() else []:  # removed phases must not linger
         if p not in out.files:
             p.unlink()
+    out.files += write_grouped(study, reports)  # reports/plots/*.csv: dvc plots, one chart per quantity
     io.write_text(reports / "report.md", "\n".join(md).rstrip() + "\n")
     out.files.append(reports / "report.md")
     keep = set(out.files)
