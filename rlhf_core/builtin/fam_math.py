@@ -340,6 +340,9 @@ _SMALL = {w: i for i, w in enumerate("zero one two three four five six seven eig
 _SMALL_NUMBER = re.compile(r"\b(?:" + "|".join(_SMALL) + r")\b")
 
 
+_SCALE_BY_ONE = re.compile(r"(?:\bby|\btimes|[x*\u00d7\u00b7])\s*(\d+)\s*/\s*(\d+)")
+
+
 def _fraction_claims(text: str) -> list[tuple[int, int]]:
     """Fractions the response names, leaving out those that are the left side of a computation ("16/4 = 4")."""
     out = []
@@ -363,7 +366,8 @@ def fraction_content(row: dict, doc: Doc) -> Content:
     value = p / q
     fracs = _fraction_claims(text)
     # a fraction of another value is a false claim, but not a form of 1 used to scale ("multiply by 5/5")
-    other = [f for f in fracs if f[1] == 0 or (abs(f[0] / f[1] - value) > 1e-9 and f[0] != f[1])]
+    scale = {(int(m[1]), int(m[1])) for m in _SCALE_BY_ONE.finditer(text) if m[1] == m[2]}
+    other = [f for f in fracs if f[1] == 0 or (abs(f[0] / f[1] - value) > 1e-9 and f not in scale)]
     middle = [f for f in fracs if f not in other and f not in ((a, b), (p, q))]
     stream = math_stream(doc.raw)
     eqs = equations(stream)
