@@ -5,7 +5,6 @@ averages, before/after, the delta heatmap, the ranking bump chart and RM against
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -69,12 +68,6 @@ def _rc():
     return matplotlib.rc_context(RC)
 
 
-def _algo_legend(ax, algos: Sequence[str] = ALGOS, **kw) -> None:
-    from matplotlib.patches import Patch
-
-    ax.legend(handles=[Patch(color=COLOR[a], label=LABEL[a]) for a in algos], **kw)
-
-
 def _phase_style(i: int, n: int) -> dict:
     """First phase hatched and faded, middle phases dotted, the last solid."""
     if i == 0:
@@ -112,7 +105,11 @@ def fig_per_prompt(phase: Phase, path: Path, gold: bool) -> list[str]:
             ax.set_xlabel("reward-model score" if k == "rm" else "gold score (0-1)")
             ax.set_title(f"{phase.name}: {'RM' if k == 'rm' else 'gold'} score per prompt")
             ax.grid(axis="x", alpha=0.3)
-        _algo_legend(axes[0][-1], loc="lower right", framealpha=0.9)
+        from matplotlib.patches import Patch
+
+        fig.legend(  # outside the axes: a bar at 1.0 on the last prompt must not hide under it
+            handles=[Patch(color=COLOR[a], label=LABEL[a]) for a in ALGOS], loc="outside lower center", ncols=len(ALGOS)
+        )
         fig.suptitle(f"Per-prompt scores, {phase.name} ({_eval_label(phase)})")
         return _save(fig, path)
 
@@ -233,8 +230,10 @@ def fig_averages(study: Study, path: Path) -> list[str]:
         return _drawn(fig, path)
 
 
-def fig_before_after(study: Study, path: Path) -> list[str]:
-    """Fig 6: average per algorithm in every phase (first hatched), last − first annotated."""
+def fig_before_after(study: Study, path: Path, ds: dict | None = None) -> list[str]:
+    """Fig 6: average per algorithm in every phase (first hatched) over the study prompts. Annotated with
+    the held-out change and its interval where `ds` (tables.deltas) has one, coloured only beyond noise:
+    the 16 single-sample study prompts alone cannot tell a change from noise."""
     keys = ["rm"] + (["gold"] if study.gold else [])
     df = averages(study)
     n = len(study.phases)
@@ -245,7 +244,6 @@ def fig_before_after(study: Study, path: Path) -> list[str]:
         x = np.arange(len(ALGOS))
         w = 0.8 / n
         for ax, k in zip(axes[0], keys):
-            tops = np.full(len(ALGOS), -np.inf)
             for i, ph in enumerate(study.phases):
                 vals = df[df["phase"] == ph.name].set_index("algo").reindex(ALGOS)[f"study_{k}"].to_numpy()
                 ax.bar(
@@ -257,22 +255,26 @@ def fig_before_after(study: Study, path: Path) -> list[str]:
                     lw=0.5,
                     **_phase_style(i, n),
                 )
-                tops = np.maximum(tops, np.maximum(vals, 0))
             first = df[df["phase"] == study.first.name].set_index("algo").reindex(ALGOS)[f"study_{k}"]
             last = df[df["phase"] == study.last.name].set_index("algo").reindex(ALGOS)[f"study_{k}"]
-            span = float(np.nanmax(np.abs(np.concatenate([first.to_numpy(), last.to_numpy()])))) or 1.0
-            for j, a in enumerate(ALGOS):
-                d = last[a] - first[a]
-                ax.annotate(
-                    f"Δ {fmt(d, 2 if k == 'rm' else 3)}",
-                    (x[j], tops[j] + 0.04 * span),
-                    ha="center",
-                    fontsize=8,
-                    fontweight="bold",
-                    color="#2ca02c" if d > 0 else "#d62728" if d < 0 else "black",
-                )
+            held = {d.algo: d for d in (ds or {}).get(k, []) if d.held is not None and d.method == "bootstrap"}
+            nd = 2 if k == "rm" else 3
+            labels, colors, bold = [], [], []
+            for a in ALGOS:
+                text, color = f"{LABEL[a]}\nstudy Δ {fmt(last[a] - first[a], nd)}", "black"
+                if a in held:
+                    h = held[a]
+                    text += f"\nheld out: {fmt(h.held, nd)}\n[{fmt(h.lo, nd)}, {fmt(h.hi, nd)}]"
+                    if h.significant:
+                        color = "#2ca02c" if h.held > 0 else "#d62728"
+                labels.append(text)
+                colors.append(color)
+                bold.append(a in held and bool(held[a].significant))
             ax.axhline(0, color="black", lw=0.8)
-            ax.set_xticks(x, [LABEL[a] for a in ALGOS])
+            ax.set_xticks(x, labels, fontsize=7)
+            for t, c, b in zip(ax.get_xticklabels(), colors, bold):
+                t.set_color(c)
+                t.set_fontweight("bold" if b else "normal")
             ax.set_ylabel("average RM score" if k == "rm" else "average gold score")
             ax.set_title(
                 f"{'RM' if k == 'rm' else 'Gold'}: {study.first.name} (hatched) vs "
@@ -284,16 +286,24 @@ def fig_before_after(study: Study, path: Path) -> list[str]:
             handles=[
                 Patch(facecolor="#999999", edgecolor="black", label=p.name, **_phase_style(i, n))
                 for i, p in enumerate(study.phases)
-            ],
+            ]
+            + (
+                [Patch(color="none", label="held-out change (below each algorithm) coloured only beyond noise")]
+                if ds
+                else []
+            ),
             loc="outside lower center",
             ncols=n,
         )
-        fig.suptitle(f"Average score before and after (Δ = {study.last.name} − {study.first.name})")
+        fig.suptitle(
+            f"Average score over the 16 study prompts, {study.first.name} vs {study.last.name} "
+            f"(study Δ = {study.last.name} − {study.first.name}; held-out change with its 95% CI)"
+        )
         return _save(fig, path)
 
 
 def fig_delta_heatmap(study: Study, path: Path) -> list[str]:
-    """Fig 7: per-prompt delta (last − first); green improvement, red regression."""
+    """Fig 7: per-prompt delta (last − first), one sample per prompt and phase: green higher, red lower."""
     keys = ["rm"] + (["gold"] if study.gold else [])
     tables = {k: per_prompt_delta(study.first, study.last, k) for k in keys}
     n = len(tables["rm"])
@@ -329,7 +339,8 @@ def fig_delta_heatmap(study: Study, path: Path) -> list[str]:
                 label=f"{'RM' if k == 'rm' else 'gold'} Δ ({study.last.name} − {study.first.name})",
             )
         fig.suptitle(
-            f"Per-prompt delta, {study.last.name} − {study.first.name} (green = improvement, red = regression)"
+            f"Per-prompt delta, {study.last.name} − {study.first.name} (green = higher, red = lower)\n"
+            "one sample per prompt and phase, so a single cell is mostly noise"
         )
         return _save(fig, path)
 

@@ -240,8 +240,10 @@ def write_report(study: Study, reports: Path, knobs: ReportParams = DEFAULT_KNOB
             table("phase_change", net_md, net_df),
             figure(
                 "fig6_before_after_averages",
-                lambda p: fig_before_after(study, p),
-                f"Fig 6 — Average score, {f} (hatched) vs later phases; Δ = {l} − {f} annotated.",
+                lambda p: fig_before_after(study, p, ds),
+                f"Fig 6 — Average score over the 16 study prompts, {f} (hatched) vs {l}; each bar pair is annotated "
+                f"with the study-prompt Δ = {l} − {f} (one sample each: noise-prone) and the held-out change with "
+                "its 95% interval, coloured only beyond noise.",
             ),
             table("summary", *summary_markdown(study, ds, knobs.ci)),
         ]
@@ -332,7 +334,8 @@ def write_report(study: Study, reports: Path, knobs: ReportParams = DEFAULT_KNOB
             figure(
                 "fig7_delta_heatmap",
                 lambda p: fig_delta_heatmap(study, p),
-                f"Fig 7 — Delta heatmap ({l} − {f}). Green = improvement. Red = regression.",
+                f"Fig 7 — Delta heatmap ({l} − {f}), one sample per prompt and phase. Green = higher, red = lower; "
+                "a single cell is mostly sampling noise (the held-out verdicts are in the tables above).",
             ),
             table("per_prompt_delta", *delta_markdown(study)),
         ]
