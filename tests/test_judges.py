@@ -477,3 +477,58 @@ def test_parts_explain_the_score():
     assert result.score == pytest.approx(expected, abs=1e-5)
     hedged = judge(row, "Paris or Berlin.")
     assert hedged.score == 0.0 and "competing" in hedged.why["correct_city"]
+
+
+# ------------------------------------------------------------------ amounts and retractions, by hand
+
+HOURS = {"hour": 1.0, "hr": 1.0}
+GLASSES = {"glass": 1.0, "litre": 4.0}
+MINUTES = {"minute": 1.0, "hour": 60.0}
+
+
+@pytest.mark.parametrize(
+    "text,units,want",
+    [
+        ("sleep 3 hour a night", HOURS, [3.0]),
+        ("sleep seven to nine hour", HOURS, [7.0, 9.0]),  # a range: both ends are checked
+        ("get 7 5 hour of sleep", HOURS, [7.5]),  # "7.5" tokenises as 7, 5
+        ("drink one glass of water a week", GLASSES, [1 / 7]),
+        ("drink a glass of water every day", GLASSES, [1.0]),
+        ("drink two litre of water daily", GLASSES, [8.0]),
+        ("exercise 20 minute three time a week", MINUTES, [20 * 3 / 7]),
+        ("exercise twice a day for 1 hour", MINUTES, [120.0]),
+        ("exercise 150 minute a week", MINUTES, [150 / 7]),
+        ("exercise 1 minute a month", MINUTES, [1 / 30]),
+        ("exercise regularly", MINUTES, []),  # no amount named: nothing to check
+        ("sleep in a dark room", HOURS, []),
+    ],
+)
+def test_daily_amounts_by_hand(text, units, want):
+    from rlhf_core.builtin.fam_lists import daily_amounts
+
+    assert daily_amounts(text.split(), units) == pytest.approx(want)
+
+
+@pytest.mark.parametrize(
+    "answer,took_back",
+    [
+        ("Paris? Nope.", True),
+        ("The capital is Paris. Just kidding.", True),
+        ("It is a myth that the primary colors are red, blue and yellow.", True),
+        ("My teacher says 12 + 8 = 20, but she is wrong.", True),
+        ("12 + 8 = 20 is false.", True),
+        ("They wrongly claim that Caesar was stabbed.", True),
+        ("Red, blue and yellow. None of that is true.", True),
+        ("Oh sure, she totally decided to open a business. Not.", True),
+        # corrections and ordinary prose that use the same words are not retractions
+        ("'finnished' is wrong; it should be 'finished'.", False),
+        ("The corrected sentence is: He finished his meal and left the restaurant.", False),
+        ("Telegram is the odd one out, because it is not a social network.", False),
+        ("Water boils at 100 degrees Celsius, not 100 degrees Fahrenheit.", False),
+        ("I can't render a 3D model, but I can describe the house. Is that okay?", False),
+    ],
+)
+def test_retraction_by_hand(answer, took_back):
+    from rlhf_core.builtin.judge import retraction
+
+    assert bool(retraction(answer)) is took_back, retraction(answer)
