@@ -218,6 +218,9 @@ def fig_averages(study: Study, path: Path) -> list[str]:
                 ax.set_title(f"{ph.name}: average {'RM' if k == 'rm' else 'gold'} score")
                 ax.grid(axis="y", alpha=0.3)
                 ax.margins(y=0.15)
+            if k == "gold":  # scores in [0, 1]: an all-zero row (no gold earned) keeps a readable axis
+                lo, hi = axes[r][0].get_ylim()
+                axes[r][0].set_ylim(min(lo, 0.0), max(hi, 0.1))
         handles = [
             Patch(facecolor="#d9d9d9", edgecolor="#7f7f7f", label="mean over the 16 study prompts (bar, value above)")
         ]
@@ -281,6 +284,9 @@ def fig_before_after(study: Study, path: Path, ds: dict | None = None) -> list[s
                 + ", ".join(p.name for p in study.phases[1:])
             )
             ax.margins(y=0.15)
+            if k == "gold":  # scores in [0, 1]: an all-zero panel (no gold earned) keeps a readable axis
+                lo, hi = ax.get_ylim()
+                ax.set_ylim(min(lo, 0.0), max(hi, 0.1))
             ax.grid(axis="y", alpha=0.3)
         fig.legend(
             handles=[
