@@ -209,7 +209,7 @@ def fact_qa_content(row: dict, doc: Doc) -> Content:
         why["wrong_terms"] = f"false or competing claims: {', '.join(rivals)}"
     if "key_terms" not in why:
         missing = [i for i, h in enumerate(hits) if not h]
-        neg = [n for n in negated if n.startswith("key")]
+        neg = sorted((n for n in negated if n.startswith("key")), key=lambda n: int(n[3:]))  # in key order
         why["key_terms"] = (
             f"{sum(hits)}/{len(groups)} key facts affirmed"
             + (f"; negated or set aside: {', '.join(groups[int(n[3:])][0] for n in neg)}" if neg else "")

@@ -10,7 +10,7 @@ from typing import Any
 
 from .base import Content, Family, make_row
 from .claims import NEGATORS
-from .text import Doc, numbers_at
+from .text import UNIT_WORDS, Doc, numbers_at
 
 # ---------------------------------------------------------------- arithmetic
 
@@ -291,7 +291,7 @@ def _factored(text: str, a: int, b: int, p: int, q: int, k: int) -> tuple[bool, 
         elif divide:
             shown |= (n1, d1, n2, d2) == (a, b, k, k)
         else:
-            shown |= k in (n1, n2) and k in (d1, d2) and {n1, n2} == {p, k} and {d1, d2} == {q, k}
+            shown |= {n1, n2} == {p, k} and {d1, d2} == {q, k}
     return shown, wrong
 
 
@@ -336,7 +336,7 @@ _COMPUTATION = re.compile(r"\s*(?:=|is|equals|gives)\s*\d+(?:\.\d+)?(?!\s*/|\d|\
 _DECIMAL = re.compile(r"\d*\.\d+|\d+\s*%")
 
 
-_SMALL = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())}
+_SMALL = {w: v for w, v in UNIT_WORDS.items() if v <= 12}  # "by three": the factors a fraction is reduced by
 _SMALL_NUMBER = re.compile(r"\b(?:" + "|".join(_SMALL) + r")\b")
 
 

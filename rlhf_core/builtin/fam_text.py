@@ -597,7 +597,6 @@ def _decisions(sents: list[list[str]], subjects: frozenset[str]) -> list[list[st
     not decide"), hedged ("maybe one of them") or empty ("she decided.") statements are left out."""
     out = []
     for toks in sents:
-        joined = " " + " ".join(toks) + " "
         for i, t in enumerate(toks):
             if t not in DECIDE_VERBS and t != "said":
                 continue
@@ -622,7 +621,6 @@ def _decisions(sents: list[list[str]], subjects: frozenset[str]) -> list[list[st
                 continue
             if complete or [u for u in content_tokens(rest) if u not in EMPTY_CHOICE]:
                 out.append([t] + rest)
-        del joined
     return out
 
 

@@ -23,7 +23,7 @@ _SEGMENT_SPLIT = re.compile(r"\n+|(?:^|(?<=\s))\d{1,2}[.)](?=\s)|(?:^|(?<=\s))[-
 # A finer split for comma lists: additionally commas and the words "and" / "or".
 _LIST_SPLIT = re.compile(r",|\band\b|\bor\b|&")
 
-_UNITS = {
+UNIT_WORDS = {
     w: i
     for i, w in enumerate(
         "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
@@ -135,16 +135,16 @@ def numbers_at(toks: list[str]) -> list[tuple[int, int]]:
             out.append((i, int(t)))
             i += 1
             continue
-        if t not in _UNITS and t not in _TENS:
+        if t not in UNIT_WORDS and t not in _TENS:
             i += 1
             continue
         value, i = _parse_below_100(toks, i)
         if i < n and toks[i] == "hundred" and 0 < value < 10:
             value *= 100
             i += 1
-            if i + 1 < n and toks[i] == "and" and (toks[i + 1] in _UNITS or toks[i + 1] in _TENS):
+            if i + 1 < n and toks[i] == "and" and (toks[i + 1] in UNIT_WORDS or toks[i + 1] in _TENS):
                 i += 1
-            if i < n and (toks[i] in _UNITS or toks[i] in _TENS):
+            if i < n and (toks[i] in UNIT_WORDS or toks[i] in _TENS):
                 rest, i = _parse_below_100(toks, i)
                 value += rest
         out.append((start, value))
@@ -153,11 +153,11 @@ def numbers_at(toks: list[str]) -> list[tuple[int, int]]:
 
 def _parse_below_100(toks: list[str], i: int) -> tuple[int, int]:
     t = toks[i]
-    if t in _UNITS:
-        return _UNITS[t], i + 1
+    if t in UNIT_WORDS:
+        return UNIT_WORDS[t], i + 1
     value = _TENS[t]
-    if i + 1 < len(toks) and 0 < _UNITS.get(toks[i + 1], 0) < 10:
-        return value + _UNITS[toks[i + 1]], i + 2
+    if i + 1 < len(toks) and 0 < UNIT_WORDS.get(toks[i + 1], 0) < 10:
+        return value + UNIT_WORDS[toks[i + 1]], i + 2
     return value, i + 1
 
 
