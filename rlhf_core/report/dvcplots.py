@@ -12,7 +12,7 @@ import pandas as pd
 
 from rlhf_core import io
 
-from .load import Study
+from .load import Study, read_log
 
 # name -> (what it is, [(series, algorithm, dvclive stat)]); a run without the stat is left out of that chart.
 QUANTITIES: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
@@ -45,13 +45,11 @@ QUANTITIES: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
 COLUMNS = ["step", "value", "series", "phase", "seed"]
 
 
-def _stat(reports: Path, phase: str, seed: int, algo: str, stat: str) -> pd.DataFrame | None:
-    path = reports / "live" / phase / f"seed{seed}" / algo / "plots" / "metrics" / "train" / f"{stat}.tsv"
-    if not path.is_file():
-        return None
-    df = pd.read_csv(path, sep="\t")
-    value = stat if stat in df.columns else df.columns[-1]
-    return df[["step", value]].rename(columns={value: "value"}).drop_duplicates("step", keep="last")
+def _stat(reports: Path, phase: str, seed: int, algo: str, stat: str) -> pd.DataFrame:
+    """One logged statistic of one run as (step, value); empty when the run did not log it."""
+    folder = reports / "live" / phase / f"seed{seed}" / algo / "plots" / "metrics" / "train"
+    log = read_log(folder, (), (stat,), f"{algo}@{phase}-{seed}")
+    return log.rename(columns={stat: "value"}) if stat in log.columns else log.assign(value=[])
 
 
 def grouped_curves(study: Study, reports: Path) -> dict[str, pd.DataFrame]:
@@ -63,7 +61,7 @@ def grouped_curves(study: Study, reports: Path) -> dict[str, pd.DataFrame]:
             for seed in ph.seeds:
                 for series, algo, stat in sources:
                     df = _stat(reports, ph.name, seed, algo, stat)
-                    if df is not None and len(df):
+                    if len(df):
                         parts.append(df.assign(series=series, phase=ph.name, seed=str(seed)))
         if parts:
             out[name] = pd.concat(parts, ignore_index=True)[COLUMNS]

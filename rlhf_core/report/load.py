@@ -135,6 +135,8 @@ def read_log(folder: Path, stats: Sequence[str], optional: Sequence[str], stage:
         cols.append(
             df[["step", value]].rename(columns={value: stat}).drop_duplicates("step", keep="last").set_index("step")
         )
+    if not cols:  # only optional stats asked, none logged
+        return pd.DataFrame({"step": []})
     return pd.concat(cols, axis=1).sort_index().reset_index()
 
 
