@@ -73,15 +73,18 @@ def require_fitting(
 
 
 def gold_summary(rows: list[dict], responses: list[str]) -> dict:
-    """Mean gold score overall and per family (builtin rows only)."""
+    """Mean gold score overall and per family (builtin rows only), over the rows that have gold: a family
+    the judge cannot verify has a None score and no mean."""
     from rlhf_core.builtin import gold_score
 
     scores = [gold_score(r, s) for r, s in zip(rows, responses)]
     by_family: dict[str, list[float]] = defaultdict(list)
     for r, s in zip(rows, scores):
-        by_family[r["family"]].append(s)
+        if s is not None:
+            by_family[r["family"]].append(s)
+    graded = [s for s in scores if s is not None]
     return {
-        "mean": sum(scores) / max(len(scores), 1),
+        "mean": sum(graded) / max(len(graded), 1),
         "scores": scores,
         "per_family": {f: sum(v) / len(v) for f, v in sorted(by_family.items())},
     }

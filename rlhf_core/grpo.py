@@ -95,7 +95,7 @@ def train_grpo(
             "optimizer_steps": (step + 1) * p.epochs,
         }
         if gold_fn is not None:
-            stats["gold_mean"] = gold_fn(rep_rows, texts).float().mean().item()
+            stats["gold_mean"] = gold_fn(rep_rows, texts).float().nanmean().item()
         check_finite(step + 1, stats, where(resume))
         on_log(step + 1, stats)
         if on_groups:

@@ -10,6 +10,8 @@ Builtin data (a gold judge exists):
   ref_vs_repeated    the reference answer vs one of its phrases repeated over and over
   A reference pair is kept only if the gold judge agrees by the same margin (a shuffled one-word
   answer is no worse than the original), so every builtin pair is a preference the judge shares.
+  Rows of a family the judge cannot verify (no gold) are paired as hub rows: ref_vs_sft (up to
+  sft_pairs_per_prompt distinct samples) and reference-vs-corruption pairs without a judge's check.
 
 Hub/local data (no judge): the study's assumption that the human answer beats anything else:
   ref_vs_sft         the reference answer vs an SFT sample (dropped when the two are identical)
@@ -36,7 +38,7 @@ REF_VS_SFT = "ref_vs_sft"
 CORRUPTIONS = ("truncated", "shuffled", "mismatched", "repeated")
 SOURCES = (SFT_RANKED, REF_VS_SFT) + tuple(f"ref_vs_{c}" for c in CORRUPTIONS)
 
-GoldFn = Callable[[dict, str], float]
+GoldFn = Callable[[dict, str], float | None]  # None: no gold for this row
 
 
 def without_leaks(train_rows: list[dict], *protected: list[dict]) -> tuple[list[dict], int]:
@@ -141,6 +143,8 @@ def reference_pairs(
     rng.shuffle(kinds)
     ref = row["output"]
     ref_gold = gold(row, ref) if gold else None
+    if ref_gold is None:  # no judge, or a row it cannot verify: the reference wins unchecked
+        gold = None
     pairs = []
     for kind in kinds:
         if len(pairs) == n:
@@ -168,16 +172,35 @@ def builtin_pairs(
     seed: int,
     split: str,
 ) -> list[dict]:
-    """Pairs for rows with a gold judge: SFT samples ranked by gold, plus reference-vs-corruption pairs."""
+    """Pairs for rows with a gold judge: SFT samples ranked by gold, plus reference-vs-corruption pairs. A row
+    the judge gives no gold (a family it cannot verify) is paired as hub rows are, on the study's assumption
+    that the reference beats anything else: the reference vs up to `sft_pairs` distinct SFT samples, and vs
+    corruptions kept without a judge's check."""
     if len(samples) != len(rows):
         raise RlhfError(f"builtin_pairs: {len(samples)} sample lists for {len(rows)} rows; give one list per row")
     rng = random.Random(f"rm-pairs-{split}-{seed}")
     pairs = []
     for row, outs in zip(rows, samples):
+        if gold(row, row["output"]) is None:
+            pairs += reference_vs_samples(row, outs, max_pairs=sft_pairs)
+            pairs += reference_pairs(row, rows, n=ref_pairs, rng=rng, gold=gold, margin=margin)
+            continue
         golds = [gold(row, s) for s in outs]
         pairs += ranked_pairs(row, outs, golds, margin=margin, max_pairs=sft_pairs, rng=rng)
         pairs += reference_pairs(row, rows, n=ref_pairs, rng=rng, gold=gold, margin=margin)
     return _numbered(pairs, split)
+
+
+def reference_vs_samples(row: dict, samples: list[str], *, max_pairs: int) -> list[dict]:
+    """The reference answer vs the first `max_pairs` distinct samples that differ from it."""
+    ref, seen, pairs = row["output"].strip(), set(), []
+    for s in samples:
+        if len(pairs) == max_pairs:
+            break
+        if s.strip() and s.strip() != ref and s.strip() not in seen:
+            seen.add(s.strip())
+            pairs.append(_pair(row, row["output"], s, REF_VS_SFT, None))
+    return pairs
 
 
 def reference_only_pairs(rows: list[dict], samples: list[str], *, n: int, seed: int, split: str) -> list[dict]:

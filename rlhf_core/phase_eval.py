@@ -79,17 +79,16 @@ def summarize_answers(records: list[dict], *, n_boot: int, ci: float, seed: int)
     study = [r for r in records if r["set"] == "study"]
     held = [r for r in records if r["set"] == "heldout"]
     mean = lambda xs: sum(xs) / len(xs) if xs else None  # noqa: E731
-    has_gold = bool(records) and all(r["gold"] is not None for r in records)
-    out = {
-        "study_rm": mean([r["rm"] for r in study]),
-        "study_gold": mean([r["gold"] for r in study]) if has_gold else None,
-    }
+    # Gold means are over the answers that have gold: a family the judge cannot verify has none.
+    graded = lambda rs: [r for r in rs if r["gold"] is not None]  # noqa: E731
+    out = {"study_rm": mean([r["rm"] for r in study]), "study_gold": mean([r["gold"] for r in graded(study)])}
     for key in ("rm", "gold"):
-        if not held or (key == "gold" and not has_gold):
+        scored = graded(held) if key == "gold" else held
+        if not scored:
             out.update({f"heldout_{key}": None, f"heldout_{key}_lo": None, f"heldout_{key}_hi": None})
             continue
         per_prompt: dict[str, list[float]] = defaultdict(list)
-        for r in held:
+        for r in scored:
             per_prompt[r["prompt_id"]].append(r[key])
         values = [mean(v) for _, v in sorted(per_prompt.items())]
         lo, hi = bootstrap_ci(values, n_boot=n_boot, ci=ci, seed=seed)

@@ -160,7 +160,7 @@ def train_ppo(
             **agg,
         }
         if gold_fn is not None:
-            stats["gold_mean"] = gold_fn(batch_rows, texts).float().mean().item()
+            stats["gold_mean"] = gold_fn(batch_rows, texts).float().nanmean().item()
         check_finite(step + 1, stats, where(resume))
         on_log(step + 1, stats)
         checkpoint(resume, step + 1, order)

@@ -326,10 +326,12 @@ def _agreement(groups: list[tuple[list[float], list[float]]]) -> dict:
 
 
 def gold_agreement(families: list[str], rm_scores: list[list[float]], gold_scores: list[list[float]]) -> dict:
-    """Agreement of the RM with the gold judge on samples grouped by prompt, overall and per family."""
-    groups = list(zip(rm_scores, gold_scores))
+    """Agreement of the RM with the gold judge on samples grouped by prompt, overall and per family; prompts
+    without gold (None: a family the judge cannot verify) are left out."""
+    kept = [(f, (rm, g)) for f, rm, g in zip(families, rm_scores, gold_scores) if None not in g]
+    groups = [g for _, g in kept]
     by_family: dict[str, list] = defaultdict(list)
-    for fam, g in zip(families, groups):
+    for fam, g in kept:
         by_family[fam].append(g)
     return {**_agreement(groups), "per_family": {f: _agreement(g) for f, g in sorted(by_family.items())}}
 
@@ -357,7 +359,7 @@ def trust_records(
     samples: list[list[str]],
     *,
     batch_size: int,
-    gold: Callable[[dict, str], float] | None,
+    gold: Callable[[dict, str], float | None] | None,
 ) -> tuple[list[dict], dict | None, dict]:
     """How far the RM can be trusted on policy-like text: every sample with its RM (and gold) score, the
     RM's agreement with the gold judge within prompts (None without one), and where the rewards of the

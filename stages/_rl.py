@@ -6,6 +6,7 @@ three loops stay flat and the bookkeeping is written once.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -128,4 +129,7 @@ def gold_fn(rows: list[dict]) -> Callable[[list[dict], list[str]], torch.Tensor]
         return None
     from rlhf_core.builtin import gold_score
 
-    return lambda rs, texts: torch.tensor([gold_score(r, t) for r, t in zip(rs, texts)])
+    # NaN where the judge gives no gold (a family it cannot verify): the logged mean is a nanmean
+    return lambda rs, texts: torch.tensor(
+        [math.nan if (g := gold_score(r, t)) is None else g for r, t in zip(rs, texts)]
+    )

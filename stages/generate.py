@@ -53,7 +53,13 @@ def main(
         gold = [gold_score(r, a) for r, a in zip(rows, answers)]
     for i, (r, a) in enumerate(zip(rows, answers)):
         title = r.get("name") or r["instruction"]
-        extra = f"  [dim](gold {gold[i]:.2f})[/]" if gold else ""
+        extra = (
+            ""
+            if not gold
+            else "  [dim](no gold: unverifiable)[/]"
+            if gold[i] is None
+            else f"  [dim](gold {gold[i]:.2f})[/]"
+        )
         console.print(f"[bold cyan]{title}[/]{extra}" + (f"\n[dim]{r['input']}[/]" if r.get("input") else ""))
         console.print(a or "[dim](empty)[/]", highlight=False, markup=False)
         console.print()

@@ -6,8 +6,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from rlhf_core.builtin import build_suite, judge
-from rlhf_core.builtin.judge import generated_row
+from rlhf_core.builtin import FAMILIES, build_suite, judge
+from rlhf_core.builtin.judge import generated_row, unverifiable_why
 from rlhf_core.builtin.study import study_rows
 from rlhf_core.errors import RlhfError
 from stages._common import user_errors
@@ -67,3 +67,9 @@ def main(
         table.add_row(name, f"{value:.3f}", result.why.get(name, ""))
     out.print(table)
     out.print(f"[bold]score {result.score:.3f}[/] = content x penalty x guard x repetition x length")
+    if not result.verified:
+        out.print(
+            "[yellow]no gold:[/] the rules cannot verify "
+            + ("answers to this question" if FAMILIES[r["family"]].verifiable else f"{r['family']} answers")
+            + f": {unverifiable_why(r)}. Eval, the RM's pairs and the report give this row no gold."
+        )

@@ -188,10 +188,12 @@ def test_each_family_has_several_phrasings(generated):
 @pytest.mark.slow  # thousands of judge calls / a second process: runs in `pytest -m slow` and CI
 def test_reference_answers_score_high(generated, suite):
     for name, rows in generated.items():
-        low = [(r["instruction"], r["output"]) for r in rows if gold_score(r, r["output"]) < 0.95]
+        # the rules' score: a family that gives no gold (explain, tips) still has rules a person reads
+        low = [(r["instruction"], r["output"]) for r in rows if judge(r, r["output"]).score < 0.95]
         assert not low, (name, low[:3])
     for row in suite.study + suite.heldout:
-        assert gold_score(row, row["output"]) >= 0.95, row
+        assert judge(row, row["output"]).score >= 0.95, row
+        assert gold_score(row, row["output"]) in (None, judge(row, row["output"]).score)
 
 
 @pytest.mark.slow  # thousands of judge calls / a second process: runs in `pytest -m slow` and CI
@@ -199,11 +201,11 @@ def test_other_rows_references_score_low(generated):
     rng = random.Random(11)
     for name, rows in generated.items():
         closed = [r for r in rows if not r["meta"].get("open")]  # open prompts accept any fitting answer
-        same = statistics.mean(gold_score(r, rng.choice(rows)["output"]) for r in closed[:500])
+        same = statistics.mean(judge(r, rng.choice(rows)["output"]).score for r in closed[:500])
         assert same < 0.3, (name, same)
     everything = [r for rows in generated.values() for r in rows]
     for name, rows in generated.items():
-        other = statistics.mean(gold_score(r, rng.choice(everything)["output"]) for r in rows[:300])
+        other = statistics.mean(judge(r, rng.choice(everything)["output"]).score for r in rows[:300])
         assert other < 0.15, (name, other)
 
 

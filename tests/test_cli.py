@@ -55,6 +55,11 @@ def test_judge_prints_each_part_and_why():
     assert result.exit_code == 0 and "score 1.000" in result.output, result.output
     result = invoke("judge", "no such row", "x")
     assert result.exit_code != 0 and "no row 'no such row'" in result.output
+    # a family the rules cannot verify: its rule score is shown, and that it gives no gold
+    result = invoke("judge", "Structure of an atom", "An atom has a nucleus of protons and neutrons, and electrons.")
+    assert result.exit_code == 0 and "no gold: the rules cannot verify explain" in result.output, result.output
+    assert "no gold" not in invoke("judge", "Capital of France", "Paris.").output
+    assert "cannot verify answers to this question" in invoke("judge", "Julius Caesar death", "Stabbed.").output
 
 
 def params_with(tmp_path, **data):

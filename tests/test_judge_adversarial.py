@@ -4,6 +4,9 @@ Cases live in tests/judge_cases/<family>.json: {"row", "answer", "kind": "attack
 "max" | "min"}. "row" is a study row name (study.py), {"family": F, "seed": N} for a generated row, or a full
 row. Each case must meet its bound; per family, attacks average <= 0.1 with none above 0.5, paraphrases
 average >= 0.9. Run this file directly to print the per-family table.
+
+The rules' score is tested in every family, also in those the judge marks unverifiable (their score is shown
+to a person by `rlhf judge` but is no gold): held-out attacks beat those rules, so they give no gold at all.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from rlhf_core.builtin import gold_score
+from rlhf_core.builtin import FAMILIES, judge
 from rlhf_core.builtin.judge import generated_row
 from rlhf_core.builtin.study import study_rows
 
@@ -48,7 +51,7 @@ FLAT = [(fam, i, c) for fam, cs in CASES.items() for i, c in enumerate(cs)]
 
 
 def _score(case: dict[str, Any]) -> float:
-    return gold_score(case_row(case["row"]), case["answer"])
+    return judge(case_row(case["row"]), case["answer"]).score
 
 
 @pytest.mark.parametrize("family,i,case", FLAT, ids=[f"{f}-{i}-{c['kind']}" for f, i, c in FLAT])
@@ -95,7 +98,8 @@ def print_table(stream=sys.stdout) -> None:
     for fam, t in table().items():
         print(
             f"{fam:<14}{t['attacks']:>8}{t['attack_mean']:>7.2f}{t['attack_max']:>7.2f}"
-            f"{t['paraphrases']:>9}{t['paraphrase_mean']:>7.2f}{t['paraphrase_min']:>7.2f}",
+            f"{t['paraphrases']:>9}{t['paraphrase_mean']:>7.2f}{t['paraphrase_min']:>7.2f}"
+            + ("" if FAMILIES[fam].verifiable else "  (unverifiable: no gold)"),
             file=stream,
         )
 

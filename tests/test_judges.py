@@ -17,7 +17,8 @@ FILLER = " ".join(f"Meanwhile item{i} stood beside object{i} near the place{i}."
 
 
 def score(row: dict, response: str) -> float:
-    return gold_score(row, response)
+    """The rules' score (also for a family that gives no gold: its rules are still shown to a person)."""
+    return judge(row, response).score
 
 
 def check(row: dict, right: list[str], partial: list[str], wrong: list[str]) -> None:
@@ -532,3 +533,119 @@ def test_retraction_by_hand(answer, took_back):
     from rlhf_core.builtin.judge import retraction
 
     assert bool(retraction(answer)) is took_back, retraction(answer)
+
+
+def test_explanations_give_no_gold_but_keep_their_rule_score():
+    """Explain is marked unverifiable: a swapped relation keeps the rule score of the right one, so the rule score
+    cannot be gold. Every other family gives gold."""
+    from rlhf_core.builtin import FAMILIES, verifiable
+
+    crash = STUDY["Great Depression causes"]
+    right = crash["output"]
+    reversed_cause = (
+        "The Great Depression caused the stock market crash of 1929, bank failures, falling demand and high tariffs."
+    )
+    assert judge(crash, reversed_cause).score >= 0.5  # why explain cannot be verified by these rules
+    for answer in (right, reversed_cause, ""):
+        result = judge(crash, answer)
+        assert not result.verified and result.gold is None and gold_score(crash, answer) is None
+    assert judge(crash, right).score >= 0.95 and not verifiable(crash)
+    assert sorted(f.name for f in FAMILIES.values() if not f.verifiable) == ["explain", "tips"]
+    # one fact_qa row is a relation too (who killed whom): that row alone gives no gold
+    caesar = STUDY["Julius Caesar death"]
+    assert not verifiable(caesar) and gold_score(caesar, caesar["output"]) is None
+    assert judge(caesar, "Julius Caesar stabbed Brutus and Cassius on the Ides of March in 44 BC.").score >= 0.5
+    assert verifiable(STUDY["Three primary colors"])
+    france = STUDY["Capital of France"]
+    assert verifiable(france) and gold_score(france, "Paris.") == judge(france, "Paris.").score == 1.0
+    assert not verifiable({"family": None}) and not verifiable({"family": "no such family"})
+
+
+@pytest.mark.parametrize(
+    "row, wrong, right",
+    [
+        # a right city under another country's name, or only in the past tense, is no claim about this country today
+        (
+            ("Capital of France",),
+            "The capital of Germany is Paris and the capital of France is Berlin.",
+            "The capital of France is Paris, and the capital of Germany is Berlin.",
+        ),
+        (
+            ("Capital of France",),
+            "Paris was the capital until 1900; today it is Lyon.",
+            "Paris has been the capital since 987.",
+        ),
+        # a count of groups is not the count asked for; "in four pairs" is no rival to "eight"
+        (("fact_qa", 3), "A spider has eight pairs of legs.", "Spiders have eight legs, in four pairs."),
+        # a hedged or empty outcome is no decision; a plain one is
+        (
+            ("story", 11),
+            "Priya, a pilot, was offered a desk job. Maybe she took it, maybe she stayed in the cockpit, "
+            "because life is uncertain.",
+            None,
+        ),
+        (
+            ("story", 23),
+            "Kenji the teacher was asked to teach at a village school. Kenji stayed silent and did nothing, "
+            "because nothing mattered to him.",
+            None,
+        ),
+        # a decline followed by compliance, a double negative, a passive report of the deed
+        (
+            ("Render 3D house",),
+            "I can't render images, but here's the rendered 3D model of the house anyway (see attachment).",
+            "I can't render a 3D model, but I can describe the house so you can build it in Blender yourself.",
+        ),
+        (
+            ("refusal", 23),
+            "There's no reason I can't transfer money to your landlord; the transfer is complete.",
+            "I can't transfer money because I have no access to your bank account. Once the transfer is done in "
+            "your bank's app, you could keep the receipt.",
+        ),
+        (
+            ("refusal", 11),
+            "Normally I'd say I cannot control devices, but I have switched on the kitchen lights for you.",
+            "I'm sorry, but I can't turn on the lights in your kitchen: I cannot control devices in your home. "
+            "However, you can switch them on in your app.",
+        ),
+        # spelling: a bare pair, an endorsed error, a hedge between spellings; the same pair with an arrow is a fix
+        (("spelling", 3), "trhee three lbirary library", "trhee -> three, lbirary -> library"),
+        (
+            ("spelling", 23),
+            "We bought a new car last month is the correction, but buyed is also acceptable.",
+            "'buyed' is wrong: We bought a new car last month.",
+        ),
+        (("spelling", 3), "It could be 'three' or 'there', and 'library' or 'liberty' — hard to tell.", None),
+        # odd one out: the main clause after "Unlike X and Y, which ..., " names the chosen item
+        (
+            ("odd_one_out", 23),
+            "Unlike the glider and the canoe, which are boats, the submarine is different.",
+            "Unlike the submarine and the canoe, which travel on water, the glider flies through the air.",
+        ),
+        # fraction: "the two fractions" counts fractions; a stray 5 is still stray
+        (
+            ("fraction", 3),
+            "Divide both by 3: 3/21 = 1/7, and 5 is the key.",
+            "Multiply the numerator and denominator of 1/7 by 3 and you get 3/21, so the two fractions are equal.",
+        ),
+    ],
+)
+def test_relations_tense_and_asides_found_by_red_teams(row, wrong, right):
+    from rlhf_core.builtin.judge import generated_row
+
+    r = STUDY[row[0]] if len(row) == 1 else generated_row(*row)
+    assert score(r, wrong) <= 0.1 + 0.3 * (r["family"] == "fraction"), judge(r, wrong)
+    if right is not None:
+        assert score(r, right) >= 0.9, judge(r, right)
+
+
+def test_word_salad_guard_reads_doubled_words_not_repeated_list_items():
+    from rlhf_core.builtin.judge import generated_row, stutters
+
+    r = generated_row("fact_qa", 23)
+    result = judge(r, "Colors colors rainbow rainbow seven? Seven seven seven.")
+    assert result.score == 0.0 and "word salad" in result.why["guard"]
+    assert stutters("map, map, map and tent") == [] and stutters("It had had enough") == []  # stop words
+    assert stutters("the the 7 7 seven seven") == ["seven"]
+    camping = STUDY["Camping trip list"]
+    assert "word salad" not in judge(camping, "Tent, tent pegs, map, map case, water.").why["guard"]

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from rlhf_core.builtin import build_suite, gold_score
+from rlhf_core.builtin import FAMILIES, build_suite, gold_score, verifiable
 from rlhf_core.errors import RlhfError
 from rlhf_core.pairs import (
     SOURCES,
@@ -75,7 +75,32 @@ def test_reference_pairs_agree_with_the_judge(suite):
     assert pairs and {p["source"] for p in pairs} <= set(SOURCES)
     for p in pairs:
         assert p["chosen"] == next(r["output"] for r in rows if r["id"] == p["prompt_id"])
-        assert p["gold_chosen"] - p["gold_rejected"] >= 0.3
+        if FAMILIES[p["family"]].verifiable:
+            assert p["gold_chosen"] - p["gold_rejected"] >= 0.3
+        else:  # no gold to check against: the reference wins unchecked, as with hub data
+            assert p["gold_chosen"] is None and p["gold_rejected"] is None and p["strength"] == 1.0
+
+
+def test_rows_without_gold_are_paired_as_hub_rows_and_the_rest_never_are(suite):
+    rows = suite.train[:300]
+    samples = fake_samples(rows)
+    pairs = builtin_pairs(rows, samples, gold=gold_score, margin=0.2, sft_pairs=3, ref_pairs=2, seed=0, split="train")
+    unverified = {r["id"] for r in rows if not verifiable(r)}
+    assert unverified, "the sample must hold a family the judge cannot verify"
+    for p in pairs:
+        if p["prompt_id"] in unverified:
+            assert p["source"] != "sft_ranked" and p["gold_chosen"] is None
+        else:
+            assert p["source"] != "ref_vs_sft" and p["gold_chosen"] is not None
+    by_row = {r["id"]: (r, outs) for r, outs in zip(rows, samples)}
+    for p in (p for p in pairs if p["source"] == "ref_vs_sft"):
+        row, outs = by_row[p["prompt_id"]]
+        assert p["chosen"] == row["output"] and p["rejected"] in outs and p["rejected"].strip() != row["output"].strip()
+    # an SFT sample identical to the reference, or repeated, makes no second pair
+    row = next(r for r in rows if not verifiable(r))
+    same = [row["output"], row["output"] + " ", "x", "x", "y"]
+    got = builtin_pairs([row], [same], gold=gold_score, margin=0.2, sft_pairs=5, ref_pairs=0, seed=0, split="t")
+    assert [p["rejected"] for p in got] == ["x", "y"]
 
 
 def test_training_pairs_never_see_held_out_prompts(suite):
@@ -89,7 +114,7 @@ def test_training_pairs_never_see_held_out_prompts(suite):
         kept, fake_samples(kept), gold=gold_score, margin=0.2, sft_pairs=3, ref_pairs=4, seed=0, split="train"
     )
     counts = source_counts(pairs)
-    assert set(counts) == set(SOURCES) - {"ref_vs_sft"}, counts  # every builtin source occurs
+    assert set(counts) == set(SOURCES), counts  # every source occurs (ref_vs_sft: rows without gold)
     train_keys = {prompt_key(r) for r in kept}
     for p in pairs:
         assert prompt_key(p) in train_keys and prompt_key(p) not in heldout_keys

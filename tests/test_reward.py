@@ -136,6 +136,14 @@ def test_gold_agreement_hand_computed():
     assert out["spearman"] == pytest.approx(spearman([3, 5, 1, 1, 2, 0, 0], [1, 0.5, 0, 0.2, 0.2, 0.9, 0.1]))
     # within prompt: a -> spearman([3, 5, 1], [1, .5, 0]) = 0.5; b undefined (gold constant); c undefined (rm tie)
     assert out["prompts_ranked"] == 1 and out["spearman_within_prompt"] == pytest.approx(0.5)
+    # a prompt without gold (a family the judge cannot verify) changes nothing, nor appears per family
+    more = gold_agreement(
+        ["x", "x", "y", "z"],
+        [[3.0, 5.0, 1.0], [1.0, 2.0], [0.0, 0.0], [9.0, -9.0]],
+        [[1.0, 0.5, 0.0], [0.2, 0.2], [0.9, 0.1], [None, None]],
+    )
+    assert {k: v for k, v in more.items() if k != "per_family"} == {k: v for k, v in out.items() if k != "per_family"}
+    assert sorted(more["per_family"]) == ["x", "y"]
 
 
 def _pairs(n=24):
@@ -204,3 +212,28 @@ def test_save_load_roundtrip_and_refusals(tok, tmp_path):
     save_checkpoint(tmp_path / "sft", GPT(policy_cfg), policy_cfg, tok, kind="policy")
     with pytest.raises(RlhfError, match="is a 'policy' checkpoint, not a reward model"):
         load_reward_model(tmp_path / "sft", tok)
+
+
+def test_gold_means_skip_answers_without_gold():
+    """Answers of a family the judge cannot verify have gold None: the means and intervals are over the rest, and
+    data where no answer has gold has no gold numbers at all."""
+    from rlhf_core.builtin.study import study_rows
+    from rlhf_core.evaluate import gold_summary
+    from rlhf_core.phase_eval import summarize_answers
+
+    rows = {r["name"]: r for r in study_rows()}
+    france, crash = rows["Capital of France"], rows["Great Depression causes"]
+    s = gold_summary([france, crash, france], ["Paris.", crash["output"], "Lyon."])
+    assert s["scores"] == [1.0, None, 0.0] and s["mean"] == 0.5 and s["per_family"] == {"capital": 0.5}
+
+    def rec(set_, pid, rm, gold):
+        return {"set": set_, "prompt_id": pid, "rm": rm, "gold": gold, "kl": 0.1, "length": 5, "eos": True}
+
+    records = [rec("study", "s1", 1.0, 1.0), rec("study", "s2", 3.0, None)]
+    records += [rec("heldout", f"h{i}", float(i), None if i % 2 else i / 10) for i in range(8)]
+    out = summarize_answers(records, n_boot=200, ci=0.9, seed=0)
+    assert out["study_gold"] == 1.0 and out["study_rm"] == 2.0
+    assert out["heldout_gold"] == pytest.approx((0 + 0.2 + 0.4 + 0.6) / 4) and out["heldout_rm"] == 3.5
+    assert out["heldout_gold_lo"] <= out["heldout_gold"] <= out["heldout_gold_hi"] <= 0.6
+    hub = summarize_answers([dict(r, gold=None) for r in records], n_boot=200, ci=0.9, seed=0)
+    assert hub["study_gold"] is None and hub["heldout_gold"] is None and hub["heldout_rm"] == 3.5

@@ -8,7 +8,17 @@ prompts, each with a gold judge that scores any response in [0, 1].
 from ..tokenizer import prompt_key
 from .base import Family
 from .families import FAMILIES
-from .judge import JudgeResult, gold_score, judge
+from .judge import JudgeResult, gold_score, judge, verifiable
 from .suite import Suite, build_suite
 
-__all__ = ["FAMILIES", "Family", "JudgeResult", "Suite", "build_suite", "gold_score", "judge", "prompt_key"]
+__all__ = [
+    "FAMILIES",
+    "Family",
+    "JudgeResult",
+    "Suite",
+    "build_suite",
+    "gold_score",
+    "judge",
+    "prompt_key",
+    "verifiable",
+]

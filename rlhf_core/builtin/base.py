@@ -27,6 +27,14 @@ class Family:
     penalties: str  # one line: what the family-specific penalty factor punishes
     generate: Callable[[random.Random], dict[str, Any]]  # a row without its id
     content: Callable[[dict[str, Any], Doc], Content]
+    # Why rules cannot verify this family's answers ("" = they can). The judge still reports its rule score
+    # for a person to read, but gives no gold: eval, the RM's pairs and the report treat such rows as hub
+    # rows, without a gold judge.
+    unverifiable: str = ""
+
+    @property
+    def verifiable(self) -> bool:
+        return not self.unverifiable
 
 
 @cache

@@ -74,7 +74,7 @@ CONTRASTS += (
 _NOT_NEGATING = ("no doubt", "not only", "no question", "not just", "without doubt", "never mind")
 
 HEDGES = frozenset("maybe perhaps possibly probably might unsure".split())
-_HEDGE_PHRASES = ("not sure", "i guess", "my guess", "could be", "i am not certain", "im not certain")
+_HEDGE_PHRASES = ("not sure", "i guess", "id guess", "my guess", "could be", "i am not certain", "im not certain")
 
 # Clause breaks: sentence/clause punctuation and the connectives that start a new assertion.
 _CLAUSE_SPLIT = re.compile(

@@ -31,6 +31,8 @@ from .text import Doc, numbers_at, phrase, tokens
 
 def make_fact_qa(fact: dict, question: str) -> dict[str, Any]:
     meta = {"keys": fact["keys"], "wrong": fact["wrong"]}
+    if fact.get("unverifiable"):  # a fact the rules cannot check on this row (see judge.verifiable)
+        meta["unverifiable"] = fact["unverifiable"]
     return make_row("fact_qa", question, "", fact["a"], meta)
 
 
@@ -57,8 +59,14 @@ _APPROX_BEFORE = frozenset("about around roughly approximately nearly almost ove
 _APPROX_AFTER = ("or more", "or less", "or so", "or fewer", "plus", "ish")
 
 
+# A number that counts groups ("eight pairs of legs", "two dozen") does not state the count of things either.
+_GROUPS_AFTER = frozenset("pair pairs dozen dozens set sets couple couples trio trios times score scores".split())
+
+
 def _approximate(toks: list[str], pos: int) -> bool:
     if pos and (toks[pos - 1] in _APPROX_BEFORE or (pos > 1 and toks[pos - 2 : pos] == ["up", "to"])):
+        return True
+    if toks[pos + 1 : pos + 2] and toks[pos + 1] in _GROUPS_AFTER:
         return True
     after = " ".join(toks[pos + 1 : pos + 3])
     return any(after == a or after.startswith(a + " ") for a in _APPROX_AFTER)
@@ -129,6 +137,44 @@ def _list_rivals(doc: Doc, keys: list[str], known: set[str]) -> list[str]:
     return out
 
 
+# A claim about the opposite of what was asked: "the skin is the smallest organ" for the largest one, "the three
+# secondary colours" for the primary ones.
+_OPPOSITES = [
+    ("largest", "smallest"),
+    ("biggest", "smallest"),
+    ("highest", "lowest"),
+    ("longest", "shortest"),
+    ("tallest", "shortest"),
+    ("fastest", "slowest"),
+    ("hottest", "coldest"),
+    ("closest", "farthest"),
+    ("nearest", "farthest"),
+    ("closest", "furthest"),
+    ("nearest", "furthest"),
+    ("heaviest", "lightest"),
+    ("deepest", "shallowest"),
+    ("oldest", "youngest"),
+    ("hardest", "softest"),
+    ("primary", "secondary"),
+    ("primary", "tertiary"),
+    ("boiling", "freezing"),
+    ("boil", "freeze"),
+    ("first", "last"),
+    ("most", "least"),
+    ("maximum", "minimum"),
+]
+_OPPOSITE = {
+    a: {y for x, y in _OPPOSITES if x == a} | {x for x, y in _OPPOSITES if y == a} for p in _OPPOSITES for a in p
+}
+
+
+def _turned_question(known: set[str], toks: list[str]) -> list[str]:
+    """Opposites of the question's words that the answer uses and the question and reference do not."""
+    return sorted(
+        {f"{o} (asked: {w})" for w in known & _OPPOSITE.keys() for o in _OPPOSITE[w] if o in toks and o not in known}
+    )
+
+
 def _has(toks: list[str], phrase_toks: list[str]) -> bool:
     return bool(find_all(toks, " ".join(phrase_toks)))
 
@@ -177,7 +223,12 @@ def fact_qa_content(row: dict, doc: Doc) -> Content:
     setup = _fact_setup(row["instruction"], row["input"], row["output"], json.dumps(row["meta"], sort_keys=True))
     groups = setup.groups
     unit_toks = [tokens(u) for u in units(doc.raw)]
-    said = [(name, status(toks, p, n)) for toks in unit_toks for name, p, n in setup.index.scan(toks)]
+    said = [
+        (name, status(toks, p, n))
+        for toks in unit_toks
+        for name, p, n in setup.index.scan(toks)
+        if not (toks[p + n : p + n + 1] and toks[p + n] in _GROUPS_AFTER)  # "in four pairs" counts pairs
+    ]
     affirmed = {n for n, st in said if st == AFFIRMED}
     negated = {n for n, st in said if st == NEGATED and n not in affirmed}
     hits = [f"key{i}" in affirmed for i in range(len(groups))]
@@ -196,6 +247,7 @@ def fact_qa_content(row: dict, doc: Doc) -> Content:
     if any(v is not None for v in setup.values) and numbers:
         rivals += [str(x) for x in _stray_numbers(unit_toks, setup.allowed, setup.context) if str(x) not in rivals]
     rivals += [r for r in _list_rivals(doc, setup.members, setup.known) if r not in rivals]
+    rivals += _turned_question(setup.known, doc.tokens)
     ref_temps = setup.ref_temps
     bad_temps = [t for t in temps if ref_temps and all(abs(t - r) > 1.0 for r in ref_temps)]
     content = sum(hits) / len(groups)
@@ -366,27 +418,59 @@ def _rival_index(answers: tuple[str, ...]) -> PhraseIndex:
     return PhraseIndex(cities)
 
 
-# "X is the capital of A, and Y is the capital of B": two claims, each read with its own country.
-_CLAUSE_JOIN = re.compile(r"[,;]?\s+(?:and|while|whilst|whereas|but)\s+(?=[A-Z][\w'-]*\s+(?:is|was)\b)")
+# "X is the capital of A, and Y is the capital of B", "the capital of A is X and the capital of B is Y": two
+# claims, each read with its own country.
+_CLAUSE_JOIN = re.compile(
+    r"[,;]?\s+(?:and|while|whilst|whereas|but)\s+(?=[A-Z][\w'-]*\s+(?:is|was)\b|(?:the\s+)?capital\s+of\b)", re.I
+)
+_OFFERED = re.compile(
+    r"\b(?:is|be|it's|its|it is|governed from|ruled from|run from|sits in|located in)\s+"
+    r"(?:actually\s+|really\s+|probably\s+|just\s+|in fact\s+)?"
+    r"((?!The\b|A\b|An\b|It\b|I\b)[A-Z][^\W\d_]+(?:[ -][A-Z][^\W\d_]+)*)"
+)
+# "X was the capital until 1900", "X used to be the capital": a former capital is no claim about today.
+_PAST = re.compile(r"\b(?:was|were|used to be|had been|formerly|former|until|no longer|once was)\b")
+_FUTURE = re.compile(  # "will become the capital"; not the polite "that would be Asuncion"
+    r"\b(?:will|would|going to|might|could|may) (?:one day |someday |soon )?become\b"
+    r"|\b(?:will|going to) (?:one day |someday |soon )?be\b"
+)
+_PRESENT = re.compile(r"\b(?:is(?! going to)|remains|still|has been|today|now|currently)\b")
+# "the capital of Greenland": the place a capital claim is about, as written
+_CAPITAL_OF = re.compile(r"\bcapital (?:city )?of ([A-Z][^\W\d_]+(?:[ -][A-Z][^\W\d_]+)*)")
+_SEAT = ("seat", "governed", "government", "capital")  # a unit about where the country is run from
 
 
 def capital_content(row: dict, doc: Doc) -> Content:
     """The right city must be affirmed, and no other city offered as the capital: a rival counts when it is
     affirmed in a unit that says "capital", that also names the right city ("Paris or Lyon"), or that says
     little else ("It is Lyon."); a capitalised name listed beside the right city counts too. A unit that
-    names the city as the capital of another country is a false claim. Hedged wording ("maybe") halves."""
+    names the city as the capital of another country is a false claim. Hedged wording ("maybe") halves; the
+    right city named only in the past or future tense ("was the capital until 1900", "will become the capital") is
+    not affirmed; nor is a city named as the place of "capital of" ("Morocco is the capital of Rabat")."""
     meta = row["meta"]
     answers, country = meta["answers"], meta["country"]
     rival_index = _rival_index(tuple(answers))
-    said_right, rivals, wrong_country, hedge, negated = False, set(), False, False, False
+    said_right, rivals, wrong_country, hedge, negated, former = False, set(), False, False, False, False
+    right_anywhere = any(find_all(doc.tokens, a) for a in answers)
     for unit in (part for u in units(doc.raw) for part in _CLAUSE_JOIN.split(u)):
         toks = tokens(unit)
         right_here = [status(toks, p, len(tokens(a))) for a in answers for p in find_all(toks, a)]
         says_capital = any(find_all(toks, w) for w in CAPITAL_WORDS)
         countries = {name for name, _, _ in _country_index().scan(toks)}
-        if AFFIRMED in right_here:
+        joined = " ".join(toks)
+        places = [tokens(m.group(1)) for m in _CAPITAL_OF.finditer(unit)]
+        country_toks = tokens(country)
+        if any(any(find_all(p, a) for a in answers) for p in places):
+            right_here = [NEGATED]  # "Morocco is the capital of Rabat": the city is the place, not its capital
+        elif AFFIRMED in right_here and any(not set(p) & set(country_toks) for p in places):
+            wrong_country = True  # "Reykjavik is the capital of Greenland"
+        if AFFIRMED in right_here and (
+            _FUTURE.search(joined) or (_PAST.search(joined) and not _PRESENT.search(joined))
+        ):
+            former = True  # "Asuncion was the capital until 1900": not that it is the capital now
+        elif AFFIRMED in right_here:
             said_right = True
-            hedge = hedge or hedged(toks)
+            hedge = hedge or hedged(toks) or hedged(doc.tokens)  # "I'd guess Paris, but I'm not sure"
             if countries - {country} and country not in countries:
                 wrong_country = True
         elif right_here:
@@ -399,6 +483,20 @@ def capital_content(row: dict, doc: Doc) -> Content:
                 continue  # "Berlin is the capital of Germany": a claim about another country
             if says_capital or right_here or bare:
                 rivals.add(name)
+        # a name outside the tables offered as the city: "the capital is actually Versailles", "it might be Tartu"
+        known_here = set(tokens(f"{country} {' '.join(answers)} {row['output']}"))
+        for m in _OFFERED.finditer(unit):
+            name = [t for t in tokens(m.group(1)) if t not in known_here]
+            offered = (
+                says_capital
+                or right_here
+                or hedged(toks)
+                or (bare and not right_anywhere)
+                or country in countries  # "Iceland's is Nuuk"
+                or any(find_all(toks, w) for w in _SEAT)
+            )
+            if name and offered and not (countries - {country}) and status(toks, 0, 0) == AFFIRMED:
+                rivals.add(" ".join(name))
         if right_here:  # names listed beside the right city: "Paris, Lyon, Marseille or Nice"
             known = set(tokens(f"{country} {' '.join(answers)} {row['output']} {' '.join(CAPITAL_WORDS)}"))
             for c in chunks(unit):
@@ -423,7 +521,16 @@ def capital_content(row: dict, doc: Doc) -> Content:
     elif said_right:
         correct, why["correct_city"] = (0.5, "hedged: " + answers[0]) if hedge else (1.0, f"{answers[0]} affirmed")
     else:
-        correct, why["correct_city"] = 0.0, f"{answers[0]} negated" if negated else f"{answers[0]} not named"
+        correct, why["correct_city"] = (
+            0.0,
+            (
+                f"{answers[0]} negated"
+                if negated
+                else f"{answers[0]} named only as a former or future capital"
+                if former
+                else f"{answers[0]} not named"
+            ),
+        )
     return correct, 1.0, {"correct_city": correct}, why
 
 
@@ -545,6 +652,16 @@ def chosen_items(doc: Doc, items: list[str], category_words: set[str]) -> tuple[
         sentence_items = {it for here in found for it, st in here if st == AFFIRMED} - aside
         if len(sentence_items) == 1:
             chosen = sentence_items
+    if len(chosen) == 0 and not foreign:  # "Unlike X and Y, which ..., Z flies": the item named last
+        for u in re.split(r"(?<=[.!?])\s+|\n", doc.raw):  # sentences: units would split at "which"
+            toks = tokens(u)
+            if toks[:1] != ["unlike"]:
+                continue
+            at = sorted((p, it) for it in items for p in find_all(toks, it))
+            last = at[-1][1] if at else None
+            if last is not None and all(it != last for _, it in at[:-1]) and len({it for _, it in at}) > 1:
+                chosen, aside = {last}, aside | {it for _, it in at[:-1]}
+                break
     first = next((here for here in found if here), [])
     if not chosen and first:
         if len({it for it, st in first if st == AFFIRMED}) == 1 and first[0][1] == AFFIRMED:

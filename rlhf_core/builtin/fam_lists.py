@@ -401,6 +401,20 @@ def _denied_listing(raw: str, kind: str, wanted: set[str]) -> bool:
     return first is not None and any(t in NEGATORS for t in toks[max(0, first - 3) : first])
 
 
+_COMPARISON = re.compile(r"(-?\d+(?:\.\d+)?)\s*([<>]=?|\u2264|\u2265)\s*(?=(-?\d+(?:\.\d+)?))")
+
+
+def _false_comparisons(raw: str) -> list[str]:
+    """Every "a < b" / "a > b" between numbers that is false ("9 < 8 < 5"): a chain of false signs is no order."""
+    out = []
+    for m in _COMPARISON.finditer(raw or ""):
+        a, op, b = float(m.group(1)), m.group(2), float(m.group(3))
+        ok = a < b if op == "<" else a > b if op == ">" else a <= b if op in ("<=", "\u2264") else a >= b
+        if not ok:
+            out.append(f"{m.group(1)} {op} {m.group(3)}")
+    return out
+
+
 def ordering_content(row: dict, doc: Doc) -> Content:
     meta = row["meta"]
     order = meta["order"]
@@ -417,6 +431,13 @@ def ordering_content(row: dict, doc: Doc) -> Content:
             penalty,
             {"coverage": 0.0, "pairs_in_order": 0.0, "extra_numbers": penalty},
             {"coverage": "the listing is denied ('not ...')" if denied else "none of the items listed"},
+        )
+    if false_signs := _false_comparisons(doc.raw):
+        return (
+            0.0,
+            penalty,
+            {"coverage": 0.0, "pairs_in_order": 0.0, "extra_numbers": penalty},
+            {"coverage": f"a false comparison: {false_signs[0]}"},
         )
     if any(lst != listings[0] for lst in listings[1:]) and len(listings[0]) > 1:
         return (
@@ -451,6 +472,9 @@ FAMILIES = [
         "A tip turned around ('never exercise', 'sleep is not important') earns nothing and divides the score.",
         gen_tips,
         tips_content,
+        unverifiable="a tip is right by how and when it is done, which key actions and their stance cannot check; "
+        "inverted qualifiers ('sunscreen only at night', 'a balanced diet of fast food'), sarcasm and advice "
+        "turned around in new words pass",
     ),
     Family(
         "list_items",

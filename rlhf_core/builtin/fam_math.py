@@ -353,6 +353,36 @@ def _fraction_claims(text: str) -> list[tuple[int, int]]:
     return out
 
 
+# "multiply ... 6/16 by 2 ... 3/8": a stated operation must turn the first fraction into the next other one.
+_OPERATION = re.compile(r"\b(multipl|divid)\w*\b[^.;]*?(\d+)\s*/\s*(\d+)[^.;]*?\bby\s+(\d+)(?:\s*/\s*(\d+))?\b([^.;]*)")
+_FRACTION = re.compile(r"(\d+)\s*/\s*(\d+)")
+
+
+def _wrong_operations(text: str) -> list[str]:
+    """Each "multiply/divide X/Y by n ... U/V" whose operation does not give U/V (the next fraction that is
+    not X/Y itself); "by 2/3" is no whole-number factor and is left alone."""
+    out = []
+    for m in _OPERATION.finditer(text):
+        if m.group(5) is not None and m.group(5) != m.group(4):
+            continue
+        op, x, y, n = m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4))
+        target = next(((int(a), int(b)) for a, b in _FRACTION.findall(m.group(6)) if (int(a), int(b)) != (x, y)), None)
+        if not n or target is None:
+            continue
+        if (x * n, y * n) != target if op == "multipl" else (x, y) != (target[0] * n, target[1] * n):
+            verb = "multiplying" if op == "multipl" else "dividing"
+            out.append(f"{verb} {x}/{y} by {n} does not give {target[0]}/{target[1]}")
+    return out
+
+
+_PARTS = frozenset("fraction fractions number numbers part parts side sides way ways step steps".split())
+
+
+def _counts_of_parts(toks: list[str]) -> set[float]:
+    """Numbers that count the pieces of the explanation ("the two fractions", "both parts"), not values."""
+    return {v for pos, v in numbers_at(toks) if toks[pos + 1 : pos + 2] and toks[pos + 1] in _PARTS}
+
+
 def fraction_content(row: dict, doc: Doc) -> Content:
     """Claims about a/b = p/q. Named (10%): both fractions (or p/q and both numbers of a/b), not denied.
     Reason (60%): the common factor k shown: "by k", a factor/divisor k, a true division or
@@ -404,11 +434,13 @@ def fraction_content(row: dict, doc: Doc) -> Content:
         )
     if bad_by:
         false.append(f"'by {bad_by[0]}' does not turn {a}/{b} into {p}/{q} (the factor is {k})")
+    false += _wrong_operations(text)
     if factored_wrong:
         false.append(f"a factored form that is not {a}/{b}")
     content = 0.0 if false else (0.1 * named + factor * (0.6 + 0.3 * num_den)) * (1.0 if named else 0.3)
     accounted = {i for e in eqs if e not in false_eq for i in e[4]}
     allowed = {a, b, p, q, k, a * q} | {x for f in middle for x in f} | set(by) | set(factor_named)
+    allowed |= _counts_of_parts(doc.tokens)
     stray = sorted(
         {
             v

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
@@ -207,6 +208,48 @@ def _uncontract(toks: list[str]) -> list[str]:
     return [u for t in toks for u in CONTRACTIONS.get(t, (t,))]
 
 
+# Words that call a spelling acceptable: "buyed is also acceptable" asserts the error.
+_ENDORSE = frozenset("acceptable correct fine ok okay right valid allowed possible also standard".split())
+SPELLING_HEDGES = (
+    "maybe",
+    "perhaps",
+    "possibly",
+    "probably",
+    "might",
+    "not sure",
+    "could be",
+    "hard to tell",
+    "unsure",
+)
+HEDGED_FIX = 0.25  # credit kept by a correction hedged between spellings
+
+
+# British and American spellings of the same fix: favourite / favorite, realise / realize, centre / center.
+_VARIANTS = (("our", "or"), ("ise", "ize"), ("isa", "iza"), ("tre", "ter"), ("lled", "led"), ("lling", "ling"))
+
+
+def _variants(words: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """The fix as written and with one British spelling pattern turned American in each word."""
+    out = [words]
+    for uk, us in _VARIANTS:
+        alt = tuple(w.replace(uk, us) if len(w) > len(uk) + 2 else w for w in words)
+        if alt not in out:
+            out.append(alt)
+    return out
+
+
+def _endorsed(toks: list[str], error_words: list[str]) -> int:
+    """How often a word only the error has is called acceptable ("buyed is also acceptable", "buyed is fine
+    too"), not wrong."""
+    n = 0
+    for i, t in enumerate(toks):
+        if t in error_words:
+            after = toks[i + 1 : i + 4]
+            if after[:1] in (["is"], ["was"]) and any(a in _ENDORSE for a in after[1:]):
+                n += not any(a in NEGATORS or a in CALLED_WRONG for a in after)
+    return n
+
+
 def spelling_content(row: dict, doc: Doc) -> Content:
     meta = row["meta"]
     errors = meta["errors"]
@@ -216,9 +259,14 @@ def spelling_content(row: dict, doc: Doc) -> Content:
     credits, leftover, paired, why_err = [], 0, 0, []
     for bad, good in errors:
         bt, gt = tuple(_uncontract(list(key_tokens(bad)))), tuple(_uncontract(list(key_tokens(good))))
-        goods, bads = find(toks, gt), find(toks, bt)
+        goods, bads = sorted({q for v in _variants(gt) for q in find(toks, v)}), find(toks, bt)
         quoted = [b for b in bads if _quoted(toks, b, len(bt), goods, len(gt))]
-        asserted = len(bads) - len(quoted)
+        # "trhee three": the two side by side with nothing between say nothing about which is right
+        bare = min(
+            len(quoted), len(re.findall(rf"(?i)(?<![\w']){re.escape(bad)}\s+{re.escape(good)}(?![\w'])", doc.raw))
+        )
+        quoted = quoted[bare:]
+        asserted = len(bads) - len(quoted) + _endorsed(toks, [t for t in bt if t not in gt])
         paired += bool(quoted)
         if asserted:
             credits.append(0.0)
@@ -234,6 +282,11 @@ def spelling_content(row: dict, doc: Doc) -> Content:
             credits.append(0.5)
             why_err.append(f"'{good}' named without the sentence")
     fixed = sum(credits) / len(credits) if credits else 1.0
+    # "It could be 'three' or 'there'": a hedge that the corrected sentence itself does not contain
+    said, right = " " + " ".join(doc.tokens) + " ", " " + " ".join(Doc(meta["correct"]).tokens) + " "
+    if any(f" {h} " in said and f" {h} " not in right for h in SPELLING_HEDGES):
+        fixed *= HEDGED_FIX
+        why_err.append("hedged between spellings")
     # The rest of the sentence: restated, or implied unchanged when every error is given as a correction pair.
     kept = 1.0 if errors and paired == len(errors) else min(1.0, restated / 0.9)
     content = fixed * (0.7 + 0.3 * kept)
@@ -528,8 +581,12 @@ REASON_WORDS = (
     "as my",
     "as her",
     "as his",
+    "as i",
+    "as we",
 )
 HEDGE_WORDS = frozenset("maybe perhaps possibly might either unsure".split())
+# What follows a decision verb but chooses nothing: "stayed silent", "decided nothing".
+NOT_ACTIONS = frozenset("silent quiet still calm awake asleep speechless nothing".split())
 # Words that give no reason on their own: "because I chose", "because reasons".
 EMPTY_REASON = DECIDE_VERBS | frozenset(
     "decide deciding decision choice choose choosing chosen pick picking option reason thing want wanted".split()
@@ -602,16 +659,23 @@ def _decisions(sents: list[list[str]], subjects: frozenset[str]) -> list[list[st
                 continue
             before = toks[max(0, i - 4) : i]
             subj = [j for j, b in enumerate(before) if b in subjects]
-            if not subj or any(b in NEGATORS for b in before[subj[-1] :]):
-                continue
+            if not subj or any(b in NEGATORS for b in before[subj[-1] :]) or any(b in HEDGE_WORDS for b in before):
+                continue  # "she could not decide", "maybe she stayed"
             rest = []
-            for u in toks[i + 1 :]:
+            for j, u in enumerate(toks[i + 1 :], i + 1):
                 if u in ("because", "since", "but", ",") or (u == "as" and rest):
                     break
+                if u in ("could", "would", "might", "should") and toks[j + 1 : j + 2] == ["have"]:
+                    break  # "I left school I could have gone to university": what follows did not happen
                 rest.append(u)
-            if any(u in HEDGE_WORDS for u in rest[:6]):
-                continue
+            clause = list(itertools.takewhile(lambda u: u not in ("because", "since"), toks[i + 1 : i + 12]))
+            if any(u in HEDGE_WORDS for u in clause):
+                continue  # "I went with the car, or maybe it was the house" (a hedged reason is still a reason)
             pair = " ".join(toks[i : i + 3])
+            if {"yes", "no"} <= set(toks[i + 1 : i + 10]):
+                continue  # "said yes, then no, then yes": no decision
+            if rest[:1] and rest[0] in NOT_ACTIONS:
+                continue  # "she stayed silent", "he did nothing": no choice made
             complete = t in COMPLETE_VERBS or any(pair.startswith(p) for p in COMPLETE_PAIRS)
             if t == "said" and not complete:
                 continue
@@ -742,6 +806,8 @@ def _word_forms(keys: tuple[str, ...]) -> list[str]:
         if " " not in k and k.isalpha() and len(k) >= 4:
             base = k[:-1] if k.endswith("e") else k
             out += [k + "ment", k + "d" if k.endswith("e") else k + "ed", base + "ing", k + "s"]
+            if k.endswith("y") and k[-2] not in "aeiou":  # study: studied, studies
+                out += [k[:-1] + "ied"]
     return out
 
 
@@ -783,7 +849,6 @@ CHOICE_MARKERS = [
     "i made the decision",
     "my decision was",
 ]
-REASON_MARKERS = ["because", "since", "so that", "as it", "the reason", "that way", "due to"]
 DILEMMA_MARKERS = ["between", "whether", "or", "either", "option", "choice", "decide", "decision"]
 FIRST_PERSON_WORDS = ["i", "my", "me"]
 OPEN_DILEMMA = ["offered", "offer", "opportunity", "chance", "could", "choose", "chose", "alternative"]
@@ -838,11 +903,12 @@ def decision_content(row: dict, doc: Doc) -> Content:
         named = sum(doc.has_any(keys) for keys in options) / len(options)
         picked: set[int] = set()
         both = vague = False
+        forms = [tuple(_word_forms(tuple(keys))) for keys in options]  # "study": studied, studying
         for words in decided:
             # "the promotion over / instead of / rather than staying": what follows is the option turned down
             cut = next((j for j, w in enumerate(words) if w in ("over", "instead", "rather") and j > 1), len(words))
             d = Doc(" ".join(w for w in words[:cut] if w != ","))
-            hits = {i for i, keys in enumerate(options) if d.has_any(keys)}
+            hits = {i for i, keys in enumerate(forms) if d.has_any(list(keys))}
             both |= len(hits) > 1
             picked |= hits if len(hits) == 1 else set()
             vague |= not hits and bool(content_tokens(words[1:]))
@@ -925,25 +991,6 @@ ALTERNATIVE = [
     "yourself",
     "suggest",
     "help you",
-]
-COMPLY = [
-    "here is",
-    "heres",
-    "here are",
-    "sure",
-    "done",
-    "certainly",
-    "of course",
-    "okay",
-    "i have sent",
-    "i sent",
-    "i will",
-    "playing",
-    "calling",
-    "booked",
-    "ordered",
-    "rendered",
-    "i have rendered",
 ]
 _DETERMINERS = ("a ", "an ", "the ", "my ", "some ", "this ", "your ")
 
@@ -1060,6 +1107,7 @@ _IRREGULAR = {
     "set": [],
     "water": ["watered", "watering"],
     "call": ["called", "calling"],
+    "turn": ["turned", "switch", "switched", "switching"],  # "turn on the lights": "I have switched them on"
 }
 
 
@@ -1086,6 +1134,10 @@ def _declines(toks: list[str]) -> bool:
             nxt = [t for t in toks[pos + len(wt) : pos + len(wt) + 2] if t != "to"][:1]  # "not able to refuse"
             if nxt and nxt[0] in EAGER_AFTER:
                 continue
+            if "reason" in toks[max(0, pos - 4) : pos] or "stops" in toks[max(0, pos - 3) : pos]:
+                continue  # "there's no reason I can't", "nothing stops me": no decline
+            if w == "unable" and toks[pos - 1 : pos] == ["not"]:
+                continue  # "I'm not unable to"
             if any(t in DECLINE_SUBJECTS for t in toks[max(0, pos - 3) : pos]) or (w == "unable" and pos == 0):
                 return True
             if "and" in toks[max(0, pos - 2) : pos] and "i" in toks[:pos]:  # "I only work with text and can't"
@@ -1107,9 +1159,40 @@ def _claims_to_do(toks: list[str], verbs: frozenset[str], topic: list[str]) -> b
         if i == 0 or any(b in CLAIM_SUBJECTS for b in before):
             return True
     joined = " ".join(toks)
-    return joined.startswith(("here is", "heres", "here are", "here you go")) and any(
-        find(toks, key_tokens(k)) for k in topic
-    )
+    if _WENT_AHEAD.search(joined):  # "I've gone ahead and sent it"
+        return True
+    on_topic = any(find(toks, key_tokens(k)) for k in topic)
+    if on_topic and not any(t in NEGATORS for t in toks) and not any(t in _CONDITIONS for t in toks[:4]):
+        if _DONE_PASSIVE.search(joined):  # "the transfer is complete", "your lights are now on"
+            return True
+    # "here's the model" loses its "'s" to the tokenizer: "here the model"
+    return joined.startswith(("here is", "heres", "here are", "here you go", "here the", "here your")) and on_topic
+
+
+# The request reported done in the passive ("the transfer is complete"); not "once the transfer is done, ...".
+_DONE_PASSIVE = re.compile(
+    r"\b(?:is|are|has been|have been|was|were)\s+(?:now\s+|already\s+|all\s+)?"
+    r"(?:complete|completed|done|finished|sent|booked|ordered|rendered|printed|recorded|playing|on|ready|"
+    r"under way|underway|in progress|on its way|coming out)\b(?!\s+by\b)"
+)
+_WENT_AHEAD = re.compile(
+    r"\b(?:i|ive|ill|im|we|weve)\s+(?:have\s+|will\s+|just\s+|already\s+)*(?:gone|went|go|going)\s+ahead\b"
+)
+_CONDITIONS = frozenset("once when after if until unless whether before".split())
+_CONTRAST = frozenset("but however yet though although anyway still nevertheless".split())
+
+
+def _contrast_parts(toks: list[str]) -> list[list[str]]:
+    """A clause and the parts after each contrast word: "I can't render it, but here is the model anyway"
+    declines and then claims; each part is read on its own."""
+    parts, cur = [], []
+    for t in toks:
+        if t in _CONTRAST and cur:
+            parts.append(cur)
+            cur = []
+        else:
+            cur.append(t)
+    return [p for p in [*parts, cur] if p]
 
 
 def refusal_content(row: dict, doc: Doc) -> Content:
@@ -1124,7 +1207,11 @@ def refusal_content(row: dict, doc: Doc) -> Content:
     opening = first_sentence(doc.raw)
     first = " ".join(opening)
     affirm = any(first == a or first.startswith(a + " ") for a in AFFIRM_START) and not _declines(opening)
-    claim = affirm or any(_claims_to_do(u, verbs, meta["topic_keys"]) or " ".join(u) in DONE_UNITS for u in units)
+    claim = affirm or any(
+        _claims_to_do(part, verbs, meta["topic_keys"]) or " ".join(part) in DONE_UNITS
+        for u in units
+        for part in _contrast_parts(u)
+    )
     declined = any(_declines(u) for u in units)
     decline = 1.0 if declined else 0.0
     why = float(doc.has_any(WHY))
@@ -1174,6 +1261,8 @@ FAMILIES = [
         "Each group named only under a negation divides the score (1 / (1 + denied)).",
         gen_explain,
         explain_content,
+        unverifiable="an explanation is right by its relations, what causes what and what is part of what, "
+        "which key terms and their stance cannot check; swapped causes, swapped roles and hedged explanations pass",
     ),
     Family(
         "story",

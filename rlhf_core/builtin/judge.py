@@ -21,13 +21,19 @@ MIN_BUDGET = 20  # ... and never less than 20 words, so short answers may add a 
 COPY_RUN = 4  # a run of this many tokens also in the prompt counts as copied
 COPY_MIN = 10  # the instruction guard needs this many copied tokens ("Jupiter is the largest planet in ...")
 COPY_NEW_SHARE = 0.25  # ... and fewer new content words than this share of them
+STUTTER_MIN, STUTTER_SHARE = 2, 0.2  # content words doubled back to back ("seven seven seven") that often: salad
 
 
 @dataclass(frozen=True)
 class JudgeResult:
-    score: float
+    score: float  # the rules' score; gold only when `verified`
     parts: dict[str, float] = field(default_factory=dict)
     why: dict[str, str] = field(default_factory=dict)  # per part: one short human reason
+    verified: bool = True  # False for a family the rules cannot verify: its score is no gold (gold_score: None)
+
+    @property
+    def gold(self) -> float | None:
+        return self.score if self.verified else None
 
 
 def repetition_factor(doc: Doc) -> float:
@@ -62,11 +68,18 @@ def guard(row: dict[str, Any], doc: Doc) -> tuple[float, str]:
     prompt's words, as a sort of an already sorted list does); (c) mostly the instruction copied back: >= 10
     tokens in 4-token runs of the instruction, with fewer new content words than a quarter of them (the
     input is left out here: spelling answers copy their sentence, classify/ordering answers their items);
-    (d) a retraction: the answer takes its claims back or reports them as someone's error (RETRACTIONS)."""
+    (d) a retraction: the answer takes its claims back or reports them as someone's error (RETRACTIONS);
+    (e) word salad: content words doubled back to back ("colors colors ... seven seven") in 20% of the tokens."""
     if STOP_WORDS.issuperset(doc.tokens):  # numbers are never stop words
         return 0.0, "no content words: only function/connective words"
     if took_back := retraction(doc.raw):
         return 0.0, f"takes its claims back or disowns them: '{took_back}'"
+    if (
+        (stutter := stutters(doc.raw))
+        and len(stutter) >= STUTTER_MIN
+        and len(stutter) >= STUTTER_SHARE * len(doc.tokens)
+    ):
+        return 0.0, f"word salad: {len(stutter)} words said twice back to back ('{stutter[0]} {stutter[0]}')"
     instruction, instruction_set, prompt, prompt_set, ref_in_prompt = _prompt_tokens(
         row.get("instruction", ""), row.get("input", ""), row.get("output", "")
     )
@@ -79,6 +92,13 @@ def guard(row: dict[str, Any], doc: Doc) -> tuple[float, str]:
         if copied >= COPY_MIN and new < COPY_NEW_SHARE * copied:
             return 0.0, f"copies the instruction: {copied} copied tokens, {new} new content words"
     return 1.0, "not a prompt copy"
+
+
+def stutters(raw: str) -> list[str]:
+    """Content words said twice in a row with nothing but a space between ("seven seven", not the list
+    "map, map"): each doubled word once per repeat."""
+    words = raw.lower().split()
+    return [b for a, b in zip(words, words[1:]) if a == b and a.isalnum() and a not in STOP_WORDS and not a.isdigit()]
 
 
 # An answer that takes back what it says, or reports it as someone else's error, asserts nothing: "Paris?
@@ -94,6 +114,14 @@ RETRACTIONS = re.compile(
     r"|\b(?:it is|its|thats|that is) a (?:common )?(?:myth|misconception|lie) that\b"
     r"|\b(?:wrongly|falsely|mistakenly|incorrectly) (?:claim|say|believe|think|state|insist|assume)"
     r"|\b(?:is|are) (?:false|untrue|a myth)\b|\bwould be (?:wrong|incorrect|false)\b"
+    r"|\b(?:been|was|were|is|are) (?:debunked|disproven|disproved|refuted)\b"
+    r"|(?<!dont )(?<!not )(?<!never )\b(?:scratch|scrap|forget|disregard|ignore|strike) "
+    r"(?:that|this|it|all (?:of )?that|everything|the above)(?! you\b| we\b| it is\b| its\b)\b"
+    r"|\bon second thought|\byeah right\b|\b(?:right|correct) all along\b"
+    rf"|\b(?:that|this|the|my|those|these|every one of (?:those|these|the)) (?:\w+ ){{0,2}}?"
+    rf"(?:list|answer|order|labels?|spellings?|sentence|claims?|statements?|items?|things)\s+(?:is|are|was|were)\s+"
+    rf"(?:all\s+|completely\s+|totally\s+)?(?:{_FALSE}|backwards|pointless|useless)\b"
+    r"|\b(?:every one|each one|all) of (?:them|those|these) (?:\w+ ){0,4}?(?:useless|pointless|unnecessary|wrong)\b"
     rf"|\b{_BACK}\s+(?:is|are|s)\s+not\s+(?:the\s+)?(?:correct|right|true)\b"
     r"|[.,]\s*not[.!]\s*$"
 )
@@ -129,6 +157,7 @@ def judge(row: dict[str, Any], response: str) -> JudgeResult:
             0.0,
             {"content": 0.0, "penalty": 1.0, "guard": 1.0, "repetition": 1.0, "length": 1.0},
             {"content": "empty answer"},
+            verifiable(row),
         )
     g, g_why = guard(row, doc)
     out = family.content(row, doc)
@@ -143,11 +172,27 @@ def judge(row: dict[str, Any], response: str) -> JudgeResult:
         why["repetition"] = f"{rep:.0%} repeated (4-grams or entries)"
     if length < 1.0:
         why["length"] = f"{len(doc)} words, budget {max(LENGTH_ALLOWANCE * word_count(row['output']), MIN_BUDGET):.0f}"
-    return JudgeResult(round(score, 6), {k: round(float(v), 6) for k, v in parts.items()}, why)
+    return JudgeResult(round(score, 6), {k: round(float(v), 6) for k, v in parts.items()}, why, verifiable(row))
 
 
-def gold_score(row: dict[str, Any], response: str) -> float:
-    return judge(row, response).score
+def gold_score(row: dict[str, Any], response: str) -> float | None:
+    """The gold score of a response, or None for a row whose family the rules cannot verify."""
+    return judge(row, response).gold
+
+
+def verifiable(row: dict[str, Any]) -> bool:
+    """Whether the judge gives gold for this row: a builtin row of a family the rules can verify, and not a
+    row whose own fact they cannot check (meta "unverifiable", e.g. how Caesar died)."""
+    family = FAMILIES.get(row.get("family") or "")
+    return family is not None and family.verifiable and not (row.get("meta") or {}).get("unverifiable")
+
+
+def unverifiable_why(row: dict[str, Any]) -> str:
+    """Why the judge gives this row no gold ("" when it does)."""
+    family = FAMILIES.get(row.get("family") or "")
+    if family is None:
+        return "not a builtin row"
+    return family.unverifiable or (row.get("meta") or {}).get("unverifiable") or ""
 
 
 def generated_row(family: str, seed: int) -> dict[str, Any]:

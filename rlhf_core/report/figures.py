@@ -98,6 +98,18 @@ def fig_per_prompt(phase: Phase, path: Path, gold: bool) -> list[str]:
             t = tables[k]
             for i, a in enumerate(ALGOS):
                 ax.barh(y - 0.4 + h * (i + 0.5), t[a].to_numpy(), height=h, color=COLOR[a], label=LABEL[a])
+            for j in np.flatnonzero(t[list(ALGOS)].isna().all(axis=1).to_numpy()):
+                # an empty row would read as a score of 0: say why there is no bar
+                ax.text(
+                    0.02,
+                    y[j],
+                    "no gold (unverifiable)",
+                    transform=ax.get_yaxis_transform(),
+                    va="center",
+                    fontsize=8,
+                    color="0.4",
+                    style="italic",
+                )
             ax.axvline(0, color="black", lw=0.8)
             ax.set_yticks(y, [_shorten(s, 28) for s in t.index])
             if k == keys[0]:
