@@ -968,3 +968,54 @@ OPTIONAL_LOGS_OF_FIXTURE = {
     "grpo": ("gold_mean", "group_std_min", "collapsed_groups"),
     "dpo": ("accuracy",),
 }
+
+
+def test_a_run_moved_only_when_the_low_end_of_its_kl_interval_is_far_from_sft(tmp_path):
+    """Two seeds, one that stayed at SFT and one that moved: the mean KL clears the bar, its interval does not."""
+    import numpy as np
+
+    from rlhf_core import verdicts as V
+    from rlhf_core.report.tables import MOVED_KL
+
+    root = make_inputs(tmp_path, gold=False, phases=("phase1",), seeds=(0, 1))
+    study = load(root, phases=("phase1",), seeds=(0, 1))
+    ph = study.first
+    rows = (ph.answers["algo"] == "ppo") & (ph.answers["set"] == "heldout")
+    rng = np.random.default_rng(0)
+    ph.answers.loc[rows, "kl"] = np.where(ph.answers.loc[rows, "seed"] == 0, 0.0, 0.03) + rng.uniform(
+        0, 1e-3, rows.sum()
+    )
+    ph.metrics["ppo"]["kl"] = float(ph.answers.loc[rows, "kl"].mean())
+    ph.metrics["ppo"].setdefault("trained", {})["differs_from_sft"] = 0.9
+    assert ph.metrics["ppo"]["kl"] >= MOVED_KL
+    plain = R.trained_table(study).set_index("algo").loc["ppo"]
+    assert plain["moved"] is True and np.isnan(plain["kl_lo"])
+    row = R.trained_table(study, V.Knobs(n_boot=500)).set_index("algo").loc["ppo"]
+    assert row["kl_lo"] < MOVED_KL <= row["kl_to_sft"] <= row["kl_hi"] and row["moved"] is False
+
+
+def test_prompts_without_gold_show_a_dash_and_say_why(tmp_path, monkeypatch):
+    """A study prompt whose family the judge cannot verify has no gold: its cells read "—", the note says how
+    many such prompts there are, the gold average is over the rest, and the figure labels the empty row."""
+    import numpy as np
+
+    from rlhf_core.report import figures
+    from rlhf_core.report.markdown import per_prompt_markdown
+
+    root = make_inputs(tmp_path, phases=("phase1",))
+    study = load(root, phases=("phase1",))
+    ph = study.first
+    name = ph.study["name"].iloc[0]
+    ph.answers.loc[ph.answers["name"] == name, "gold"] = np.nan
+    md, csv = per_prompt_markdown(ph, True)
+    row = next(line for line in md.splitlines() if line.startswith(f"| {name} |"))
+    assert row.rstrip(" |").endswith("— | — | — | —") and "no gold for 1 prompts" in md
+    assert csv.loc[name, [f"{a}_gold" for a in ("sft", "ppo", "grpo", "dpo")]].isna().all()
+    rest = ph.study[ph.study["algo"] == "sft"].groupby("name")["gold"].mean().dropna()
+    assert name not in rest.index and f"**{rest.mean():.3f}**" in md.split("**AVERAGE**")[1]
+    labels = []
+    monkeypatch.setattr(
+        figures, "_save", lambda fig, path: labels.extend(t.get_text() for a in fig.axes for t in a.texts)
+    )
+    figures.fig_per_prompt(ph, tmp_path / "f.png", True)
+    assert labels == ["no gold (unverifiable)"]

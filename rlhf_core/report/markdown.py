@@ -78,14 +78,22 @@ def per_prompt_markdown(phase: Phase, gold: bool) -> tuple[str, pd.DataFrame]:
     if gold:
         avg += [f"**{fmt(v, 3, sign=False)}**" for v in g.mean().tolist()]
     rows.append(["**AVERAGE**", *avg])
+    ungraded = int(g.isna().all(axis=1).sum()) if gold else 0
     note = (
         "*Bold = highest score in row"
         + (" (RM and gold separately)" if gold else "")
         + (
-            "; single sample per prompt and algorithm.*\n"
+            "; single sample per prompt and algorithm"
             if len(phase.seeds) == 1
-            else f"; mean of one sample per seed ({len(phase.seeds)} seeds) per prompt and algorithm.*\n"
+            else f"; mean of one sample per seed ({len(phase.seeds)} seeds) per prompt and algorithm"
         )
+        + (
+            f". Gold —: no gold for {ungraded} prompts, whose answers the judge cannot verify "
+            "(rlhf_core/builtin/README.md); the gold average is over the rest"
+            if ungraded
+            else ""
+        )
+        + ".*\n"
     )
     csv = rm.rename(columns=lambda a: f"{a}_rm")
     if gold:
@@ -240,14 +248,14 @@ def changes_markdown(study: Study) -> tuple[str, pd.DataFrame]:
     return markdown_table(["Setting", " → ".join(md_escape(p.name) for p in study.phases)], rows, ["---", "---"]), df
 
 
-def trained_markdown(study: Study) -> tuple[str, pd.DataFrame]:
-    df = trained_table(study)
+def trained_markdown(study: Study, k: V.Knobs | None = None, ci: float = 0.95) -> tuple[str, pd.DataFrame]:
+    df = trained_table(study, k)
     rows = [
         [
             md_escape(r.phase),
             r.algo,
             fmt(r.optimizer_steps, 0, sign=False),
-            fmt(r.kl_to_sft, 4, sign=False),
+            fmt_ci(r.kl_to_sft, r.kl_lo, r.kl_hi, 4, sign=False),
             "—" if math.isnan(_num(r.differs_from_sft)) else _share(_num(r.differs_from_sft)),
             r.diagnostics or "—",
             "—" if r.moved is None else ("yes" if r.moved else "**no**"),
@@ -255,15 +263,25 @@ def trained_markdown(study: Study) -> tuple[str, pd.DataFrame]:
         for r in df.itertuples()
     ]
     md = markdown_table(
-        ["Phase", "Algorithm", "Optimiser steps", "KL to SFT (nats/token)", "Answers ≠ SFT", "Diagnostics", "Moved"],
+        [
+            "Phase",
+            "Algorithm",
+            "Optimiser steps",
+            f"KL to SFT (nats/token) [{_pct(ci)} CI]",
+            "Answers ≠ SFT",
+            "Diagnostics",
+            "Moved",
+        ],
         rows,
         ["---", "---", "---:", "---:", "---:", "---", "---"],
     )
     note = (
         f"\nKL: mean per-token KL(policy || SFT) over the held-out answers (SFT is also every algorithm's "
-        f"reference). Answers ≠ SFT: share of held-out answers that differ from SFT's answer to the same prompt "
-        f"on the same random stream. Moved = KL >= {MOVED_KL} and >= {100 * MOVED_SHARE:.0f}% of answers differ; "
-        f"an algorithm that did not move cannot be compared with the others.\n"
+        f"reference), with its interval over seeds and prompts: a wide one means the seeds' runs landed far "
+        f"apart (the seeds table shows each). Answers ≠ SFT: share of held-out answers that differ from SFT's "
+        f"answer to the same prompt on the same random stream. Moved = KL (the lower end of its interval, where "
+        f"there is one) >= {MOVED_KL} and >= {100 * MOVED_SHARE:.0f}% of answers differ; an algorithm that did "
+        f"not move cannot be compared with the others.\n"
     )
     return md + note, df
 

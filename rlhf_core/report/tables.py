@@ -180,14 +180,18 @@ MOVED_KL = 0.01
 MOVED_SHARE = 0.5
 
 
-def trained_table(study: Study) -> pd.DataFrame:
-    """Did each RL algorithm leave SFT? Eval's distance measures beside the stage's own diagnostics."""
+def trained_table(study: Study, k: V.Knobs | None = None) -> pd.DataFrame:
+    """Did each RL algorithm leave SFT? Eval's distance measures beside the stage's own diagnostics; with
+    knobs, the KL's interval over seeds and held-out prompts (how far apart the seeds' runs landed)."""
     rows = []
     for ph in study.phases:
         for a in TRAINED:
             m = ph.metrics.get(a) or {}
             t = m.get("trained") or {}
             kl, share = _num(m.get("kl")), _num(t.get("differs_from_sft"))
+            kl_iv = V.NAN
+            if k is not None and "kl" in ph.answers:
+                kl_iv = V.seeded_ci(V.per_prompt(ph.answers, a, "kl"), n_boot=k.n_boot, ci=k.ci, seed=k.seed)
             diag = {
                 "ppo": [("explained var. (2nd half)", t.get("explained_variance_2nd_half"))],
                 "grpo": [("collapsed groups", t.get("collapsed_share"))],
@@ -197,13 +201,16 @@ def trained_table(study: Study) -> pd.DataFrame:
                     ("void pairs", t.get("void_share")),
                 ],
             }[a]
-            moved = None if math.isnan(kl) or math.isnan(share) else bool(kl >= MOVED_KL and share >= MOVED_SHARE)
+            far = kl if math.isnan(kl_iv.lo) else kl_iv.lo  # with an interval, its lower end must be far enough
+            moved = None if math.isnan(kl) or math.isnan(share) else bool(far >= MOVED_KL and share >= MOVED_SHARE)
             rows.append(
                 {
                     "phase": ph.name,
                     "algo": a,
                     "optimizer_steps": t.get("optimizer_steps"),
                     "kl_to_sft": kl,
+                    "kl_lo": kl_iv.lo,
+                    "kl_hi": kl_iv.hi,
                     "differs_from_sft": share,
                     "diagnostics": "; ".join(f"{k} {fmt(v, 3, sign=False)}" for k, v in diag if v is not None),
                     "moved": moved,

@@ -197,7 +197,7 @@ def write_report(study: Study, reports: Path, knobs: ReportParams = DEFAULT_KNOB
         "samples": "9. Sample answers",
     }
     anchors = {key: f"[§{h.split('.')[0]}](#{_anchor(h)})" for key, h in heads.items()}
-    trained_md, trained_df = trained_markdown(study)
+    trained_md, trained_df = trained_markdown(study, k, knobs.ci)
     vs_md, vs_df = vs_sft_markdown(study, k)
 
     claims: list[V.Claim] = []
