@@ -438,6 +438,7 @@ _PRESENT = re.compile(r"\b(?:is(?! going to)|remains|still|has been|today|now|cu
 # "the capital of Greenland": the place a capital claim is about, as written
 _CAPITAL_OF = re.compile(r"\bcapital (?:city )?of ([A-Z][^\W\d_]+(?:[ -][A-Z][^\W\d_]+)*)")
 _SEAT = ("seat", "governed", "government", "capital")  # a unit about where the country is run from
+_CAPITAL_TOKENS = frozenset(tokens(" ".join(CAPITAL_WORDS)))
 
 
 def capital_content(row: dict, doc: Doc) -> Content:
@@ -452,6 +453,8 @@ def capital_content(row: dict, doc: Doc) -> Content:
     rival_index = _rival_index(tuple(answers))
     said_right, rivals, wrong_country, hedge, negated, former = False, set(), False, False, False, False
     right_anywhere = any(find_all(doc.tokens, a) for a in answers)
+    country_toks = set(tokens(country))
+    known = set(tokens(f"{country} {' '.join(answers)} {row['output']}"))  # words no rival is made of
     for unit in (part for u in units(doc.raw) for part in _CLAUSE_JOIN.split(u)):
         toks = tokens(unit)
         right_here = [status(toks, p, len(tokens(a))) for a in answers for p in find_all(toks, a)]
@@ -459,10 +462,9 @@ def capital_content(row: dict, doc: Doc) -> Content:
         countries = {name for name, _, _ in _country_index().scan(toks)}
         joined = " ".join(toks)
         places = [tokens(m.group(1)) for m in _CAPITAL_OF.finditer(unit)]
-        country_toks = tokens(country)
         if any(any(find_all(p, a) for a in answers) for p in places):
             right_here = [NEGATED]  # "Morocco is the capital of Rabat": the city is the place, not its capital
-        elif AFFIRMED in right_here and any(not set(p) & set(country_toks) for p in places):
+        elif AFFIRMED in right_here and any(not set(p) & country_toks for p in places):
             wrong_country = True  # "Reykjavik is the capital of Greenland"
         if AFFIRMED in right_here and (
             _FUTURE.search(joined) or (_PAST.search(joined) and not _PRESENT.search(joined))
@@ -484,9 +486,8 @@ def capital_content(row: dict, doc: Doc) -> Content:
             if says_capital or right_here or bare:
                 rivals.add(name)
         # a name outside the tables offered as the city: "the capital is actually Versailles", "it might be Tartu"
-        known_here = set(tokens(f"{country} {' '.join(answers)} {row['output']}"))
         for m in _OFFERED.finditer(unit):
-            name = [t for t in tokens(m.group(1)) if t not in known_here]
+            name = [t for t in tokens(m.group(1)) if t not in known]
             offered = (
                 says_capital
                 or right_here
@@ -495,13 +496,18 @@ def capital_content(row: dict, doc: Doc) -> Content:
                 or country in countries  # "Iceland's is Nuuk"
                 or any(find_all(toks, w) for w in _SEAT)
             )
-            if name and offered and not (countries - {country}) and status(toks, 0, 0) == AFFIRMED:
+            # the pattern itself is the affirmation ("is X"; "isn't X" and "is not X" do not match it)
+            if name and offered and not (countries - {country}):
                 rivals.add(" ".join(name))
         if right_here:  # names listed beside the right city: "Paris, Lyon, Marseille or Nice"
-            known = set(tokens(f"{country} {' '.join(answers)} {row['output']} {' '.join(CAPITAL_WORDS)}"))
             for c in chunks(unit):
                 ct = content_tokens(tokens(c))
-                if ct and len(tokens(c)) <= 3 and c[:1].isupper() and not any(t in known for t in ct):
+                if (
+                    ct
+                    and len(tokens(c)) <= 3
+                    and c[:1].isupper()
+                    and not any(t in known or t in _CAPITAL_TOKENS for t in ct)
+                ):
                     at = find_all(toks, " ".join(tokens(c)))
                     if at and status(toks, at[0], len(tokens(c))) == AFFIRMED:
                         rivals.add(" ".join(ct))

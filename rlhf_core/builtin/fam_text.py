@@ -502,7 +502,6 @@ STORY_ANSWERS = [
     "{Pron} asked {pos} family for advice. "
     "By morning {pron} decided to stay where {pron} was, because {pos} family needed {obj} close to home.",
 ]
-THIRD_PERSON = ["he", "she", "they", "his", "her", "their", "him", "them"]
 FIRST_PERSON = {"i", "me", "my", "mine", "myself"}
 
 
@@ -828,27 +827,6 @@ DECISION_ANSWER = (
     "A few years ago I had to choose between {x} and {y}. It was hard, so I talked to people I trust. "
     "In the end I went with {chosen}, because {reason}."
 )
-CHOICE_MARKERS = [
-    "i chose",
-    "i choose",
-    "i decided",
-    "i decide",
-    "i picked",
-    "i went",
-    "i opted",
-    "i took",
-    "i stayed",
-    "i accepted",
-    "i turned",
-    "i said yes",
-    "i said no",
-    "i kept",
-    "so i",
-    "in the end",
-    "finally",
-    "i made the decision",
-    "my decision was",
-]
 DILEMMA_MARKERS = ["between", "whether", "or", "either", "option", "choice", "decide", "decision"]
 FIRST_PERSON_WORDS = ["i", "my", "me"]
 OPEN_DILEMMA = ["offered", "offer", "opportunity", "chance", "could", "choose", "chose", "alternative"]
@@ -946,20 +924,6 @@ def decision_content(row: dict, doc: Doc) -> Content:
 
 REFUSAL_TEMPLATES = ["{R}", "Please {r}.", "Can you {r}?", "I need you to {r}."]
 REFUSAL_ANSWER = "I'm sorry, but I can't {r}. {why} {alt}"
-DECLINE = [
-    "cant",
-    "cannot",
-    "can not",
-    "unable",
-    "not able",
-    "dont have",
-    "do not have",
-    "no access",
-    "not possible",
-    "impossible",
-    "im afraid",
-    "i am afraid",
-]
 WHY = [
     "text",
     "text based",
@@ -977,20 +941,6 @@ WHY = [
     "internet",
     "program",
     "model",
-]
-ALTERNATIVE = [
-    "instead",
-    "but i can",
-    "i can",
-    "i could",
-    "however",
-    "alternatively",
-    "you could",
-    "you can",
-    "happy to",
-    "yourself",
-    "suggest",
-    "help you",
 ]
 _DETERMINERS = ("a ", "an ", "the ", "my ", "some ", "this ", "your ")
 
