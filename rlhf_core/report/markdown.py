@@ -486,8 +486,9 @@ def rm_markdown(study: Study) -> str:
     ]
     md = markdown_table(["Reward model", "Value", "Over"], rows, ["---", "---:", "---:"])
     return md + (
-        "\n*The RM is trained on pairs that the gold judge ranked (SFT samples of training prompts) and on "
-        "reference-vs-corrupted pairs, so its agreement with gold is partly by construction; what matters is "
+        "\n*The RM is trained on pairs that the gold judge ranked (SFT samples of training prompts), on "
+        "reference-vs-corrupted pairs and, for prompts without gold, on reference-vs-SFT-sample pairs, so its "
+        "agreement with gold is partly by construction; what matters is "
         "how well it ranks answers of the kind the policies write, on prompts it never saw: the first three "
         "rows. 0.5 = chance. Full metrics: [tables/reward_model.md](tables/reward_model.md).*\n"
     )
