@@ -50,7 +50,8 @@ def main(
     answer: str = typer.Argument(..., help="the answer to judge"),
     suite_seed: int = typer.Option(0, help="data.seed of the suite that heldout-N / train-N come from"),
 ) -> None:
-    """Print the gold score of ANSWER on a row, with every part of the score, its credit and the reason."""
+    """Print the judge's score of ANSWER on a row, with every part of the score, its credit and the reason;
+    for a row the judge cannot verify (explain, tips, one fact question) the score is shown but is no gold."""
     r = find_row(row, suite_seed)
     result = judge(r, answer)
     out.print(
