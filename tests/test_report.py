@@ -1007,6 +1007,8 @@ def test_prompts_without_gold_show_a_dash_and_say_why(tmp_path, monkeypatch):
     ph = study.first
     name = ph.study["name"].iloc[0]
     ph.answers.loc[ph.answers["name"] == name, "gold"] = np.nan
+    n = ph.study["name"].nunique()
+    assert study.prompts == f"the {n} study prompts (gold: the {n - 1} that have it)"
     md, csv = per_prompt_markdown(ph, True)
     row = next(line for line in md.splitlines() if line.startswith(f"| {name} |"))
     assert row.rstrip(" |").endswith("— | — | — | —") and "no gold for 1 prompts" in md

@@ -234,7 +234,7 @@ def fig_averages(study: Study, path: Path) -> list[str]:
                 lo, hi = axes[r][0].get_ylim()
                 axes[r][0].set_ylim(min(lo, 0.0), max(hi, 0.1))
         handles = [
-            Patch(facecolor="#d9d9d9", edgecolor="#7f7f7f", label="mean over the 16 study prompts (bar, value above)")
+            Patch(facecolor="#d9d9d9", edgecolor="#7f7f7f", label=f"mean over {study.prompts} (bar, value above)")
         ]
         if any_held:
             handles.append(
@@ -314,7 +314,7 @@ def fig_before_after(study: Study, path: Path, ds: dict | None = None) -> list[s
             ncols=n,
         )
         fig.suptitle(
-            f"Average score over the 16 study prompts, {study.first.name} vs {study.last.name} "
+            f"Average score over {study.prompts}, {study.first.name} vs {study.last.name}\n"
             f"(study Δ = {study.last.name} − {study.first.name}; held-out change with its 95% CI)"
         )
         return _save(fig, path)

@@ -95,6 +95,15 @@ class Study:
     def last(self) -> Phase:
         return self.phases[-1]
 
+    @property
+    def prompts(self) -> str:
+        """'the 16 study prompts', and how many of them have gold when some do not (a family the judge
+        cannot verify)."""
+        s = self.first.study
+        n = s["name"].nunique()
+        graded = int(s.groupby("name")["gold"].apply(lambda g: g.notna().any()).sum()) if self.gold else n
+        return f"the {n} study prompts" + ("" if graded == n else f" (gold: the {graded} that have it)")
+
 
 def _missing(path: Path, stage: str) -> RlhfError:
     return RlhfError(f"missing {path} (written by {stage}); run `dvc repro` ({stage})")

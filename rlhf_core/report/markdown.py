@@ -126,7 +126,7 @@ def averages_markdown(study: Study, ci: float) -> tuple[str, pd.DataFrame]:
             row += [fmt(r["kl"], 3, sign=False), fmt(r["length"], 1, sign=False), fmt(r["eos_rate"], 2, sign=False)]
             rows.append(row)
     note = (
-        f"*Study = the 16 study prompts, one sample each (no algorithm is marked best: single samples cannot "
+        f"*Study = {study.prompts}, one sample each (no algorithm is marked best: single samples cannot "
         f"separate them); held-out = mean over held-out prompts with the eval stage's {pct} bootstrap CI over "
         f"prompts; [section 2](#2-each-algorithm-against-sft) compares the algorithms paired.*\n"
     )
@@ -198,7 +198,7 @@ def summary_markdown(study: Study, ds: dict[str, list[Delta]], ci: float) -> tup
         rows.append(row)
         csv.append(rec)
     note = (
-        f"*Delta (study) = {md_escape(l)} − {md_escape(f)} on the 16 study prompts, one sample each: too few to "
+        f"*Delta (study) = {md_escape(l)} − {md_escape(f)} on {study.prompts}, one sample each: too few to "
         f"decide anything. The verdict comes from the held-out prompts: {_method_note(rm, ci)}; improved/regressed "
         f"only beyond noise (bold).*\n"
     )

@@ -241,7 +241,7 @@ def write_report(study: Study, reports: Path, knobs: ReportParams = DEFAULT_KNOB
             figure(
                 "fig6_before_after_averages",
                 lambda p: fig_before_after(study, p, ds),
-                f"Fig 6 — Average score over the 16 study prompts, {f} (hatched) vs {l}; each bar pair is annotated "
+                f"Fig 6 — Average score over {study.prompts}, {f} (hatched) vs {l}; each bar pair is annotated "
                 f"with the study-prompt Δ = {l} − {f} (one sample each: noise-prone) and the held-out change with "
                 "its 95% interval, coloured only beyond noise.",
             ),
@@ -323,7 +323,7 @@ def write_report(study: Study, reports: Path, knobs: ReportParams = DEFAULT_KNOB
         figure(
             "fig2_averages",
             lambda p: fig_averages(study, p),
-            "Fig 2 — Average score per algorithm and phase; bars = the 16 study prompts, "
+            f"Fig 2 — Average score per algorithm and phase; bars = {study.prompts}, "
             "diamonds = held-out mean with its CI.",
         ),
         table("averages", *averages_markdown(study, _ci_of(study.first))),
