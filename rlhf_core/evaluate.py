@@ -73,8 +73,8 @@ def require_fitting(
 
 
 def gold_summary(rows: list[dict], responses: list[str]) -> dict:
-    """Mean gold score overall and per family (builtin rows only), over the rows that have gold: a family
-    the judge cannot verify has a None score and no mean."""
+    """Mean gold score overall and per family (builtin rows only), over the rows that have gold: a row the
+    judge cannot verify has a None score (and a family of such rows no mean)."""
     from rlhf_core.builtin import gold_score
 
     scores = [gold_score(r, s) for r, s in zip(rows, responses)]

@@ -10,7 +10,7 @@ Builtin data (a gold judge exists):
   ref_vs_repeated    the reference answer vs one of its phrases repeated over and over
   A reference pair is kept only if the gold judge agrees by the same margin (a shuffled one-word
   answer is no worse than the original), so every builtin pair is a preference the judge shares.
-  Rows of a family the judge cannot verify (no gold) are paired as hub rows: ref_vs_sft (up to
+  Rows the judge cannot verify (no gold) are paired as hub rows: ref_vs_sft (up to
   sft_pairs_per_prompt distinct samples) and reference-vs-corruption pairs without a judge's check.
 
 Hub/local data (no judge): the study's assumption that the human answer beats anything else:
@@ -173,7 +173,7 @@ def builtin_pairs(
     split: str,
 ) -> list[dict]:
     """Pairs for rows with a gold judge: SFT samples ranked by gold, plus reference-vs-corruption pairs. A row
-    the judge gives no gold (a family it cannot verify) is paired as hub rows are, on the study's assumption
+    the judge gives no gold (it cannot verify it) is paired as hub rows are, on the study's assumption
     that the reference beats anything else: the reference vs up to `sft_pairs` distinct SFT samples, and vs
     corruptions kept without a judge's check."""
     if len(samples) != len(rows):

@@ -79,7 +79,7 @@ def summarize_answers(records: list[dict], *, n_boot: int, ci: float, seed: int)
     study = [r for r in records if r["set"] == "study"]
     held = [r for r in records if r["set"] == "heldout"]
     mean = lambda xs: sum(xs) / len(xs) if xs else None  # noqa: E731
-    # Gold means are over the answers that have gold: a family the judge cannot verify has none.
+    # Gold means are over the answers that have gold: a row the judge cannot verify has none.
     graded = lambda rs: [r for r in rs if r["gold"] is not None]  # noqa: E731
     out = {"study_rm": mean([r["rm"] for r in study]), "study_gold": mean([r["gold"] for r in graded(study)])}
     for key in ("rm", "gold"):

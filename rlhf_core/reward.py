@@ -327,7 +327,7 @@ def _agreement(groups: list[tuple[list[float], list[float]]]) -> dict:
 
 def gold_agreement(families: list[str], rm_scores: list[list[float]], gold_scores: list[list[float]]) -> dict:
     """Agreement of the RM with the gold judge on samples grouped by prompt, overall and per family; prompts
-    without gold (None: a family the judge cannot verify) are left out."""
+    without gold (None: a row the judge cannot verify) are left out."""
     kept = [(f, (rm, g)) for f, rm, g in zip(families, rm_scores, gold_scores) if None not in g]
     groups = [g for _, g in kept]
     by_family: dict[str, list] = defaultdict(list)

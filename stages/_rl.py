@@ -129,7 +129,7 @@ def gold_fn(rows: list[dict]) -> Callable[[list[dict], list[str]], torch.Tensor]
         return None
     from rlhf_core.builtin import gold_score
 
-    # NaN where the judge gives no gold (a family it cannot verify): the logged mean is a nanmean
+    # NaN where the judge gives no gold (a row it cannot verify): the logged mean is a nanmean
     return lambda rs, texts: torch.tensor(
         [math.nan if (g := gold_score(r, t)) is None else g for r, t in zip(rs, texts)]
     )

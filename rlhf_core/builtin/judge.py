@@ -29,7 +29,7 @@ class JudgeResult:
     score: float  # the rules' score; gold only when `verified`
     parts: dict[str, float] = field(default_factory=dict)
     why: dict[str, str] = field(default_factory=dict)  # per part: one short human reason
-    verified: bool = True  # False for a family the rules cannot verify: its score is no gold (gold_score: None)
+    verified: bool = True  # False for a row the rules cannot verify (its family, or its own fact): no gold
 
     @property
     def gold(self) -> float | None:
@@ -176,7 +176,7 @@ def judge(row: dict[str, Any], response: str) -> JudgeResult:
 
 
 def gold_score(row: dict[str, Any], response: str) -> float | None:
-    """The gold score of a response, or None for a row whose family the rules cannot verify."""
+    """The gold score of a response, or None for a row the rules cannot verify (see `verifiable`)."""
     return judge(row, response).gold
 
 

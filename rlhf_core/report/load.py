@@ -66,7 +66,7 @@ class Phase:
 
     @property
     def has_gold(self) -> bool:
-        # any, not all: answers of a family the judge cannot verify have no gold, the rest do
+        # any, not all: answers to a row the judge cannot verify have no gold, the rest do
         return bool(self.answers["gold"].notna().any())
 
     def all_logs(self, algo: str) -> list:
