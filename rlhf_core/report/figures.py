@@ -115,6 +115,8 @@ def fig_per_prompt(phase: Phase, path: Path, gold: bool) -> list[str]:
             if k == keys[0]:
                 ax.invert_yaxis()  # first prompt on top (the y axis is shared)
             ax.set_xlabel("reward-model score" if k == "rm" else "gold score (0-1)")
+            if k == "gold":  # scores in [0, 1]: no negative side, and a readable axis when none is earned
+                ax.set_xlim(0.0, max(ax.get_xlim()[1], 0.1))
             ax.set_title(f"{phase.name}: {'RM' if k == 'rm' else 'gold'} score per prompt")
             ax.grid(axis="x", alpha=0.3)
         from matplotlib.patches import Patch
