@@ -1015,9 +1015,13 @@ def test_prompts_without_gold_show_a_dash_and_say_why(tmp_path, monkeypatch):
     assert csv.loc[name, [f"{a}_gold" for a in ("sft", "ppo", "grpo", "dpo")]].isna().all()
     rest = ph.study[ph.study["algo"] == "sft"].groupby("name")["gold"].mean().dropna()
     assert name not in rest.index and f"**{rest.mean():.3f}**" in md.split("**AVERAGE**")[1]
-    labels = []
-    monkeypatch.setattr(
-        figures, "_save", lambda fig, path: labels.extend(t.get_text() for a in fig.axes for t in a.texts)
-    )
+    labels, xlims = [], []
+
+    def save(fig, path):
+        labels.extend(t.get_text() for a in fig.axes for t in a.texts)
+        xlims.extend(a.get_xlim() for a in fig.axes)
+
+    monkeypatch.setattr(figures, "_save", save)
     figures.fig_per_prompt(ph, tmp_path / "f.png", True)
     assert labels == ["no gold (unverifiable)"]
+    assert xlims[1][0] == 0.0 and xlims[1][1] >= 0.1  # gold has no negative side, even when little is earned
