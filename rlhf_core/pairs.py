@@ -181,11 +181,11 @@ def builtin_pairs(
     rng = random.Random(f"rm-pairs-{split}-{seed}")
     pairs = []
     for row, outs in zip(rows, samples):
-        if gold(row, row["output"]) is None:
+        golds = [gold(row, s) for s in outs]
+        if None in golds:  # the judge gives this row no gold (every answer is None)
             pairs += reference_vs_samples(row, outs, max_pairs=sft_pairs)
             pairs += reference_pairs(row, rows, n=ref_pairs, rng=rng, gold=gold, margin=margin)
             continue
-        golds = [gold(row, s) for s in outs]
         pairs += ranked_pairs(row, outs, golds, margin=margin, max_pairs=sft_pairs, rng=rng)
         pairs += reference_pairs(row, rows, n=ref_pairs, rng=rng, gold=gold, margin=margin)
     return _numbered(pairs, split)

@@ -74,7 +74,7 @@ CONTRASTS += (
 _NOT_NEGATING = ("no doubt", "not only", "no question", "not just", "without doubt", "never mind")
 
 HEDGES = frozenset("maybe perhaps possibly probably might unsure".split())
-_HEDGE_PHRASES = ("not sure", "i guess", "id guess", "my guess", "could be", "i am not certain", "im not certain")
+HEDGE_PHRASES = ("not sure", "i guess", "id guess", "my guess", "could be", "i am not certain", "im not certain")
 
 # Clause breaks: sentence/clause punctuation and the connectives that start a new assertion.
 _CLAUSE_SPLIT = re.compile(
@@ -268,7 +268,7 @@ def clause_negated(toks: list[str]) -> bool:
 
 def hedged(toks: list[str]) -> bool:
     text = f" {' '.join(toks)} "
-    return any(t in HEDGES for t in toks) or any(f" {h} " in text for h in _HEDGE_PHRASES)
+    return any(t in HEDGES for t in toks) or any(f" {h} " in text for h in HEDGE_PHRASES)
 
 
 # "X - y", "X: y", "X = y", "X -> y", "X (y)": a left part and a right part of one line or comma item.

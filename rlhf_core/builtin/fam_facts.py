@@ -451,8 +451,9 @@ def capital_content(row: dict, doc: Doc) -> Content:
     meta = row["meta"]
     answers, country = meta["answers"], meta["country"]
     rival_index = _rival_index(tuple(answers))
-    said_right, rivals, wrong_country, hedge, negated, former = False, set(), False, False, False, False
+    said_right, rivals, wrong_country, negated, former = False, set(), False, False, False
     right_anywhere = any(find_all(doc.tokens, a) for a in answers)
+    doubt = hedged(doc.tokens)  # "I'd guess Paris, but I'm not sure": a hedge anywhere doubts the answer
     country_toks = set(tokens(country))
     known = set(tokens(f"{country} {' '.join(answers)} {row['output']}"))  # words no rival is made of
     for unit in (part for u in units(doc.raw) for part in _CLAUSE_JOIN.split(u)):
@@ -472,7 +473,6 @@ def capital_content(row: dict, doc: Doc) -> Content:
             former = True  # "Asuncion was the capital until 1900": not that it is the capital now
         elif AFFIRMED in right_here:
             said_right = True
-            hedge = hedge or hedged(toks) or hedged(doc.tokens)  # "I'd guess Paris, but I'm not sure"
             if countries - {country} and country not in countries:
                 wrong_country = True
         elif right_here:
@@ -525,7 +525,7 @@ def capital_content(row: dict, doc: Doc) -> Content:
     elif wrong_country:
         correct, why["correct_city"] = 0.0, f"names {answers[0]} as the capital of another country"
     elif said_right:
-        correct, why["correct_city"] = (0.5, "hedged: " + answers[0]) if hedge else (1.0, f"{answers[0]} affirmed")
+        correct, why["correct_city"] = (0.5, "hedged: " + answers[0]) if doubt else (1.0, f"{answers[0]} affirmed")
     else:
         correct, why["correct_city"] = (
             0.0,

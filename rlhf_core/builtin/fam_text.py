@@ -11,7 +11,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from .base import Content, Family, capitalize, load_facts, make_row
-from .claims import NEGATORS, content_tokens
+from .claims import HEDGE_PHRASES, HEDGES, NEGATORS, content_tokens
 from .claims import STOP_WORDS as FUNCTION_WORDS
 from .stance import advice_clauses, copied_count, find, first_sentence, key_tokens, sentence_segments
 from .text import Doc, normalize, phrase, stem, tokens
@@ -210,17 +210,8 @@ def _uncontract(toks: list[str]) -> list[str]:
 
 # Words that call a spelling acceptable: "buyed is also acceptable" asserts the error.
 _ENDORSE = frozenset("acceptable correct fine ok okay right valid allowed possible also standard".split())
-SPELLING_HEDGES = (
-    "maybe",
-    "perhaps",
-    "possibly",
-    "probably",
-    "might",
-    "not sure",
-    "could be",
-    "hard to tell",
-    "unsure",
-)
+# Hedges between spellings: the shared hedge words and phrases, and "hard to tell".
+SPELLING_HEDGES = (*sorted(HEDGES), *HEDGE_PHRASES, "hard to tell")
 HEDGED_FIX = 0.25  # credit kept by a correction hedged between spellings
 
 
@@ -254,7 +245,8 @@ def spelling_content(row: dict, doc: Doc) -> Content:
     meta = row["meta"]
     errors = meta["errors"]
     toks = _uncontract(doc.tokens)
-    correct = _uncontract(Doc(meta["correct"]).tokens)
+    correct_doc = Doc(meta["correct"])
+    correct = _uncontract(correct_doc.tokens)
     restated = _in_order_share(correct, toks)  # the corrected sentence written out
     credits, leftover, paired, why_err = [], 0, 0, []
     for bad, good in errors:
@@ -283,7 +275,7 @@ def spelling_content(row: dict, doc: Doc) -> Content:
             why_err.append(f"'{good}' named without the sentence")
     fixed = sum(credits) / len(credits) if credits else 1.0
     # "It could be 'three' or 'there'": a hedge that the corrected sentence itself does not contain
-    said, right = " " + " ".join(doc.tokens) + " ", " " + " ".join(Doc(meta["correct"]).tokens) + " "
+    said, right = " " + " ".join(doc.tokens) + " ", " " + " ".join(correct_doc.tokens) + " "
     if any(f" {h} " in said and f" {h} " not in right for h in SPELLING_HEDGES):
         fixed *= HEDGED_FIX
         why_err.append("hedged between spellings")
