@@ -93,15 +93,18 @@ def measure(data: Path, model_dir: Path, phase_eval: dict, n_prompts: int, sampl
         "length": mean([r["length"] for r in recs["policy"]]),
     }
     for key in ("rm", "gold"):
+        # a prompt whose row gives no gold (None) is left out of every gold number, as in eval
+        graded = [i for i in range(len(held)) if recs["sft"][i * samples][key] is not None]
         per_prompt = [
             mean([recs["policy"][i * samples + s][key] - recs["sft"][i * samples + s][key] for s in range(samples)])
-            for i in range(len(held))
+            for i in graded
         ]
         lo, hi = bootstrap_ci(per_prompt, n_boot=1000, ci=0.95, seed=seed)
+        kept = [i * samples + s for i in graded for s in range(samples)]
         out.update(
             {
-                key: mean([r[key] for r in recs["policy"]]),
-                f"{key}_sft": mean([r[key] for r in recs["sft"]]),
+                key: mean([recs["policy"][j][key] for j in kept]),
+                f"{key}_sft": mean([recs["sft"][j][key] for j in kept]),
                 f"{key}_delta": mean(per_prompt),
                 f"{key}_delta_lo": lo,
                 f"{key}_delta_hi": hi,
@@ -120,13 +123,15 @@ def main(
     prompts: int = typer.Option(64, help="held-out prompts answered per point"),
     samples: int = typer.Option(2, help="answers per prompt"),
     out: Path = typer.Option(Path("calibration.jsonl"), help="one JSON line per point is appended here"),
+    seeds: str = typer.Option("0", help="RL seeds, comma-separated: each point trains and answers once per seed"),
 ) -> None:
     from rlhf_core.params import load_params
 
     raw = yaml.safe_load(params.read_text())
     keys = [g.split("=", 1)[0] for g in grid]
     values = [[parse_value(v) for v in g.split("=", 1)[1].split(",")] for g in grid]
-    for combo in itertools.product(*values):
+    rl_seeds = [int(x) for x in seeds.split(",")]
+    for combo, seed in itertools.product(itertools.product(*values), rl_seeds):
         point = dict(zip(keys, combo))
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
@@ -164,6 +169,8 @@ def main(
                 str(tmp / "live"),
                 "--timing",
                 str(tmp / "timing.json"),
+                "--seed",
+                str(seed),
             ]
             if algo != "dpo":
                 cmd += ["--rm", str(data / "rm")]
@@ -178,7 +185,8 @@ def main(
                 "temperature": p.eval.temperature,
                 "top_k": p.eval.top_k,
             }
-            res = measure(data, tmp / "model", eval_settings, prompts, samples, p.seed)
+            # each seed answers on its own random stream, as the pipeline's eval does
+            res = measure(data, tmp / "model", eval_settings, prompts, samples, seed)
         diag = {
             k: live[w].get(k)
             for w, k in [
@@ -192,7 +200,7 @@ def main(
             ]
             if k in live.get(w, {})
         }
-        row = {"algo": algo, "phase": phase, **point, **res, **diag, "train_s": train_s}
+        row = {"algo": algo, "phase": phase, "seed": seed, **point, **res, **diag, "train_s": train_s}
         with out.open("a") as f:
             f.write(json.dumps(row) + "\n")
         print(json.dumps({k: (float(f"{v:.4g}") if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
