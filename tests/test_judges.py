@@ -150,9 +150,9 @@ def test_odd_one_out():
             "telegram, because it's a messaging app.",
             "Twitter and Instagram are social networks, but Telegram is different: it is a messenger.",
             "The odd one out is TELEGRAM since it is used for messaging.",
+            "Telegram.",  # the prompt does not ask why: the right item alone answers it
         ],
         partial=[
-            "Telegram.",
             # the right item for a swapped reason: a false claim beside the right one
             "Telegram is the odd one out, because it is a social network while Twitter and Instagram are "
             "messaging apps.",

@@ -70,10 +70,12 @@ CONTRASTS += (
     "misconception",
     "not to be confused with",
 )
+# Roundabout negation sets a phrase aside too ("anything but a plant", "hardly an animal").
+CONTRASTS += ("anything but", "far from", "hardly", "scarcely", "by no means", "in no way", "nowhere near")
 # Negator phrases that do not negate ("no doubt", "not only ... but also").
 _NOT_NEGATING = ("no doubt", "not only", "no question", "not just", "without doubt", "never mind")
 
-HEDGES = frozenset("maybe perhaps possibly probably might unsure".split())
+HEDGES = frozenset("maybe perhaps perhap possibly probably might unsure".split())  # "perhap": the stemmed form
 HEDGE_PHRASES = ("not sure", "i guess", "id guess", "my guess", "could be", "i am not certain", "im not certain")
 
 # Clause breaks: sentence/clause punctuation and the connectives that start a new assertion.

@@ -12,6 +12,8 @@ from typing import Any
 from .base import Content, Family, capitalize, join_and, load_facts, make_row
 from .claims import (
     AFFIRMED,
+    HEDGE_PHRASES,
+    HEDGES,
     NEGATED,
     NEGATORS,
     STOP_WORDS,
@@ -102,10 +104,16 @@ def _stray_numbers(unit_toks: list[list[str]], allowed: set[int], context: set[s
     question and reference do not use)."""
     stray = []
     for toks in unit_toks:
+        other_unit = False
         for pos, value in numbers_at(toks):
             if value in allowed or status(toks, pos) != AFFIRMED:
                 continue
             nxt = next((t for t in toks[pos + 1 :] if not numbers_at([t])), "")
+            if nxt in MEASURE_UNITS and nxt not in context:
+                other_unit = True
+                continue  # "60 minutes, that is 3,600 seconds": another unit, a conversion
+            if other_unit and nxt in STOP_WORDS:
+                continue  # "and one day (two in a leap year)": the unit of the number before, left out
             if nxt and nxt not in STOP_WORDS and nxt not in context and nxt not in ("degree", "c", "f"):
                 continue
             stray.append(value)
@@ -113,6 +121,23 @@ def _stray_numbers(unit_toks: list[list[str]], allowed: set[int], context: set[s
 
 
 _LISTY = re.compile(r",|/|&|\bor\b|\band\b", re.I)
+
+
+_WORKING = re.compile(r"(\d+)\s*(?:([a-z]+)\s*)?(?:[\u00f7\u00d7*]|divided by|multiplied by)\s*(\d+)(?:\s*([a-z]+))?")
+
+
+def _working_numbers(raw: str, context: set[str]) -> set[str]:
+    """Numbers of a division or multiplication written out ("365 days divided by 7"), and numbers followed by a unit the
+    question and reference do not use ("365 days" when weeks are asked)."""
+    if not any(c.isdigit() for c in raw):
+        return set()
+    text = raw.lower().replace(",", "")
+    out = {n for m in _WORKING.finditer(text) for n in (m[1], m[3])}
+    for m in re.finditer(r"\b(\d+)\s+([a-z]+)", text):
+        unit = tokens(m[2])[:1]
+        if unit and unit[0] in MEASURE_UNITS and unit[0] not in context:
+            out.add(m[1])
+    return out
 
 
 def _list_rivals(doc: Doc, keys: list[str], known: set[str]) -> list[str]:
@@ -179,6 +204,32 @@ def _has(toks: list[str], phrase_toks: list[str]) -> bool:
     return bool(find_all(toks, " ".join(phrase_toks)))
 
 
+# A number is a claim with its unit: "24 minutes in a day" is not "24 hours".
+MEASURE_UNITS = frozenset(
+    "second minute hour day week month year decade century millisecond km kilometre kilometer mile metre meter "
+    "cm centimetre centimeter mm foot feet inch yard kg kilogram gram pound ounce ton tonne litre liter "
+    "gallon percent".split()
+)
+# Words that may stand before a surname without naming someone else ("Sir Alexander Fleming", "astronaut Armstrong").
+NAME_TITLES = frozenset(
+    "mr mrs ms miss dr doctor sir dame lord lady saint st king queen prince princess president general commander "
+    "captain colonel professor prof astronaut physicist scientist painter artist author writer novelist poet "
+    "playwright inventor composer biologist bacteriologist microbiologist chemist engineer founding father "
+    "founder american british english italian dutch german scottish renaissance".split()
+)
+
+
+def _is_num(t: str) -> bool:
+    return t.isdigit() or bool(numbers_at([t])) or t == "hundred"
+
+
+def _unit_after(toks: list[str], pos: int) -> str:
+    j = pos + 1
+    while j < len(toks) and (_is_num(toks[j]) or toks[j] == "and"):
+        j += 1
+    return toks[j] if j < len(toks) and toks[j] in MEASURE_UNITS else ""
+
+
 @dataclass(frozen=True)
 class _FactSetup:
     """What fact_qa needs from a row, worked out once per row."""
@@ -191,6 +242,8 @@ class _FactSetup:
     known: set[str]  # words of the question, input and reference
     members: list[str]
     ref_temps: list[float]
+    ref_units: dict[int, str]  # value -> the unit the reference gives it ("24 hours")
+    first_names: dict[str, str]  # key surname -> the first name before it in the reference ("armstrong": "neil")
 
 
 @lru_cache(maxsize=1 << 10)
@@ -202,6 +255,7 @@ def _fact_setup(instruction: str, input: str, output: str, meta_json: str) -> _F
     named = {f"key{i}": g for i, g in enumerate(groups)}
     named.update({f"wrong:{w}": [w] for w in wrong})
     values = [_number_values(g) for g in groups]
+    ref_toks = tokens(output)
     allowed = {x for v in values if v for x in v} | {v for _, v in numbers_at(tokens(instruction))}
     return _FactSetup(
         groups,
@@ -212,7 +266,48 @@ def _fact_setup(instruction: str, input: str, output: str, meta_json: str) -> _F
         set(tokens(f"{instruction} {input} {output}")),
         [m for g in groups for m in g],
         _temperatures(output),
+        {v: u for p, v in numbers_at(ref_toks) if (u := _unit_after(ref_toks, p))},
+        {
+            m.group(2).lower(): m.group(1).lower()
+            for k in (m for g in groups for m in g if m.isalpha() or " " in m)
+            for m in re.finditer(rf"\b([A-Z][a-z]+)\s+((?i:{re.escape(k)}))\b", output)
+            if m.group(1).lower() not in STOP_WORDS
+        },
     )
+
+
+# A word before a one-word key that makes it another thing ("sea lion", "Pokemon Red"), and other worlds that
+# change what a fact is about ("a year on Mars").
+_NAMESAKE_BEFORE = frozenset("sea mountain ant toy stuffed cartoon plastic pokemon chocolate paper stone".split())
+_OTHER_WORLDS = frozenset(tokens("mars venus jupiter saturn neptune uranus pluto"))
+
+
+def _other_things(doc: Doc, setup: _FactSetup) -> list[str]:
+    out = []
+    for i, t in enumerate(doc.tokens):
+        if t in _OTHER_WORLDS and t not in setup.known and doc.tokens[i - 1 : i] in (["on"], ["of"], ["for"]):
+            out.append(t)
+        elif i and doc.tokens[i - 1] in _NAMESAKE_BEFORE and doc.tokens[i - 1] not in setup.known:
+            if any(t == m for m in setup.members):
+                out.append(f"{doc.tokens[i - 1]} {t}")
+    return out
+
+
+def _namesakes(doc: Doc, setup: _FactSetup) -> list[str]:
+    """Another person of the key's surname: a capitalised word before it that is not the reference's first name
+    nor a title ("Louis Armstrong" when the answer is Neil Armstrong)."""
+    out = []
+    for key, first in setup.first_names.items():
+        if tokens(key)[0] not in doc.tokens:
+            continue
+        for m in re.finditer(rf"\b([A-Z][a-z]+)\s+(?i:{re.escape(key)})\b", doc.raw):
+            w = tokens(m.group(1))[0]
+            before = tokens(doc.raw[max(0, m.start() - 30) : m.start()])[-1:]
+            if before == [first]:
+                continue  # "Neil Alden Armstrong": a middle name
+            if w != first and w not in setup.known and w not in STOP_WORDS and w not in NAME_TITLES:
+                out.append(m.group(0))
+    return out
 
 
 def fact_qa_content(row: dict, doc: Doc) -> Content:
@@ -233,21 +328,34 @@ def fact_qa_content(row: dict, doc: Doc) -> Content:
     negated = {n for n, st in said if st == NEGATED and n not in affirmed}
     hits = [f"key{i}" in affirmed for i in range(len(groups))]
     temps = _temperatures(doc.raw)
+    wrong_units: list[str] = []
     numbers = [(toks, p, v) for toks in unit_toks for p, v in numbers_at(toks)]
     for i, g in enumerate(groups):
         vals = setup.values[i]
         if vals:  # numbers count by value, however written ("one hundred"), and only when stated exactly
-            hits[i] = any(
-                v in vals and status(toks, p) == AFFIRMED and not _approximate(toks, p) for toks, p, v in numbers
-            )
+            stated = [
+                (v, _unit_after(toks, p))
+                for toks, p, v in numbers
+                if v in vals and status(toks, p) == AFFIRMED and not _approximate(toks, p)
+            ]
+            off = [f"{v} {u}" for v, u in stated if u and setup.ref_units.get(v, u) != u]
+            hits[i] = len(off) < len(stated)
+            wrong_units += off
         elif temps and any(m in TEMPERATURE_UNITS for m in g):
             hits[i] = True  # "100 °C": the unit given as a symbol
     why: dict[str, str] = {}
-    rivals = sorted({n.split(":", 1)[1] for n in affirmed if n.startswith("wrong:")})
+    # "365 days divided by 7 = 52": a known wrong number in another unit, or an operand of the working, is no answer
+    working = _working_numbers(doc.raw, setup.context)
+    rivals = sorted({n.split(":", 1)[1] for n in affirmed if n.startswith("wrong:")} - working)
     if any(v is not None for v in setup.values) and numbers:
-        rivals += [str(x) for x in _stray_numbers(unit_toks, setup.allowed, setup.context) if str(x) not in rivals]
+        rivals += [
+            str(x)
+            for x in _stray_numbers(unit_toks, setup.allowed, setup.context)
+            if str(x) not in rivals and str(x) not in working
+        ]
     rivals += [r for r in _list_rivals(doc, setup.members, setup.known) if r not in rivals]
     rivals += _turned_question(setup.known, doc.tokens)
+    rivals += wrong_units + _namesakes(doc, setup) + _other_things(doc, setup)
     ref_temps = setup.ref_temps
     bad_temps = [t for t in temps if ref_temps and all(abs(t - r) > 1.0 for r in ref_temps)]
     content = sum(hits) / len(groups)
@@ -418,18 +526,39 @@ def _rival_index(answers: tuple[str, ...]) -> PhraseIndex:
     return PhraseIndex(cities)
 
 
+@lru_cache(maxsize=1)
+def _non_capitals() -> PhraseIndex:
+    capitals = {phrase(n) for names in _all_capitals() for n in names}
+    return PhraseIndex({c: [c] for c in OTHER_CITIES if phrase(c) not in capitals})
+
+
 # "X is the capital of A, and Y is the capital of B", "the capital of A is X and the capital of B is Y": two
 # claims, each read with its own country.
 _CLAUSE_JOIN = re.compile(
     r"[,;]?\s+(?:and|while|whilst|whereas|but)\s+(?=[A-Z][\w'-]*\s+(?:is|was)\b|(?:the\s+)?capital\s+of\b)", re.I
 )
 _OFFERED = re.compile(
-    r"\b(?:is|be|it's|its|it is|governed from|ruled from|run from|sits in|located in)\s+"
+    r"\b(?:is|be|it's|its|it is|governed from|ruled from|run from|sits in|located in|goes to|belongs to|falls to)\s+"
     r"(?:actually\s+|really\s+|probably\s+|just\s+|in fact\s+)?"
     r"((?!The\b|A\b|An\b|It\b|I\b)[A-Z][^\W\d_]+(?:[ -][A-Z][^\W\d_]+)*)"
 )
 # "X was the capital until 1900", "X used to be the capital": a former capital is no claim about today.
-_PAST = re.compile(r"\b(?:was|were|used to be|had been|formerly|former|until|no longer|once was)\b")
+_PAST = re.compile(
+    r"\b(?:was|were|used to be|had been|formerly|former|until|no longer|once was)\b"
+    r"|\blost (?:the|its|that|this) (?:title|status|role)\b|\bstripped of\b"  # "Dhaka lost the title in 2019"
+    r"|(?<!has )(?<!have )\bheld (?:the|that|this) (?:title|role|status)\b(?! since| ever| to this day)"
+    r"|\bmoved (?:its|the|their) capital (?:out of|away from|from)\b"
+)
+# Other senses of the word ("the capital letter of Bangladesh is B", "capital as in money"), and an analogy with a
+# large city that is no capital ("Paris is to France what Sydney is to Australia"): no claim about the city.
+_OTHER_SENSE = re.compile(
+    r"\bcapital (?:letters?|gains?|punishment|markets?|investments?|expenditure|reserves?)\b"
+    r"|\bcapital,? as in\b|\bin the (?:financial|money|monetary) sense\b",
+    re.I,
+)
+_ANALOGY = re.compile(r"\bis to (?:[\w'-]+ ){1,3}?what\b|\bin the (?:same|very same) way (?:that|as)\b", re.I)
+# Words that make a country's name another place ("the capital of Inner Mongolia").
+_PLACE_QUALIFIERS = frozenset("inner outer northern southern eastern western upper lower greater".split())
 _FUTURE = re.compile(  # "will become the capital"; not the polite "that would be Asuncion"
     r"\b(?:will|would|going to|might|could|may) (?:one day |someday |soon )?become\b"
     r"|\b(?:will|going to) (?:one day |someday |soon )?be\b"
@@ -437,7 +566,20 @@ _FUTURE = re.compile(  # "will become the capital"; not the polite "that would b
 _PRESENT = re.compile(r"\b(?:is(?! going to)|remains|still|has been|today|now|currently)\b")
 # "the capital of Greenland": the place a capital claim is about, as written
 _CAPITAL_OF = re.compile(r"\bcapital (?:city )?of ([A-Z][^\W\d_]+(?:[ -][A-Z][^\W\d_]+)*)")
-_SEAT = ("seat", "governed", "government", "capital")  # a unit about where the country is run from
+_SEAT = ("seat", "governed", "government", "capital", "honour", "honor", "title")  # where the country is run from
+# "Finland's capital it is not", "the capital? it isn't": a capital unit that ends in a bare denial denies the city
+# named before it.
+_TAIL_DENIAL = re.compile(
+    r"(?:^|\s)(?:(?:it|that|this|which)\s+)?(?:is|was|its|thats)\s+(?:certainly\s+|definitely\s+)?not$"
+    r"|\b(?:isnt|wasnt)$"
+)
+_BARE_DENIAL = frozenset("it that thi is wa it not isnt wasnt certainly definitely of course".split())
+_HOME_REGIONS = frozenset({"ontario", "dc", "act", "australian capital territory", "federal district"})
+# "Paris, Texas is ...", "Paris (Texas)": the city qualified by another place is a namesake, not the city.
+_QUALIFIED = (
+    r"\s*(?:,\s*|\(\s*)((?!The\b|It\b|I\b)[A-Z][^\W\d_]+(?:[ -][A-Z][^\W\d_]+)?)"
+    r"\s*(?:\)|,?\s+(?:is|was|has|remains|serves)\b|\s*[\u2013\u2014]|\s*$)"
+)
 _CAPITAL_TOKENS = frozenset(tokens(" ".join(CAPITAL_WORDS)))
 
 
@@ -452,6 +594,7 @@ def capital_content(row: dict, doc: Doc) -> Content:
     answers, country = meta["answers"], meta["country"]
     rival_index = _rival_index(tuple(answers))
     said_right, rivals, wrong_country, negated, former = False, set(), False, False, False
+    namesake, denied, said_capital, why_denied = "", False, False, ""
     right_anywhere = any(find_all(doc.tokens, a) for a in answers)
     doubt = hedged(doc.tokens)  # "I'd guess Paris, but I'm not sure": a hedge anywhere doubts the answer
     country_toks = set(tokens(country))
@@ -465,7 +608,9 @@ def capital_content(row: dict, doc: Doc) -> Content:
         places = [tokens(m.group(1)) for m in _CAPITAL_OF.finditer(unit)]
         if any(any(find_all(p, a) for a in answers) for p in places):
             right_here = [NEGATED]  # "Morocco is the capital of Rabat": the city is the place, not its capital
-        elif AFFIRMED in right_here and any(not set(p) & country_toks for p in places):
+        elif AFFIRMED in right_here and any(
+            not set(p) & country_toks or (set(p) - country_toks) & _PLACE_QUALIFIERS for p in places
+        ):
             wrong_country = True  # "Reykjavik is the capital of Greenland"
         if AFFIRMED in right_here and (
             _FUTURE.search(joined) or (_PAST.search(joined) and not _PRESENT.search(joined))
@@ -477,6 +622,18 @@ def capital_content(row: dict, doc: Doc) -> Content:
                 wrong_country = True
         elif right_here:
             negated = True
+        if AFFIRMED in right_here:
+            for a in answers:
+                for m in re.finditer(rf"(?i:\b{re.escape(a)}){_QUALIFIED}", unit):
+                    q = tokens(m.group(1))
+                    if not set(q) & known and not _country_index().scan(q) and " ".join(q) not in _HOME_REGIONS:
+                        namesake = m.group(0)  # "Paris, Texas": a town of the same name
+        if says_capital and not right_here and _TAIL_DENIAL.search(joined) and not rival_index.scan(toks):
+            denied = True  # "Helsinki is many things, but Finland's capital it is not"
+            why_denied = unit.strip()
+        elif toks and set(toks) <= _BARE_DENIAL and any(t in NEGATORS for t in toks) and said_right:
+            namesake = namesake or "denied: " + unit.strip()  # "Is Helsinki the capital? It is not."
+        said_capital |= says_capital and AFFIRMED in right_here
         bare = len(content_tokens(toks)) <= 3
         for name, p, n in rival_index.scan(toks):
             if status(toks, p, n) != AFFIRMED:
@@ -511,8 +668,24 @@ def capital_content(row: dict, doc: Doc) -> Content:
                     at = find_all(toks, " ".join(tokens(c)))
                     if at and status(toks, at[0], len(tokens(c))) == AFFIRMED:
                         rivals.add(" ".join(ct))
+    if said_right and (sense := _OTHER_SENSE.search(doc.raw)):
+        namesake = f"another sense: '{sense.group(0)}'"
+    elif said_right and _ANALOGY.search(doc.raw) and _non_capitals().scan(doc.tokens):
+        namesake = "an analogy with a city that is no capital"
+    if namesake or (denied and not said_capital):
+        said_right, negated = False, True
+        namesake = namesake or f"denied: '{why_denied}'"
     why: dict[str, str] = {}
-    if rivals and said_right:
+    if namesake:
+        correct, why["correct_city"] = (
+            0.0,
+            (
+                namesake
+                if namesake.startswith(("denied", "another sense", "an analogy"))
+                else f"a namesake, not the city: '{namesake.strip()}'"
+            ),
+        )
+    elif rivals and said_right:
         correct, why["correct_city"] = (
             0.0,
             f"{len(rivals) + 1} competing cities named: " + ", ".join([answers[0], *sorted(rivals)]),
@@ -542,6 +715,9 @@ def capital_content(row: dict, doc: Doc) -> Content:
 
 # ---------------------------------------------------------------- odd_one_out
 
+# None of the prompts asks why, so the right item alone answers them; a true reason adds the rest.
+ODD_PICK = 0.9
+WRONG_OTHERS = 0.5  # the right item, but "the others" of the reason are not the list's others
 FALSE_REASON = 0.1  # the right item singled out for a false reason ("owl: it is a fish") keeps this much
 
 ODD_TEMPLATES = [
@@ -562,6 +738,10 @@ ODD_MARKERS = (
     "unique",
     "the one out",
     "oddmark",
+    "single out",
+    "singled out",
+    "singles out",
+    "misfit",
 )
 _NEGATIVE_MARKERS = (
     "doesnt belong",
@@ -581,7 +761,8 @@ _CHOICE_FILLER = frozenset(
     tokens(
         "one out list item items group set word option choice here clearly obviously "
         "answer correct category categories odd different stands stand exception "
-        "outlier unique oddmark belong fit"
+        "outlier unique oddmark belong fit equally easily also too likewise maybe perhaps possibly probably "
+        "single singled singles misfit"
     )
 )
 
@@ -635,6 +816,10 @@ def chosen_items(doc: Doc, items: list[str], category_words: set[str]) -> tuple[
         if not any(find_all(toks, m) for m in ODD_MARKERS) or clause_negated_marker(toks):
             continue
         affirmed = {it for it, st in found[-1] if st == AFFIRMED}
+        if len(affirmed) > 1 and (ex := _examples_from(toks)) is not None:
+            # "X - a chat app rather than a social network like Y and Z": Y and Z stand for the other side
+            aside |= {it for p, it, st in here if p > ex}
+            affirmed = {it for p, it, st in here if p < ex and st == AFFIRMED}
         if affirmed:
             chosen |= affirmed
             continue
@@ -654,6 +839,8 @@ def chosen_items(doc: Doc, items: list[str], category_words: set[str]) -> tuple[
         ]
         if len(affirmed) == 1 and not extra:
             chosen |= affirmed
+        elif affirmed and not extra and (hedged(toks) or "could" in toks):
+            chosen |= affirmed  # "... but it could just as well be Copper, Silver or Iron": more candidates
     if len(chosen) == 0 and aside:
         sentence_items = {it for here in found for it, st in here if st == AFFIRMED} - aside
         if len(sentence_items) == 1:
@@ -668,11 +855,30 @@ def chosen_items(doc: Doc, items: list[str], category_words: set[str]) -> tuple[
             if last is not None and all(it != last for _, it in at[:-1]) and len({it for _, it in at}) > 1:
                 chosen, aside = {last}, aside | {it for _, it in at[:-1]}
                 break
-    first = next((here for here in found if here), [])
+    # only an item that opens the answer ("Answer: Telegram (...)"): "Lavender is a plant, while Rust and
+    # Python ..." opens with something else and singles out nothing
+    at = next((k for k, here in enumerate(found) if here), None)
+    opens = at is not None and not any(
+        t not in _CHOICE_FILLER and t not in category_words for u in unit_toks[:at] for t in content_tokens(u)
+    )
+    first = found[at] if opens else []
+    opening = re.match(r"\s*([^\W\d_][\w' ]{0,40}?)\s*(?:[\u2013\u2014:]|\s-\s)", doc.raw)
+    if not chosen and opening and tokens(opening[1]) in item_toks.values():
+        chosen = {it for it, t in item_toks.items() if t == tokens(opening[1])}  # "Toronto - it's a city, ..."
     if not chosen and first:
         if len({it for it, st in first if st == AFFIRMED}) == 1 and first[0][1] == AFFIRMED:
             chosen = {first[0][0]}
     return chosen, aside - chosen, foreign
+
+
+_EXAMPLE_CUES = ("rather than", "such as", "like", "unlike", "whereas", "compared")
+
+
+def _examples_from(toks: list[str]) -> int | None:
+    """Where the items of the other side begin in an odd-one-out unit ("... rather than a network like ...")."""
+    text = " ".join(toks)
+    at = [text[: m.start()].count(" ") for c in _EXAMPLE_CUES for m in re.finditer(rf"\b{c}\b", text)]
+    return min(at) if at else None
 
 
 def _items_in(toks: list[str], items: list[str]) -> bool:
@@ -730,7 +936,7 @@ def odd_reason(doc: Doc, items: list[str], odd: str, odd_keys: list[str], major_
             continue
         before = [side for q, side in subjects if q < p]
         side = before[-1] if before else subjects[0][1]
-        negated = any(t in NEGATORS for t in doc.tokens[max(0, p - 3) : p])
+        negated = any(t in NEGATORS or t in ("unlike", "than") for t in doc.tokens[max(0, p - 3) : p])  # "rather than"
         said.setdefault(side, []).append((key in own[side]) != negated)
     if not said:
         return 0.0, 0
@@ -738,10 +944,40 @@ def odd_reason(doc: Doc, items: list[str], odd: str, odd_keys: list[str], major_
     return sum(all(v) for v in said.values()) / len(said), wrong
 
 
+_NAME = r"[A-Z][\w'-]*(?: [A-Z][\w'-]*)?"
+_NAMED_GROUP = re.compile(rf"\b({_NAME}(?:, {_NAME})*,? and {_NAME}) (?:are|were)\b")
+
+
+def wrong_others(raw: str, items: list[str], odd: str) -> str:
+    """A group of capitalised names said to be the other side ("while Signal and Signal are ...") that is not
+    the list's other items: the odd item itself, a name twice, or a name outside the list. A false claim
+    about the list, whatever category follows."""
+    others = [tokens(it) for it in items if it != odd]
+    for m in _NAMED_GROUP.finditer(raw):
+        names = [tokens(n) for n in re.split(r",? and |, ", m[1])]
+        if any(n == tokens(odd) for n in names) or len({tuple(n) for n in names}) < len(names):
+            return m[1]
+        if any(not any(set(n) <= set(o) for o in others) for n in names):
+            return m[1]
+    return ""
+
+
+def _odd_hedged(toks: list[str]) -> bool:
+    """ "Probably Topaz", "I guess Topaz" ("could be" is left out: "copper could be used in wiring")."""
+    text = f" {' '.join(toks)} "
+    return any(t in HEDGES for t in toks) or any(f" {h} " in text for h in HEDGE_PHRASES if h != "could be")
+
+
 def odd_content(row: dict, doc: Doc) -> Content:
     meta = row["meta"]
     items, odd = meta["items"], meta["odd"]
     chosen, aside, foreign = chosen_items(doc, items, set(_category_words()))
+    if len(chosen) == 1:  # "Robin Hood is the odd one out": a namesake of the item, not the item
+        item = next(iter(chosen))
+        for m in re.finditer(rf"(?i:\b{re.escape(item)})\s+([A-Z][a-z]+)\b", doc.raw):
+            w = tokens(m.group(1))[0]
+            if w not in STOP_WORDS and not any(w in tokens(it) for it in items) and w not in _CHOICE_FILLER:
+                foreign.append(m.group(0))
     why: dict[str, str] = {}
     if foreign:
         picked, why["odd_named"] = 0.0, f"singles out something not in the list: {', '.join(foreign)}"
@@ -758,10 +994,16 @@ def odd_content(row: dict, doc: Doc) -> Content:
     ):
         picked, why["odd_named"] = 0.0, "says there is no odd one out"
     reason, wrong = odd_reason(doc, items, odd, meta["odd_keys"], meta["major_keys"]) if picked else (0.0, 0)
-    if wrong:
+    others = wrong_others(doc.raw, items, odd) if picked else ""
+    if others and odd_reason(Doc(doc.raw[: doc.raw.find(others)]), items, odd, meta["odd_keys"], meta["major_keys"])[1]:
+        others = ""  # "it is a continent while Africa and Tokyo are ...": already false about the item itself
+    if others:  # the right item, but the reason misnames the other side
+        content = WRONG_OTHERS * picked * (0.5 if _odd_hedged(doc.tokens) else 1.0)
+        reason, why["reason"] = 0.0, f"names {others!r} as the other items"
+    elif wrong:
         content, why["reason"] = FALSE_REASON * picked, f"false category claim on {wrong} side(s)"
     else:
-        content = picked * (0.7 + 0.3 * reason)
+        content = picked * (ODD_PICK + (1 - ODD_PICK) * reason) * (0.5 if _odd_hedged(doc.tokens) else 1.0)
         why["reason"] = f"{reason:.0%} of the sides given a true category" if picked else "-"
     return content, 1.0, {"odd_named": picked, "reason": reason}, why
 

@@ -176,8 +176,9 @@ def daily_amounts(toks: list[str], units: dict[str, float]) -> list[float]:
     return out
 
 
-def _expand(items: list[list[str]]) -> list[list[str]]:
-    return [keys + [x for k in keys for x in TIP_SYNONYMS.get(k, []) if x not in keys] for keys in items]
+def _expand(items: list[list[str]], synonyms: dict[str, list[str]] | None = None) -> list[list[str]]:
+    table = TIP_SYNONYMS if synonyms is None else synonyms
+    return [keys + [x for k in keys for x in table.get(k, []) if x not in keys] for keys in items]
 
 
 def _mentions(
@@ -206,6 +207,7 @@ def _mentions(
     for toks in units:
         joined = " ".join(toks)
         hedge = any(t in LIST_HEDGES for t in toks) or "not sure" in joined or "i guess" in joined
+        disowned = list_scope and DISOWNING.search(joined)
         if "not sure" in joined:  # "I am not sure which" hedges, it negates nothing
             k = toks.index("sure")
             toks = toks[: k - 1] + ["unsure"] + toks[k + 1 :]
@@ -228,6 +230,8 @@ def _mentions(
         bare = not list_scope and only_keywords(toks, covered)
         if not list_scope and len({i for i, _ in found}) > 1 and keyword_run(toks, covered):
             continue  # "diet exercise sleep water": a run of key words is no advice at all
+        if disowned and len({i for i, _ in found}) > 1:  # "tent, stove and map are dead weight"
+            found = [(i, False) for i, _ in found]
         hit = set()
         for i, ok in found:
             if ok:  # a bare key word or a hedged entry ("maybe a torch") earns part
@@ -241,9 +245,34 @@ def _mentions(
     return good, bad, per_entry
 
 
+# What a list sentence can say of its items that leaves them out: "... are dead weight", "were all banned", "the
+# last things you'd want", "what the older kids will mock you for".
+DISOWNING = re.compile(
+    r"\b(?:dead weight|banned|confiscat\w*|overrated|prohibited|forbidden|last things? (?:you|youd|anyone)\b"
+    r"|mock you|laugh at you|make fun of you)"
+)
+# A cross before an entry leaves it out, a tick keeps it; a table row answered "No" leaves its item out.
+_CROSS = re.compile(r"[\u2717\u2718\u274c]\s*")
+_TICK = re.compile(r"[\u2713\u2714\u2705]\s*")
+_NO_ROW = re.compile(r"(?im)^\|?\s*([^|\n]+?)\s*\|\s*(?:no|nope|not needed|skip(?: it)?|leave it)\s*\|?\s*$")
+_ASKED = re.compile(r"(?:^|(?<=[?\u2014:\-]))\s*((?:[\w'-]+ ){0,3}[\w'-]+)\?")
+
+
+def list_marks(raw: str) -> str:
+    """The answer with crosses, "No" table rows and a run of one-item questions ("a towel? a hat? drinks?")
+    written out as words the list reading understands."""
+    if _CROSS.search(raw):
+        raw = _TICK.sub(". ", _CROSS.sub(". no ", raw))
+    if "|" in raw:
+        raw = _NO_ROW.sub(r"no \1.", raw)
+    if raw.count("?") >= 3 and len(_ASKED.findall(raw)) >= 3:
+        raw = _ASKED.sub(r" maybe \1.", raw)  # guessed, not listed
+    return raw
+
+
 BARE_CREDIT = 0.4  # a tip that is one bare key word ("Water.") is a topic, not advice
 HEDGED_CREDIT = 0.1  # "maybe a torch", "blanket or basket, I am not sure which": a guess, not an answer
-LIST_HEDGES = frozenset("maybe perhaps possibly unsure".split())  # not "might": "items you might need"
+LIST_HEDGES = frozenset("maybe perhaps perhap possibly unsure".split())  # not "might": "items you might need"
 
 
 def _count_given(raw: str, n_hits: int) -> int:
@@ -256,12 +285,12 @@ def _count_given(raw: str, n_hits: int) -> int:
 
 def _list_content(row: dict, doc: Doc, commas: bool, polarity: dict[tuple[int, str], str] | None) -> Content:
     meta = row["meta"]
-    n, items = meta["n"], meta["items"]
+    n, items = meta["n"], _expand(meta["items"], None if polarity is not None else LIST_SYNONYMS)
     goal = frozenset(tokens(row.get("instruction", ""))) if polarity is not None else frozenset()
     doses = _doses(meta.get("topic", "")) if polarity is not None else None
     good, bad, per_entry = _mentions(
-        doc.raw,
-        _expand(items) if polarity is not None else items,
+        list_marks(doc.raw) if commas else doc.raw,
+        items,
         polarity,
         list_scope=commas,
         prompt=goal,
@@ -321,6 +350,18 @@ def gen_list_items(rng: random.Random) -> dict[str, Any]:
     n = rng.randint(3, 10)
     picks = rng.sample(range(len(entry["items"])), n)
     return make_list_items(entry, template, n, picks, numbered=rng.random() < 0.5)
+
+
+# Other names for a list item (the judge's vocabulary, not the data's): "drinks" for a picnic's juice.
+LIST_SYNONYMS = {
+    "juice": ["drinks", "beverages", "soft drinks"],
+    "cups": ["glasses", "mugs"],
+    "cutlery": ["utensils"],
+    "rubbish bag": ["bin bag", "garbage bag", "bin bags"],
+    "flashlight": ["lantern"],
+    "water bottle": ["canteen"],
+    "snacks": ["crisps", "chips"],
+}
 
 
 def list_items_content(row: dict, doc: Doc) -> Content:
@@ -394,8 +435,24 @@ def _listings(stream: list[str]) -> list[list[str]]:
     return [lst for lst in out if lst]
 
 
+# Words that disown the order written: "... has sorted them the wrong way round", "the reverse works just as well",
+# "read from right to left"; and rank labels that number the items against the written order ("mirror (4th)").
+_DISOWNED_ORDER = re.compile(
+    r"\bwrong way (?:round|around)\b|\bthe (?:reverse|opposite)(?: order)? (?:works|is) (?:just as|equally)"
+    r"|\bread (?:it |them |this )?(?:from )?right to left\b|\beither (?:order|way round) (?:works|is fine)\b",
+    re.I,
+)
+_RANK_LABEL = re.compile(r"\(\s*#?(\d+)(?:st|nd|rd|th)?\s*\)")
+
+
 def _denied_listing(raw: str, kind: str, wanted: set[str]) -> bool:
-    """A negator just before the first item: "they are not 930, 748, ..."."""
+    """A negator just before the first item: "they are not 930, 748, ..."; or the order disowned in words or by
+    rank labels that run against it."""
+    if _DISOWNED_ORDER.search(raw):
+        return True
+    ranks = [int(m[1]) for m in _RANK_LABEL.finditer(raw)]
+    if len(ranks) >= 2 and ranks != sorted(ranks):
+        return True
     toks = tokens(_MARKER.sub(" ", raw))
     first = next((i for i, t in enumerate(toks) if t in wanted), None)
     return first is not None and any(t in NEGATORS for t in toks[max(0, first - 3) : first])

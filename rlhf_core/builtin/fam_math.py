@@ -52,7 +52,7 @@ def gen_arithmetic(rng: random.Random) -> dict[str, Any]:
     return make_arithmetic(op, a, b, rng.choice(ARITH_TEMPLATES[op]))
 
 
-_STREAM = re.compile(r"\d+(?:\.\d+)?|[a-z]+|[-+*/=\u00d7\u00f7()\[\]]")
+_STREAM = re.compile(r"\d+(?:\.\d+)?|[a-z]+|[-+*/=\u00d7\u00f7()\[\],;]")
 _OPS = {
     "+": "+",
     "plus": "+",
@@ -111,8 +111,8 @@ def math_stream(raw: str) -> list[tuple[str, Any]]:
             out += [("num", float(v)) for _, v in numbers_at(words[i:j])]
             i = j
             continue
-        if w in "()[]":
-            out.append(("paren", w))  # stops an expression: bracketed ones are not evaluated
+        if w in "()[],;":
+            out.append(("paren", w))  # stops an expression: bracketed ones are not evaluated, "= 450, plus 27" ends
         elif w in _OPS:
             out.append(("op", _OPS[w]))
         elif w in _RELS:
@@ -196,6 +196,82 @@ def equations(stream: list[tuple[str, Any]]) -> list[Equation]:
     return out
 
 
+def _expr_value(seg: list[tuple[str, Any]]) -> float | None:
+    """The value of a bracketed expression ("(30 + 40) + (5 + 4)"), None when it is not one."""
+    pos = 0
+
+    def term() -> float | None:
+        nonlocal pos
+        if pos < len(seg) and seg[pos] == ("paren", "("):
+            pos += 1
+            v = expr()
+            if v is None or pos >= len(seg) or seg[pos] != ("paren", ")"):
+                return None
+            pos += 1
+            return v
+        if pos < len(seg) and seg[pos][0] == "num":
+            pos += 1
+            return seg[pos - 1][1]
+        return None
+
+    def expr() -> float | None:
+        nonlocal pos
+        vals, ops = [term()], []
+        while vals[-1] is not None and pos < len(seg) and seg[pos][0] == "op":
+            ops.append(seg[pos][1])
+            pos += 1
+            vals.append(term())
+        return None if None in vals else _evaluate(vals, ops)  # type: ignore[arg-type]
+
+    v = expr()
+    return v if pos == len(seg) else None
+
+
+def bracket_chains(stream: list[tuple[str, Any]]) -> list[tuple[list[float], set[int], list[float]]]:
+    """Chains "e1 = e2 = ... = en" where some expression has brackets ("35 + 44 = (30 + 40) + (5 + 4) = 79"):
+    (the values of the expressions, the stream indices, the numbers of the first expression)."""
+    out, i = [], 0
+    while i < len(stream):
+        j = i
+        while j < len(stream) and (stream[j][0] in ("num", "op", "rel") or stream[j][1] in ("(", ")")):
+            j += 1
+        run = stream[i:j]
+        if any(t[1] == "(" for t in run):
+            segs: list[list[tuple[str, Any]]] = [[]]
+            for t in run:
+                if t[0] == "rel":
+                    segs.append([])
+                else:
+                    segs[-1].append(t)
+            values = [_expr_value(sg) for sg in segs]
+            if len(segs) > 1 and all(v is not None for v in values):
+                first = [v for k, v in segs[0] if k == "num"]
+                out.append((values, set(range(i, j)), first))  # type: ignore[arg-type]
+        i = j + 1
+    return out
+
+
+def _counting(stream: list[tuple[str, Any]], a: float, b: float, answer: float) -> set[int]:
+    """Indices of counting steps that end at the result ("from 82: 83, 84, 85"): numbers with a fixed step,
+    commas only between them, starting at or one step after an operand and ending at the answer."""
+    out: set[int] = set()
+    run: list[int] = []
+    for i in range(len(stream) + 1):
+        if i < len(stream) and stream[i][0] == "num":
+            run.append(i)
+            continue
+        if i < len(stream) and stream[i] == ("paren", ",") and run:
+            continue
+        vals = [stream[k][1] for k in run]
+        if len(vals) >= 3 and vals[-1] == answer:
+            d = vals[1] - vals[0]
+            steps_ok = d != 0 and all(y - x == d for x, y in zip(vals, vals[1:]))
+            if steps_ok and (vals[0] in (a, b) or vals[0] - d in (a, b)):
+                out |= set(run)
+        run = []
+    return out
+
+
 def arithmetic_content(row: dict, doc: Doc) -> Content:
     """The result must be stated and nothing else offered as the result: every equation written out must be
     true ("23 + 45 = 68" and working steps like "10 x 7 = 70"), a false one is a false claim; a number that
@@ -208,6 +284,13 @@ def arithmetic_content(row: dict, doc: Doc) -> Content:
     false_eq: list[str] = []
     stated = False
     negated_answer = False
+    for values, idx, first in bracket_chains(stream):
+        accounted |= idx  # working in brackets: every expression of the chain must have the same value
+        if any(abs(v - values[0]) > 1e-9 for v in values):
+            false_eq.append(" = ".join(f"{v:g}" for v in values))
+        elif values[-1] == answer and sorted(first) == sorted([a, b]):
+            stated = True
+    accounted |= _counting(stream, a, b, answer)
     for nums, ops, result, negated, idx, single in equations(stream):
         value = _evaluate(nums, ops)
         true = value is not None and abs(value - result) < 1e-9
@@ -375,7 +458,10 @@ def _wrong_operations(text: str) -> list[str]:
     return out
 
 
-_PARTS = frozenset("fraction fractions number numbers part parts side sides way ways step steps".split())
+_PARTS = frozenset(
+    "fraction fractions number numbers part parts side sides way ways step steps halving halvings doubling "
+    "doublings division divisions".split()
+)
 
 
 def _counts_of_parts(toks: list[str]) -> set[float]:
@@ -419,7 +505,9 @@ def fraction_content(row: dict, doc: Doc) -> Content:
     factor = float(
         k in by or k in factor_named or bool(steps) or decimal or factored or (bool(middle) and bool(by) and not bad_by)
     )
-    num_den = float(doc.has_any(NUM_DEN_WORDS) or both_steps or factored or doc.has("both numbers"))
+    # "dividing both 4 and 44 by 4": the two parts named by their numbers
+    parts_by = re.search(rf"\b(?:{a:d}\s+and\s+{b:d}|{b:d}\s+and\s+{a:d})\b(?:\s+[a-z]+){{0,3}}?\s+by\s+{k:d}\b", text)
+    num_den = float(doc.has_any(NUM_DEN_WORDS) or both_steps or factored or doc.has("both numbers") or bool(parts_by))
     denied = doc.has_any(DENIALS)
     why: dict[str, str] = {}
     false = []

@@ -162,6 +162,9 @@ def _in_order_share(want: list[str], toks: list[str]) -> float:
     return best[-1] / len(want)
 
 
+_FIX_CUES = frozenset("should spelled spelt corrected correction".split())
+
+
 def _quoted(toks: list[str], bad_at: int, bad_len: int, good_spots: list[int], good_len: int) -> bool:
     """The error is quoted next to its fix ("finnished -> finished", "finished (not finnished)"), not asserted."""
     end = bad_at + bad_len
@@ -170,6 +173,8 @@ def _quoted(toks: list[str], bad_at: int, bad_len: int, good_spots: list[int], g
     for q in good_spots:
         if end <= q <= end + PAIR_GAP:
             return True
+        if end <= q <= end + 3 * PAIR_GAP and any(t in _FIX_CUES for t in toks[max(end, q - 3) : q]):
+            return True  # "'pllanted' has a doubled l and should be 'planted'"
         if q + good_len <= bad_at <= q + good_len + 3 and any(
             t in NEGATORS or t in ("instead", "rather") for t in toks[q + good_len : bad_at]
         ):
@@ -249,6 +254,9 @@ def spelling_content(row: dict, doc: Doc) -> Content:
     correct = _uncontract(correct_doc.tokens)
     restated = _in_order_share(correct, toks)  # the corrected sentence written out
     credits, leftover, paired, why_err = [], 0, 0, []
+    spellings = [(b, g) for b, g in errors if tuple(key_tokens(b)) not in _variants(tuple(key_tokens(g)))]
+    if spellings:
+        errors = spellings  # "neighbor" for "neighbour" is the other spelling, not an error
     for bad, good in errors:
         bt, gt = tuple(_uncontract(list(key_tokens(bad)))), tuple(_uncontract(list(key_tokens(good))))
         goods, bads = sorted({q for v in _variants(gt) for q in find(toks, v)}), find(toks, bt)
@@ -557,7 +565,10 @@ DECIDE_VERBS = frozenset(
     "returned committed gave learned learnt".split()
 )
 COMPLETE_VERBS = frozenset("accepted declined refused quit resigned agreed stayed moved left".split())
-COMPLETE_PAIRS = ("said yes", "said no", "turned down", "turned it down", "went ahead", "gave up")
+COMPLETE_PAIRS = (
+    *("said yes", "said no", "turned down", "turned it down", "turned him down", "turned her down"),
+    *("turned them down", "went ahead", "gave up", "handed in"),
+)
 REASON_WORDS = (
     "because",
     "since",
@@ -575,7 +586,7 @@ REASON_WORDS = (
     "as i",
     "as we",
 )
-HEDGE_WORDS = frozenset("maybe perhaps possibly might either unsure".split())
+HEDGE_WORDS = frozenset("maybe perhaps perhap possibly might either unsure".split())
 # What follows a decision verb but chooses nothing: "stayed silent", "decided nothing".
 NOT_ACTIONS = frozenset("silent quiet still calm awake asleep speechless nothing".split())
 # Words that give no reason on their own: "because I chose", "because reasons".
@@ -621,6 +632,24 @@ EXTRA_ROLES = [
     "tailor",
     "gardener",
 ]
+# The work of a role names the role too: "Ethan loved teaching" tells us he is a teacher.
+ROLE_WORK = {
+    "teacher": ("teaching", "taught his class", "taught her class", "his pupils", "her pupils", "his students"),
+    "nurse": ("nursing",),
+    "baker": ("baking", "his bakery", "her bakery"),
+    "farmer": ("farming", "his farm", "her farm"),
+    "journalist": ("journalism",),
+    "photographer": ("photography",),
+    "designer": ("graphic design",),
+    "programmer": ("programming", "coding"),
+    "musician": ("his music", "her music"),
+    "accountant": ("accounting", "accountancy"),
+    "chef": ("his restaurant", "her restaurant", "his kitchen", "her kitchen"),
+    "carpenter": ("carpentry", "woodwork"),
+    "architect": ("architecture",),
+    "librarian": ("the library",),
+    "pilot": ("flying planes", "his airline", "her airline"),
+}
 NO_DECISION = 0.1  # story / decision without the protagonist's decision: the rest earns at most 0.1
 COPIED = 0.8  # a sentence with this share of its tokens in 4-token runs of the prompt is the prompt restated
 
@@ -639,14 +668,79 @@ def _fresh_sentences(row: dict, raw: str) -> list[list[str]]:
     return out
 
 
+# "decided to put off deciding", "chose to sleep on it": putting the choice off decides nothing.
+DEFER_VERBS = frozenset("put postpone postponed delay delayed defer deferred wait waited sleep think hold".split())
+DEFER_OBJECTS = frozenset("deciding decision choice choosing it answer".split())
+# After a decision, words that say none was settled: "..., still unsure", "I never really settled".
+_UNSETTLED = re.compile(
+    r"\b(?:still|remained|stayed|left) (?:\w+ )?(?:unsure|undecided|torn|uncertain)\b"
+    r"|\bnever (?:\w+ )?(?:settled|decided|made up|chose|picked)\b"
+    r"|\b(?:question|choice|decision|dilemma) (?:\w+ )?(?:stayed|remained|was left|is still) "
+    r"(?:open|unresolved|undecided)\b"
+)
+
+
+def _deferred(rest: list[str]) -> bool:
+    words = [u for u in rest[:6] if u not in ("to", "off", "on", "over", "about", "the", "a", "my", "her", "his")]
+    return bool(words) and words[0] in DEFER_VERBS and any(u in DEFER_OBJECTS for u in words[1:4])
+
+
+def unsettled(sents: list[list[str]], where: tuple[int, int]) -> bool:
+    """Whether the answer says, after the decision at (sentence, token) `where`, that nothing was settled."""
+    si, i = where
+    tail = [sents[si][i:]] + sents[si + 1 :]
+    return any(_UNSETTLED.search(" ".join(t)) for t in tail)
+
+
+CHOICE_VERBS = frozenset("chose picked opted went settled selected".split())
+_DETERMINERS_NP = frozenset("a an the some his her my their our new".split())
+_PARTICLES = frozenset("for with on up".split())
+# Words by which a choice points back at the dilemma without naming it ("the latter", "the safer option").
+REFERENTIAL = frozenset(
+    "latter former first second one option choice path route way alternative other gut heart instinct safe safer "
+    "easier harder plan idea decision opportunity chance offer risk both either same right wrong".split()
+) | frozenset(  # what a life choice is usually made for: "she chose her family", "he chose the new post"
+    tokens(
+        "family home child children kid health happiness freedom stability security money pay salary career post "
+        "position role title life future dream passion patient student pupil team colleague crew city country "
+        "town place move stay leave job work duty calling"
+    )
+)
+
+
+def about_else(words: list[str], relevant: frozenset[str]) -> bool:
+    """A decision whose complement is a thing that has nothing to do with the dilemma: "chose a new pair of
+    shoes", "picked the lasagne over the soup" (a noun phrase, none of its words the prompt's or pointing back)."""
+    if words[0] not in CHOICE_VERBS:
+        return False  # "signed the lease", "opened the restaurant": acts, which may carry the choice out
+    rest = [w for w in words[1:] if w != ","]
+    while rest and rest[0] in _PARTICLES:
+        rest = rest[1:]
+    if not rest or rest[0] not in _DETERMINERS_NP:
+        return False
+    # the whole complement: "chose her patients over the promotion" turns the dilemma's option down
+    content = [w for w in content_tokens(rest) if w not in EMPTY_CHOICE and w not in _DETERMINERS_NP]
+    return bool(content) and not any(w in REFERENTIAL or w in relevant for w in content)
+
+
 def _decisions(sents: list[list[str]], subjects: frozenset[str]) -> list[list[str]]:
     """For each statement of a decision made by one of `subjects` ("she chose to ...", "Maya accepted",
     "I went with ..."), the words of what was decided (up to the reason / clause end). Negated ("she could
-    not decide"), hedged ("maybe one of them") or empty ("she decided.") statements are left out."""
+    not decide"), hedged ("maybe one of them"), deferred ("decided to put off deciding") or empty ("she
+    decided.") statements are left out."""
+    return [w for _, w in _decisions_at(sents, subjects)]
+
+
+def _decisions_at(sents: list[list[str]], subjects: frozenset[str]) -> list[tuple[tuple[int, int], list[str]]]:
+    """_decisions with the (sentence, token) position of each."""
     out = []
-    for toks in sents:
+    for si, toks in enumerate(sents):
         for i, t in enumerate(toks):
-            if t not in DECIDE_VERBS and t != "said":
+            if t in ("ended", "wound") and toks[i + 1 : i + 2] == ["up"]:
+                pass  # "I ended up going to the concert"
+            elif t == "handed" and toks[i + 1 : i + 2] == ["in"]:
+                pass  # "she handed in her notice"
+            elif t not in DECIDE_VERBS and t != "said":
                 continue
             before = toks[max(0, i - 4) : i]
             subj = [j for j, b in enumerate(before) if b in subjects]
@@ -674,8 +768,10 @@ def _decisions(sents: list[list[str]], subjects: frozenset[str]) -> list[list[st
             # "decided that deciding was hard" is a judgement, "decided that she would stay" a decision
             if rest[:1] == ["that"] and not any(u in ("would", "will", "should", "must") for u in rest[1:5]):
                 continue
-            if complete or [u for u in content_tokens(rest) if u not in EMPTY_CHOICE]:
-                out.append([t] + rest)
+            if _deferred(rest):
+                continue
+            if complete or [u for u in content_tokens(rest) if u not in EMPTY_CHOICE | {"up"}]:
+                out.append(((si, i), [t] + rest))
     return out
 
 
@@ -699,6 +795,27 @@ def _reasons(sents: list[list[str]], first_person_ok: bool) -> list[list[str]]:
                 if words and not set(words) <= set(toks[:idx]):
                     out.append(rest)
     return out
+
+
+_DASH = re.compile(r"\s*(?:[\u2013\u2014:]|\s-)\s+")
+
+
+def _dash_reasons(raw: str) -> bool:
+    """A reason after a dash or colon that follows the decision ("I had it repaired - the fix cost a fraction of a
+    new one", "Kenji turned it down: with a mortgage, he couldn't gamble")."""
+    if not _DASH.search(raw):
+        return False
+    for sent in re.split(r"(?<=[.!?])\s+|\n", raw):
+        parts = _DASH.split(sent, maxsplit=1)
+        if len(parts) < 2:
+            continue
+        before, after = tokens(parts[0]), tokens(parts[1])
+        if not any(t in DECIDE_VERBS or t in _WON or t == "handed" for t in before):
+            continue
+        words = [u for u in content_tokens(after) if u not in EMPTY_REASON]
+        if len(words) >= 2 and not set(words) <= set(before):
+            return True
+    return False
 
 
 def _narrative(toks: list[str]) -> bool:
@@ -742,12 +859,29 @@ def story_content(row: dict, doc: Doc) -> Content:
         who = float(fresh.has(name))
         pron = _pronoun(name)
         subjects = frozenset({phrase(name), "i"} | ({pron} if pron else {"he", "she"}))  # "I" only if named
-    role = float(fresh.has_any(role_keys))
+    role = float(fresh.has_any(role_keys) or fresh.has_any([f for k in role_keys for f in ROLE_WORK.get(k, ())]))
+    own_roles = meta["elements"][0] if meta.get("open") else role_keys
+    other_role = ""
+    if "career" not in own_roles and not fresh.has_any(
+        [*own_roles, *(f for k in own_roles for f in ROLE_WORK.get(k, ()))]
+    ):  # "about a firefighter" told as "As an architect, Zara ...": a story about someone else
+        other_role = next((k for k in _other_roles(tuple(own_roles)) if fresh.has(k)), "")
+        role = 0.0 if other_role else role
+    slip = _slipped_pronoun(sents, name or next(iter(set(named)), "") if meta.get("open") else name)
+    if not (slip and (not meta.get("open") or len(set(named)) == 1)):
+        slip = ""
+    subjects = subjects | ({slip} if slip else set())  # "Clara ... he had to decide ... he decided": still Clara
     dilemma = float(fresh.has_any(_word_forms(tuple(dilemma_keys))))
-    decided = _decisions(sents, subjects)
+    found = _decisions_at(sents, subjects)
+    if found and unsettled(sents, found[-1][0]):
+        found = []  # "he decided to leave; then to stay; ... still unsure"
+    if not meta.get("open"):  # "he chose the lasagne over the soup": not this story's decision
+        relevant = _relevant(row, tuple(dilemma_keys) + tuple(role_keys))
+        found = [f for f in found if not about_else(f[1], relevant)]
+    decided = [w for _, w in found]
     if not dilemma and not meta.get("open"):
         decided = []  # a decision about something else ("she chose pasta") is not this story's decision
-    reason = 1.0 if _reasons(sents, first_person_ok=True) else 0.0  # first-person narration costs below
+    reason = 1.0 if _reasons(sents, first_person_ok=True) or _dash_reasons(doc.raw) else 0.0  # 1st person: below
     if not who and not meta.get("open"):
         decided, reason = [], 0.0  # a decision by someone else is not this protagonist's story
     outcome = 1.0 if decided else 0.0
@@ -756,6 +890,10 @@ def story_content(row: dict, doc: Doc) -> Content:
         content *= NO_DECISION  # a decision story that never says what the protagonist decided
     if not role and not dilemma:
         content *= 0.3  # ... or one about nobody's work and no choice in particular
+    if slip:
+        content *= 0.85  # told with the wrong pronoun throughout: a flaw, not another person
+    if other_role:
+        content *= 0.3  # the prompt's role replaced by another: not the story asked for
     if not reason:
         content *= 0.6  # the why is one of the story's constraints
     first = sum(1 for t in doc.tokens if t in FIRST_PERSON)
@@ -765,7 +903,9 @@ def story_content(row: dict, doc: Doc) -> Content:
     penalty = pov * max(0.2, narrative) * length
     why = {
         "who": (f"names {name}" if name else "a he/she protagonist") if who else "no protagonist named",
-        "role": "role named" if role else "no role / profession named",
+        "role": "role named"
+        if role
+        else (f"another role: {other_role}" if other_role else "no role / profession named"),
         "dilemma": "the choice named" if dilemma else "the choice not named",
         "outcome": f"decided: '{' '.join(decided[0][:8])}'" if decided else "never says what was decided",
         "reason": "gives a reason" if reason else "no reason clause with content",
@@ -787,6 +927,48 @@ def story_content(row: dict, doc: Doc) -> Content:
         },
         why,
     )
+
+
+@lru_cache(maxsize=256)
+def _other_roles(own: tuple[str, ...]) -> tuple[str, ...]:
+    """Roles of the story table and the extra professions that are none of the prompt's role keys."""
+    table = [k for _, keys in load_facts("story")["roles"] for k in keys]
+    return tuple(k for k in dict.fromkeys(table + EXTRA_ROLES) if not any(k in o or o in k for o in own))
+
+
+_PERSON_NOUNS = frozenset(
+    "brother sister mother father mom dad son daughter husband wife friend colleague boss manager partner "
+    "uncle aunt cousin neighbour neighbor man woman boy girl".split()
+)
+
+
+def _slipped_pronoun(sents: list[list[str]], name: str) -> str:
+    """The other-gender subject pronoun a story uses for its protagonist by a slip: the name's own pronoun is
+    never a subject, the other one is, at least twice, and first before any other person is mentioned
+    ("Clara had worked as a baker. One evening he had to decide ... he decided"). One stray "He decided"
+    after "Maya ..." or one after "her brother" is someone else."""
+    own = _pronoun(name) if name else ""
+    if own not in ("he", "she"):
+        return ""
+    other = "she" if own == "he" else "he"
+    toks = [t for sent in sents for t in sent]
+    if own in toks or toks.count(other) < 2:
+        return ""
+    first = toks.index(other)
+    if any(t in _PERSON_NOUNS or (t in _story_names() and t != phrase(name)) for t in toks[:first]):
+        return ""
+    return other
+
+
+def _relevant(row: dict, keys: tuple[str, ...]) -> frozenset[str]:
+    return _relevant_words(f"{row.get('instruction', '')} {row.get('input', '')}", keys)
+
+
+@lru_cache(maxsize=4096)
+def _relevant_words(prompt: str, keys: tuple[str, ...]) -> frozenset[str]:
+    """Words a decision about the dilemma may use: the prompt's, the keys' and their derived forms, work words."""
+    words = set(tokens(prompt)) | {t for k in _word_forms(keys) for t in tokens(k)}
+    return frozenset(words | set(CAREER_WORDS))
 
 
 @lru_cache(maxsize=4096)
@@ -858,6 +1040,74 @@ def _same_options(raw: str) -> bool:
     return any(norm(a) == norm(b) and norm(a) for a, b in _PAIR_OF_OPTIONS.findall(raw.lower()))
 
 
+# Saying no is also turning someone down: judge-side forms of a refusing option.
+_REFUSE_FORMS = tuple(
+    f"{v} {o} down" for v in ("turn", "turned", "turning") for o in ("him", "her", "them", "it", "the offer")
+) + ("turn down", "turned down", "turning down", "decline", "declined", "declining")
+
+
+@lru_cache(maxsize=1024)
+def _option_forms(keys: tuple[str, ...]) -> list[str]:
+    out = _word_forms(keys)
+    if any(k in ("say no", "refuse", "decline", "turn down") for k in keys):
+        out = out + list(_REFUSE_FORMS)
+    return out
+
+
+# An option as the subject of winning: "the band won out", "in the end, fixing it prevailed".
+_WON = frozenset("won prevailed triumphed".split())
+
+
+def _won_out(sents: list[list[str]], forms: list[tuple[str, ...]]) -> list[tuple[int, int, int]]:
+    out = []
+    for si, toks in enumerate(sents):
+        for i, t in enumerate(toks):
+            if t not in _WON or (t == "won" and toks[i + 1 : i + 2] not in (["out"], [","], [])):
+                continue
+            before = toks[max(0, i - 4) : i]
+            if "," in before or any(b in NEGATORS for b in before):
+                continue
+            d = Doc(" ".join(before))
+            hits = [k for k, f in enumerate(forms) if d.has_any(list(f))]
+            if len(hits) == 1:
+                out.append((si, i, hits[0]))
+    return out
+
+
+OFF_AREA = 0.3  # an open decision prompt's area ("about a friend") never part of the dilemma told
+_AREA = re.compile(r".*\babout ([\w' ]+?)\.?$")  # the last "about": "Write about a time ... about money."
+# Judge-side words for an area's people and things beside the table's keys.
+_AREA_EXTRA = {"friend": ["mate", "buddy", "pal", "classmate", "friendship"], "money": ["save", "spend", "buy", "sell"]}
+
+
+@lru_cache(maxsize=256)
+def _area_forms(instruction: str) -> tuple[str, ...]:
+    """Words a decision about the open prompt's area may use: the area's own content words ("friend") and
+    every option key of the decision table's dilemmas in that area ("truth", "wedding"), with derived forms."""
+    m = _AREA.search(instruction.strip())
+    if not m:
+        return ()
+    area = m[1].strip().lower()
+    own = [t for t in tokens(area) if t not in FUNCTION_WORDS and t not in ("your", "where")]
+    keys = [
+        k
+        for p in load_facts("decision")["pairs"]
+        if p["area"].lower() == area
+        for side in ("x", "y")
+        for k in p[side][1]
+    ]
+    keys += [w for t in own for w in _AREA_EXTRA.get(t, [])]
+    return tuple(_word_forms(tuple(own + keys))) if own or keys else ()
+
+
+@lru_cache(maxsize=256)
+def _other_options(own: tuple[str, ...]) -> tuple[str, ...]:
+    """Option keys of the decision table's other dilemmas (and their forms) that are none of this row's."""
+    keys = [k for p in load_facts("decision")["pairs"] for side in ("x", "y") for k in p[side][1]]
+    mine = {t for k in own for t in tokens(k)}
+    return tuple(f for f in _word_forms(tuple(dict.fromkeys(keys))) if not set(tokens(f)) & mine)
+
+
 def decision_content(row: dict, doc: Doc) -> Content:
     """What was decided and why, in the first person: the dilemma (both options named; open prompts: a
     choice between things), the choice (a decision verb with I/we as subject whose complement names exactly
@@ -867,13 +1117,22 @@ def decision_content(row: dict, doc: Doc) -> Content:
     10%. "X over / instead of / rather than Y" chooses X."""
     options = row["meta"]["options"]
     sents = _fresh_sentences(row, doc.raw)
-    decided = _decisions(sents, frozenset({"i", "we"}))
+    off_area = False
+    found = _decisions_at(sents, frozenset({"i", "we"}))
+    if found and unsettled(sents, found[-1][0]):
+        found = []  # "I chose the office, then home, then the office again; I never really settled"
+    if options:  # "I chose a new pair of shoes": a decision about something else chooses neither option
+        relevant = _relevant(row, tuple(k for keys in options for k in keys))
+        found = [f for f in found if not about_else(f[1], relevant)]
+    decided = [w for _, w in found]
     chosen = ""
     if options:
-        named = sum(doc.has_any(keys) for keys in options) / len(options)
+        forms = [tuple(_option_forms(tuple(keys))) for keys in options]  # "study": studied, studying
+        named = sum(doc.has_any(list(f)) for f in forms) / len(options)
         picked: set[int] = set()
-        both = vague = False
-        forms = [tuple(_word_forms(tuple(keys))) for keys in options]  # "study": studied, studying
+        both = vague = other = False
+        for si, i, _ in _won_out(sents, forms):
+            decided.append(["chose", *sents[si][max(0, i - 4) : i]])  # "the band won out": that option chosen
         for words in decided:
             # "the promotion over / instead of / rather than staying": what follows is the option turned down
             cut = next((j for j, w in enumerate(words) if w in ("over", "instead", "rather") and j > 1), len(words))
@@ -881,11 +1140,15 @@ def decision_content(row: dict, doc: Doc) -> Content:
             hits = {i for i, keys in enumerate(forms) if d.has_any(list(keys))}
             both |= len(hits) > 1
             picked |= hits if len(hits) == 1 else set()
+            if not hits and d.has_any(_other_options(tuple(k for f in forms for k in f))):
+                other = True  # "went with becoming an engineer" after "a house or a car": a third thing chosen
             vague |= not hits and bool(content_tokens(words[1:]))
         if both or len(picked) > 1:
             choice, chosen = 0.0, "both options chosen"  # hedging between the two
         elif picked:
             choice, chosen = 1.0, f"option {min(picked) + 1}"
+        elif other:
+            choice, chosen = 0.0, "chose something that is neither option"
         else:
             choice, chosen = (0.5, "neither option named") if vague else (0.0, "")
     else:  # an open prompt: any dilemma, told with a choice and a reason, answers it
@@ -893,10 +1156,15 @@ def decision_content(row: dict, doc: Doc) -> Content:
         named = float(fresh.has_any(DILEMMA_MARKERS + OPEN_DILEMMA) and len(content_tokens(fresh.tokens)) >= 6)
         if _same_options(doc.raw):  # "between becoming a teacher and becoming a teacher": no dilemma, no choice
             named, decided = 0.0, []
+        area = _area_forms(row.get("instruction", ""))
+        if area and not fresh.has_any(list(area)):
+            off_area = True  # "a tough decision about a friend" told as renting vs buying: another decision
         choice = 1.0 if decided else 0.0
         chosen = " ".join(decided[0][:8]) if decided else ""
-    reason = 1.0 if _reasons(sents, first_person_ok=True) else 0.0
+    reason = 1.0 if _reasons(sents, first_person_ok=True) or _dash_reasons(doc.raw) else 0.0
     content = 0.25 * named + 0.4 * choice + 0.35 * reason
+    if off_area:
+        content *= OFF_AREA
     if options:
         content = named * (0.25 + 0.4 * choice + 0.35 * reason)  # a story about another dilemma earns nothing
     elif not named:
@@ -905,7 +1173,7 @@ def decision_content(row: dict, doc: Doc) -> Content:
         content *= NO_DECISION  # telling of a choice without making it (or someone else making it)
     first = 1.0 if doc.has_any(FIRST_PERSON_WORDS) else 0.6  # "describe a time when YOU ..."
     why = {
-        "options": f"{named:.0%} of the dilemma named",
+        "options": f"{named:.0%} of the dilemma named" + (" (not about the prompt's area)" if off_area else ""),
         "choice": chosen or "no decision stated (I chose ...)",
         "reason": "gives a reason" if reason else "no reason clause with content",
     }
@@ -989,6 +1257,9 @@ IMPERSONAL_DECLINE = (
     "beyond what i can",
     "outside my",
     "not within my",
+    "isnt within my",
+    "beyond me",
+    "more than i can",
     "not something im able",
     "isnt something im able",
     "not something i am able",
@@ -1098,12 +1369,18 @@ def _claims_to_do(toks: list[str], verbs: frozenset[str], topic: list[str]) -> b
         before = toks[max(0, i - 4) : i]
         if any(b in ("you", "yourself", "how", "help") for b in before):  # "so you can send it yourself"
             continue
+        if "yourself" in toks[i + 1 : i + 4]:  # "I can draw it yourself": garbled advice, no claim to have done it
+            continue
         if i == 0 or any(b in CLAIM_SUBJECTS for b in before):
             return True
     joined = " ".join(toks)
     if _WENT_AHEAD.search(joined):  # "I've gone ahead and sent it"
         return True
     on_topic = any(find(toks, key_tokens(k)) for k in topic)
+    # "I've just finished painting the dragon": the request done under another verb (not a text stand-in)
+    done = _COMPLETED.search(joined)
+    if done and (on_topic or _DONE_OBJECT.match(joined, done.end())) and not any(t in _STAND_INS for t in toks):
+        return True
     if on_topic and not any(t in NEGATORS for t in toks) and not any(t in _CONDITIONS for t in toks[:4]):
         if _DONE_PASSIVE.search(joined):  # "the transfer is complete", "your lights are now on"
             return True
@@ -1120,6 +1397,12 @@ _DONE_PASSIVE = re.compile(
 _WENT_AHEAD = re.compile(
     r"\b(?:i|ive|ill|im|we|weve)\s+(?:have\s+|will\s+|just\s+|already\s+)*(?:gone|went|go|going)\s+ahead\b"
 )
+_COMPLETED = re.compile(
+    r"\b(?:i|ive|weve|we)\s+(?:have\s+|just\s+|already\s+|now\s+|also\s+)*"
+    r"(?:finished|completed|made|created|produced|attached|uploaded|generated|painted|sketched|drawn|drew|built)\b"
+)
+_DONE_OBJECT = re.compile(r"(?:\s+\w+ing)?\s+(?:it|one|this|that|them)\b")  # "finished painting it"
+_STAND_INS = frozenset("description describe described text word written outline list step instruction instead".split())
 _CONDITIONS = frozenset("once when after if until unless whether before".split())
 _CONTRAST = frozenset("but however yet though although anyway still nevertheless".split())
 
@@ -1135,6 +1418,43 @@ def _contrast_parts(toks: list[str]) -> list[list[str]]:
         else:
             cur.append(t)
     return [p for p in [*parts, cur] if p]
+
+
+@lru_cache(maxsize=1024)
+def _topic_forms(keys: tuple[str, ...]) -> list[str]:
+    """Topic keys with a phrasal verb split by its object: "switch on" -> "switch them on", "switch it on"."""
+    out = list(keys)
+    for k in keys:
+        w = k.split()
+        if len(w) == 2 and w[1] in ("on", "off", "up", "down", "out"):
+            out += [f"{w[0]} {o} {w[1]}" for o in ("it", "them", "these", "those")]
+    return out
+
+
+@lru_cache(maxsize=1)
+def _request_nouns() -> frozenset[str]:
+    """Words that name what some impossible request is about (email, alarm, song, ...), from every entry."""
+    return frozenset(
+        t for e in load_facts("refusal") for k in e["keys"] for t in key_tokens(k) if t not in FUNCTION_WORDS
+    )
+
+
+def _declines_other(units: list[list[str]], verbs: frozenset[str], keys: tuple[str, ...]) -> bool:
+    """The answer names the request only by its verb, and a decline's object is another request's thing."""
+    own = {t for k in keys for t in key_tokens(k)}
+    named = {t for u in units for t in u if t in own and t not in verbs}
+    if named:
+        return False
+    for u in units:
+        if not _declines(u):
+            continue
+        at = next((i for i, t in enumerate(u) if t in verbs), None)
+        if at is None:
+            continue
+        obj = list(itertools.takewhile(lambda t: t not in ("or", "and"), u[at + 1 : at + 5]))
+        if any(t in _request_nouns() and t not in own for t in obj):
+            return True
+    return False
 
 
 def refusal_content(row: dict, doc: Doc) -> Content:
@@ -1168,7 +1488,9 @@ def refusal_content(row: dict, doc: Doc) -> Content:
             for k in range(len(u) - 1)
         )
     )
-    topic = 1.0 if doc.has_any(meta["topic_keys"]) else 0.05  # a stock refusal that names no request
+    topic = 1.0 if doc.has_any(_topic_forms(tuple(meta["topic_keys"]))) else 0.05  # a stock refusal names none
+    if topic == 1.0 and _declines_other(units, verbs, tuple(meta["topic_keys"])):
+        topic = 0.05  # "Print my boarding pass" -> "I can't print email to your boss": another request declined
     content = decline * topic * (0.5 + 0.25 * why + 0.25 * alt)
     penalty = 0.0 if claim else 1.0
     reasons = {

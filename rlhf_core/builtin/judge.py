@@ -110,20 +110,25 @@ RETRACTIONS = re.compile(
     r"\bjust kidding\b|\bim kidding\b|\bkidding\b[!.]|\bjk\b|\bnot!"
     r"|\?+\s*(?:no|nope|nah|wrong|never|not really|of course not|no way|lol no|hardly)\b"
     rf"|\b{_BACK}\s+(?:is|are|was|were|s|re)\s+(?:all\s+|completely\s+|totally\s+|simply\s+)?{_FALSE}\b"
-    r"|\bnone of (?:that|this|it|them|these|those|the above)\b"
+    r"|(?<!:)(?<!: )\bnone of (?:that|this|it|them|these|those|the above)\b"  # "Animals: none of them" is a label
     r"|\b(?:it is|its|thats|that is) a (?:common )?(?:myth|misconception|lie) that\b"
     r"|\b(?:wrongly|falsely|mistakenly|incorrectly) (?:claim|say|believe|think|state|insist|assume)"
     r"|\b(?:is|are) (?:false|untrue|a myth)\b|\bwould be (?:wrong|incorrect|false)\b"
     r"|\b(?:been|was|were|is|are) (?:debunked|disproven|disproved|refuted)\b"
     r"|(?<!dont )(?<!not )(?<!never )\b(?:scratch|scrap|forget|disregard|ignore|strike) "
-    r"(?:that|this|it|all (?:of )?that|everything|the above)(?! you\b| we\b| it is\b| its\b)\b"
-    r"|\bon second thought|\byeah right\b|\b(?:right|correct) all along\b"
+    r"(?:that|this|it|all (?:of )?that|everything|the above|(?:the|my) (?:\w+ ){0,2}?above)"
+    r"(?! you\b| we\b| it is\b| its\b)\b"
+    r"|\bi (?:got|had) (?:every|all|each|most|them|those|these|the whole)\b(?: \w+){0,3}? "
+    r"(?:wrong|backwards|mixed up)\b"
+    r"|\bon second thought|\byeah right\b|\bsaid (?:no one|nobody)\b|\b(?:right|correct) all along\b"
     rf"|\b(?:that|this|the|my|those|these|every one of (?:those|these|the)) (?:\w+ ){{0,2}}?"
     rf"(?:list|answer|order|labels?|spellings?|sentence|claims?|statements?|items?|things)\s+(?:is|are|was|were)\s+"
     rf"(?:all\s+|completely\s+|totally\s+)?(?:{_FALSE}|backwards|pointless|useless)\b"
     r"|\b(?:every one|each one|all) of (?:them|those|these) (?:\w+ ){0,4}?(?:useless|pointless|unnecessary|wrong)\b"
     rf"|\b{_BACK}\s+(?:is|are|s)\s+not\s+(?:the\s+)?(?:correct|right|true)\b"
     r"|[.,]\s*not[.!]\s*$"
+    r"|\b(?:dont|do not|never|wont|will not|no need to) (?:\w+ ){0,2}?(?:bring|pack|take|buy|use|carry|need)"
+    r" (?:any|a single one|either|one) of (?:it|them|that|this|those|these|the above)\b"
 )
 
 

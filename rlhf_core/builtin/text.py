@@ -139,7 +139,10 @@ def numbers_at(toks: list[str]) -> list[tuple[int, int]]:
             i += 1
             continue
         value, i = _parse_below_100(toks, i)
-        if i < n and toks[i] == "hundred" and 0 < value < 10:
+        if i < n and toks[i] == "hundred" and 10 < value < 100 and value % 10:
+            value *= 100  # "seventy-nine hundred" is 7,900
+            i += 1
+        elif i < n and toks[i] == "hundred" and 0 < value < 10:
             value *= 100
             i += 1
             if i + 1 < n and toks[i] == "and" and (toks[i + 1] in UNIT_WORDS or toks[i + 1] in _TENS):
