@@ -1025,3 +1025,32 @@ def test_prompts_without_gold_show_a_dash_and_say_why(tmp_path, monkeypatch):
     figures.fig_per_prompt(ph, tmp_path / "f.png", True)
     assert labels == ["no gold (unverifiable)"]
     assert xlims[1][0] == 0.0 and xlims[1][1] >= 0.1  # gold has no negative side, even when little is earned
+
+
+def test_departures_from_the_study_list_exactly_the_settings_that_differ(tmp_path):
+    from rlhf_core.report.markdown import departures_markdown
+    from rlhf_core.report.tables import STUDY_SETTINGS, departures_table
+
+    root = make_inputs(tmp_path)
+    study = load(root)
+    # the fake run keeps lr 1e-5 in both phases: the study halves it to 5e-6 in Phase 5
+    df = departures_table(study)
+    assert sorted(zip(df["phase"], df["setting"])) == [
+        ("phase5", "dpo.lr"),
+        ("phase5", "grpo.lr"),
+        ("phase5", "ppo.lr"),
+    ]
+    assert set(df["study"]) == {5e-6} and set(df["this run"]) == {1e-5}
+    # a setting this run does not record (dpo.batch_size here) is never reported as a departure
+    assert "dpo.batch_size" in STUDY_SETTINGS["first"] and "dpo.batch_size" not in set(df["setting"])
+    md, _ = departures_markdown(study)
+    assert "| phase5 | `ppo.lr` | 5e-06 | 1e-05 |" in md and "docs/calibration.md" in md
+    # the study's own values: nothing departs, and the report says so
+    for a in ("ppo", "grpo", "dpo"):
+        path = root / "reports" / "configs" / "phase5" / f"{a}.json"
+        cfg = json.loads(path.read_text())
+        cfg[a]["lr"] = 5e-6
+        path.write_text(json.dumps(cfg))
+    study = load(root)
+    assert departures_table(study).empty
+    assert "uses the study's value for every setting" in departures_markdown(study)[0]

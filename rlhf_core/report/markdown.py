@@ -26,6 +26,7 @@ from .tables import (
     _share,
     averages,
     changes_table,
+    departures_table,
     per_prompt,
     per_prompt_delta,
     phase_net_table,
@@ -246,6 +247,25 @@ def changes_markdown(study: Study) -> tuple[str, pd.DataFrame]:
         vals = [_plain(r[p.name]) for p in study.phases]
         rows.append([f"`{r['setting']}`", " → ".join(vals[:1] + [f"**{v}**" if v != vals[0] else v for v in vals[1:]])])
     return markdown_table(["Setting", " → ".join(md_escape(p.name) for p in study.phases)], rows, ["---", "---"]), df
+
+
+def departures_markdown(study: Study) -> tuple[str, pd.DataFrame]:
+    df = departures_table(study)
+    if df.empty:
+        return "*This run uses the study's value for every setting the study states.*\n", df
+    rows = [
+        [md_escape(str(r["phase"])), f"`{r['setting']}`", _plain(r["study"]), _plain(r["this run"])]
+        for _, r in df.iterrows()
+    ]
+    md = markdown_table(["Phase", "Setting", "The study", "This run"], rows, ["---", "---", "---:", "---:"])
+    note = (
+        "*A learning rate that differs was calibrated so that the algorithm trains, and DPO's pairs per step so that "
+        "its seeds can be told apart; [docs/calibration.md](../docs/calibration.md) gives the one command that runs "
+        "the study's values, and what they give: at the study's learning rates GRPO and DPO stay at SFT (held-out "
+        "KL of the order of 1e-3 nats/token) and PPO stays at SFT in phase 5, so their comparisons become "
+        "comparisons of SFT with itself.*\n"
+    )
+    return md + "\n" + note, df
 
 
 def trained_markdown(study: Study, k: V.Knobs | None = None, ci: float = 0.95) -> tuple[str, pd.DataFrame]:

@@ -154,6 +154,39 @@ def settings_table(study: Study) -> pd.DataFrame:
     return pd.DataFrame(rows, dtype=object)  # keep 64 an int and 1.0 a float
 
 
+# The settings the study states (its sections 4.1-4.4 and the DPO write-up: one pair per step), for its
+# Phase 1 (this run's first phase) and Phase 5 (the last). Keys as in `changes_table`.
+STUDY_SETTINGS = {
+    "first": {
+        "ppo.lr": 1e-5, "ppo.kl_coef": 0.01, "ppo.resp_len": 64,
+        "grpo.lr": 1e-5, "grpo.group_size": 4, "grpo.gen_temperature": 0.8,
+        "dpo.lr": 1e-5, "dpo.beta": 0.1, "dpo.batch_size": 1, "dpo.rej_temperature": 0.9, "dpo.rej_top_k": 50,
+        "eval.temperature": 0.7, "eval.top_k": 50, "eval.max_new_tokens": 64,
+    },
+    "last": {
+        "ppo.lr": 5e-6, "ppo.kl_coef": 0.1, "ppo.resp_len": 96,
+        "grpo.lr": 5e-6, "grpo.group_size": 8, "grpo.gen_temperature": 1.0,
+        "dpo.lr": 5e-6, "dpo.beta": 0.3, "dpo.batch_size": 1, "dpo.rej_temperature": 1.1, "dpo.rej_top_k": 50,
+        "eval.temperature": 0.3, "eval.top_k": 20, "eval.max_new_tokens": 96,
+    },
+}  # fmt: skip
+
+
+def departures_table(study: Study) -> pd.DataFrame:
+    """Every setting the study states whose value in this run's first or last phase differs from the study's."""
+    rows = []
+    for role, ph in (("first", study.first), ("last", study.last)):
+        if role == "last" and ph is study.first:
+            break
+        have = {k: v for a in TRAINED for k, v in _flatten(ph.configs.get(a) or {}).items() if k.startswith(a + ".")}
+        have.update({f"eval.{k}": v for k, v in ph.settings.items()})
+        for key, theirs in STUDY_SETTINGS[role].items():
+            ours = have.get(key)
+            if ours is not None and not math.isclose(float(ours), float(theirs), rel_tol=1e-9):
+                rows.append({"phase": ph.name, "setting": key, "study": theirs, "this run": ours})
+    return pd.DataFrame(rows, columns=["phase", "setting", "study", "this run"], dtype=object)
+
+
 def changes_table(study: Study) -> pd.DataFrame:
     """Every effective setting whose value differs between phases (algorithm configs and eval settings)."""
     flat = []

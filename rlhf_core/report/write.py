@@ -36,6 +36,7 @@ from .markdown import (
     changes_markdown,
     claims_markdown,
     delta_markdown,
+    departures_markdown,
     md_escape,
     metrics_markdown,
     per_prompt_markdown,
@@ -343,6 +344,7 @@ def write_report(study: Study, reports: Path, knobs: ReportParams = DEFAULT_KNOB
     md += [f"## {heads['settings']}\n", "### Each phase's settings\n", table("settings", *settings_markdown(study))]
     if multi:
         md += ["### What changed between phases\n", table("changes", *changes_markdown(study))]
+    md += ["### Where this run departs from the study\n", table("departures", *departures_markdown(study))]
 
     md.append(f"## {heads['samples']}\n")
     md.append(
