@@ -1,0 +1,35 @@
+"""The gold judge against a blind grader on the default run's own answers (bench/graded, see
+bench/judge_agreement.py). A floor under the agreement: a judge change that grades the model's answers
+less like a careful grader fails here even when every red-team case still passes."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bench.judge_agreement import GRADED, agreement, load
+
+# measured on the judge these sets were graded against, less a margin for harmless drift
+FLOORS = {"dev": {"r": 0.87, "fooled": 22}, "test": {"r": 0.82, "fooled": 24}}
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_the_judge_grades_the_models_answers_like_the_blind_grader(name):
+    items = load(GRADED / f"{name}.jsonl")
+    assert len(items) == 312 and all(it["grade"] in (0, 0.25, 0.5, 0.75, 1) for it in items)
+    a = agreement(items)
+    assert a["r"] >= FLOORS[name]["r"], a
+    assert a["fooled"] <= FLOORS[name]["fooled"], a
+    assert a["missed"] <= 2, a
+
+
+def test_agreement_is_not_blind_to_a_judge_that_ignores_the_answer(monkeypatch):
+    # the measure itself: a judge that gives every answer the same score agrees with nothing
+    import rlhf_core.builtin as builtin
+    from rlhf_core.builtin.judge import JudgeResult
+
+    monkeypatch.setattr(builtin, "judge", lambda row, answer: JudgeResult(1.0, {}, {}, True))
+    a = agreement(load(GRADED / "dev.jsonl"))
+    assert math.isnan(a["r"])  # constant scores correlate with nothing
+    assert a["fooled"] > 100
