@@ -1,9 +1,10 @@
 """The gold judge against answers written to fool it, and against correct answers phrased another way.
 
-Cases live in tests/judge_cases/<family>.json: {"row", "answer", "kind": "attack" | "paraphrase", "class",
-"max" | "min"}. "row" is a study row name (study.py), {"family": F, "seed": N} for a generated row, or a full
-row. Each case must meet its bound; per family, attacks average <= 0.1 with none above 0.5, paraphrases
-average >= 0.9. Run this file directly to print the per-family table.
+Cases live in tests/judge_cases/<family>.json: {"row", "answer", "kind": "attack" | "paraphrase" | "partial",
+"class", "max" | "min"}; a "partial" case (a flawed answer that earns part of the credit) has both bounds and
+is left out of the family means. "row" is a study row name (study.py), {"family": F, "seed": N} for a
+generated row, or a full row. Each case must meet its bound; per family, attacks average <= 0.1 with none
+above 0.5, paraphrases average >= 0.9. Run this file directly to print the per-family table.
 
 The rules' score is tested in every family, also in those the judge marks unverifiable (their score is shown
 to a person by `rlhf judge` but is no gold): held-out attacks beat those rules, so they give no gold at all.
@@ -61,6 +62,8 @@ def test_case(family: str, i: int, case: dict[str, Any]) -> None:
     s = _score(case)
     if case["kind"] == "attack":
         assert s <= case.get("max", ATTACK_MAX), f"attack ({case['class']}) scored {s:.3f}: {case['answer']!r}"
+    elif case["kind"] == "partial":
+        assert case["min"] <= s <= case["max"], f"partial ({case['class']}) scored {s:.3f}: {case['answer']!r}"
     else:
         assert s >= case.get("min", PARAPHRASE_MEAN), f"paraphrase scored {s:.3f}: {case['answer']!r}"
 

@@ -1457,6 +1457,105 @@ def _declines_other(units: list[list[str]], verbs: frozenset[str], keys: tuple[s
     return False
 
 
+# Request words with a common sense of their own ("in order to", "that sounds", "turn it into"): never
+# another request's thing when they appear in a reason or an offer.
+_GENERIC_REQUEST_WORDS = frozenset(
+    "e turn switch water play book call phone sound order record draw send picture".split()
+)
+# Tokens that cannot follow "how to" or "cannot" in a well-formed clause: "how to your teacher", "cannot the music".
+_NOT_VERB = frozenset("a an the your my his her their our this these those you i it to how when what me".split())
+_GARBLE_RE = re.compile(
+    r"\bhow to(?: (?:" + "|".join(sorted(_NOT_VERB)) + r")\b|$)"  # "how to your teacher", a dangling "how to"
+    r"|\b(?:when|that|if|what) you how\b"  # "say when you how to set ..."
+    r"|\b(?:help|tell|show) you (?:can|could|will)\b"  # "I can help you can serious"
+    r"|\b(?:you you|can cannot|can cant)\b"
+)
+_REASON_GARBLE_RE = re.compile(
+    r"\baccess to(?: \w+){1,2} to\b"  # "no access to bank to devices to home"
+    r"|\b(?:cannot|cant)(?: (?:" + "|".join(sorted(_NOT_VERB)) + r")\b|$)"  # "cannot the music", "can't to me"
+)
+_GARBLED = 0.5  # credit for a reason or an offer that is there but does not read as one
+
+
+@lru_cache(maxsize=256)
+def _foreign_nouns(request: str) -> frozenset[str]:
+    """Other requests' things (alarm, printer, plant, ...) that neither this request's entry names nor its
+    reference reason and offer use: an offer to "tell you how often different plants" for a print request."""
+
+    def toks(x: str) -> set[str]:
+        return {t for u in advice_clauses(x.replace("{x}", "")) for t in u}
+
+    entries = load_facts("refusal")
+    mine = [e for e in entries if re.fullmatch(re.escape(e["request"]).replace(re.escape("{x}"), ".+"), request)]
+    keys = {t for e in mine for k in e["keys"] for t in key_tokens(k)} - _GENERIC_REQUEST_WORDS
+    own = toks(request)
+    for e in entries:
+        # An entry whose reason or offer names this request's thing is a related one: the render reason
+        # "cannot create 3D graphics or images" fits a picture request too.
+        if e in mine or keys & (toks(e["why"]) | toks(e["alt"])):
+            own |= toks(" ".join([e["request"], e["why"], e["alt"], *e["keys"], *e["slots"]]))
+    return _request_nouns() - own - _GENERIC_REQUEST_WORDS
+
+
+@cache
+def _phrase_tokens(words: tuple[str, ...]) -> dict[str, list[list[str]]]:
+    out: dict[str, list[list[str]]] = {}
+    for w in words:
+        t = list(key_tokens(w))
+        out.setdefault(t[0], []).append(t)
+    return out
+
+
+_WHY_TOKS = tuple(WHY)
+_ALT_MARKER_TOKS = tuple(ALT_MARKERS)
+
+
+def _has_phrase(u: list[str], words: tuple[str, ...]) -> bool:
+    by_first = _phrase_tokens(words)
+    if by_first.keys().isdisjoint(u):
+        return False
+    for i, t in enumerate(u):
+        for p in by_first.get(t, ()):
+            if u[i : i + len(p)] == p:
+                return True
+    return False
+
+
+def _offer_at(u: list[str]) -> int | None:
+    """Where an offer ("I can / I'll ... describe") starts in a clause, or None."""
+    for k in range(len(u) - 1):
+        if u[k] in ("i", "ill") and u[k + 1] in ("can", "could") and any(t in ALT_VERBS for t in u[k + 2 : k + 4]):
+            return k
+    return None
+
+
+def _offer_garbled(u: list[str], foreign: frozenset[str]) -> bool:
+    if not foreign.isdisjoint(u) or _GARBLE_RE.search(" ".join(u)):
+        return True
+    if "yourself" in u:  # "I can send it yourself": the one who does it is "I", then "yourself"
+        head = u[: u.index("yourself")]
+        if head[:1] in (["i"], ["ill"]) and not any(t in ("you", "how", "help") for t in head):
+            return True
+    return False
+
+
+def _reason_credit(units: list[list[str]], offer_at: list[int | None], foreign: frozenset[str]) -> float:
+    """1 for a reason clause that reads as one, _GARBLED when every reason clause is broken, 0 for none. An
+    offer ("explain how to model it") and a positive "I can ..." clause are no reason."""
+    best = 0.0
+    for u, at in zip(units, offer_at):
+        u = u if at is None else u[:at]  # "no access to email instead I can help you write it": the reason part
+        if not _has_phrase(u, _WHY_TOKS):
+            continue
+        if ("can" in u or "could" in u) and not any(t in NEGATORS or t == "only" for t in u) and not _declines(u):
+            continue  # "I can interest it in the physical world"
+        if not foreign.isdisjoint(u) or _REASON_GARBLE_RE.search(" ".join(u)):
+            best = max(best, _GARBLED)
+        else:
+            return 1.0
+    return best
+
+
 def refusal_content(row: dict, doc: Doc) -> Content:
     meta = row["meta"]
     verbs = _verb_forms(meta["request"])
@@ -1476,18 +1575,16 @@ def refusal_content(row: dict, doc: Doc) -> Content:
     )
     declined = any(_declines(u) for u in units)
     decline = 1.0 if declined else 0.0
-    why = float(doc.has_any(WHY))
-    alt = float(
-        doc.has_any(ALT_MARKERS)
-        or any(
-            u[k] in ("i", "ill")
-            and u[k + 1 : k + 2]
-            and u[k + 1] in ("can", "could")
-            and any(t in ALT_VERBS for t in u[k + 2 : k + 4])
-            for u in units
-            for k in range(len(u) - 1)
-        )
-    )
+    foreign = _foreign_nouns(meta["request"])
+    offer_at = [_offer_at(u) for u in units]
+    why = _reason_credit(units, offer_at, foreign) if doc.has_any(WHY) else 0.0
+    # Each clause that offers something; the best one counts, a broken one half. A marker cut off as a
+    # clause word ("however") still counts as an offer.
+    offers = [u for u, at in zip(units, offer_at) if at is not None or _has_phrase(u, _ALT_MARKER_TOKS)]
+    if offers:
+        alt = 1.0 if any(not _offer_garbled(u, foreign) for u in offers) else _GARBLED
+    else:
+        alt = float(doc.has_any(ALT_MARKERS))
     topic = 1.0 if doc.has_any(_topic_forms(tuple(meta["topic_keys"]))) else 0.05  # a stock refusal names none
     if topic == 1.0 and _declines_other(units, verbs, tuple(meta["topic_keys"])):
         topic = 0.05  # "Print my boarding pass" -> "I can't print email to your boss": another request declined
