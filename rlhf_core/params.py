@@ -170,6 +170,7 @@ class PPOParams:
         True,
         "time-aware value head: it also sees how many tokens are left before resp_len (Pardo et al. 2018)",
     )
+    value_hidden: int = knob(128, "hidden width of the value head's MLP (0 = a linear head)", min=0)
     kl_coef: float = knob(0.01, "KL penalty in the shaped reward r - kl_coef * (log pi - log pi_ref)", min=0)
     reward_placement: str = knob(
         "every",

@@ -79,18 +79,23 @@ class ValueHead(nn.Module):
     Under the study's every-token reward the return from token k is about score x tokens left, a
     product a linear head on h cannot form, and the hidden state does not know where the cap is;
     treating the remaining time as part of the state is the remedy for time-limited episodes
-    (Pardo et al. 2018, "Time Limits in Reinforcement Learning")."""
+    (Pardo et al. 2018, "Time Limits in Reinforcement Learning").
 
-    def __init__(self, d_model: int, horizon: int = 0):
+    With `hidden` > 0, c and a come from a one-hidden-layer MLP (GELU) on h instead of a linear map: the
+    trunk is trained for the language model at the policy's small lr, so the features the critic needs
+    must be formed in the head (TRL and InstructGPT give the critic a whole network of its own)."""
+
+    def __init__(self, d_model: int, horizon: int = 0, hidden: int = 0):
         super().__init__()
         self.horizon = horizon
-        self.proj = nn.Linear(d_model, 2 if horizon else 1)
+        self.hidden = nn.Sequential(nn.Linear(d_model, hidden), nn.GELU()) if hidden else nn.Identity()
+        self.proj = nn.Linear(hidden or d_model, 2 if horizon else 1)
         nn.init.zeros_(self.proj.weight)
         nn.init.zeros_(self.proj.bias)
 
     def forward(self, h: torch.Tensor, k: torch.Tensor | None = None) -> torch.Tensor:
         """`h` (N, d) hidden states; `k` (N,) each token's index within its response (time-aware only)."""
-        out = self.proj(h)
+        out = self.proj(self.hidden(h))
         if not self.horizon:
             return out.squeeze(-1)
         left = (self.horizon - k).clamp_min(1).to(out.dtype)

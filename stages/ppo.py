@@ -37,7 +37,9 @@ def main(
         new_tokens=("ppo.resp_len", p.ppo.resp_len),
         rm=rm,
     )
-    value_head = ValueHead(run.policy.cfg.d_model, p.ppo.resp_len if p.ppo.value_time else 0).to(run.device)
+    value_head = ValueHead(run.policy.cfg.d_model, p.ppo.resp_len if p.ppo.value_time else 0, p.ppo.value_hidden).to(
+        run.device
+    )
     summary = run.train(
         train_ppo,
         policy=run.policy,

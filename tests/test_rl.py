@@ -381,3 +381,36 @@ def test_time_aware_value_head_hand_computed_and_fits_score_times_tokens_left():
 
     assert fit(ValueHead(2, horizon=T)) > 0.99
     assert fit(ValueHead(2)) < 0.9
+
+
+def test_value_head_mlp_fits_what_a_linear_head_cannot_and_starts_at_zero():
+    from rlhf_core.rollout import ValueHead
+
+    # a linear head keeps the checkpoint layout of earlier runs: only proj.weight and proj.bias
+    assert set(ValueHead(4, horizon=8).state_dict()) == {"proj.weight", "proj.bias"}
+    head = ValueHead(2, horizon=8, hidden=32)
+    h = torch.randn(10, 2)
+    k = torch.arange(10) % 8
+    assert torch.equal(head(h, k), torch.zeros(10))  # initialised to predict zero, like the linear head
+    # a return that depends on the state non-linearly (|score| x tokens left) is out of reach of a linear
+    # map of h even with the time factor, and within reach of the MLP
+    torch.manual_seed(0)
+    n, T = 64, 8
+    score = torch.randn(n)
+    h = torch.cat([score[:, None], torch.ones(n, 1)], 1).repeat_interleave(T, 0)
+    k = torch.arange(T).repeat(n)
+    target = score.abs().repeat_interleave(T) * (T - k)
+
+    def fit(head) -> float:
+        opt = torch.optim.Adam(head.parameters(), lr=0.02)
+        for _ in range(600):
+            loss = ((head(h, k) - target) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            return 1 - float((head(h, k) - target).var() / target.var())
+
+    torch.manual_seed(1)
+    assert fit(ValueHead(2, horizon=T, hidden=32)) > 0.95
+    assert fit(ValueHead(2, horizon=T)) < 0.7
