@@ -168,7 +168,12 @@ def sweep_commands(preset: str, jobs: int) -> list[list[str]]:
 @user_errors
 def sweep(
     preset: str = typer.Option("small", help=f"which grid: {', '.join(PRESETS)}"),
-    jobs: int = typer.Option(1, min=1, help="experiments run at once (`dvc queue start --jobs`)"),
+    jobs: int = typer.Option(
+        1,
+        min=1,
+        help="experiments run at once (`dvc queue start --jobs`); keep 1 unless the machine has cores to "
+        "spare: two PPO stages on 2 cores ran about 6x slower each",
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the commands, run nothing"),
     repo: Path = typer.Option(Path("."), help="the DVC project"),
 ) -> None:
