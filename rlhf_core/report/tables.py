@@ -160,13 +160,15 @@ STUDY_SETTINGS = {
     "first": {
         "ppo.lr": 1e-5, "ppo.kl_coef": 0.01, "ppo.resp_len": 64,
         "grpo.lr": 1e-5, "grpo.group_size": 4, "grpo.gen_temperature": 0.8,
-        "dpo.lr": 1e-5, "dpo.beta": 0.1, "dpo.batch_size": 1, "dpo.rej_temperature": 0.9, "dpo.rej_top_k": 50,
+        "dpo.lr": 1e-5, "dpo.beta": 0.1, "dpo.batch_size": 1, "dpo.grad_accum": 1, "dpo.rej_temperature": 0.9,
+        "dpo.rej_top_k": 50,
         "eval.temperature": 0.7, "eval.top_k": 50, "eval.max_new_tokens": 64,
     },
     "last": {
         "ppo.lr": 5e-6, "ppo.kl_coef": 0.1, "ppo.resp_len": 96,
         "grpo.lr": 5e-6, "grpo.group_size": 8, "grpo.gen_temperature": 1.0,
-        "dpo.lr": 5e-6, "dpo.beta": 0.3, "dpo.batch_size": 1, "dpo.rej_temperature": 1.1, "dpo.rej_top_k": 50,
+        "dpo.lr": 5e-6, "dpo.beta": 0.3, "dpo.batch_size": 1, "dpo.grad_accum": 1, "dpo.rej_temperature": 1.1,
+        "dpo.rej_top_k": 50,
         "eval.temperature": 0.3, "eval.top_k": 20, "eval.max_new_tokens": 96,
     },
 }  # fmt: skip
