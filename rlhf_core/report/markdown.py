@@ -259,11 +259,12 @@ def departures_markdown(study: Study) -> tuple[str, pd.DataFrame]:
     ]
     md = markdown_table(["Phase", "Setting", "The study", "This run"], rows, ["---", "---", "---:", "---:"])
     note = (
-        "*A learning rate that differs was calibrated so that the algorithm trains, and DPO's pairs per step so that "
-        "its seeds can be told apart; [docs/calibration.md](../docs/calibration.md) gives the one command that runs "
-        "the study's values, and what they give: at the study's learning rates GRPO and DPO stay at SFT (held-out "
-        "KL of the order of 1e-3 nats/token) and PPO stays at SFT in phase 5, so their comparisons become "
-        "comparisons of SFT with itself.*\n"
+        "*The default params depart from the study on purpose: learning rates calibrated so that each algorithm "
+        "trains, and 4 DPO pairs per step so that its seeds can be told apart; any other row is this run's own "
+        "choice. [docs/calibration.md](../docs/calibration.md) gives the one command that runs the study's values, "
+        "and what they give: at the study's learning rates GRPO and DPO stay at SFT (held-out KL of the order of "
+        "1e-3 nats/token) and PPO stays at SFT in phase 5, so their comparisons become comparisons of SFT with "
+        "itself.*\n"
     )
     return md + "\n" + note, df
 
