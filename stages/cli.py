@@ -1,11 +1,11 @@
-"""The `rlhf` command: one subcommand per DAG stage, plus tools (generate, judge, sweep, frontier; bench =
+"""The `rlhf` command: one subcommand per DAG stage, plus tools (generate, judge, compare, sweep, frontier; bench =
 `python -m bench`)."""
 
 import sys
 
 import typer
 
-from stages import bpe, download, dpo, eval, frontier, generate, grpo, judge, ppo, report, resolve, rm, sft
+from stages import bpe, compare, download, dpo, eval, frontier, generate, grpo, judge, ppo, report, resolve, rm, sft
 
 app = typer.Typer(
     name="rlhf",
@@ -27,6 +27,7 @@ app.command("eval")(eval.main)
 app.command("report")(report.main)
 app.command("generate")(generate.main)
 app.command("judge")(judge.main)
+app.command("compare")(compare.main)
 app.command("frontier")(frontier.main)
 app.command("sweep")(frontier.sweep)
 

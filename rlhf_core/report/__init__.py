@@ -11,7 +11,8 @@ seed S of `rl_seeds` (likewise):
     reports/live/{sft,rm}/metrics.json                  optional: SFT and reward-model metrics
 
 A phase pools its seeds: its answers carry a `seed` column, its headline numbers are means over seeds
-with hierarchical-bootstrap intervals (seeds, then prompts), and each seed's numbers stay beside them.
+with hierarchical-bootstrap intervals (seeds, then prompts; at least the t interval of the seed
+means), and each seed's numbers stay beside them.
 
 and writes reports/report.md, reports/figures/*.png, reports/tables/*.md + *.csv and reports/plots/*.csv
 (grouped training curves for `dvc plots`).

@@ -223,8 +223,9 @@ def load_phase(name: str, reports: Path, data: Path, seeds: Sequence[int] = (0,)
 
 def pool_metrics(seed_metrics: dict, answers: pd.DataFrame) -> dict:
     """A phase's numbers over its seeds: each number the mean of the seeds' values, except the held-out
-    intervals, which come from the pooled answers by a hierarchical bootstrap (seeds, then prompts) with
-    the eval's own bootstrap settings. One seed: that seed's metrics as they are."""
+    intervals, which come from the pooled answers by a hierarchical bootstrap (seeds, then prompts; at
+    least the t interval of the seed means) with the eval's own bootstrap settings. One seed: that
+    seed's metrics as they are."""
     if len(seed_metrics) == 1:
         return next(iter(seed_metrics.values()))
     first = next(iter(seed_metrics.values()))

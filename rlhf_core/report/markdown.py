@@ -408,7 +408,7 @@ def vs_sft_markdown(study: Study, k: V.Knobs) -> tuple[str, pd.DataFrame]:
     if len(seeds) > 1:
         how = (
             f"then the mean over {n_prompts} prompts and {len(seeds)} seeds with a {pct} hierarchical bootstrap "
-            "interval (seeds, then prompts within each seed)"
+            "interval (seeds, then prompts within each seed; at least Student's t interval of the seed means)"
         )
     else:
         how = (

@@ -398,8 +398,9 @@ def _seeds_sentence(study: Study) -> str:
         )
     return (
         f"Every algorithm was trained once per RL seed ({', '.join(map(str, seeds))}); means are over seeds and "
-        "intervals come from a hierarchical bootstrap (seeds, then prompts within each seed), so a difference "
-        "is beyond noise only if it survives the seed-to-seed variation. Training-curve figures draw the "
+        "intervals come from a hierarchical bootstrap (seeds, then prompts within each seed), widened to at least "
+        "Student's t interval of the seed means, so a difference is beyond noise only if it survives the "
+        "seed-to-seed variation. Training-curve figures draw the "
         f"first seed ({seeds[0]}). "
     )
 
