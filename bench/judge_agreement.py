@@ -5,9 +5,11 @@ study actually grades. `bench/graded/*.jsonl` hold answers of the default run's 
 gold, every algorithm), each with the row and a grade in {0, 0.25, 0.5, 0.75, 1} given by a grader that saw
 the row, its reference and facts and the answer, never the judge's score (an AI assistant told to grade
 strictly, as a teacher would). `dev` is the set whose disagreements were read to fix the judge, so its
-agreement is in-sample; `test` was graded afterwards and never used to change a rule.
+agreement is in-sample; `test` was graded afterwards, and one rule (refusal's garbled reasons and offers)
+was checked on it; `test2` (240 answers, 20 per family, half of them ones the judge scores >= 0.5, as in
+dev, none already in dev or test) was graded after every rule so far and has changed none.
 
-    python -m bench.judge_agreement            # both sets, per family
+    python -m bench.judge_agreement            # every set, per family
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def agreement(items: list[dict]) -> dict:
 
 
 @app.command()
-def main(sets: list[str] = typer.Option(["dev", "test"], help="graded sets (bench/graded/SET.jsonl)")) -> None:
+def main(sets: list[str] = typer.Option(["dev", "test", "test2"], help="graded sets (bench/graded/SET.jsonl)")) -> None:
     for name in sets:
         path = GRADED / f"{name}.jsonl"
         if not path.exists():

@@ -17,7 +17,7 @@ import torch
 from rlhf_core.losses import grpo_advantages, grpo_loss, masked_mean
 from rlhf_core.model import GPT
 from rlhf_core.resume import Resume, checkpoint, restore, where
-from rlhf_core.rollout import RewardFn, build_sequences, draw, rollout, token_stats
+from rlhf_core.rollout import RewardFn, batch_gold_mean, build_sequences, draw, rollout, token_stats
 from rlhf_core.runtime import check_finite
 from rlhf_core.tokenizer import TextTokenizer
 
@@ -94,8 +94,8 @@ def train_grpo(
             "kl_k1": masked_mean(old_logp - ref_logp, batch.mask).item(),
             "optimizer_steps": (step + 1) * p.epochs,
         }
-        if gold_fn is not None:
-            stats["gold_mean"] = gold_fn(rep_rows, texts).float().nanmean().item()
+        if gold_fn is not None and (gold := batch_gold_mean(gold_fn(rep_rows, texts))) is not None:
+            stats["gold_mean"] = gold
         check_finite(step + 1, stats, where(resume))
         on_log(step + 1, stats)
         if on_groups:

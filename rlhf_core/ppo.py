@@ -33,6 +33,7 @@ from rlhf_core.rollout import (
     RewardFn,
     SequenceBatch,
     ValueHead,
+    batch_gold_mean,
     build_sequences,
     draw,
     policy_ref_stats,
@@ -159,8 +160,8 @@ def train_ppo(
             "optimizer_steps": (step + 1) * p.epochs * n_mb,
             **agg,
         }
-        if gold_fn is not None:
-            stats["gold_mean"] = gold_fn(batch_rows, texts).float().nanmean().item()
+        if gold_fn is not None and (gold := batch_gold_mean(gold_fn(batch_rows, texts))) is not None:
+            stats["gold_mean"] = gold
         check_finite(step + 1, stats, where(resume))
         on_log(step + 1, stats)
         checkpoint(resume, step + 1, order)

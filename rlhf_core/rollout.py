@@ -217,3 +217,11 @@ def rollout(
     new = gen.to_lists()
     responses = [r if r else [tok.eos_id] for r in with_eos(new, gen.finished.tolist(), tok.eos_id)]
     return prompts, responses, tok.decode_batch(new)
+
+
+def batch_gold_mean(gold: torch.Tensor) -> float | None:
+    """Mean gold of a batch's samples, NaN (no gold: a row the judge cannot verify) left out; None when
+    no sample in the batch has gold. A batch of only unverifiable rows happens by chance with a few
+    prompts per step, and is no numerical fault."""
+    gold = gold.float()
+    return None if bool(torch.isnan(gold).all()) else gold.nanmean().item()

@@ -11,13 +11,15 @@ import pytest
 from bench.judge_agreement import GRADED, agreement, load
 
 # measured on the judge these sets were graded against, less a margin for harmless drift
-FLOORS = {"dev": {"r": 0.88, "fooled": 15}, "test": {"r": 0.83, "fooled": 16}}
+# (test2: r 0.791, fooled 20 when it was graded)
+FLOORS = {"dev": {"r": 0.88, "fooled": 15}, "test": {"r": 0.83, "fooled": 16}, "test2": {"r": 0.77, "fooled": 22}}
+SIZES = {"dev": 312, "test": 312, "test2": 240}
 
 
 @pytest.mark.parametrize("name", sorted(FLOORS))
 def test_the_judge_grades_the_models_answers_like_the_blind_grader(name):
     items = load(GRADED / f"{name}.jsonl")
-    assert len(items) == 312 and all(it["grade"] in (0, 0.25, 0.5, 0.75, 1) for it in items)
+    assert len(items) == SIZES[name] and all(it["grade"] in (0, 0.25, 0.5, 0.75, 1) for it in items)
     a = agreement(items)
     assert a["r"] >= FLOORS[name]["r"], a
     assert a["fooled"] <= FLOORS[name]["fooled"], a

@@ -414,3 +414,59 @@ def test_value_head_mlp_fits_what_a_linear_head_cannot_and_starts_at_zero():
     torch.manual_seed(1)
     assert fit(ValueHead(2, horizon=T, hidden=32)) > 0.95
     assert fit(ValueHead(2, horizon=T)) < 0.7
+
+
+def test_batch_gold_mean_skips_rows_without_gold():
+    from rlhf_core.rollout import batch_gold_mean
+
+    nan = float("nan")
+    assert batch_gold_mean(torch.tensor([1.0, nan, 0.0])) == 0.5
+    assert batch_gold_mean(torch.tensor([nan, nan])) is None  # no gold in the batch: no number, no fault
+    assert batch_gold_mean(torch.tensor([])) is None
+
+
+@pytest.mark.parametrize("gold", ["none", "some"])
+def test_a_batch_of_only_unverifiable_rows_is_not_a_numerical_fault(setup, gold):
+    """With a few prompts per step, every prompt of a step can be one the judge cannot verify (explain,
+    tips): its gold is all NaN. Training must go on, logging no gold for that step."""
+    tok, rows, policy = setup
+    policy, ref = copy.deepcopy(policy), frozen_copy(policy)
+    logs = []
+
+    def gold_fn(rs, texts):
+        if gold == "none":
+            return torch.full((len(texts),), float("nan"))
+        return torch.tensor([float("nan") if i % 2 else 1.0 for i in range(len(texts))])
+
+    p = params(
+        steps=2,
+        prompts_per_step=2,
+        group_size=2,
+        gen_temperature=1.0,
+        gen_top_k=0,
+        resp_len=8,
+        lr=1e-3,
+        kl_coef=0.04,
+        clip_eps=0.2,
+        epochs=1,
+        collapse_threshold=0.1,
+        weight_decay=0.0,
+        grad_clip=1.0,
+    )
+    train_grpo(
+        policy,
+        ref,
+        tok,
+        rows,
+        length_reward,
+        p,
+        seed=0,
+        generator=torch.Generator().manual_seed(0),
+        on_log=lambda s, st: logs.append(st),
+        gold_fn=gold_fn,
+    )
+    assert len(logs) == 2
+    if gold == "none":
+        assert all("gold_mean" not in st for st in logs)
+    else:
+        assert all(st["gold_mean"] == 1.0 for st in logs)
