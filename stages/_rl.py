@@ -25,11 +25,17 @@ TAIL = 20  # steps averaged for the "last20" summary, smoothing the noise of bat
 
 
 def summarize(history: list[dict]) -> dict:
-    """Final-step values, means over the last TAIL steps, and means over the whole run."""
-    keys = [k for k, v in history[-1].items() if isinstance(v, (int, float))]
-    mean = lambda hs, k: sum(h[k] for h in hs) / len(hs)  # noqa: E731
+    """Final values, means over the last TAIL steps, and means over the whole run. A statistic some steps
+    do not log (gold, on a step whose prompts the judge cannot verify) is averaged over the steps that
+    logged it, its final value is its last one, and it is None where no step of the span logged it."""
+    keys = list(dict.fromkeys(k for h in (history[-1], *history) for k, v in h.items() if isinstance(v, (int, float))))
+
+    def mean(hs: list[dict], k: str) -> float | None:
+        vals = [h[k] for h in hs if k in h]
+        return sum(vals) / len(vals) if vals else None
+
     return {
-        "final": {k: history[-1][k] for k in keys},
+        "final": {k: next(h[k] for h in reversed(history) if k in h) for k in keys},
         "last20": {k: mean(history[-TAIL:], k) for k in keys},
         "second_half": {k: mean(history[len(history) // 2 :], k) for k in keys},
         "overall": {k: mean(history, k) for k in keys},
@@ -99,7 +105,7 @@ class RLRun(StageRun):
                 save_model(module, str(tmp))
         self.finish({"resumed_from_step": self.resume.resumed_from})
         last = summary["last20"]
-        shown = ", ".join(f"{k} {last[k]:.4g}" for k in list(last)[:6])
+        shown = ", ".join(f"{k} {last[k]:.4g}" for k in list(last)[:6] if last[k] is not None)
         console.print(
             f"[bold]{self.name}[/]: {len(self.history)} steps in {self.seconds():.0f}s; last {TAIL} steps: {shown}"
         )

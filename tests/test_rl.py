@@ -470,3 +470,34 @@ def test_a_batch_of_only_unverifiable_rows_is_not_a_numerical_fault(setup, gold)
         assert all("gold_mean" not in st for st in logs)
     else:
         assert all(st["gold_mean"] == 1.0 for st in logs)
+
+
+def test_summarize_is_unchanged_when_every_step_logs_every_statistic():
+    from stages._rl import summarize
+
+    g = torch.Generator().manual_seed(0)
+    history = [
+        {"loss": float(torch.rand(1, generator=g)), "kl": float(torch.rand(1, generator=g)), "step": i}
+        for i in range(50)
+    ]
+    s = summarize(history)
+    for k in ("loss", "kl", "step"):
+        assert s["final"][k] == history[-1][k]
+        assert s["last20"][k] == sum(h[k] for h in history[-20:]) / 20  # the same sum, in the same order
+        assert s["second_half"][k] == sum(h[k] for h in history[25:]) / 25
+        assert s["overall"][k] == sum(h[k] for h in history) / 50
+    assert list(s["final"]) == ["loss", "kl", "step"]
+
+
+def test_summarize_averages_a_statistic_over_the_steps_that_logged_it():
+    from stages._rl import summarize
+
+    history = [{"loss": 1.0, "gold_mean": 0.5}] * 10 + [{"loss": 2.0}] * 30 + [{"loss": 3.0, "gold_mean": 0.1}]
+    s = summarize(history)
+    assert s["final"]["gold_mean"] == 0.1
+    assert s["overall"]["gold_mean"] == pytest.approx((10 * 0.5 + 0.1) / 11)
+    assert s["last20"]["gold_mean"] == 0.1
+    assert s["final"]["loss"] == 3.0
+    only_early = summarize([{"loss": 1.0, "gold_mean": 0.5}] + [{"loss": 2.0}] * 40)
+    assert only_early["last20"]["gold_mean"] is None and only_early["overall"]["gold_mean"] == 0.5
+    assert only_early["final"]["gold_mean"] == 0.5  # the last value it had
