@@ -1,6 +1,6 @@
 """Sweeps beyond one machine, with DVC's own machinery: experiments run in two clones are pushed to a
 shared Git remote and a DVC remote (`dvc exp push`), pulled in a third clone (`dvc exp pull`), and
-`rlhf frontier` there sees all of them. The remotes are a local bare Git repository and a local folder."""
+`rlhf frontier` and `rlhf compare` there see all of them. The remotes are a local bare Git repository and a local folder."""
 
 import shutil
 import subprocess
@@ -50,3 +50,9 @@ def test_two_clones_push_experiments_a_third_pulls_both_and_builds_the_frontier(
     assert "| DPO | 3 / 6 |" in md  # three settings x two seeds fitted
     assert "PPO, GRPO" in md.split("Not fitted")[1]  # one setting each
     assert "from 4 runs (0 left out)" in out.stderr  # workspace, the baseline commit, both experiments
+
+    # the two pulled experiments, answer by answer, their outputs read through DVC from the local cache
+    md = run(["rlhf", "compare", "beta-0.05", "beta-0.5", "--bootstrap", "200"], carol).stdout
+    assert "| `dpo.beta` | 0.05 | 0.5 |" in md, md
+    assert "phase1: identical answers and scores in both runs, left out: SFT, PPO, GRPO" in md, md
+    assert "| phase1 | DPO | kl |" in md and "| phase1 | PPO |" not in md, md
