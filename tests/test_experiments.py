@@ -1,6 +1,7 @@
 """Sweeps beyond one machine, with DVC's own machinery: experiments run in two clones are pushed to a
 shared Git remote and a DVC remote (`dvc exp push`), pulled in a third clone (`dvc exp pull`), and
-`rlhf frontier` and `rlhf compare` there see all of them. The remotes are a local bare Git repository and a local folder."""
+`rlhf frontier` and `rlhf compare` there see all of them. The remotes are a local bare Git repository and
+a local folder."""
 
 import shutil
 import subprocess

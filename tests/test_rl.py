@@ -124,12 +124,9 @@ def test_dpo_step_moves_policy_not_reference(setup):
     assert len(logs) == 2 and {"loss", "reward_margin", "accuracy", "both_falling"} <= set(logs[0])
 
 
-def test_grpo_step_moves_policy_not_reference(setup):
-    tok, rows, policy = setup
-    policy, ref = copy.deepcopy(policy), frozen_copy(policy)
-    before_p, before_r = snapshot(policy), snapshot(ref)
-    logs, groups = [], []
-    p = params(
+def grpo_params(**kw):
+    """GRPO settings for a tiny model: one step of 2 prompts x 3 samples unless overridden."""
+    base = dict(
         steps=1,
         prompts_per_step=2,
         group_size=3,
@@ -144,6 +141,10 @@ def test_grpo_step_moves_policy_not_reference(setup):
         weight_decay=0.0,
         grad_clip=1.0,
     )
+    return params(**{**base, **kw})
+
+
+def run_grpo(policy, ref, tok, rows, p, logs, **kw):
     train_grpo(
         policy,
         ref,
@@ -154,8 +155,16 @@ def test_grpo_step_moves_policy_not_reference(setup):
         seed=0,
         generator=torch.Generator().manual_seed(0),
         on_log=lambda s, st: logs.append(st),
-        on_groups=lambda s, g: groups.extend(g),
+        **kw,
     )
+
+
+def test_grpo_step_moves_policy_not_reference(setup):
+    tok, rows, policy = setup
+    policy, ref = copy.deepcopy(policy), frozen_copy(policy)
+    before_p, before_r = snapshot(policy), snapshot(ref)
+    logs, groups = [], []
+    run_grpo(policy, ref, tok, rows, grpo_params(), logs, on_groups=lambda s, g: groups.extend(g))
     assert changed(before_p, policy) and not changed(before_r, ref)
     assert len(groups) == 2 and len(groups[0]["rewards"]) == 3
     assert logs[0]["collapsed_groups"] == sum(g["std"] < 0.1 for g in groups)
@@ -438,33 +447,7 @@ def test_a_batch_of_only_unverifiable_rows_is_not_a_numerical_fault(setup, gold)
             return torch.full((len(texts),), float("nan"))
         return torch.tensor([float("nan") if i % 2 else 1.0 for i in range(len(texts))])
 
-    p = params(
-        steps=2,
-        prompts_per_step=2,
-        group_size=2,
-        gen_temperature=1.0,
-        gen_top_k=0,
-        resp_len=8,
-        lr=1e-3,
-        kl_coef=0.04,
-        clip_eps=0.2,
-        epochs=1,
-        collapse_threshold=0.1,
-        weight_decay=0.0,
-        grad_clip=1.0,
-    )
-    train_grpo(
-        policy,
-        ref,
-        tok,
-        rows,
-        length_reward,
-        p,
-        seed=0,
-        generator=torch.Generator().manual_seed(0),
-        on_log=lambda s, st: logs.append(st),
-        gold_fn=gold_fn,
-    )
+    run_grpo(policy, ref, tok, rows, grpo_params(steps=2, group_size=2, resp_len=8), logs, gold_fn=gold_fn)
     assert len(logs) == 2
     if gold == "none":
         assert all("gold_mean" not in st for st in logs)
