@@ -391,7 +391,7 @@ def _ci_of(ph: Phase) -> float:
 
 
 def _over(study: Study) -> str:
-    return "seeds, then prompts" if len(study.first.seeds) > 1 else "prompts"
+    return "seeds, then prompts, at least the seeds' t interval" if len(study.first.seeds) > 1 else "prompts"
 
 
 def _flatten(d: Any, prefix: str = "") -> dict:
