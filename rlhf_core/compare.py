@@ -198,6 +198,9 @@ def markdown(
         lines.append("The two runs have the same params.yaml.")
     lines.append("")
     lines += [f"- {n}" for n in notes]
+    if not rows:
+        lines += ["", "Nothing to compare: every algorithm gave the same answers, with the same scores, in both runs."]
+        return "\n".join(lines) + "\n"
     lines += [
         "",
         f"| phase | algorithm | metric | {name_a} | {name_b} | {name_b} − {name_a} [{pct} CI] | each seed | verdict |",
@@ -215,7 +218,8 @@ def markdown(
     lines += [
         "",
         f"*Means over the held-out (seed, prompt) cells both runs answered; the difference is taken per cell, "
-        f"and its {pct} interval is a hierarchical bootstrap (seeds, then prompts), as in the report. "
+        f"and its {pct} interval is a hierarchical bootstrap (seeds, then prompts) widened to at least the t "
+        f"interval of the seed means, as in the report. "
         f'"changed": share of answers that differ from SFT\'s on the same sample. kl: per-token KL to SFT.*',
     ]
     return "\n".join(lines) + "\n"

@@ -77,6 +77,7 @@ def test_identical_runs_give_no_rows_and_name_what_is_identical():
     a, b = C.heldout_frame(rows, "a"), C.heldout_frame(json.loads(json.dumps(rows)), "b")
     found, same = C.compare_phase(a, b, "phase1", K)
     assert found == [] and same == ["sft", "dpo"]
+    assert "Nothing to compare" in C.markdown("a", "b", [], found, [], ci=0.95)
 
 
 def test_a_shift_hidden_by_prompt_difficulty_is_found_paired():
