@@ -380,3 +380,17 @@ def test_every_claim_has_a_verdict_from_the_four_and_an_evidence_link():
     assert {c.verdict for c in claims} <= {V.REPRODUCED, V.PARTLY, V.NOT, V.CANNOT}
     assert all(c.evidence.startswith("[") for c in claims)
     assert sum(V.tally(claims).values()) == len(claims)
+
+
+def test_the_coverage_bench_prints_a_row_per_mix_and_the_report_covers_at_least_the_bootstrap():
+    from typer.testing import CliRunner
+
+    from bench.coverage import MIXES, app
+
+    res = CliRunner().invoke(app, ["--seeds", "3", "--studies", "20", "--n-boot", "200"])
+    assert res.exit_code == 0, res.output
+    rows = [line for line in res.output.splitlines() if line.startswith("| 3 |")]
+    assert len(rows) == len(MIXES)
+    for line in rows:  # the report's interval contains the bootstrap's, so it covers at least as often
+        boot, t, report = (float(cell.split()[0]) for cell in line.strip("| ").split(" | ")[4:])
+        assert report >= max(boot, t) - 1e-9
