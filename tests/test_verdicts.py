@@ -180,37 +180,27 @@ def test_three_seeds_coverage_with_the_small_sample_correction():
     assert np.mean(hits) >= 0.9 and np.mean(hits) > np.mean(raw) + 0.1, (np.mean(hits), np.mean(raw))
 
 
-def _crossed(rng, seed_sd, prompt_sd, noise, n_seeds=3, n_prompts=64):
-    """Per-(seed, prompt) values of mean 0: seed luck + an effect per prompt shared by every seed + noise."""
-    d = rng.normal(0, seed_sd, (n_seeds, 1)) + rng.normal(0, prompt_sd, (1, n_prompts))
-    d = d + rng.normal(0, noise, (n_seeds, n_prompts))
-    idx = pd.MultiIndex.from_product([range(n_seeds), range(n_prompts)], names=["seed", "prompt_id"])
-    return pd.Series(d.ravel(), index=idx)
-
-
 def test_coverage_when_training_luck_dominates():
     """Seed luck (SD 0.2) far above what 64 prompts of noise 0.3 let each seed's mean wander (0.04): the
     bootstrap over three seeds alone covers 79-86% at a nominal 95%; with the t floor at least 90%."""
+    from bench.coverage import intervals, study
+
     rng = np.random.default_rng(12)
     covered, boot_only = [], []
     for r in range(150):
-        d = _crossed(rng, 0.2, 0.0, 0.3)
-        covered.append(
-            V.seeded_ci(d, n_boot=300, ci=0.95, seed=r).lo <= 0 <= V.seeded_ci(d, n_boot=300, ci=0.95, seed=r).hi
-        )
-        groups = [g.to_numpy() for _, g in d.groupby(level="seed")]
-        g_rng = np.random.default_rng(r)
-        reps = [g[g_rng.integers(0, len(g), (300, len(g)))].mean(axis=1) for g in groups]
-        b = V.over_seeds(reps, [g.mean() for g in groups], 0.95, g_rng)
-        boot_only.append(b.lo <= 0 <= b.hi)
+        iv = intervals(study(rng, 3, 64, 0.2, 0.0, 0.3), 300, 0.95, r)
+        covered.append(iv["report"][0] <= 0 <= iv["report"][1])
+        boot_only.append(iv["bootstrap"][0] <= 0 <= iv["bootstrap"][1])
     assert np.mean(covered) >= 0.9 and np.mean(boot_only) < 0.88, (np.mean(covered), np.mean(boot_only))
 
 
 def test_the_bootstrap_still_rules_where_prompts_dominate():
     """Seeds that agree (tiny spread of their means) but noisy prompts: the t interval of three equal-ish
     means is narrow, and the prompt bootstrap keeps the interval as wide as the prompts demand."""
+    from bench.coverage import study
+
     rng = np.random.default_rng(13)
-    d = _crossed(rng, 0.0, 0.0, 1.0)
+    d = study(rng, 3, 64, 0.0, 0.0, 1.0)
     d = d - d.groupby(level="seed").transform("mean")  # seed means exactly 0: their t interval is [0, 0]
     iv = V.seeded_ci(d, n_boot=500, ci=0.95, seed=0)
     assert iv.lo < -0.1 and iv.hi > 0.1  # about +-1.96 / sqrt(192), from the prompts
