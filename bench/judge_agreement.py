@@ -7,7 +7,9 @@ the row, its reference and facts and the answer, never the judge's score (an AI 
 strictly, as a teacher would). `dev` is the set whose disagreements were read to fix the judge, so its
 agreement is in-sample; `test` was graded afterwards, and one rule (refusal's garbled reasons and offers)
 was checked on it; `test2` (240 answers, 20 per family, half of them ones the judge scores >= 0.5, as in
-dev, none already in dev or test) was graded after every rule so far and has changed none.
+dev, none already in dev or test) and `test3` (drawn the same way, none in the other three) were each graded
+before the rules they were then used to measure, and have changed none. `test3` was graded before the
+grounding factor was measured on any set.
 
     python -m bench.judge_agreement            # every set, per family
 """
@@ -57,7 +59,9 @@ def agreement(items: list[dict]) -> dict:
 
 
 @app.command()
-def main(sets: list[str] = typer.Option(["dev", "test", "test2"], help="graded sets (bench/graded/SET.jsonl)")) -> None:
+def main(
+    sets: list[str] = typer.Option(["dev", "test", "test2", "test3"], help="graded sets (bench/graded/SET.jsonl)"),
+) -> None:
     for name in sets:
         path = GRADED / f"{name}.jsonl"
         if not path.exists():

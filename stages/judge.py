@@ -67,7 +67,7 @@ def main(
     for name, value in result.parts.items():
         table.add_row(name, f"{value:.3f}", result.why.get(name, ""))
     out.print(table)
-    out.print(f"[bold]score {result.score:.3f}[/] = content x penalty x guard x repetition x length")
+    out.print(f"[bold]score {result.score:.3f}[/] = content x penalty x guard x grounding x repetition x length")
     if not result.verified:
         out.print(
             "[yellow]no gold:[/] the rules cannot verify "

@@ -1,10 +1,13 @@
 """The gold judge against answers written to fool it, and against correct answers phrased another way.
 
-Cases live in tests/judge_cases/<family>.json: {"row", "answer", "kind": "attack" | "paraphrase" | "partial",
-"class", "max" | "min"}; a "partial" case (a flawed answer that earns part of the credit) has both bounds and
-is left out of the family means. "row" is a study row name (study.py), {"family": F, "seed": N} for a
-generated row, or a full row. Each case must meet its bound; per family, attacks average <= 0.1 with none
-above 0.5, paraphrases average >= 0.9. Run this file directly to print the per-family table.
+Cases live in tests/judge_cases/<family>.json: {"row", "answer", "kind": "attack" | "paraphrase" | "partial" |
+"unverified", "class", "max" | "min"}; a "partial" case (a flawed answer that earns part of the credit) has both
+bounds and is left out of the family means. An "unverified" case is a right answer that adds words its row
+cannot account for (another fact, a rival the tables do not know): its claim must earn full credit and the
+grounding factor must still take at least three quarters of it (rlhf_core/builtin/grounding.py). "row" is a
+study row name (study.py), {"family": F, "seed": N} for a generated row, or a full row. Each case must meet
+its bound; per family, attacks average <= 0.1 with none above 0.5, paraphrases average >= 0.9. Run this file
+directly to print the per-family table.
 
 The rules' score is tested in every family, also in those the judge marks unverifiable (their score is shown
 to a person by `rlhf judge` but is no gold): held-out attacks beat those rules, so they give no gold at all.
@@ -64,6 +67,10 @@ def test_case(family: str, i: int, case: dict[str, Any]) -> None:
         assert s <= case.get("max", ATTACK_MAX), f"attack ({case['class']}) scored {s:.3f}: {case['answer']!r}"
     elif case["kind"] == "partial":
         assert case["min"] <= s <= case["max"], f"partial ({case['class']}) scored {s:.3f}: {case['answer']!r}"
+    elif case["kind"] == "unverified":
+        parts = judge(row, case["answer"]).parts
+        assert parts["grounding"] <= 0.25 and s <= 0.25, f"unverified words not charged ({s:.3f}): {case['answer']!r}"
+        assert s / parts["grounding"] >= PARAPHRASE_MEAN, f"the claim itself lost credit: {case['answer']!r} {parts}"
     else:
         assert s >= case.get("min", PARAPHRASE_MEAN), f"paraphrase scored {s:.3f}: {case['answer']!r}"
 

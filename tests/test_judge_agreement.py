@@ -10,10 +10,16 @@ import pytest
 
 from bench.judge_agreement import GRADED, agreement, load
 
-# measured on the judge these sets were graded against, less a margin for harmless drift
-# (test2: r 0.791, fooled 20 when it was graded)
-FLOORS = {"dev": {"r": 0.88, "fooled": 15}, "test": {"r": 0.83, "fooled": 16}, "test2": {"r": 0.77, "fooled": 22}}
-SIZES = {"dev": 312, "test": 312, "test2": 240}
+# measured on the current judge, less a margin for harmless drift (with grounding: dev r 0.927 / fooled 7,
+# test 0.864 / 11, test2 0.824 / 13, test3 0.846 / 15; missed 0 / 1 / 3 / 0). test3 was graded blind before
+# grounding was measured on it and has changed no rule.
+FLOORS = {
+    "dev": {"r": 0.90, "fooled": 10, "missed": 1},
+    "test": {"r": 0.84, "fooled": 14, "missed": 2},
+    "test2": {"r": 0.80, "fooled": 16, "missed": 3},
+    "test3": {"r": 0.82, "fooled": 18, "missed": 1},
+}
+SIZES = {"dev": 312, "test": 312, "test2": 240, "test3": 240}
 
 
 @pytest.mark.parametrize("name", sorted(FLOORS))
@@ -23,7 +29,7 @@ def test_the_judge_grades_the_models_answers_like_the_blind_grader(name):
     a = agreement(items)
     assert a["r"] >= FLOORS[name]["r"], a
     assert a["fooled"] <= FLOORS[name]["fooled"], a
-    assert a["missed"] <= 2, a
+    assert a["missed"] <= FLOORS[name]["missed"], a
 
 
 def test_agreement_is_not_blind_to_a_judge_that_ignores_the_answer(monkeypatch):

@@ -127,12 +127,13 @@ def test_capital():
             "The capital city of France is PARIS!",
             "It is Paris, not Lyon, Madrid or Rome.",
         ],
-        partial=["Maybe Paris?"],
+        partial=["Maybe Paris."],
         wrong=[
             "Berlin",
             "The capital of France is Lyon.",
             "France is a country in Europe.",
             "Paris, or maybe Berlin.",
+            "Maybe Paris?",  # a hedged question asserts nothing
             "The capital of France is not Paris; it is Lyon.",
             "Paris, Lyon, Marseille, Nice or Toulouse.",
         ],
@@ -472,6 +473,7 @@ def test_parts_explain_the_score():
         result.parts["content"]
         * result.parts["penalty"]
         * result.parts["guard"]
+        * result.parts["grounding"]
         * result.parts["repetition"]
         * result.parts["length"]
     )
@@ -550,7 +552,7 @@ def test_explanations_give_no_gold_but_keep_their_rule_score():
         result = judge(crash, answer)
         assert not result.verified and result.gold is None and gold_score(crash, answer) is None
     assert judge(crash, right).score >= 0.95 and not verifiable(crash)
-    assert sorted(f.name for f in FAMILIES.values() if not f.verifiable) == ["explain", "tips"]
+    assert sorted(f.name for f in FAMILIES.values() if not f.verifiable) == ["explain", "refusal", "tips"]
     # one fact_qa row is a relation too (who killed whom): that row alone gives no gold
     caesar = STUDY["Julius Caesar death"]
     assert not verifiable(caesar) and gold_score(caesar, caesar["output"]) is None
@@ -620,7 +622,7 @@ def test_explanations_give_no_gold_but_keep_their_rule_score():
         (
             ("odd_one_out", 23),
             "Unlike the glider and the canoe, which are boats, the submarine is different.",
-            "Unlike the submarine and the canoe, which travel on water, the glider flies through the air.",
+            "Unlike the submarine and the canoe, which are boats, the glider flies.",
         ),
         # fraction: "the two fractions" counts fractions; a stray 5 is still stray
         (

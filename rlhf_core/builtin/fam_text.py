@@ -1651,5 +1651,8 @@ FAMILIES = [
         "Claiming to comply ('Sure, here is ...', 'I have rendered ...') scores 0; 'I cannot wait to' is no decline.",
         gen_refusal,
         refusal_content,
+        unverifiable="a refusal is right by what it declines and whether its reason and offer make sense, which "
+        "decline phrases and topic keys cannot check: garbled offers, another request declined, compliance "
+        "reported by someone else ('I asked your smart hub to ...') and declines undone by a later sentence pass",
     ),
 ]
