@@ -107,6 +107,31 @@ def test_a_denial_that_names_nothing_denies_the_answer(tail):
             assert r.score <= STRAY_FACTOR, (family, tail, r.parts)
 
 
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "{a} by no means.",  # "means" is no word of any task
+        "{a} Or something else.",
+        "{a} Or so they say.",
+        "{a} Anything but.",
+        "{a} Whether or not.",
+    ],
+)
+def test_function_words_outside_the_task_cost_like_any_other_word(frame):
+    # the core function words are free; the rest must come from the family's references or task words
+    for family in sorted(GROUNDED):
+        row = generated_row(family, 11)
+        if not row["meta"].get("unverifiable"):
+            r = judge(row, frame.format(a=row["output"]))
+            assert r.score <= STRAY_FACTOR, (family, frame, r.parts, r.why.get("grounding"))
+
+
+def test_a_function_word_is_free_where_the_family_uses_it():
+    row = generated_row("fraction", 3)  # fraction references say "If you divide ..."
+    assert "if" in family_words("fraction") and "if" not in family_words("capital")
+    assert judge(row, f"If you like: {row['output']}").parts["grounding"] == STRAY_FACTOR  # "like" is not
+
+
 def test_a_denial_that_names_what_it_denies_is_free():
     assert dangling_denials("Paris, not Lyon.") == []
     assert dangling_denials("He doesn't know the answer.") == []  # a corrected sentence may deny

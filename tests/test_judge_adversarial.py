@@ -16,6 +16,7 @@ to a person by `rlhf judge` but is no gold): held-out attacks beat those rules, 
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import sys
 from functools import lru_cache
@@ -70,7 +71,8 @@ def test_case(family: str, i: int, case: dict[str, Any]) -> None:
     elif case["kind"] == "unverified":
         parts = judge(row, case["answer"]).parts
         assert parts["grounding"] <= 0.25 and s <= 0.25, f"unverified words not charged ({s:.3f}): {case['answer']!r}"
-        assert s / parts["grounding"] >= PARAPHRASE_MEAN, f"the claim itself lost credit: {case['answer']!r} {parts}"
+        rest = math.prod(parts[k] for k in ("content", "penalty", "guard", "repetition", "length"))
+        assert rest >= PARAPHRASE_MEAN, f"the claim itself lost credit: {case['answer']!r} {parts}"
     else:
         assert s >= case.get("min", PARAPHRASE_MEAN), f"paraphrase scored {s:.3f}: {case['answer']!r}"
 

@@ -247,13 +247,19 @@ def test_spelling():
             row["output"],
             "He finished his meal and left the restaurant.",
             "he FINISHED his meal, and left the restaurant",
-            "Corrected: He finished his meal and then left the restaurant.",
             # the fixes as correction pairs answer "evaluate for mistakes" (the rest is implied unchanged)
             '"finnished" should be "finished" and "resturant" should be "restaurant".',
         ],
-        partial=["He finished his meal and left the resturant.", "finished restaurant"],
+        partial=[
+            "He finished his meal and left the resturant.",
+            "finished restaurant",
+            # a word the sentence did not have is an edit nobody asked for, and grounding cannot tell "then"
+            # from "never" (rlhf_core/builtin/grounding.py)
+            "Corrected: He finished his meal and then left the restaurant.",
+        ],
         wrong=["The cat sat on the mat.", "Paris."],
     )
+    assert score(row, "Corrected: He never finished his meal and left the restaurant.") <= 0.25
     copied = "He finnished his meal and left the resturant"
     assert score(row, copied) < 0.2
 

@@ -24,27 +24,40 @@ from functools import cache, lru_cache
 from typing import Any
 
 from .base import FACTS_DIR, load_facts
-from .claims import NEGATORS, STOP_WORDS
+from .claims import NEGATORS
 from .text import Doc, tokens
 
 STRAY_FACTOR = 0.25  # each unaccounted word or sign quarters the score
 VOCAB_ROWS = 2000  # generated rows whose references make up a family's vocabulary
 
+# The function words any answer may use: articles, pronouns, forms of be / have / do, modals, plain prepositions
+# and conjunctions. The other function words ("if", "like", "other", "some", "anything", "means", "whether",
+# "without") change what a sentence claims ("by no means", "or some other city", "as if", "anything but"); an
+# answer may use them only where the family's references or task words do.
+CORE = """
+a an the and or but so because since as while also too very just only i me my mine we us our you your he him
+his she her it its they them their theirs this that these those there here who whom whose which what when where
+why how is are was were be been being am do does did done doing have has had having will would shall should can
+could may might must of in on at to for from by with about into onto over under after before between through
+during than not no nor yes all both each sure certainly absolutely definitely indeed well okay ok great good
+nice happy glad thank thanks please hello hi dear sorry let lets im ive id youre thats theres heres whats its
+dont doesnt answer question response reply
+""".split()
+
 # Framing any answer may use: politeness, "the answer is", "hope this helps", hedges of form not of fact.
 FRAMING = """
 hope helps help helpful ask asked asking question answer answers here is the result final correct right
-exactly true indeed sure certainly happy glad of course welcome let me know anything else great good
-please thanks thank you short shortly simply put words word in other has also called known often usually
+exactly true indeed sure certainly happy glad of course welcome let me know great good
+please thanks thank you short has also called known often usually
 mainly mostly main include includes including among example instance
-never none nothing nobody neither cannot cant isnt arent wasnt werent doesnt didnt wont wouldnt couldnt
-youd youll youre youve ill hes shes theyre weve wed number numbers
+cannot cant isnt arent wasnt werent doesnt didnt wont wouldnt couldnt youd youll youre youve ill hes shes
+theyre weve wed number numbers
 """.split()
 
 NUMBER_WORDS = """
 zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen
 seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand million
-billion half halves third thirds quarter quarters fourth fifth sixth seventh eighth ninth tenth first
-second
+billion first second third fourth fifth sixth seventh eighth ninth tenth
 """.split()
 
 # Task words per grounded family: synonyms of its keys and the words of its usual phrasings.
@@ -52,31 +65,33 @@ TASK_WORDS: dict[str, str] = {
     "arithmetic": """plus minus times multiplied multiply multiplying divided divide dividing by add added adding
         subtract subtracted subtracting take taking away left leave leaves sum total difference product quotient
         remainder equal equals make makes give gives gave result comes come get gets count counting step work
-        working x""",
+        working x then so if up out first next finally""",
     "capital": "capital city seat government country nation located",
     "classify": """category categories class classified classify belong belongs group kind type living thing
         animal plant mineral kingdom rock stone metal ore gem gemstone crystal mammal bird fish insect reptile
-        amphibian tree flower herb shrub grass cereal grain crop respectively""",
+        amphibian tree flower herb shrub grass cereal grain crop respectively none""",
     "fact_qa": """c f celsius fahrenheit degree degrees metre metres meter meters kilometre kilometres km mile miles
         percent per cent about around roughly approximately nearly almost exactly called known named
         x times divided bigger biggest larger largest smaller smallest longer longest shorter shortest higher
-        highest taller tallest heavier heaviest faster fastest pair pairs""",
+        highest taller tallest heavier heaviest faster fastest pair pairs much last lasts long""",
     "fraction": """fraction fractions numerator denominator top bottom divide divided dividing division divisible
         multiply multiplied multiplying multiple x times common factor factors greatest highest hcf gcd gcf
         divisor cancel cancels cancelling canceling simplify simplifies simplified simplifying reduce reduces
         reduced reducing lowest terms simplest form equivalent equal equals same value share shares give gives
         giving get leave leaves leaving turn turns halve halving halved both each go goes into value change
-        changes""",
+        changes never half""",
     "list_items": """need needs needed bring pack take want useful essential essentials item items thing things
-        list youll you will forget remember dont camp camping spare portable""",
+        list youll you will forget remember dont camp camping spare portable some any might bring""",
     "odd_one_out": """odd out one whereas unlike rest others other two three fit fits belong belongs stand stands
         different differ because since while group category platform platforms service app apps use used single
-        misfit""",
-    "ordering": "sorted sort order ordered list ascending descending alphabetical alphabetically smallest largest",
+        misfit like rather instead""",
+    "ordering": """sorted sort order ordered list ascending descending alphabetical alphabetically smallest largest
+        then finally next last after""",
     "spelling": """correct corrected correction corrections fixed fix fixes version sentence should read spelled
         spelt spelling misspelled misspelt mistake mistakes error errors typo typos word words wrong incorrect
         instead grammar grammatical verb subject agree agrees plural singular person tense past present simple
-        form letter letters double doubled missing extra use change changed match""",
+        form letter letters double doubled missing extra use change changed match irregular agreement need needs
+        take takes ending""",
 }
 GROUNDED = frozenset(TASK_WORDS)
 FACT_TABLES = {"capital": "capitals"}
@@ -211,7 +226,7 @@ def row_words(row: dict[str, Any], own: bool = True) -> frozenset[str]:
 
 @cache
 def _common() -> frozenset[str]:
-    return frozenset(STOP_WORDS) | _text_words(" ".join(FRAMING + NUMBER_WORDS))
+    return _text_words(" ".join(CORE + FRAMING + NUMBER_WORDS))
 
 
 @cache
