@@ -41,6 +41,13 @@ def pearson(a: list[float], b: list[float]) -> float:
     return cov / math.sqrt(va * vb) if va > 0 and vb > 0 else float("nan")
 
 
+def gold_items(items: list[dict]) -> list[dict]:
+    """The graded answers whose rows give gold: the judge's score is the study's number only there."""
+    from rlhf_core.builtin.judge import verifiable
+
+    return [it for it in items if verifiable(it["row"])]
+
+
 def agreement(items: list[dict]) -> dict:
     """Judge scores against grades: Pearson r, mean absolute error, and the two kinds of gross disagreement."""
     from rlhf_core.builtin import judge
@@ -68,18 +75,20 @@ def main(
             print(f"{name}: no {path}")
             continue
         items = load(path)
-        a = agreement(items)
+        a = agreement(gold_items(items))
         print(
-            f"{name}: {a['n']} answers, r {a['r']:.3f}, MAE {a['mae']:.3f}, judge mean {a['judge_mean']:.3f} "
+            f"{name}: {a['n']} answers of rows that give gold, r {a['r']:.3f}, MAE {a['mae']:.3f}, judge mean {a['judge_mean']:.3f} "
             f"vs grade {a['grade_mean']:.3f}; judge >= {LENIENT} where the grade is <= {STRICT}: {a['fooled']}; "
             f"judge <= {LOW} where the grade is >= {GOOD}: {a['missed']}"
         )
         for fam in sorted({it["family"] for it in items}):
             f = agreement([it for it in items if it["family"] == fam])
             r = "  —  " if math.isnan(f["r"]) else f"{f['r']:+.2f}"  # every grade the same: no correlation
+            gives_gold = bool(gold_items([it for it in items if it["family"] == fam]))
             print(
                 f"  {fam:<12} n {f['n']:3}  r {r}  MAE {f['mae']:.2f}  judge {f['judge_mean']:.2f}  "
                 f"grade {f['grade_mean']:.2f}  fooled {f['fooled']}  missed {f['missed']}"
+                + ("" if gives_gold else "  (no gold: the rules' score)")
             )
 
 

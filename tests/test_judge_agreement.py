@@ -8,16 +8,16 @@ import math
 
 import pytest
 
-from bench.judge_agreement import GRADED, agreement, load
+from bench.judge_agreement import GRADED, agreement, gold_items, load
 
-# measured on the current judge, less a margin for harmless drift (with grounding: dev r 0.927 / fooled 7,
-# test 0.864 / 11, test2 0.824 / 13, test3 0.846 / 15; missed 0 / 1 / 3 / 0). test3 was graded blind before
-# grounding was measured on it and has changed no rule.
+# measured on the current judge over the rows that give gold, less a margin for harmless drift (dev r 0.940 /
+# fooled 7 / missed 0, test 0.892 / 6 / 1, test2 0.871 / 6 / 2, test3 0.861 / 8 / 0). test3 was graded blind
+# before grounding was measured on it and has changed no rule.
 FLOORS = {
-    "dev": {"r": 0.90, "fooled": 10, "missed": 1},
-    "test": {"r": 0.84, "fooled": 14, "missed": 2},
-    "test2": {"r": 0.80, "fooled": 16, "missed": 3},
-    "test3": {"r": 0.82, "fooled": 18, "missed": 1},
+    "dev": {"r": 0.92, "fooled": 10, "missed": 1},
+    "test": {"r": 0.87, "fooled": 9, "missed": 2},
+    "test2": {"r": 0.85, "fooled": 9, "missed": 3},
+    "test3": {"r": 0.84, "fooled": 11, "missed": 1},
 }
 SIZES = {"dev": 312, "test": 312, "test2": 240, "test3": 240}
 
@@ -26,7 +26,7 @@ SIZES = {"dev": 312, "test": 312, "test2": 240, "test3": 240}
 def test_the_judge_grades_the_models_answers_like_the_blind_grader(name):
     items = load(GRADED / f"{name}.jsonl")
     assert len(items) == SIZES[name] and all(it["grade"] in (0, 0.25, 0.5, 0.75, 1) for it in items)
-    a = agreement(items)
+    a = agreement(gold_items(items))
     assert a["r"] >= FLOORS[name]["r"], a
     assert a["fooled"] <= FLOORS[name]["fooled"], a
     assert a["missed"] <= FLOORS[name]["missed"], a
