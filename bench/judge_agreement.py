@@ -77,8 +77,9 @@ def main(
         items = load(path)
         a = agreement(gold_items(items))
         print(
-            f"{name}: {a['n']} answers of rows that give gold, r {a['r']:.3f}, MAE {a['mae']:.3f}, judge mean {a['judge_mean']:.3f} "
-            f"vs grade {a['grade_mean']:.3f}; judge >= {LENIENT} where the grade is <= {STRICT}: {a['fooled']}; "
+            f"{name}: {a['n']} answers of rows that give gold, r {a['r']:.3f}, MAE {a['mae']:.3f}, "
+            f"judge mean {a['judge_mean']:.3f} vs grade {a['grade_mean']:.3f}; "
+            f"judge >= {LENIENT} where the grade is <= {STRICT}: {a['fooled']}; "
             f"judge <= {LOW} where the grade is >= {GOOD}: {a['missed']}"
         )
         for fam in sorted({it["family"] for it in items}):
