@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rlhf_core.params import RL_ALGOS, resolve_phase, to_dict
-from rlhf_core.verdicts import over_seeds
+from rlhf_core.verdicts import over_seeds, seed_t
 
 # the knob that sets each algorithm's strength (the rest of its settings are shown when they vary)
 STRENGTH = {"ppo": "kl_coef", "grpo": "kl_coef", "dpo": "beta"}
@@ -376,13 +376,15 @@ def _ci_text(mean: float, lo: float, hi: float, digits: int = 3) -> str:
 
 
 def _seed_ci(x: np.ndarray, ci: float, seed: int, n_boot: int = 2000) -> tuple[float, float, float]:
-    """Mean of per-seed values with a bootstrap interval over seeds, with the report's small-sample
-    correction (verdicts.over_seeds); nan bounds for one seed. With two or three seeds it is little
-    more than their spread, and the frontier report says so."""
+    """Mean of per-seed values with a bootstrap interval over seeds (verdicts.over_seeds), widened like
+    the report's to contain Student's t interval of the seed values; nan bounds for one seed. A point
+    has one value per seed, so the bootstrap sees only their spread, and with two or three seeds t (12.7
+    at 1 degree of freedom, 4.3 at 2) is what an interval for the next seed needs."""
     if len(x) < 2:
         return (float(x.mean()) if len(x) else math.nan), math.nan, math.nan
     iv = over_seeds([np.full(n_boot, v) for v in x], list(x), ci, np.random.default_rng(seed))
-    return iv.mean, iv.lo, iv.hi
+    t_lo, t_hi = seed_t(list(x), ci)
+    return iv.mean, min(iv.lo, t_lo), max(iv.hi, t_hi)
 
 
 def kl_range(points: Sequence[Point], algo: str) -> tuple[float, float]:
@@ -418,8 +420,9 @@ def markdown(
         "Written by `rlhf frontier` from finished DVC experiments and the workspace. One point = one setting "
         "of one algorithm; its seeds are pooled across the runs that share that setting. Gold gain = held-out "
         "gold minus SFT's under the same seed's eval stream; KL = mean per-token KL(policy || SFT) on the "
-        f"held-out answers. Intervals are {pct} bootstrap intervals: over seeds for a point (with two or three "
-        "seeds, little more than their spread: read them as such), over settings and then seeds for a fit.\n",
+        f"held-out answers. Intervals are {pct}: for a point, a bootstrap over seeds widened to Student's t "
+        "interval of its seed values (wide with two or three seeds, as it must be); for a fit, a bootstrap over "
+        "settings and then seeds.\n",
     ]
     if figure:
         md.append(f"![frontier]({figure})\n")

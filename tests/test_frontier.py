@@ -228,3 +228,17 @@ def test_experiments_are_read_from_dvc_exp_show_json():
         ("live", "e" * 40, "running"),
         ("broken", "d" * 40, "failed"),
     ]
+
+
+def test_a_points_interval_contains_the_t_interval_of_its_seeds():
+    # one value per seed: the bootstrap sees only their spread; the interval must reach as far as t does
+    from rlhf_core.frontier import _seed_ci
+    from rlhf_core.verdicts import seed_t
+
+    for x in ([0.10, 0.14], [0.10, 0.14, 0.11], [0.0, 0.3, -0.1, 0.2, 0.05]):
+        m, lo, hi = _seed_ci(np.array(x), 0.95, 0)
+        t_lo, t_hi = seed_t(x, 0.95)
+        assert m == pytest.approx(np.mean(x)) and lo <= t_lo + 1e-12 and hi >= t_hi - 1e-12
+    m, lo, hi = _seed_ci(np.array([0.10, 0.14]), 0.95, 0)
+    assert hi - lo == pytest.approx(2 * 12.706 * np.std([0.10, 0.14], ddof=1) / np.sqrt(2), rel=1e-3)
+    assert math.isnan(_seed_ci(np.array([0.2]), 0.95, 0)[1])
