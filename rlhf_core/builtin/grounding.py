@@ -7,12 +7,12 @@ reader of the rules finds the next one. So for the families whose answer is a va
 correction, the judge grades only what it can verify: a word the row, the family's task vocabulary or
 plain framing cannot account for quarters the score, and so does a sign it cannot read ("65 ✗").
 
-A word is accounted for when it is a function word or a number, or occurs in the row (instruction, input,
-reference, facts and accepted keys), in the references of the family's generated rows, or in the family's
-short task vocabulary below (synonyms and the words of its usual phrasings). The cost: a correct answer
-that adds a fact the row does not hold ("Paris, the seat of government for centuries") is graded as one
-that adds an unverifiable claim. That is the choice of a gold judge: what it cannot verify it does not
-credit (README: "What earns credit").
+A word is accounted for when it is a core function word, plain framing or a number, or occurs in the row
+(instruction, input, reference, facts and accepted keys), in the references of the family's generated rows,
+or in the family's short task vocabulary below (synonyms and the words of its usual phrasings). The cost: a
+correct answer that adds a fact the row does not hold ("Paris, the seat of government for centuries") is
+graded as one that adds an unverifiable claim. That is the choice of a gold judge: what it cannot verify it
+does not credit (README: "Grounding").
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ TASK_WORDS: dict[str, str] = {
         take takes ending""",
 }
 GROUNDED = frozenset(TASK_WORDS)
-FACT_TABLES = {"capital": "capitals"}
+FACT_TABLES = {"capital": "capitals"}  # a family's fact table, where its name is not the family's
 
 # The adjective of a capital row's country ("the French capital"): accounted on that row only, so "the German
 # capital" on France's row is not.
@@ -177,7 +177,7 @@ DEMONYMS = {
     "Slovakia": "Slovak Slovakian",
     "Slovenia": "Slovenian Slovene",
     "Cyprus": "Cypriot",
-}  # a family's fact table, where its name is not the family's
+}
 
 # Signs an answer may use: arithmetic, fractions, currency, list and layout marks. Not "?": a question asserts
 # nothing ("Is it 26?", "Paris. Or is it?"); not "!=" or "\u2260"; "%" and degrees only where facts have them.
@@ -194,7 +194,7 @@ _NOT_EQUAL = re.compile(r"!=|=/=|<>")
 # right." ("Paris, not Lyon" and "He doesn't know the answer" name what they deny; "Animals: none" is a label.)
 DENIALS = frozenset(NEGATORS) - {"false", "wrong", "incorrect", "untrue"}
 _TAIL = """true so really at all i do did think believe suppose guess right correct quite exactly it that this them
-these those is are was were be sure one of any either way whatsoever even close""".split()
+these those is are was were be sure one of any either way whatsoever even close"""
 _SENTENCE = re.compile(r"[.!?;\n]+")
 _NUMBER = re.compile(r"\d+(?:st|nd|rd|th|s)?$")  # 12, 1st, 1990s; not "set1", "ten8"
 
@@ -264,7 +264,7 @@ def stray_signs(raw: str, family: str = "") -> list[str]:
 def dangling_denials(raw: str) -> list[str]:
     """Denials followed by nothing but a tail that names nothing, in their sentence; each word once."""
     out: list[str] = []
-    tail = _text_words(" ".join(_TAIL))
+    tail = _text_words(_TAIL)
     for sentence in _SENTENCE.split(raw):
         toks = tokens(sentence)
         for i, t in enumerate(toks):
