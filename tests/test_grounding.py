@@ -55,7 +55,7 @@ def test_one_meaning_changing_word_costs_three_quarters(family):
 
 def test_two_stray_words_cost_more_than_one():
     row = generated_row("arithmetic", 3)
-    one, two = (judge(row, f"{row['output']} {w}").score for w in ("dozen", "dozen allegedly"))
+    one, two = (judge(row, f"{row['output']} {w}").parts["grounding"] for w in ("dozen", "dozen allegedly"))
     assert two == pytest.approx(one * STRAY_FACTOR) and one == pytest.approx(STRAY_FACTOR)
 
 

@@ -581,7 +581,7 @@ def test_explanations_give_no_gold_but_keep_their_rule_score():
         (
             ("Capital of France",),
             "Paris was the capital until 1900; today it is Lyon.",
-            "Paris has been the capital since 987.",
+            "Paris has been the capital of France.",
         ),
         # a count of groups is not the count asked for; "in four pairs" is no rival to "eight"
         (("fact_qa", 3), "A spider has eight pairs of legs.", "Spiders have eight legs, in four pairs."),

@@ -1,4 +1,5 @@
-"""The gold judge: score = content x family penalty x guard x grounding x repetition x length factor, in [0, 1]."""
+"""The gold judge: score = content x family penalty x guard x grounding x phrasing x repetition x length factor, in
+[0, 1]."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ..errors import RlhfError
 from .claims import STOP_WORDS, copied_tokens, longest_copied_run
 from .families import FAMILIES
 from .grounding import grounding
+from .phrasing import phrasing
 from .text import Doc, repeated_share, segments, tokens, word_count
 
 REPEAT_ALLOWANCE = 0.1  # a little repetition is normal prose ("she had to ... she had to")
@@ -161,7 +163,15 @@ def judge(row: dict[str, Any], response: str) -> JudgeResult:
     if not doc.tokens:
         return JudgeResult(
             0.0,
-            {"content": 0.0, "penalty": 1.0, "guard": 1.0, "grounding": 1.0, "repetition": 1.0, "length": 1.0},
+            {
+                "content": 0.0,
+                "penalty": 1.0,
+                "guard": 1.0,
+                "grounding": 1.0,
+                "phrasing": 1.0,
+                "repetition": 1.0,
+                "length": 1.0,
+            },
             {"content": "empty answer"},
             verifiable(row),
         )
@@ -170,21 +180,25 @@ def judge(row: dict[str, Any], response: str) -> JudgeResult:
     content, penalty, detail = out[0], out[1], out[2]
     why: dict[str, str] = dict(out[3]) if len(out) > 3 else {}  # type: ignore[misc]
     grounded, grounded_why = grounding(row, doc)
+    phrased, phrased_why = phrasing(row, doc.raw)
     repetition, rep = _repetition(doc)
     length = length_factor(len(doc), word_count(row["output"]))
-    score = min(1.0, max(0.0, content * penalty * g * grounded * repetition * length))
+    score = min(1.0, max(0.0, content * penalty * g * grounded * phrased * repetition * length))
     parts = {
         "content": content,
         **detail,
         "penalty": penalty,
         "guard": g,
         "grounding": grounded,
+        "phrasing": phrased,
         "repetition": repetition,
         "length": length,
     }
     why["guard"] = g_why
     if grounded_why:
         why["grounding"] = grounded_why
+    if phrased_why:
+        why["phrasing"] = phrased_why
     if rep > REPEAT_ALLOWANCE:
         why["repetition"] = f"{rep:.0%} repeated (4-grams or entries)"
     if length < 1.0:

@@ -127,12 +127,17 @@ def parse_numbers(toks: list[str]) -> list[int]:
 
 def numbers_at(toks: list[str]) -> list[tuple[int, int]]:
     """(token position, value) of every integer written as digits or English words."""
-    out: list[tuple[int, int]] = []
+    return [(start, value) for start, _, value in number_spans(toks)]
+
+
+def number_spans(toks: list[str]) -> list[tuple[int, int, int]]:
+    """(first token, one past the last token, value) of every integer written as digits or English words."""
+    out: list[tuple[int, int, int]] = []
     i, n = 0, len(toks)
     while i < n:
         t, start = toks[i], i
         if t.isdigit():
-            out.append((i, int(t)))
+            out.append((i, i + 1, int(t)))
             i += 1
             continue
         if t not in UNIT_WORDS and t not in _TENS:
@@ -150,7 +155,7 @@ def numbers_at(toks: list[str]) -> list[tuple[int, int]]:
             if i < n and (toks[i] in UNIT_WORDS or toks[i] in _TENS):
                 rest, i = _parse_below_100(toks, i)
                 value += rest
-        out.append((start, value))
+        out.append((start, i, value))
     return out
 
 
