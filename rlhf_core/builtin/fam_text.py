@@ -224,7 +224,7 @@ HEDGED_FIX = 0.25  # credit kept by a correction hedged between spellings
 _VARIANTS = (("our", "or"), ("ise", "ize"), ("isa", "iza"), ("tre", "ter"), ("lled", "led"), ("lling", "ling"))
 
 
-def _variants(words: tuple[str, ...]) -> list[tuple[str, ...]]:
+def spelling_variants(words: tuple[str, ...]) -> list[tuple[str, ...]]:
     """The fix as written and with one British spelling pattern turned American in each word."""
     out = [words]
     for uk, us in _VARIANTS:
@@ -254,12 +254,12 @@ def spelling_content(row: dict, doc: Doc) -> Content:
     correct = _uncontract(correct_doc.tokens)
     restated = _in_order_share(correct, toks)  # the corrected sentence written out
     credits, leftover, paired, why_err = [], 0, 0, []
-    spellings = [(b, g) for b, g in errors if tuple(key_tokens(b)) not in _variants(tuple(key_tokens(g)))]
+    spellings = [(b, g) for b, g in errors if tuple(key_tokens(b)) not in spelling_variants(tuple(key_tokens(g)))]
     if spellings:
         errors = spellings  # "neighbor" for "neighbour" is the other spelling, not an error
     for bad, good in errors:
         bt, gt = tuple(_uncontract(list(key_tokens(bad)))), tuple(_uncontract(list(key_tokens(good))))
-        goods, bads = sorted({q for v in _variants(gt) for q in find(toks, v)}), find(toks, bt)
+        goods, bads = sorted({q for v in spelling_variants(gt) for q in find(toks, v)}), find(toks, bt)
         quoted = [b for b in bads if _quoted(toks, b, len(bt), goods, len(gt))]
         # "trhee three": the two side by side with nothing between say nothing about which is right
         bare = min(

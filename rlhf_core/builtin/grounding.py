@@ -70,8 +70,8 @@ TASK_WORDS: dict[str, str] = {
     "classify": """category categories class classified classify belong belongs group kind type living thing
         animal plant mineral kingdom rock stone metal ore gem gemstone crystal mammal bird fish insect reptile
         amphibian tree flower herb shrub grass cereal grain crop respectively none""",
-    "fact_qa": """c f celsius fahrenheit degree degrees metre metres meter meters kilometre kilometres km mile miles
-        percent per cent about around roughly approximately nearly almost exactly called known named
+    "fact_qa": """colour colours c f celsius fahrenheit degree degrees metre metres meter meters kilometre kilometres km
+        mile miles percent per cent about around roughly approximately nearly almost exactly called known named
         x times divided bigger biggest larger largest smaller smallest longer longest shorter shortest higher
         highest taller tallest heavier heaviest faster fastest pair pairs much last lasts long""",
     "fraction": """fraction fractions numerator denominator top bottom divide divided dividing division divisible
@@ -94,6 +94,11 @@ TASK_WORDS: dict[str, str] = {
         take takes ending""",
 }
 GROUNDED = frozenset(TASK_WORDS)
+# A fact answer restates its own question: the words of other facts ("the second smallest planet", "the primary
+# colours of the Moon", "Mercury's moon") and ordinals are claims its row cannot verify, so a fact row accounts
+# for the words of its own fact only (every question the table asks for it, its answer, keys and wrong answers).
+OWN_FACT = frozenset({"fact_qa"})
+ORDINALS = frozenset("first second third fourth fifth sixth seventh eighth ninth tenth".split())
 FACT_TABLES = {"capital": "capitals"}  # a family's fact table, where its name is not the family's
 
 # The adjective of a capital row's country ("the French capital"): accounted on that row only, so "the German
@@ -197,6 +202,7 @@ _TAIL = """true so really at all i do did think believe suppose guess right corr
 these those is are was were be sure one of any either way whatsoever even close"""
 _SENTENCE = re.compile(r"[.!?;\n]+")
 _NUMBER = re.compile(r"\d+(?:st|nd|rd|th|s)?$")  # 12, 1st, 1990s; not "set1", "ten8"
+_CARDINAL = re.compile(r"\d+$")  # a fact row's numbers: "2nd tallest" ranks, and is no count
 
 
 def _strings(value: Any) -> list[str]:
@@ -221,7 +227,19 @@ def row_words(row: dict[str, Any], own: bool = True) -> frozenset[str]:
     parts = [row.get("instruction", ""), row.get("input", ""), row.get("output", ""), *_strings(meta)]
     if own and row.get("family") == "capital" and isinstance(meta, dict):
         parts.append(DEMONYMS.get(str(meta.get("country", "")), ""))
+    if row.get("family") in OWN_FACT:
+        parts += _own_fact(row.get("output", ""))
     return _text_words("\n".join(parts))
+
+
+@cache
+def _fact_questions() -> dict[str, list[str]]:
+    return {fact["a"]: list(fact["q"]) for fact in load_facts("fact_qa")}
+
+
+def _own_fact(reference: str) -> list[str]:
+    """Every question the fact table asks for this reference answer."""
+    return _fact_questions().get(reference, [])
 
 
 @cache
@@ -236,6 +254,8 @@ def family_words(family: str) -> frozenset[str]:
 
     generate = FAMILIES[family].generate
     words = set(_common() | _text_words(TASK_WORDS.get(family, "")))
+    if family in OWN_FACT:
+        return frozenset(words - ORDINALS)
     if family == "capital":  # the large cities the capital rules know as rivals ("Paris, not Lyon")
         from .fam_facts import OTHER_CITIES
 
@@ -281,16 +301,23 @@ def unaccounted(row: dict[str, Any], doc: Doc) -> list[str]:
     accounts for."""
     known = family_words(row["family"])
     own = row_words(row)
-    words = [t for t in dict.fromkeys(doc.tokens) if not _NUMBER.match(t) and t not in known and t not in own]
+    number = _CARDINAL if row["family"] in OWN_FACT else _NUMBER
+    words = [t for t in dict.fromkeys(doc.tokens) if not number.match(t) and t not in known and t not in own]
     return words + stray_signs(doc.raw, row["family"]) + dangling_denials(doc.raw)
 
 
 def grounding(row: dict[str, Any], doc: Doc) -> tuple[float, str]:
     """STRAY_FACTOR per unaccounted word or sign, for the grounded families; 1 for the others."""
+    factor, why, _ = grounding_with_strays(row, doc)
+    return factor, why
+
+
+def grounding_with_strays(row: dict[str, Any], doc: Doc) -> tuple[float, str, list[str]]:
+    """`grounding`, and the unaccounted words and signs themselves (phrasing does not charge them twice)."""
     if row.get("family") not in GROUNDED or (row.get("meta") or {}).get("unverifiable"):
-        return 1.0, ""  # a row that gives no gold keeps the rules' score, for a person to read
+        return 1.0, "", []  # a row that gives no gold keeps the rules' score, for a person to read
     stray = unaccounted(row, doc)
     if not stray:
-        return 1.0, "every word accounted for by the row, the task or framing"
+        return 1.0, "every word accounted for by the row, the task or framing", []
     shown = ", ".join(w if w.startswith("'") else f"'{w}'" for w in stray[:6]) + (", ..." if len(stray) > 6 else "")
-    return STRAY_FACTOR ** len(stray), f"{len(stray)} unaccounted word(s) or sign(s): {shown}"
+    return STRAY_FACTOR ** len(stray), f"{len(stray)} unaccounted word(s) or sign(s): {shown}", stray

@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import RlhfError
 from .claims import STOP_WORDS, copied_tokens, longest_copied_run
 from .families import FAMILIES
-from .grounding import grounding
+from .grounding import grounding_with_strays
 from .phrasing import phrasing
 from .text import Doc, repeated_share, segments, tokens, word_count
 
@@ -179,8 +179,8 @@ def judge(row: dict[str, Any], response: str) -> JudgeResult:
     out = family.content(row, doc)
     content, penalty, detail = out[0], out[1], out[2]
     why: dict[str, str] = dict(out[3]) if len(out) > 3 else {}  # type: ignore[misc]
-    grounded, grounded_why = grounding(row, doc)
-    phrased, phrased_why = phrasing(row, doc.raw)
+    grounded, grounded_why, strays = grounding_with_strays(row, doc)
+    phrased, phrased_why = phrasing(row, doc.raw, strays)
     repetition, rep = _repetition(doc)
     length = length_factor(len(doc), word_count(row["output"]))
     score = min(1.0, max(0.0, content * penalty * g * grounded * phrased * repetition * length))

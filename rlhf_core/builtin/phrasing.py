@@ -16,6 +16,7 @@ not Lyon" and "Paris is the capital of France"). The content rules still judge w
 
 from __future__ import annotations
 
+import difflib
 import random
 import re
 import unicodedata
@@ -38,7 +39,7 @@ _OPENER = re.compile(
     re.I,
 )
 _MARKER = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*\u2022])\s+")  # "1. ", "2) ", "- ", "* ": list markers
-_UNITS = re.compile(r"\n+|[.!?;]+(?=\s|$)")  # lines and sentences; "6.30" and "D.C." stay whole
+_UNITS = re.compile(r"\n+|[.!?;]+[\"'\u201d\u2019)]*(?=\s|$)")  # lines and sentences; "6.30" and "D.C." stay whole
 _TOKEN = re.compile(
     r"(?:(?<![\w)])-)?\d+(?:,\d{3})*(?:\.\d+)?(?:\s*/\s*\d+)?"  # 12, -3, 8,849, 6.30, 4/16, 16 / 4
     r"|[^\W\d_]+(?:'[^\W\d_]+)*"  # words (with inner apostrophes, which spelling keeps)
@@ -118,15 +119,17 @@ class Roles:
         number: Any = None,
         fraction: Any = None,
         literal: bool = False,
+        generic: frozenset[str] = frozenset(),
     ):
         self.phrases = sorted(phrases.items(), key=lambda kv: -len(kv[0]))
+        self.generic = generic  # roles the forms name, which the row's own text names by index only
         self.first = {p[0] for p, _ in self.phrases}
         self.number = number or (lambda v: {"N"})
         self.fraction = fraction or (lambda a, b: {"N"})
         self.literal = literal
 
     def skeleton(self, unit: str) -> Skeleton:
-        toks = list(lex(unit, self.literal))
+        toks = [t for t in lex(unit, self.literal) if not (self.literal and t == ",")]
         words = [t if t.isalpha() else "" for t in toks]
         spans = {s: (e, v) for s, e, v in number_spans(words) if not toks[s].isdigit()}  # number words
         out: list[frozenset[str]] = []
@@ -153,7 +156,7 @@ class Roles:
             else:
                 out.append(frozenset({t}))
             i += 1
-        return tuple(out)
+        return tuple(x for j, x in enumerate(out) if not j or x != out[j - 1])  # "of of": a stutter, read once
 
 
 def _phrase_key(text: str, literal: bool = False) -> tuple[str, ...]:
@@ -259,14 +262,122 @@ def _ordering_roles(row: dict[str, Any]) -> Roles:
     return Roles(phrases, number)
 
 
+def _spelling_roles(row: dict[str, Any]) -> Roles:
+    """Each error and its fix, found by aligning the input with the corrected sentence word by word: "E1" /
+    "F1" for the first, "E2" / "F2" for the second ..., and generically "E" / "F" for the forms. A fix also
+    matches written out ("doesn't": "does not") and in its American spelling ("favourite": "favorite")."""
+    from .fam_text import spelling_variants
+
+    wrong = lex(row.get("input", ""), literal=True)
+    right = lex(str((row.get("meta") or {}).get("correct", "")), literal=True)
+    phrases: dict[tuple[str, ...], str] = {}
+    spans: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+    for tag, a0, a1, b0, b1 in difflib.SequenceMatcher(a=wrong, b=right, autojunk=False).get_opcodes():
+        if tag == "replace" and a1 - a0 == b1 - b0:  # "questtion corrcetly": two errors side by side
+            spans += [((wrong[a0 + j],), (right[b0 + j],)) for j in range(a1 - a0)]
+        elif tag != "equal":
+            spans.append((wrong[a0:a1], right[b0:b1]))
+    for i, (error, fix) in enumerate(spans):
+        if error:
+            phrases.setdefault(error, f"E{i + 1}|E")
+        for form in {v for f in (fix, _uncontracted(fix)) for v in spelling_variants(f)}:
+            if form:
+                phrases.setdefault(form, f"F{i + 1}|F")
+    if right and (right[0],) not in phrases:  # "The corrected sentence is: She ...": where a restatement may begin
+        phrases[(right[0],)] = f"{right[0]}|S"
+    return Roles(phrases, literal=True, generic=frozenset({"E", "F", "S"}))
+
+
+def _uncontracted(words: tuple[str, ...]) -> tuple[str, ...]:
+    """ "doesn't" -> "does not", "can't" -> "can not", "won't" -> "will not"."""
+    out: list[str] = []
+    for w in words:
+        if w.endswith("n't") and len(w) > 3:
+            base = {"can't": "can", "won't": "will"}.get(w, w[:-3])
+            out += [base, "not"]
+        else:
+            out.append(w)
+    return tuple(out)
+
+
+@cache
+def _categories() -> tuple[dict[str, Any], ...]:
+    return tuple(load_facts("odd_one_out"))
+
+
+def _odd_roles(row: dict[str, Any]) -> Roles:
+    """The odd item "O", any other item of the table "I" and any category "CAT" (its names and keys, without the
+    article): which item and category belong to this row is the content rules' to read."""
+    meta = row.get("meta") or {}
+    odd = str(meta.get("odd", ""))
+    phrases = _phrases([odd], "O")
+    members = {m for cat in _categories() for m in cat["members"]} | {str(x) for x in meta.get("items", [])}
+    phrases.update({k: v for k, v in _phrases(sorted(members - {odd}), "I").items() if k not in phrases})
+    names = [
+        re.sub(r"^(?:a|an)\s+", "", n) for cat in _categories() for n in (cat["singular"], cat["plural"], *cat["keys"])
+    ]
+    phrases.update({k: v for k, v in _phrases(names, "CAT").items() if k not in phrases})
+    return Roles(phrases)
+
+
+@cache
+def _classify_words() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    from .fam_facts import LABEL_WORDS
+
+    items = tuple(i for members in load_facts("classify").values() for i in members)
+    labels = tuple(w for words in LABEL_WORDS.values() for w in words)
+    return items, labels
+
+
+def _classify_roles(row: dict[str, Any]) -> Roles:
+    """Every item of the table "I" and every label word "L": the content rules read which label each item gets."""
+    items, labels = _classify_words()
+    return Roles({**_phrases(labels, "L"), **_phrases(items, "I")})
+
+
+@cache
+def _list_words() -> tuple[str, ...]:
+    from .fam_lists import LIST_SYNONYMS
+
+    words = {w for entry in load_facts("list_items") for group in entry["items"] for w in group}
+    words |= {w for key, syns in LIST_SYNONYMS.items() for w in (key, *syns)}
+    return tuple(sorted(words))
+
+
+LIST_MODIFIERS = ("camp", "spare", "portable", "small", "large", "big", "extra", "warm", "cold", "good")
+
+
+@cache
+def _list_modifiers() -> dict[tuple[str, ...], str]:
+    """Single words of the table's items and situations ("beach", "removal", "camping"): "a beach towel"."""
+    texts = [*_list_words(), *(entry["situation"] for entry in load_facts("list_items")), *LIST_MODIFIERS]
+    return {(t,): "LW" for text in texts for t in lex(text) if t not in {"a", "an", "the", "for", "of", "to", "at"}}
+
+
+def _list_roles(row: dict[str, Any]) -> Roles:
+    """Every item of the table "L" (the content rules read which belong to this situation), the row's situation
+    "SIT", and a word of any item or situation "LW" (as a modifier: "a beach towel", "a removal truck")."""
+    situation = str((row.get("meta") or {}).get("situation", ""))
+    bare = re.sub(r"^(?:a|an|the)\s+", "", situation)
+    return Roles({**_list_modifiers(), **_phrases(_list_words(), "L"), **_phrases([situation, bare], "SIT")})
+
+
 ROLES = {
     "capital": _capital_roles,
     "arithmetic": _arithmetic_roles,
     "fraction": _fraction_roles,
     "ordering": _ordering_roles,
+    "spelling": _spelling_roles,
+    "odd_one_out": _odd_roles,
+    "classify": _classify_roles,
+    "list_items": _list_roles,
 }
 PHRASED = frozenset(ROLES)
-VALUE = {"capital": "C", "arithmetic": "N", "fraction": "FP", "ordering": "I"}
+VALUE = {"capital": "C", "arithmetic": "N", "fraction": "FP", "ordering": "I", "odd_one_out": "O"}
+LITERAL = frozenset({"spelling"})  # spelling's words are its claims: no folding, no stemming
+# Families whose generated references are known forms. Spelling's references are other sentences: their word
+# pairs would make "the heavy market" a known form.
+FROM_REFERENCES = PHRASED - {"spelling"}
 
 # ---- known forms --------------------------------------------------------------------------------------
 # One form per line; {X} is a role. A form adds its neighbouring pairs, with a start and an end mark.
@@ -307,6 +418,7 @@ let me know if you have any other questions
 
 FORMS: dict[str, str] = {
     "capital": """
+{C} serves as {K} s capital
 the capital of {K} is {C}
 the capital city of {K} is {C}
 {C} is the capital of {K}
@@ -419,6 +531,10 @@ counting on from {N} : {N} , {N} , {N} , so {N} + {N} = {N}
 """
     + "".join(f"{{N}} {g} make {{N}}\n" for g in GROUPS),
     "fraction": """
+{AK} = {P} and {BK} = {Q} , so dividing the numerator and denominator of {FA} by {K} gives {FP}
+dividing them by {K} gives {P} and {Q} , so {FA} = {FP}
+{FA} = ( {P} x {K} ) / ( {Q} x {K} ) , so multiplying the numerator and denominator of {FP} by {K} gives {FA}
+if we divide both {A} and {B} by {K} , we get {P} and {Q} , so {FA} equals {FP}
 {FA} = {FP}
 so {FA} = {FP}
 {FA} is equal to {FP}
@@ -522,7 +638,265 @@ the value never changes
 {FP} when you cancel the common factor {K} from the numerator and the denominator , since {A} = {P} x {K}
 {AK} = {P} and {BK} = {Q}
 """,
+    "spelling": """
+here is the sentence with the typos fixed : {S}
+there's a subject-verb agreement mistake
+it should be {F} instead of {E} : {S}
+the subject {S} takes {F} , not {E}
+correct it to {S}
+( {E} -> {F} , {E} -> {F} )
+( {E} -> {F} )
+( i fixed the typos in {F} and {F} )
+( {E} should be {F} for the third-person singular )
+{E} should be spelled {F} , and {E} should be {F}
+corrected : {S}
+the corrected sentence is : {S}
+the correct sentence is : {S}
+the correct sentence is {S}
+it should read : {S}
+it should be : {S}
+it should be {S}
+should be : {S}
+the sentence should be : {S}
+the sentence should read : {S}
+fixed : {S}
+fixed version : {S}
+corrected version : {S}
+correct version : {S}
+correct : {S}
+here's the fixed sentence : {S}
+here's the fixed version : {S}
+here's the corrected sentence : {S}
+here is the corrected sentence : {S}
+{E} -> {F}
+{E} -> {F} , {E} -> {F}
+{E} -> {F} ; {E} -> {F}
+{E} -> {F} . corrected : {S}
+{S} ( {E} -> {F} , {E} -> {F} )
+{S} ( {F} -> {E} )
+{E} should be {F}
+{E} should be {F} and {E} should be {F}
+{E} should be {F} , and {E} should be {F}
+{E} should be {F} : {S}
+{E} should be spelled {F}
+{E} should be spelled {F} , and {E} should be {F}
+{E} is misspelled ; the correct spelling is {F}
+{E} is misspelled ; it should be {F}
+{E} is misspelled ; the correct spelling is {F} : {S}
+{F} ( not {E} )
+{E} ( {F} )
+{E} is wrong ; it should be {F}
+{E} is wrong : {S}
+{F} {F}
+{F} and {F}
+{E} is a typo for {F}
+the errors are {E} ( {F} ) and {E} ( {F} ) : {S}
+there are two spelling mistakes : {E} should be {F}
+there are two spelling errors : {E} should be {F}
+there are two spelling errors , {E} ( {F} ) and {E} ( {F} )
+two spelling mistakes : {E} should be {F}
+two words are misspelled : {E} should be {F}
+two words are misspelled : {E} -> {F} , {E} -> {F} . the sentence should be : {S}
+three words are misspelled : {E} should be {F}
+two typos : {E} -> {F} , {E} -> {F}
+change {E} to {F}
+change {E} to {F} to match the singular subject : {S}
+change {E} to {F} to match the plural subject : {S}
+grammar error : {E} should be {F}
+use the past simple : {S}
+use the past tense : {S}
+the verb must agree with the subject
+the verb must agree with the plural subject : {S}
+the verb must agree with the singular subject : {S}
+the verb must agree with the third-person subject
+the verb should agree with the subject : {S}
+the verb should agree with the plural subject : {S}
+the verb should agree with the singular subject : {S}
+{E} should be {F} for the third-person singular
+i fixed the typos in {F} and {F}
+""",
+    "odd_one_out": """
+{O} , a {CAT} , is the misfit
+{I} and {I} are {CAT} ; a {O} is {CAT}
+{O} ( the only {CAT} ; the rest are {CAT} )
+unlike {I} , {I} and {I} , which are all used for {CAT} , {O} is a {CAT}
+{I} and {O} are {CAT}
+{O} doesn't belong : it is a {CAT} , while a {I} , a {I} and a {I} are {CAT}
+{O} doesn't belong : it's a {CAT} , whereas the {I} , {I} and {I} are all {CAT}
+{O} doesn't belong , since {I} and {I} are both {CAT} and a {O} is a {CAT}
+{O} doesn't belong , since it is a {CAT} and {I} , {I} and {I} are {CAT}
+{O} doesn't belong here , since it's an {CAT} and the {I} , {I} and {I} are all {CAT}
+{O} is the one that doesn't fit : {I} and {I} are {CAT} , {O} is a {CAT}
+the odd one out is {O} , a {CAT} ; the other two are {CAT}
+the odd one out is the {O} : it's an {CAT} , whereas {I} and {I} are {CAT}
+{I} and {I} are {CAT} platforms , whereas {O} is a {CAT} app
+{I} and {I} are {CAT} networks , {O} is a {CAT} app
+{O} - a {CAT} app rather than a {CAT} like {I} , {I} and {I}
+{O} is the odd one out
+{O} is different : it is a {CAT}
+the odd one out is {O} since it is used for {CAT}
+unlike the {I} and the {I} , which are {CAT} , the {O} {CAT}
+the odd one out is {O}
+the odd one out is the {O}
+odd one out : {O}
+odd one out -> {O}
+{O} is the odd one
+{O} is the odd one out , because it is a {CAT} while {I} and {I} are {CAT}
+{O} doesn't belong
+{O} doesn't belong here
+{O} does not belong
+the {O} doesn't belong
+the one that doesn't belong is {O}
+the one that doesn't fit is {O}
+{O} is the one that doesn't fit
+{O} is the one that doesn't belong
+so the {O} is the one that doesn't fit
+so {O} is the one that doesn't belong
+{O} stands out
+i'd single out {O}
+answer : {O}
+the answer is {O}
+{O} , because it is a {CAT}
+{O} , because it's a {CAT}
+{O} , since it is a {CAT}
+{O} , since it's a {CAT} and the rest are {CAT}
+{O} - it is a {CAT}
+{O} - it's a {CAT}
+{O} : it is a {CAT}
+{O} : it's a {CAT}
+{O} ( a {CAT} ; the others are {CAT} )
+{O} ( a {CAT} ; the other two are {CAT} )
+{O} ( an {CAT} , not {CAT} )
+{O} . it is a {CAT}
+it's a {CAT}
+it is a {CAT} , whereas {I} and {I} are {CAT}
+it is a {CAT} , while {I} , {I} and {I} are {CAT}
+it's a {CAT} ; {I} , {I} and {I} are {CAT}
+it's a {CAT} ; the other two are {CAT}
+, and the other three are {CAT}
+, and the other two are {CAT}
+the other two are {CAT}
+the others are {CAT}
+the rest are {CAT}
+the other three are all {CAT}
+a {O} is a {CAT}
+, and {I} and {I} are both {CAT}
+unlike {I} and {I} , which are {CAT} , {O} is a {CAT}
+unlike {I} and {I} , which are {CAT} , {O} is a {CAT} , so it is the odd one out
+{I} and {I} are {CAT} ; {O} is a {CAT} , so {O} is the odd one
+{I} and {I} are {CAT} , but a {O} is a {CAT} , so {O} is the odd one out
+{I} and {I} are both {CAT} , whereas {O} is mainly a {CAT} or {CAT} app , so {O} is the odd one out
+{I} , {I} and {I} are all {CAT} , but {O} is a {CAT} , so {O} is the one that doesn't belong
+{I} and {I} are {CAT} , so the {O} is the one that doesn't fit
+{O} is a {CAT} , not a {CAT} like {I} , {I} and {I} , so {O} is the odd one out
+the odd one out is {O} , since {I} and {I} are {CAT} and {O} is for {CAT}
+a {CAT} rather than a {CAT} like {I} , {I} and {I}
+{CAT} app
+{CAT} apps
+{CAT} platform
+{CAT} platforms
+{CAT} media platforms
+{CAT} media networks
+{CAT} networks
+""",
+    "classify": """
+{I} is the only {L} here
+, while the {I} and the {I} are both {L}
+, the {I} is a {L} , and the {I} is an {L}
+, the {I} is a {L} , and both {I} and {I} are {L}
+the {I} is an {L} , the {I} is a {L} and {I} is a {L}
+{I} is a {L} ( {L} ) and the {I} is a {L} ( {L} )
+{I} : {L}
+{I} - {L}
+{L} - {I}
+{I} and {I} are living things and {I} is a {L}
+{I} -> {L}
+{I} = {L}
+{I} ( {L} )
+{I} ( {L} kingdom )
+{I} ( {L} ) , {I} ( {L} )
+{I} : a {L}
+{I} : an {L}
+{I} and {I} : {L}
+{I} is a {L}
+{I} is an {L}
+the {I} is a {L}
+the {I} is an {L}
+the {I} is a {L} ( {L} )
+the {I} is a {L} ( an {L} )
+{I} is a {L} ( a {L} )
+{I} is a {L} , so it's a {L}
+{I} and {I} are {L}
+{I} , {I} and {I} are {L}
+{I} , {I} and {I} are all {L}
+both {I} and {I} are {L}
+the {I} and the {I} are {L}
+, while {I} is a {L}
+, while the {I} is a {L}
+, while the {I} and the {I} are {L}
+, and the {I} is an {L}
+, and both {I} and {I} are {L}
+{L} : {I}
+{L} : {I} , {I}
+{L} : {I} and {I}
+{L} : {I} , {I} and {I}
+{L} : none
+{L} : none of them
+{L} : {I} ( an {L} ) , {I} and {I}
+| item | category |
+| {I} | {L} |
+""",
+    "list_items": """
+here are {N} things : a {L}
+you'd need {L}
+for {SIT} , bring a {L}
+here's what you'll need : {N} ) {L}
+a {LW} {L}
+an {LW} {L}
+{LW} {L}
+{SIT} {L}
+a {SIT} {L}
+bring a {SIT} {L}
+you might bring {SIT} {L}
+{N} ) {LW} {L}
+here's what to pack : a {L}
+you will need : {N} ) {L} , {N} ) a {L}
+you'll want {L} , a {L}
+{N} things for the {LW} : {L}
+here are {N} items : {L} , {L} and {L}
+here are {N} things you might need : a {L} , a {L}
+here are {N} things you might need : {L}
+here are {N} essentials : a {L}
+here are {N} things for {SIT} : {L}
+here are {N} things for {SIT} : a {L}
+here are {N} things for {LW} : a {L}
+here are {N} things to pack for {LW} : a {L}
+here are {N} things to pack for {SIT} : a {L}
+here's what to pack : a {L}
+you might need {L} , a {L} , {L} and a {L}
+you'll need {L} , {L} , a {L} and a {L}
+you will need : {L}
+you'll want a {L} , some {L} and {L}
+you'd want a {L} , some {L} , a {L} and a {L}
+for {SIT} you'll need a {L} , a {L} and {L}
+for {SIT} you might bring a {L} , some {L} , a {L} , a {L} of {L} and {L}
+for a {SIT} you'd want a {L} , some {L} and a {L}
+don't forget : a {L} , {L}
+don't forget any of these : {L} , {L} and a {L}
+{N} things for {SIT} : {L} , a {L} , {L} and an {L}
+{SIT} essentials : {L} , {L}
+{N} ) {L} {N} ) {L} {N} ) a {L}
+{N} ) {L} , {N} ) a {L} , {N} ) a {L} for the {L}
+{L} , {L} , {L} and {L}
+{L} , {L} , a {L} , {L} and a {L}
+a {L} , a {L} , an {L} and some {L}
+a good {L}
+cold {L}
+warm {L}
+some {L}
+""",
     "ordering": """
+sorted in {DIR} order , the numbers are {I}
 {I} , {I}
 {I} {I}
 {I} , {I} and {I}
@@ -567,12 +941,14 @@ in order : {I}
 }
 
 
-def _form_skeleton(form: str, value: str) -> Skeleton:
+def _form_skeleton(form: str, value: str, literal: bool = False) -> Skeleton:
     out: list[frozenset[str]] = []
     for tok in form.replace("{V}", "{" + value + "}").split():
         m = re.fullmatch(r"\{(\w+)\}", tok)
-        out.append(frozenset({m.group(1)}) if m else frozenset(lex(tok)))
-    return tuple(s for s in out if s)
+        out += (
+            [frozenset({m.group(1)})] if m else [frozenset({t}) for t in lex(tok, literal) if not literal or t != ","]
+        )
+    return tuple(out)
 
 
 def _pairs(skel: Skeleton) -> set[tuple[str, str]]:
@@ -586,10 +962,12 @@ def family_pairs(family: str) -> frozenset[tuple[str, str]]:
     from .families import FAMILIES
 
     pairs: set[tuple[str, str]] = set()
+    literal = family in LITERAL
     for form in (GENERIC + FORMS[family]).strip().splitlines():
-        if form.strip():
-            pairs |= _pairs(_form_skeleton(form.strip(), VALUE[family]))
-    for seed in range(VOCAB_ROWS):
+        if form.strip() and ("{V}" not in form or family in VALUE):
+            for unit in units(form):  # a form is cut into sentences as an answer is ("X is misspelled; ...")
+                pairs |= _pairs(_form_skeleton(unit, VALUE.get(family, ""), literal))
+    for seed in range(VOCAB_ROWS if family in FROM_REFERENCES else 0):
         row = FAMILIES[family].generate(random.Random(f"phrasing-{family}-{seed}"))
         pairs |= _own(row)
     return frozenset(pairs)
@@ -600,46 +978,49 @@ def _roles(row: dict[str, Any]) -> Roles:
 
 
 def _own(row: dict[str, Any], roles: Roles | None = None) -> set[tuple[str, str]]:
-    """The word pairs of a row's own text (instruction, input, reference)."""
+    """The word pairs of a row's own text (instruction, input, reference and, for spelling, the corrected
+    sentence). A role the forms name generically ("a fix") counts here only by its index ("the second fix"):
+    "the heavy basket" in the row does not make "the heavy market" a known form."""
     roles = roles or _roles(row)
     pairs: set[tuple[str, str]] = set()
-    for text in (row.get("instruction", ""), row.get("input", ""), row.get("output", "")):
+    texts = [row.get("instruction", ""), row.get("input", ""), row.get("output", "")]
+    if row.get("family") == "spelling":
+        texts.append(str((row.get("meta") or {}).get("correct", "")))
+    for text in texts:
         for unit in units(text):
             pairs |= _pairs(roles.skeleton(unit))
-    return pairs
+    return {(a, b) for a, b in pairs if a not in roles.generic and b not in roles.generic}
 
 
-def unknown_stretches(row: dict[str, Any], raw: str) -> list[str]:
-    """The stretches of the answer whose neighbouring tokens no known form has, shown as text."""
+def unknown_stretches(row: dict[str, Any], raw: str, charged: Iterable[str] = ()) -> list[str]:
+    """The stretches of the answer whose neighbouring tokens no known form has, shown as text. A stretch with
+    a word grounding already charged for is that word's stretch, and is not counted again."""
     roles = _roles(row)
     known = family_pairs(row["family"]) | _own(row, roles)
+    charged = {stem(w.replace("'", "")) for w in charged}
     out: list[str] = []
     for unit in units(raw):
         skel = roles.skeleton(unit)
         marked = (frozenset({"^"}), *skel, frozenset({"$"}))
         run: list[int] = []
-        for i in range(len(marked) - 1):
-            if any((a, b) in known for a in marked[i] for b in marked[i + 1]):
-                if run:
-                    out.append(_show(marked, run))
-                    run = []
-            else:
+        for i in range(len(marked)):
+            if i < len(marked) - 1 and not any((a, b) in known for a in marked[i] for b in marked[i + 1]):
                 run.append(i)
-        if run:
-            out.append(_show(marked, run))
+                continue
+            if run:
+                stretch = [marked[j] for j in range(run[0], run[-1] + 2)]
+                if not any(stem(t.replace("'", "")) in charged for alts in stretch for t in alts):
+                    out.append(" ".join(t for t in (min(alts) for alts in stretch) if t not in ("^", "$")))
+                run = []
     return out
 
 
-def _show(marked: tuple[frozenset[str], ...], run: list[int]) -> str:
-    toks = [min(marked[i]) for i in range(run[0], run[-1] + 2)]
-    return " ".join(t for t in toks if t not in ("^", "$"))
-
-
-def phrasing(row: dict[str, Any], raw: str) -> tuple[float, str]:
-    """PHRASE_FACTOR per stretch of the answer in a form the judge does not know; 1 outside PHRASED families."""
+def phrasing(row: dict[str, Any], raw: str, charged: Iterable[str] = ()) -> tuple[float, str]:
+    """PHRASE_FACTOR per stretch of the answer in a form the judge does not know (beyond the words grounding
+    charged: `charged`); 1 outside PHRASED families."""
     if row.get("family") not in PHRASED or (row.get("meta") or {}).get("unverifiable"):
         return 1.0, ""
-    stretches = unknown_stretches(row, raw)
+    stretches = unknown_stretches(row, raw, charged)
     if not stretches:
         return 1.0, "every sentence in a known form"
     shown = ", ".join(f"'{s}'" for s in stretches[:4]) + (", ..." if len(stretches) > 4 else "")
