@@ -1074,9 +1074,93 @@ LABEL_WORDS = {
 }
 
 
+# The kinds each item is ("a rose is a flower"), for the label words that name a kind rather than the kingdom: a
+# kind an item is not ("Oak tree: flower", "Penguin - mammal", "Ruby: metal") labels it wrongly.
+KINDS = {
+    "elephant": "mammal",
+    "lion": "mammal",
+    "eagle": "bird",
+    "salmon": "fish",
+    "frog": "amphibian",
+    "dolphin": "mammal",
+    "butterfly": "insect",
+    "horse": "mammal",
+    "shark": "fish",
+    "owl": "bird",
+    "tiger": "mammal",
+    "rabbit": "mammal",
+    "penguin": "bird",
+    "honeybee": "insect",
+    "giraffe": "mammal",
+    "octopus": "",
+    "camel": "mammal",
+    "whale": "mammal",
+    "crocodile": "reptile",
+    "wolf": "mammal",
+    "oak tree": "tree",
+    "rose": "flower shrub",
+    "sunflower": "flower",
+    "fern": "",
+    "cactus": "",
+    "pine tree": "tree",
+    "tulip": "flower",
+    "moss": "",
+    "bamboo": "",
+    "maple tree": "tree",
+    "daisy": "flower",
+    "ivy": "",
+    "wheat": "",
+    "apple tree": "tree",
+    "orchid": "flower",
+    "willow tree": "tree",
+    "lavender": "flower herb shrub",
+    "clover": "herb",
+    "grass": "",
+    "tomato vine": "",
+    "copper ore": "ore rock stone metal",
+    "quartz": "crystal stone gem gemstone",
+    "diamond": "gem gemstone crystal stone",
+    "iron ore": "ore rock stone metal",
+    "gold nugget": "metal",
+    "granite": "rock stone",
+    "rock salt": "rock crystal",
+    "marble": "rock stone",
+    "graphite": "",
+    "ruby": "gem gemstone crystal stone",
+    "emerald": "gem gemstone crystal stone",
+    "sapphire": "gem gemstone crystal stone",
+    "talc": "",
+    "silver ore": "ore rock stone metal",
+    "coal": "rock stone",
+    "limestone": "rock stone",
+    "mica": "crystal",
+    "amethyst": "gem gemstone crystal stone",
+    "sulfur": "crystal",
+    "gypsum": "crystal",
+}
+KINGDOM_WORDS = frozenset(
+    "animal creature fauna beast plant flora vegetation mineral".split()
+    + ["animal kingdom", "plant kingdom", "mineral kingdom"]
+)
+
+
 @lru_cache(maxsize=1)
 def _label_index() -> PhraseIndex:
     return PhraseIndex(LABEL_WORDS)
+
+
+@lru_cache(maxsize=1)
+def _labelled_items() -> tuple[str, ...]:
+    """The table's items whose names hold a label word ("apple tree", "copper ore", "rock salt")."""
+    words = {w for ws in LABEL_WORDS.values() for w in ws}
+    return tuple(it for it in KINDS if set(tokens(it)) & words)
+
+
+def _label_of(item: str, label: str, word: str) -> str:
+    """The label a label word gives an item: its kingdom, or for a kind the item is not, a wrong label."""
+    if word in KINGDOM_WORDS or item not in KINDS or word in KINDS[item].split():
+        return label
+    return f"{word} (a {item} is no {word})"
 
 
 _LIST_GLUE = frozenset("and or the a an both as well also".split())
@@ -1089,26 +1173,40 @@ def _segment_labels(toks: list[str], items: list[str]) -> tuple[dict[str, set[st
     previous item and it; otherwise ("Oak tree: plant", "X and Y are animals") the labels between it and
     the next item. An item with no label of its own shares its neighbour's ("X and Y are animals")."""
     spans = sorted((p, p + len(tokens(it)), it) for it in items for p in find_all(toks, it))
-    inside = {i for start, end, _ in spans for i in range(start, end)}
+    named = [(p, p + len(tokens(it))) for it in _labelled_items() if it not in items for p in find_all(toks, it)]
+    inside = {i for start, end, *_ in [*spans, *named] for i in range(start, end)}  # "apple tree" labels nothing
     labels = sorted(
-        (p, lab) for lab, p, _ in _label_index().scan(toks) if p not in inside and not negated_at(toks, p, 3)
+        (p, lab, " ".join(toks[p : p + n]))
+        for lab, p, n in _label_index().scan(toks)
+        if p not in inside and not negated_at(toks, p, 3)
     )
     if not labels:
         return {}, set()
-    affirmed = {lab for _, lab in labels}
+    affirmed = {lab for _, lab, _ in labels}
     if not spans:
         return {}, affirmed
     label_first = labels[0][0] < spans[0][0]
-    got: list[set[str]] = []
+    got: list[set[tuple[str, str]]] = []  # (label, the word that gave it), read per item once shared
+    head = {(lab, w) for p, lab, w in labels if spans and p < spans[0][0]}
+
+    def asides_before(i: int) -> bool:  # only kinds stand between this item and the one before
+        between = [w for p, _, w in labels if spans[i - 1][1] <= p < spans[i][0]]
+        return bool(between) and all(w not in KINGDOM_WORDS for w in between)
+
     for i, (start, end, _) in enumerate(spans):
-        if label_first:
+        if label_first:  # a kind right after an item is its aside: "Animals: honeybee (an insect), tiger"
             lo = spans[i - 1][1] if i else -1
-            got.append({lab for p, lab in labels if lo <= p < start})
+            hi = spans[i + 1][0] if i + 1 < len(spans) else len(toks)
+            own = {(lab, w) for p, lab, w in labels if lo <= p < start and (not i or w in KINGDOM_WORDS)}
+            asides = {(lab, w) for p, lab, w in labels if end <= p < hi and w not in KINGDOM_WORDS}
+            if i and not own and asides_before(i):
+                own = head
+            got.append(own | asides)
         else:
             hi = spans[i + 1][0] if i + 1 < len(spans) else len(toks)
-            got.append({lab for p, lab in labels if end <= p < hi})
+            got.append({(lab, w) for p, lab, w in labels if end <= p < hi})
     order = range(len(spans)) if label_first else range(len(spans) - 1, -1, -1)
-    last: set[str] = set()
+    last: set[tuple[str, str]] = set()
     for i in order:  # share the neighbour's labels when listed together: forwards for label-first, else backwards
         j = i - 1 if label_first else i + 1
         if not got[i] and 0 <= j < len(spans):
@@ -1118,7 +1216,7 @@ def _segment_labels(toks: list[str], items: list[str]) -> tuple[dict[str, set[st
         last = got[i]
     out: dict[str, set[str]] = {}
     for (_, _, it), labs in zip(spans, got):
-        out.setdefault(it, set()).update(labs)
+        out.setdefault(it, set()).update(_label_of(it, lab, w) for lab, w in labs)
     return out, affirmed
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from .base import FACTS_DIR, load_facts
 from .claims import NEGATORS
-from .text import Doc, tokens
+from .text import Doc, number_spans, parse_numbers, tokens
 
 STRAY_FACTOR = 0.25  # each unaccounted word or sign quarters the score
 VOCAB_ROWS = 2000  # generated rows whose references make up a family's vocabulary
@@ -95,10 +95,10 @@ TASK_WORDS: dict[str, str] = {
 }
 GROUNDED = frozenset(TASK_WORDS)
 # A fact answer restates its own question: the words of other facts ("the second smallest planet", "the primary
-# colours of the Moon", "Mercury's moon") and ordinals are claims its row cannot verify, so a fact row accounts
-# for the words of its own fact only (every question the table asks for it, its answer, keys and wrong answers).
+# colours of the Moon", "Mercury's moon") and numbers ("2 of which are primary", "only three of the nine") are
+# claims its row cannot verify, so a fact row accounts for the words and numbers of its own fact only (every
+# question the table asks for it, its answer, keys and wrong answers).
 OWN_FACT = frozenset({"fact_qa"})
-ORDINALS = frozenset("first second third fourth fifth sixth seventh eighth ninth tenth".split())
 FACT_TABLES = {"capital": "capitals"}  # a family's fact table, where its name is not the family's
 
 # The adjective of a capital row's country ("the French capital"): accounted on that row only, so "the German
@@ -198,11 +198,11 @@ _NOT_EQUAL = re.compile(r"!=|=/=|<>")
 # "21 + 5 = 26 - not true.", "Not really.", "..., I do not think.", "you will need none.", "Not one of these is
 # right." ("Paris, not Lyon" and "He doesn't know the answer" name what they deny; "Animals: none" is a label.)
 DENIALS = frozenset(NEGATORS) - {"false", "wrong", "incorrect", "untrue"}
-_TAIL = """true so really at all i do did think believe suppose guess right correct quite exactly it that this them
-these those is are was were be sure one of any either way whatsoever even close"""
+_TAIL = """true so really at all i do did think believe suppose guess know remember right correct quite exactly it that
+this them these those is are was were be sure one of any either way whatsoever even close"""
 _SENTENCE = re.compile(r"[.!?;\n]+")
 _NUMBER = re.compile(r"\d+(?:st|nd|rd|th|s)?$")  # 12, 1st, 1990s; not "set1", "ten8"
-_CARDINAL = re.compile(r"\d+$")  # a fact row's numbers: "2nd tallest" ranks, and is no count
+_LIST_MARKER = re.compile(r"(?m)^\s*\d{1,2}[.)]\s+")  # "1. Blue": a list marker, not a number claimed
 
 
 def _strings(value: Any) -> list[str]:
@@ -255,7 +255,7 @@ def family_words(family: str) -> frozenset[str]:
     generate = FAMILIES[family].generate
     words = set(_common() | _text_words(TASK_WORDS.get(family, "")))
     if family in OWN_FACT:
-        return frozenset(words - ORDINALS)
+        return frozenset(words - _text_words(" ".join(NUMBER_WORDS)))
     if family == "capital":  # the large cities the capital rules know as rivals ("Paris, not Lyon")
         from .fam_facts import OTHER_CITIES
 
@@ -296,13 +296,25 @@ def dangling_denials(raw: str) -> list[str]:
     return out
 
 
+def _own_values(row: dict[str, Any]) -> set[int]:
+    """The numbers a fact row's own texts state (its questions, answer and keys), by value."""
+    meta = row.get("meta") or {}
+    texts = [row.get("instruction", ""), row.get("output", ""), *_strings(meta), *_own_fact(row.get("output", ""))]
+    return {v for text in texts for v in parse_numbers(tokens(text))}
+
+
 def unaccounted(row: dict[str, Any], doc: Doc) -> list[str]:
     """The answer's distinct words (and signs, and bare denials) that neither the row, the family nor framing
     accounts for."""
     known = family_words(row["family"])
     own = row_words(row)
-    number = _CARDINAL if row["family"] in OWN_FACT else _NUMBER
-    words = [t for t in dict.fromkeys(doc.tokens) if not number.match(t) and t not in known and t not in own]
+    if row["family"] in OWN_FACT:  # a fact row's numbers are its own values, in digits or words
+        toks = tokens(_LIST_MARKER.sub("", doc.raw))
+        values = _own_values(row)
+        free = {t for a, b, v in number_spans(toks) if v in values for t in toks[a:b]}
+        words = [t for t in dict.fromkeys(toks) if t not in free and t not in known and t not in own]
+    else:
+        words = [t for t in dict.fromkeys(doc.tokens) if not _NUMBER.match(t) and t not in known and t not in own]
     return words + stray_signs(doc.raw, row["family"]) + dangling_denials(doc.raw)
 
 

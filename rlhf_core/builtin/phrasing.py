@@ -301,6 +301,11 @@ def _uncontracted(words: tuple[str, ...]) -> tuple[str, ...]:
 
 
 @cache
+def _fact_questions() -> dict[str, list[str]]:
+    return {fact["a"]: list(fact["q"]) for fact in load_facts("fact_qa")}
+
+
+@cache
 def _categories() -> tuple[dict[str, Any], ...]:
     return tuple(load_facts("odd_one_out"))
 
@@ -362,7 +367,19 @@ def _list_roles(row: dict[str, Any]) -> Roles:
     return Roles({**_list_modifiers(), **_phrases(_list_words(), "L"), **_phrases([situation, bare], "SIT")})
 
 
+def _fact_roles(row: dict[str, Any]) -> Roles:
+    """The key facts "K" (their synonyms, and numbers of a key's value)."""
+    keys = [str(k) for group in (row.get("meta") or {}).get("keys", []) for k in group]
+    values = {_number_value(k) for k in keys} - {None}
+
+    def number(v: float | None) -> set[str]:
+        return {"K"} if v in values else {"N"}
+
+    return Roles(_phrases(keys, "K"), number)
+
+
 ROLES = {
+    "fact_qa": _fact_roles,
     "capital": _capital_roles,
     "arithmetic": _arithmetic_roles,
     "fraction": _fraction_roles,
@@ -375,9 +392,17 @@ ROLES = {
 PHRASED = frozenset(ROLES)
 VALUE = {"capital": "C", "arithmetic": "N", "fraction": "FP", "ordering": "I", "odd_one_out": "O"}
 LITERAL = frozenset({"spelling"})  # spelling's words are its claims: no folding, no stemming
-# Families whose generated references are known forms. Spelling's references are other sentences: their word
-# pairs would make "the heavy market" a known form.
-FROM_REFERENCES = PHRASED - {"spelling"}
+# A fact answer restates a free question in any order ("Spiders have eight legs", "Eight legs."), so only the
+# words next to a key fact are read: they must come from the fact's own questions and answer, or be a copula,
+# a unit or punctuation. "Honey makes bees", "the symbol for Na" and "the one after Mercury" are not its forms.
+KEY_ONLY = frozenset({"fact_qa"})
+ANSWER_NEIGHBOURS = frozenset(
+    "^ $ , : ( ) - and or is are was were be it s the answer about around roughly approximately nearly exactly just"
+    " c f degree celsius fahrenheit have has had last".split()
+)
+# Families whose generated references are known forms. Spelling's references are other sentences, fact_qa's
+# other facts: their word pairs would make "the heavy market" or "the smallest planet on Mars" known forms.
+FROM_REFERENCES = PHRASED - {"spelling", "fact_qa"}
 
 # ---- known forms --------------------------------------------------------------------------------------
 # One form per line; {X} is a role. A form adds its neighbouring pairs, with a start and an end mark.
@@ -417,6 +442,11 @@ let me know if you have any other questions
 """
 
 FORMS: dict[str, str] = {
+    "fact_qa": """
+{K} , {K} and {K}
+{K} , {K} , and {K}
+{K} , because {K} x {K} = {N}
+""",
     "capital": """
 {C} serves as {K} s capital
 the capital of {K} is {C}
@@ -986,17 +1016,28 @@ def _own(row: dict[str, Any], roles: Roles | None = None) -> set[tuple[str, str]
     texts = [row.get("instruction", ""), row.get("input", ""), row.get("output", "")]
     if row.get("family") == "spelling":
         texts.append(str((row.get("meta") or {}).get("correct", "")))
+    if row.get("family") == "fact_qa":
+        texts += _fact_questions().get(row.get("output", ""), [])
     for text in texts:
         for unit in units(text):
             pairs |= _pairs(roles.skeleton(unit))
     return {(a, b) for a, b in pairs if a not in roles.generic and b not in roles.generic}
 
 
+def _known(left: frozenset[str], right: frozenset[str], known: frozenset[tuple[str, str]], key_only: bool) -> bool:
+    if key_only:
+        if "K" not in left and "K" not in right:
+            return True  # only the words next to a key are read
+        if (right if "K" in left else left) & ANSWER_NEIGHBOURS:
+            return True
+    return any((a, b) in known for a in left for b in right)
+
+
 def unknown_stretches(row: dict[str, Any], raw: str, charged: Iterable[str] = ()) -> list[str]:
     """The stretches of the answer whose neighbouring tokens no known form has, shown as text. A stretch with
     a word grounding already charged for is that word's stretch, and is not counted again."""
     roles = _roles(row)
-    known = family_pairs(row["family"]) | _own(row, roles)
+    known = frozenset(family_pairs(row["family"]) | _own(row, roles))
     charged = {stem(w.replace("'", "")) for w in charged}
     out: list[str] = []
     for unit in units(raw):
@@ -1004,7 +1045,7 @@ def unknown_stretches(row: dict[str, Any], raw: str, charged: Iterable[str] = ()
         marked = (frozenset({"^"}), *skel, frozenset({"$"}))
         run: list[int] = []
         for i in range(len(marked)):
-            if i < len(marked) - 1 and not any((a, b) in known for a in marked[i] for b in marked[i + 1]):
+            if i < len(marked) - 1 and not _known(marked[i], marked[i + 1], known, row["family"] in KEY_ONLY):
                 run.append(i)
                 continue
             if run:
