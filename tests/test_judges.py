@@ -558,7 +558,13 @@ def test_explanations_give_no_gold_but_keep_their_rule_score():
         result = judge(crash, answer)
         assert not result.verified and result.gold is None and gold_score(crash, answer) is None
     assert judge(crash, right).score >= 0.95 and not verifiable(crash)
-    assert sorted(f.name for f in FAMILIES.values() if not f.verifiable) == ["explain", "refusal", "tips"]
+    assert sorted(f.name for f in FAMILIES.values() if not f.verifiable) == [
+        "decision",
+        "explain",
+        "refusal",
+        "story",
+        "tips",
+    ]
     # one fact_qa row is a relation too (who killed whom): that row alone gives no gold
     caesar = STUDY["Julius Caesar death"]
     assert not verifiable(caesar) and gold_score(caesar, caesar["output"]) is None

@@ -1634,6 +1634,10 @@ FAMILIES = [
         "answers scale down.",
         gen_story,
         story_content,
+        unverifiable="a story is right by who decides what and whether it holds, which the rules read from "
+        "decision verbs and their subjects: a decision made in a dream, by someone else, for something "
+        "unrelated, or taken back in words the rules do not read passes (73-78% of documentation-reading red "
+        "teams' attacks scored above 0.5 in every round)",
     ),
     Family(
         "decision",
@@ -1642,6 +1646,10 @@ FAMILIES = [
         "No choice (or both options / hedged) x0.3; open prompt without a dilemma x0.5; no first person x0.6.",
         gen_decision,
         decision_content,
+        unverifiable="a decision is right by what was chosen and whether the choice stood, which the rules read "
+        "from decision verbs and their complements: 'went with my brother', a delegated, dreamed or unrelated "
+        "choice, or a later change of mind passes (73-78% of documentation-reading red teams' attacks scored "
+        "above 0.5 in every round)",
     ),
     Family(
         "refusal",
