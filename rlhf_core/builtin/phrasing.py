@@ -17,6 +17,7 @@ not Lyon" and "Paris is the capital of France"). The content rules still judge w
 from __future__ import annotations
 
 import difflib
+import json
 import random
 import re
 import unicodedata
@@ -28,7 +29,7 @@ from .base import load_facts
 from .text import number_spans, stem
 
 PHRASE_FACTOR = 0.25  # each stretch of the answer in a form the judge does not know quarters the score
-VOCAB_ROWS = 2000  # generated rows whose references are known forms
+VOCAB_ROWS = 250  # generated rows whose references are known forms (their pairs are the same from 250 to 2,000 rows)
 
 Skeleton = tuple[frozenset[str], ...]  # per token: its roles (slot names, upper case) or the word itself
 
@@ -120,10 +121,13 @@ class Roles:
         fraction: Any = None,
         literal: bool = False,
         generic: frozenset[str] = frozenset(),
+        lists: frozenset[str] = frozenset(),
     ):
-        self.phrases = sorted(phrases.items(), key=lambda kv: -len(kv[0]))
+        self.by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}  # longest first
+        for key, role in sorted(phrases.items(), key=lambda kv: -len(kv[0])):
+            self.by_first.setdefault(key[0], []).append((key, role))
         self.generic = generic  # roles the forms name, which the row's own text names by index only
-        self.first = {p[0] for p, _ in self.phrases}
+        self.lists = lists  # roles a sentence may list bare ("finished, restaurant"), and nothing else
         self.number = number or (lambda v: {"N"})
         self.fraction = fraction or (lambda a, b: {"N"})
         self.literal = literal
@@ -136,8 +140,8 @@ class Roles:
         i = 0
         while i < len(toks):
             t = toks[i]
-            if t in self.first:
-                hit = next((p for p in self.phrases if tuple(toks[i : i + len(p[0])]) == p[0]), None)
+            if t in self.by_first:
+                hit = next((p for p in self.by_first[t] if tuple(toks[i : i + len(p[0])]) == p[0]), None)
                 if hit:
                     out.append(frozenset(hit[1].split("|")))
                     i += len(hit[0])
@@ -285,7 +289,7 @@ def _spelling_roles(row: dict[str, Any]) -> Roles:
                 phrases.setdefault(form, f"F{i + 1}|F")
     if right and (right[0],) not in phrases:  # "The corrected sentence is: She ...": where a restatement may begin
         phrases[(right[0],)] = f"{right[0]}|S"
-    return Roles(phrases, literal=True, generic=frozenset({"E", "F", "S"}))
+    return Roles(phrases, literal=True, generic=frozenset({"E", "F", "S"}), lists=frozenset({"F"}))
 
 
 def _uncontracted(words: tuple[str, ...]) -> tuple[str, ...]:
@@ -717,8 +721,6 @@ here is the corrected sentence : {S}
 {E} ( {F} )
 {E} is wrong ; it should be {F}
 {E} is wrong : {S}
-{F} {F}
-{F} and {F}
 {E} is a typo for {F}
 the errors are {E} ( {F} ) and {E} ( {F} ) : {S}
 there are two spelling mistakes : {E} should be {F}
@@ -1004,14 +1006,28 @@ def family_pairs(family: str) -> frozenset[tuple[str, str]]:
 
 
 def _roles(row: dict[str, Any]) -> Roles:
-    return ROLES[row["family"]](row)
+    return _row_state(row)[0]
+
+
+def _row_state(row: dict[str, Any]) -> tuple[Roles, frozenset[tuple[str, str]]]:
+    """A row's roles and every word pair known on it, built once per row (eval and the RM's pairs judge each
+    row many times)."""
+    meta = json.dumps(row.get("meta") or {}, sort_keys=True)
+    return _state(row["family"], row.get("instruction", ""), row.get("input", ""), row.get("output", ""), meta)
+
+
+@lru_cache(maxsize=1 << 12)
+def _state(family: str, instruction: str, input: str, output: str, meta: str) -> tuple[Roles, frozenset]:
+    row = {"family": family, "instruction": instruction, "input": input, "output": output, "meta": json.loads(meta)}
+    roles = ROLES[family](row)
+    return roles, frozenset(family_pairs(family) | _own(row, roles))
 
 
 def _own(row: dict[str, Any], roles: Roles | None = None) -> set[tuple[str, str]]:
     """The word pairs of a row's own text (instruction, input, reference and, for spelling, the corrected
     sentence). A role the forms name generically ("a fix") counts here only by its index ("the second fix"):
     "the heavy basket" in the row does not make "the heavy market" a known form."""
-    roles = roles or _roles(row)
+    roles = roles or ROLES[row["family"]](row)
     pairs: set[tuple[str, str]] = set()
     texts = [row.get("instruction", ""), row.get("input", ""), row.get("output", "")]
     if row.get("family") == "spelling":
@@ -1036,12 +1052,13 @@ def _known(left: frozenset[str], right: frozenset[str], known: frozenset[tuple[s
 def unknown_stretches(row: dict[str, Any], raw: str, charged: Iterable[str] = ()) -> list[str]:
     """The stretches of the answer whose neighbouring tokens no known form has, shown as text. A stretch with
     a word grounding already charged for is that word's stretch, and is not counted again."""
-    roles = _roles(row)
-    known = frozenset(family_pairs(row["family"]) | _own(row, roles))
+    roles, known = _row_state(row)
     charged = {stem(w.replace("'", "")) for w in charged}
     out: list[str] = []
     for unit in units(raw):
         skel = roles.skeleton(unit)
+        if roles.lists and all(alts & roles.lists or alts <= {"and", ","} for alts in skel):
+            continue  # a bare list of fixes: a pair of them is no form inside a sentence ("the garden played")
         marked = (frozenset({"^"}), *skel, frozenset({"$"}))
         run: list[int] = []
         for i in range(len(marked)):
