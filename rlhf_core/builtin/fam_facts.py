@@ -1225,12 +1225,17 @@ def assigned_labels(doc: Doc, items: list[str]) -> dict[str, set[str]]:
     after it."""
     assigned: dict[str, set[str]] = {}
     header: set[str] = set()
+    empty: set[str] = set()  # "Animals: none": no item has these labels
     for seg in _CLASSIFY_SPLIT.split(doc.raw):
         toks = tokens(seg or "")
         if not toks:
             continue
         labelled, affirmed = _segment_labels(toks, items)
         present = [it for it in items if find_all(toks, it)]
+        if affirmed and not present and "none" in toks:
+            empty |= affirmed
+            header = set()
+            continue
         if affirmed and not present:
             header = affirmed
             continue
@@ -1239,6 +1244,8 @@ def assigned_labels(doc: Doc, items: list[str]) -> dict[str, set[str]]:
         for it, labs in labelled.items():
             if labs:
                 assigned.setdefault(it, set()).update(labs)
+    for labs in assigned.values():  # an item given a label the answer also says nothing has
+        labs |= {f"{lab} (and no item is a {lab})" for lab in labs & empty}
     return assigned
 
 

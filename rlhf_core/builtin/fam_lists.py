@@ -443,15 +443,19 @@ _DISOWNED_ORDER = re.compile(
     re.I,
 )
 _RANK_LABEL = re.compile(r"\(\s*#?(\d+)(?:st|nd|rd|th)?\s*\)")
+_LINE_NUMBER = re.compile(r"(?m)^\s*(\d{1,2})[.)][ \t]+\S")
 
 
 def _denied_listing(raw: str, kind: str, wanted: set[str]) -> bool:
-    """A negator just before the first item: "they are not 930, 748, ..."; or the order disowned in words or by
-    rank labels that run against it."""
+    """A negator just before the first item: "they are not 930, 748, ..."; or the order disowned in words, or by
+    rank labels or line numbers that run against it."""
     if _DISOWNED_ORDER.search(raw):
         return True
     ranks = [int(m[1]) for m in _RANK_LABEL.finditer(raw)]
     if len(ranks) >= 2 and ranks != sorted(ranks):
+        return True
+    numbered = [int(m) for m in _LINE_NUMBER.findall(raw)]  # "7. 756\n6. 408 ...": numbered against the order
+    if len(numbered) >= 2 and numbered != sorted(numbered):
         return True
     toks = tokens(_MARKER.sub(" ", raw))
     first = next((i for i, t in enumerate(toks) if t in wanted), None)

@@ -272,6 +272,18 @@ def _counting(stream: list[tuple[str, Any]], a: float, b: float, answer: float) 
     return out
 
 
+_OPERATION_VERBS = frozenset("add subtract multiply divide".split())
+
+
+def _is_operand(stream: list[tuple[str, Any]], i: int) -> bool:
+    """Whether the number at i is an operand of an operation that no "=" or "is" takes to a value: "968 - 32",
+    "17 minus 10", "subtract 199 from 247" (an instruction echoed with the result put in as a number)."""
+    nxt = [k for k, _ in stream[i + 1 : i + 3]]
+    prev = [k for k, _ in stream[max(0, i - 2) : i]]
+    before = stream[i - 1] if i else ("", "")
+    return nxt == ["op", "num"] or prev == ["num", "op"] or (before[0] == "word" and before[1] in _OPERATION_VERBS)
+
+
 def arithmetic_content(row: dict, doc: Doc) -> Content:
     """The result must be stated and nothing else offered as the result: every equation written out must be
     true ("23 + 45 = 68" and working steps like "10 x 7 = 70"), a false one is a false claim; a number that
@@ -313,7 +325,7 @@ def arithmetic_content(row: dict, doc: Doc) -> Content:
             negated_answer = negated_answer or v == answer
             continue
         if v == answer:
-            stated = True
+            stated = stated or not _is_operand(stream, i)  # "Calculate 968 - 32.": the result as an operand
         elif any(k == "word" and w in _RETRACTIONS for k, w in stream[i + 1 : i + 4]):
             retracted.append(v)  # "67, no wait, 68": a slip taken back
         else:

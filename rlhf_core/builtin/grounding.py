@@ -67,7 +67,8 @@ TASK_WORDS: dict[str, str] = {
         remainder equal equals make makes give gives gave result comes come get gets count counting step work
         working x then so if up out first next finally""",
     "capital": "capital city seat government country nation located",
-    "classify": """category categories class classified classify belong belongs group kind type living thing
+    "classify": """category categories class classification classified classify belong belongs group kind type living
+        thing
         animal plant mineral kingdom rock stone metal ore gem gemstone crystal mammal bird fish insect reptile
         amphibian tree flower herb shrub grass cereal grain crop respectively none""",
     "fact_qa": """colour colours c f celsius fahrenheit degree degrees metre metres meter meters kilometre kilometres km
@@ -193,6 +194,7 @@ _SIGNS = set(
 )
 FAMILY_SIGNS = {"fact_qa": set("%\u00b0\u00ba")}
 _NOT_EQUAL = re.compile(r"!=|=/=|<>")
+_STRUCK = re.compile("~~|[\u0334-\u0338]")  # strikethrough the judge did not strip (an unpaired "~~")
 
 # A denial with nothing after it in its sentence but a tail that names nothing denies the answer itself:
 # "21 + 5 = 26 - not true.", "Not really.", "..., I do not think.", "you will need none.", "Not one of these is
@@ -270,9 +272,10 @@ def family_words(family: str) -> frozenset[str]:
 
 
 def stray_signs(raw: str, family: str = "") -> list[str]:
-    """Symbols no rule reads ("\u2717", "\u274c", emoji, "?"): each one once."""
+    """Symbols no rule reads ("\u2717", "\u274c", emoji, "?", strikethrough): each one once."""
     allowed = _SIGNS | FAMILY_SIGNS.get(family, set())
     out: list[str] = [m.group(0) for m in _NOT_EQUAL.finditer(raw)][:1]
+    out += ["strikethrough"] if _STRUCK.search(raw) else []
     for ch in _NOT_EQUAL.sub(" ", raw):
         if ch in allowed or ch.isspace() or ch.isalnum():
             continue

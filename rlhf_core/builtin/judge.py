@@ -159,7 +159,7 @@ def judge(row: dict[str, Any], response: str) -> JudgeResult:
             f"gold judge: row {row.get('id', '?')!r} has family {row.get('family')!r}, which is not a builtin "
             f"family ({', '.join(FAMILIES)}); only rows from the builtin suite can be judged"
         )
-    doc = Doc(response if isinstance(response, str) else "")
+    doc = Doc(unstruck(response if isinstance(response, str) else ""))
     if not doc.tokens:
         return JudgeResult(
             0.0,
@@ -204,6 +204,16 @@ def judge(row: dict[str, Any], response: str) -> JudgeResult:
     if length < 1.0:
         why["length"] = f"{len(doc)} words, budget {max(LENGTH_ALLOWANCE * word_count(row['output']), MIN_BUDGET):.0f}"
     return JudgeResult(round(score, 6), {k: round(float(v), 6) for k, v in parts.items()}, why, verifiable(row))
+
+
+_STRUCK_SPAN = re.compile(r"~~.*?~~", re.S)
+_STRUCK_CHAR = re.compile(".[\u0334-\u0338]+")
+
+
+def unstruck(text: str) -> str:
+    """The answer without what it strikes out ("~~Paris~~", "P\u0336a\u0336r\u0336i\u0336s\u0336"): struck text is not
+    claimed."""
+    return _STRUCK_CHAR.sub("", _STRUCK_SPAN.sub(" ", text))
 
 
 def gold_score(row: dict[str, Any], response: str) -> float | None:

@@ -287,9 +287,19 @@ def _spelling_roles(row: dict[str, Any]) -> Roles:
         for form in {v for f in (fix, _uncontracted(fix)) for v in spelling_variants(f)}:
             if form:
                 phrases.setdefault(form, f"F{i + 1}|F")
+    for bad, good in (row.get("meta") or {}).get("errors", []):  # "'They goes to' should be 'They go to'"
+        bad_t, good_t = lex(str(bad), literal=True), lex(str(good), literal=True)
+        i = next((j for j, (e, _) in enumerate(spans) if e and _inside(e, bad_t)), None)
+        if i is not None and len(bad_t) > 1:
+            phrases.setdefault(bad_t, f"E{i + 1}|E")
+            phrases.setdefault(good_t, f"F{i + 1}|F")
     if right and (right[0],) not in phrases:  # "The corrected sentence is: She ...": where a restatement may begin
         phrases[(right[0],)] = f"{right[0]}|S"
     return Roles(phrases, literal=True, generic=frozenset({"E", "F", "S"}), lists=frozenset({"F"}))
+
+
+def _inside(part: tuple[str, ...], whole: tuple[str, ...]) -> bool:
+    return any(whole[j : j + len(part)] == part for j in range(len(whole) - len(part) + 1))
 
 
 def _uncontracted(words: tuple[str, ...]) -> tuple[str, ...]:
@@ -322,11 +332,25 @@ def _odd_roles(row: dict[str, Any]) -> Roles:
     phrases = _phrases([odd], "O")
     members = {m for cat in _categories() for m in cat["members"]} | {str(x) for x in meta.get("items", [])}
     phrases.update({k: v for k, v in _phrases(sorted(members - {odd}), "I").items() if k not in phrases})
+    phrases.update({k: v for k, v in _category_phrases().items() if k not in phrases})
+    return Roles(phrases)
+
+
+@cache
+def _category_phrases() -> dict[tuple[str, ...], str]:
     names = [
         re.sub(r"^(?:a|an)\s+", "", n) for cat in _categories() for n in (cat["singular"], cat["plural"], *cat["keys"])
     ]
-    phrases.update({k: v for k, v in _phrases(names, "CAT").items() if k not in phrases})
-    return Roles(phrases)
+    return _phrases(names, "CAT")
+
+
+@cache
+def _category_nouns() -> tuple[str, ...]:
+    """The head nouns of the table's categories ("language", "instrument", "app"): "human languages" names a
+    category by a key and its noun."""
+    return tuple(
+        sorted({lex(cat["plural"])[-1] for cat in _categories()} | {lex(cat["singular"])[-1] for cat in _categories()})
+    )
 
 
 @cache
@@ -397,11 +421,12 @@ PHRASED = frozenset(ROLES)
 VALUE = {"capital": "C", "arithmetic": "N", "fraction": "FP", "ordering": "I", "odd_one_out": "O"}
 LITERAL = frozenset({"spelling"})  # spelling's words are its claims: no folding, no stemming
 # A fact answer restates a free question in any order ("Spiders have eight legs", "Eight legs."), so only the
-# words next to a key fact are read: they must come from the fact's own questions and answer, or be a copula,
-# a unit or punctuation. "Honey makes bees", "the symbol for Na" and "the one after Mercury" are not its forms.
+# words next to a key fact or a number are read: they must come from the fact's own questions and answer, or be a
+# copula, a unit or punctuation. "Honey makes bees", "the symbol for Na" and "the one after Mercury" are not its forms.
 KEY_ONLY = frozenset({"fact_qa"})
+VALUES = frozenset({"K", "N"})  # a key, or any other number: "There are -7 continents", "is 81 - 9", "9.9"
 ANSWER_NEIGHBOURS = frozenset(
-    "^ $ , : ( ) - and or is are was were be it s the answer about around roughly approximately nearly exactly just"
+    "^ $ , : ( ) and or is are was were be it s the answer about around roughly approximately nearly exactly just"
     " c f degree celsius fahrenheit have has had last".split()
 )
 # Families whose generated references are known forms. Spelling's references are other sentences, fact_qa's
@@ -450,6 +475,15 @@ FORMS: dict[str, str] = {
 {K} , {K} and {K}
 {K} , {K} , and {K}
 {K} , because {K} x {K} = {N}
+{K} , since {K} x {K} = {N}
+{K} - roughly {K}
+about {N}
+roughly {N}
+around {N}
+approximately {N}
+nearly {N}
+{K} legs , in {N} pairs
+{K} - about {K}
 """,
     "capital": """
 {C} serves as {K} s capital
@@ -565,6 +599,8 @@ counting on from {N} : {N} , {N} , {N} , so {N} + {N} = {N}
 """
     + "".join(f"{{N}} {g} make {{N}}\n" for g in GROUPS),
     "fraction": """
+both {A} and {B} can be divided by {K} : {A} divided by {K} is {P}
+{FA} equals {FP} because {K} is a common factor of {A} and {B} : {A} divided by {K} is {P}
 {AK} = {P} and {BK} = {Q} , so dividing the numerator and denominator of {FA} by {K} gives {FP}
 dividing them by {K} gives {P} and {Q} , so {FA} = {FP}
 {FA} = ( {P} x {K} ) / ( {Q} x {K} ) , so multiplying the numerator and denominator of {FP} by {K} gives {FA}
@@ -673,6 +709,8 @@ the value never changes
 {AK} = {P} and {BK} = {Q}
 """,
     "spelling": """
+the verb must agree with {S} , so it should read : {S}
+{E} should be {F} . the corrected sentence is : {S}
 here is the sentence with the typos fixed : {S}
 there's a subject-verb agreement mistake
 it should be {F} instead of {E} : {S}
@@ -748,6 +786,9 @@ the verb should agree with the singular subject : {S}
 i fixed the typos in {F} and {F}
 """,
     "odd_one_out": """
+{O} is the misfit : it is a {CAT} , while {I} and {I} are {CAT}
+{O} is the odd one out because it is a {CAT} ; the other two are {CAT}
+the answer is {O} - it is used for {CAT} , while the others are {CAT}
 {O} , a {CAT} , is the misfit
 {I} and {I} are {CAT} ; a {O} is {CAT}
 {O} ( the only {CAT} ; the rest are {CAT} )
@@ -832,6 +873,7 @@ a {CAT} rather than a {CAT} like {I} , {I} and {I}
 {CAT} networks
 """,
     "classify": """
+here is the classification :
 {I} is the only {L} here
 , while the {I} and the {I} are both {L}
 , the {I} is a {L} , and the {I} is an {L}
@@ -879,6 +921,8 @@ the {I} and the {I} are {L}
 | {I} | {L} |
 """,
     "list_items": """
+for {SIT} , pack a {L}
+here are {N} things you might need when {SIT} : {L}
 here are {N} things : a {L}
 you'd need {L}
 for {SIT} , bring a {L}
@@ -995,7 +1039,8 @@ def family_pairs(family: str) -> frozenset[tuple[str, str]]:
 
     pairs: set[tuple[str, str]] = set()
     literal = family in LITERAL
-    for form in (GENERIC + FORMS[family]).strip().splitlines():
+    extra = "".join(f"{{CAT}} {noun}\n" for noun in _category_nouns()) if family == "odd_one_out" else ""
+    for form in (GENERIC + FORMS[family] + extra).strip().splitlines():
         if form.strip() and ("{V}" not in form or family in VALUE):
             for unit in units(form):  # a form is cut into sentences as an answer is ("X is misspelled; ...")
                 pairs |= _pairs(_form_skeleton(unit, VALUE.get(family, ""), literal))
@@ -1024,14 +1069,15 @@ def _state(family: str, instruction: str, input: str, output: str, meta: str) ->
 
 
 def _own(row: dict[str, Any], roles: Roles | None = None) -> set[tuple[str, str]]:
-    """The word pairs of a row's own text (instruction, input, reference and, for spelling, the corrected
-    sentence). A role the forms name generically ("a fix") counts here only by its index ("the second fix"):
+    """The word pairs of a row's own text: instruction, input and reference; for spelling the input, the
+    reference and the corrected sentence, without the instruction ("... his meal and grammar mistakes" splices
+    the two). A role the forms name generically ("a fix") counts here only by its index ("the second fix"):
     "the heavy basket" in the row does not make "the heavy market" a known form."""
     roles = roles or ROLES[row["family"]](row)
     pairs: set[tuple[str, str]] = set()
     texts = [row.get("instruction", ""), row.get("input", ""), row.get("output", "")]
-    if row.get("family") == "spelling":
-        texts.append(str((row.get("meta") or {}).get("correct", "")))
+    if row.get("family") == "spelling":  # a corrected sentence, not the instruction spliced into it
+        texts = [row.get("input", ""), row.get("output", ""), str((row.get("meta") or {}).get("correct", ""))]
     if row.get("family") == "fact_qa":
         texts += _fact_questions().get(row.get("output", ""), [])
     for text in texts:
@@ -1042,10 +1088,11 @@ def _own(row: dict[str, Any], roles: Roles | None = None) -> set[tuple[str, str]
 
 def _known(left: frozenset[str], right: frozenset[str], known: frozenset[tuple[str, str]], key_only: bool) -> bool:
     if key_only:
-        if "K" not in left and "K" not in right:
-            return True  # only the words next to a key are read
-        if (right if "K" in left else left) & ANSWER_NEIGHBOURS:
-            return True
+        if not left & VALUES and not right & VALUES:
+            return True  # only the words next to a key or a number are read
+        value, other = (left, right) if left & VALUES else (right, left)
+        if "K" in value and not other & VALUES and other & ANSWER_NEIGHBOURS:
+            return True  # a key next to a copula, a unit or punctuation; any other number must be in a known pair
     return any((a, b) in known for a in left for b in right)
 
 
