@@ -663,3 +663,26 @@ def test_word_salad_guard_reads_doubled_words_not_repeated_list_items():
     assert stutters("the the 7 7 seven seven") == ["seven"]
     camping = STUDY["Camping trip list"]
     assert "word salad" not in judge(camping, "Tent, tent pegs, map, map case, water.").why["guard"]
+
+
+def test_struck_out_text_is_not_claimed():
+    """Round 12 struck the answer out and kept full marks: "~~Paris~~", combining overlays, a whole list."""
+    paris = next(r for r in study_rows() if r["family"] == "capital")
+    for answer in ("The capital of France is ~~Paris~~.", "The capital of France is P\u0336a\u0336r\u0336i\u0336s\u0336."):
+        assert judge(paris, answer).score == 0.0, answer
+    assert judge(paris, "~~Lyon~~ Paris.").score >= 0.9  # what is left is the claim
+    camping = next(r for r in study_rows() if r["family"] == "list_items")
+    struck = ", ".join(f"~~{group[0]}~~" for group in camping["meta"]["items"][:10])
+    assert judge(camping, struck).score == 0.0
+
+
+def test_a_result_given_only_as_an_operand_is_not_stated():
+    from rlhf_core.builtin.judge import generated_row
+
+    for seed in range(40):
+        row = generated_row("arithmetic", seed)
+        m = row["meta"]
+        assert judge(row, f"Calculate {m['answer']} {m['op']} {m['b']}.").score == 0.0, row["instruction"]
+        assert judge(row, f"What is {m['a']} {m['op']} {m['answer']}.").score == 0.0, row["instruction"]
+        assert judge(row, f"{m['a']} {m['op']} {m['b']} = {m['answer']}.").score >= 0.9
+        assert judge(row, f"The answer is {m['answer']}.").score >= 0.9
