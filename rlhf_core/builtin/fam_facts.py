@@ -1171,7 +1171,9 @@ def _segment_labels(toks: list[str], items: list[str]) -> tuple[dict[str, set[st
     """Labels given to each item of one line/sentence, and the labels affirmed in it. A segment whose first
     label comes before its first item ("Animals: elephant, lion") gives each item the labels between the
     previous item and it; otherwise ("Oak tree: plant", "X and Y are animals") the labels between it and
-    the next item. An item with no label of its own shares its neighbour's ("X and Y are animals")."""
+    the next item. An item with no label of its own shares its neighbour's ("X and Y are animals"). In a
+    header line a kind right after an item is that item's aside ("Animals: honeybee (an insect), tiger"), and
+    each label word is read for its item: a kind the item is not is a wrong label (KINDS)."""
     spans = sorted((p, p + len(tokens(it)), it) for it in items for p in find_all(toks, it))
     named = [(p, p + len(tokens(it))) for it in _labelled_items() if it not in items for p in find_all(toks, it)]
     inside = {i for start, end, *_ in [*spans, *named] for i in range(start, end)}  # "apple tree" labels nothing

@@ -230,7 +230,7 @@ def row_words(row: dict[str, Any], own: bool = True) -> frozenset[str]:
     if own and row.get("family") == "capital" and isinstance(meta, dict):
         parts.append(DEMONYMS.get(str(meta.get("country", "")), ""))
     if row.get("family") in OWN_FACT:
-        parts += _own_fact(row.get("output", ""))
+        parts += own_fact(row.get("output", ""))
     return _text_words("\n".join(parts))
 
 
@@ -239,7 +239,7 @@ def _fact_questions() -> dict[str, list[str]]:
     return {fact["a"]: list(fact["q"]) for fact in load_facts("fact_qa")}
 
 
-def _own_fact(reference: str) -> list[str]:
+def own_fact(reference: str) -> list[str]:
     """Every question the fact table asks for this reference answer."""
     return _fact_questions().get(reference, [])
 
@@ -302,7 +302,7 @@ def dangling_denials(raw: str) -> list[str]:
 def _own_values(row: dict[str, Any]) -> set[int]:
     """The numbers a fact row's own texts state (its questions, answer and keys), by value."""
     meta = row.get("meta") or {}
-    texts = [row.get("instruction", ""), row.get("output", ""), *_strings(meta), *_own_fact(row.get("output", ""))]
+    texts = [row.get("instruction", ""), row.get("output", ""), *_strings(meta), *own_fact(row.get("output", ""))]
     return {v for text in texts for v in parse_numbers(tokens(text))}
 
 

@@ -26,6 +26,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from .base import load_facts
+from .grounding import own_fact
 from .text import number_spans, stem
 
 PHRASE_FACTOR = 0.25  # each stretch of the answer in a form the judge does not know quarters the score
@@ -312,11 +313,6 @@ def _uncontracted(words: tuple[str, ...]) -> tuple[str, ...]:
         else:
             out.append(w)
     return tuple(out)
-
-
-@cache
-def _fact_questions() -> dict[str, list[str]]:
-    return {fact["a"]: list(fact["q"]) for fact in load_facts("fact_qa")}
 
 
 @cache
@@ -1079,7 +1075,7 @@ def _own(row: dict[str, Any], roles: Roles | None = None) -> set[tuple[str, str]
     if row.get("family") == "spelling":  # a corrected sentence, not the instruction spliced into it
         texts = [row.get("input", ""), row.get("output", ""), str((row.get("meta") or {}).get("correct", ""))]
     if row.get("family") == "fact_qa":
-        texts += _fact_questions().get(row.get("output", ""), [])
+        texts += own_fact(row.get("output", ""))
     for text in texts:
         for unit in units(text):
             pairs |= _pairs(roles.skeleton(unit))
