@@ -220,8 +220,12 @@ def test_classify():
             "All of them are fruits.",
             # a false label costs as much as a right one earns
             "Oak tree: plant\nCopper ore: animal\nElephant: mineral",
+            # a label copied from the item's own name needs no knowledge
+            "Oak tree: Tree\nCopper ore: Ore\nElephant: Elephant",
         ],
     )
+    assert score(row, "Trees: oak tree\nOres: copper ore\nAnimals: elephant") < 0.4
+    assert score(row, "Oak tree: plant (a tree)\nCopper ore: mineral (an ore)\nElephant: animal") >= 0.9
 
 
 def test_fraction():
@@ -446,6 +450,10 @@ def test_arithmetic(op, a, b, answer):
         wrong=[str(answer + 1), f"{a} {op} {b} = {answer + 10}", "I do not know."],
     )
     assert score(row, "The answer is sixty eight.") == (1.0 if answer == 68 else 0.0)
+    # a comma between digits that is no thousands grouping is a decimal comma, not a list
+    assert score(row, f"{a} {op} {b} = {answer},48") == 0.0
+    assert score(row, f"{a} {op} {b} = {answer},5.") == 0.0
+    assert score(row, f"{a} {op} {b} = {answer}.") >= 0.9
 
 
 def test_ordering_numbers():
@@ -668,9 +676,15 @@ def test_word_salad_guard_reads_doubled_words_not_repeated_list_items():
 def test_struck_out_text_is_not_claimed():
     """Round 12 struck the answer out and kept full marks: "~~Paris~~", combining overlays, a whole list."""
     paris = next(r for r in study_rows() if r["family"] == "capital")
-    for answer in ("The capital of France is ~~Paris~~.", "The capital of France is P\u0336a\u0336r\u0336i\u0336s\u0336."):
+    for answer in (
+        "The capital of France is ~~Paris~~.",
+        "The capital of France is P\u0336a\u0336r\u0336i\u0336s\u0336.",
+    ):
         assert judge(paris, answer).score == 0.0, answer
     assert judge(paris, "~~Lyon~~ Paris.").score >= 0.9  # what is left is the claim
+    for answer in ("The capital of France is <del>Paris</del>.", "The capital of France is <s>Paris</s>."):
+        assert judge(paris, answer).score == 0.0, answer  # HTML strikes out too
+    assert judge(paris, "<del>Lyon</del> Paris.").score >= 0.9
     camping = next(r for r in study_rows() if r["family"] == "list_items")
     struck = ", ".join(f"~~{group[0]}~~" for group in camping["meta"]["items"][:10])
     assert judge(camping, struck).score == 0.0
@@ -686,3 +700,58 @@ def test_a_result_given_only_as_an_operand_is_not_stated():
         assert judge(row, f"What is {m['a']} {m['op']} {m['answer']}.").score == 0.0, row["instruction"]
         assert judge(row, f"{m['a']} {m['op']} {m['b']} = {m['answer']}.").score >= 0.9
         assert judge(row, f"The answer is {m['answer']}.").score >= 0.9
+
+
+def test_superscript_digits_are_no_digits_of_the_number():
+    """Round 13: "92 - 67 = 2⁵" folded to "25" and kept full marks."""
+    from rlhf_core.builtin.judge import generated_row
+
+    for seed in range(40):
+        row = generated_row("arithmetic", seed)
+        answer = str(row["meta"]["answer"])
+        if len(answer) < 2:
+            continue
+        sup = answer[:-1] + "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"[int(answer[-1])]
+        sub = answer[:-1] + "\u2080\u2081\u2082\u2083\u2084\u2085\u2086\u2087\u2088\u2089"[int(answer[-1])]
+        for wrong in (sup, sub):
+            assert judge(row, f"The answer is {wrong}.").score == 0.0, (row["instruction"], wrong)
+        assert judge(row, f"The answer is {answer}.").score >= 0.9
+
+
+def test_an_order_stated_backwards_is_read_backwards():
+    row = make_ordering("numbers", [34, 12, 78, 5], False, "Sort these numbers from smallest to largest.")
+    assert score(row, "5 follows 12, which follows 34, which follows 78.") == 0.0  # says 78 comes first
+    assert score(row, "78 comes after 34, which comes after 12, which comes after 5.") > 0.0  # ascending, in words
+    assert score(row, "5, followed by 12, followed by 34, followed by 78.") > 0.0
+    assert score(row, "5 precedes 12, which follows 34, then 78.") == 0.0  # both ways round: no order
+    assert score(row, "5, 12, 78, 34") < 0.5 * score(row, "5, 12, 34, 78")  # one pair out of order: not sorted
+
+
+def test_a_fact_key_after_an_article_reads_the_word_before():
+    """Round 13: "Earth is the largest ocean on the Pacific" kept full marks: only the pair next to the key was
+    read, and "the Pacific" is a known pair."""
+    from rlhf_core.builtin.judge import generated_row
+
+    ocean = next(r for r in (generated_row("fact_qa", s) for s in range(400)) if "largest ocean" in r["output"])
+    assert judge(ocean, "Earth is the largest ocean on the Pacific.").score <= 0.25
+    for right in ("The largest ocean on Earth is the Pacific.", "It's called the Pacific.", "The Pacific."):
+        assert judge(ocean, right).score >= 0.9, right
+
+
+def test_a_quoted_error_beside_a_clean_correction_is_explained():
+    row = {
+        "family": "spelling",
+        "instruction": "Evaluate this sentence for spelling and grammar mistakes",
+        "input": "The mounttain villagge was covered with snow.",
+        "output": "The mountain village was covered with snow.",
+        "meta": {
+            "errors": [["mounttain", "mountain"], ["villagge", "village"]],
+            "correct": "The mountain village was covered with snow.",
+        },
+    }
+    fixed = "The correct sentence is: The mountain village was covered with snow."
+    assert judge(row, f"{fixed} Both 'mounttain' and 'villagge' had an extra letter.").parts["content"] >= 0.9
+    # the quotes alone explain nothing: the errors are still used, or called right
+    assert judge(row, "The 'mounttain' 'villagge' was covered with snow.").score == 0.0
+    assert judge(row, "The mounttain villagge was covered with snow. 'mounttain' 'villagge'").score == 0.0
+    assert judge(row, f"{fixed} But 'mounttain' is the right spelling.").score <= 0.1

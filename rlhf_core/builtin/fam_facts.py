@@ -1163,12 +1163,18 @@ def _label_of(item: str, label: str, word: str) -> str:
     return f"{word} (a {item} is no {word})"
 
 
+def _echoes(item: str, word: str) -> bool:
+    """The label word is a word of the item's own name ("Oak tree: tree", "Copper ore: ore")."""
+    return set(tokens(word)) <= set(tokens(item))
+
+
 _LIST_GLUE = frozenset("and or the a an both as well also".split())
 _CLASSIFY_SPLIT = re.compile(r"[\n;]+|[.!?]+(?=\s|$)")
 
 
-def _segment_labels(toks: list[str], items: list[str]) -> tuple[dict[str, set[str]], set[str]]:
-    """Labels given to each item of one line/sentence, and the labels affirmed in it. A segment whose first
+def _segment_labels(toks: list[str], items: list[str]) -> tuple[dict[str, set[str]], set[str], dict[str, set[str]]]:
+    """Labels given to each item of one line/sentence, the labels affirmed in it, and apart from the first the
+    labels an item is given only by a word of its own name. A segment whose first
     label comes before its first item ("Animals: elephant, lion") gives each item the labels between the
     previous item and it; otherwise ("Oak tree: plant", "X and Y are animals") the labels between it and
     the next item. An item with no label of its own shares its neighbour's ("X and Y are animals"). In a
@@ -1183,10 +1189,10 @@ def _segment_labels(toks: list[str], items: list[str]) -> tuple[dict[str, set[st
         if p not in inside and not negated_at(toks, p, 3)
     )
     if not labels:
-        return {}, set()
+        return {}, set(), {}
     affirmed = {lab for _, lab, _ in labels}
     if not spans:
-        return {}, affirmed
+        return {}, affirmed, {}
     label_first = labels[0][0] < spans[0][0]
     got: list[set[tuple[str, str]]] = []  # (label, the word that gave it), read per item once shared
     head = {(lab, w) for p, lab, w in labels if spans and p < spans[0][0]}
@@ -1217,22 +1223,28 @@ def _segment_labels(toks: list[str], items: list[str]) -> tuple[dict[str, set[st
                 got[i] = last
         last = got[i]
     out: dict[str, set[str]] = {}
+    echoed: dict[str, set[str]] = {}
     for (_, _, it), labs in zip(spans, got):
-        out.setdefault(it, set()).update(_label_of(it, lab, w) for lab, w in labs)
-    return out, affirmed
+        for lab, w in labs:
+            (echoed if _echoes(it, w) else out).setdefault(it, set()).add(_label_of(it, lab, w))
+    return out, affirmed, echoed
 
 
 def assigned_labels(doc: Doc, items: list[str]) -> dict[str, set[str]]:
     """Every label each item is given, line by line; a line of labels alone ("Animals:") heads the lines
-    after it."""
+    after it. A label taken from the item's own name ("Oak tree: tree") shows no knowledge by itself: it
+    counts only where no more items are labelled that way than by words from outside their names."""
     assigned: dict[str, set[str]] = {}
+    echoed: dict[str, set[str]] = {}
     header: set[str] = set()
     empty: set[str] = set()  # "Animals: none": no item has these labels
     for seg in _CLASSIFY_SPLIT.split(doc.raw):
         toks = tokens(seg or "")
         if not toks:
             continue
-        labelled, affirmed = _segment_labels(toks, items)
+        labelled, affirmed, echo = _segment_labels(toks, items)
+        for it, labs in echo.items():
+            echoed.setdefault(it, set()).update(labs)
         present = [it for it in items if find_all(toks, it)]
         if affirmed and not present and "none" in toks:
             empty |= affirmed
@@ -1246,6 +1258,9 @@ def assigned_labels(doc: Doc, items: list[str]) -> dict[str, set[str]]:
         for it, labs in labelled.items():
             if labs:
                 assigned.setdefault(it, set()).update(labs)
+    if len([it for it in echoed if it not in assigned]) <= len(assigned):
+        for it, labs in echoed.items():
+            assigned.setdefault(it, set()).update(labs)
     for labs in assigned.values():  # an item given a label the answer also says nothing has
         labs |= {f"{lab} (and no item is a {lab})" for lab in labs & empty}
     return assigned

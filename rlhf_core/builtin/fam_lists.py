@@ -442,6 +442,10 @@ _DISOWNED_ORDER = re.compile(
     r"|\bread (?:it |them |this )?(?:from )?right to left\b|\beither (?:order|way round) (?:works|is fine)\b",
     re.I,
 )
+# Relations that state the order backwards from how the items appear: "98 comes after 93, which comes after 70"
+# lists 98 first but says it is last; "followed by" and "precedes" read forwards.
+_BACKWARDS = re.compile(r"\b(?:follows|comes? after|goes after|is after|(?:is |are )?preceded by)\b", re.I)
+_FORWARDS = re.compile(r"\b(?:followed by|precedes|comes? before|goes before|is before)\b", re.I)
 _RANK_LABEL = re.compile(r"\(\s*#?(\d+)(?:st|nd|rd|th)?\s*\)")
 _LINE_NUMBER = re.compile(r"(?m)^\s*(\d{1,2})[.)][ \t]+\S")
 
@@ -476,6 +480,9 @@ def _false_comparisons(raw: str) -> list[str]:
     return out
 
 
+UNSORTED = 0.5  # the most a listing with a pair out of order keeps
+
+
 def ordering_content(row: dict, doc: Doc) -> Content:
     meta = row["meta"]
     order = meta["order"]
@@ -483,6 +490,11 @@ def ordering_content(row: dict, doc: Doc) -> Content:
         order = [phrase(w) for w in order]  # compare in the response's (stemmed) token form
     rank = {x: i for i, x in enumerate(order)}
     stream, extra = _stream(doc.raw, meta["kind"], set(order))
+    backwards = bool(_BACKWARDS.search(doc.raw))
+    if backwards and _FORWARDS.search(doc.raw):
+        stream = []  # an order stated both ways round is no order
+    elif backwards:
+        stream = stream[::-1]
     listings = _listings(stream)
     penalty = max(0.0, 1.0 - extra / len(order))  # numbers that are not items: as many as the items leave nothing
     denied = bool(listings) and _denied_listing(doc.raw, meta["kind"], set(order))
@@ -516,9 +528,10 @@ def ordering_content(row: dict, doc: Doc) -> Content:
     if seen == shown and seen != order:
         right = 0.0
         why["pairs_in_order"] = "the input order copied back"
-    # (2r - 1)^2: a shuffled list (about half the pairs right) or the input order earns nothing, one swap of
-    # five items 0.64; coverage squared: naming two of six items is no sorted list.
-    content = coverage**2 * max(0.0, 2.0 * right - 1.0) ** 2
+    # (2r - 1)^2: a shuffled list (about half the pairs right) or the input order earns nothing; a list with
+    # any pair out of order is not sorted, so it keeps at most half (one swap of five items 0.32, two of six
+    # 0.27); coverage squared: naming two of six items is no sorted list.
+    content = coverage**2 * max(0.0, 2.0 * right - 1.0) ** 2 * (UNSORTED if right < 1.0 else 1.0)
     if extra:
         why["extra_numbers"] = f"{extra} numbers that are not items"
     return content, penalty, {"coverage": coverage, "pairs_in_order": right, "extra_numbers": penalty}, why
@@ -548,8 +561,8 @@ FAMILIES = [
     Family(
         "ordering",
         "Sort 4-7 numbers or words ascending or descending.",
-        "(Share of items listed)^2 x (2 x share of item pairs in order - 1, floored at 0)^2; the input order "
-        "copied, or several different orders, earn nothing.",
+        "(Share of items listed)^2 x (2 x share of item pairs in order - 1, floored at 0)^2, halved when any "
+        "pair is out of order; the input order copied, or several different orders, earn nothing.",
         "Numbers that are not items shrink the score (n / (n + extra)).",
         gen_ordering,
         ordering_content,

@@ -10,7 +10,7 @@ from typing import Any
 
 from .base import Content, Family, make_row
 from .claims import NEGATORS
-from .text import UNIT_WORDS, Doc, numbers_at
+from .text import SCRIPT_DIGITS, UNIT_WORDS, Doc, numbers_at
 
 # ---------------------------------------------------------------- arithmetic
 
@@ -133,9 +133,10 @@ _NUMBER_WORDS = frozenset(
 
 
 def normalize_math(raw: str) -> str:
-    text = unicodedata.normalize("NFKC", raw or "").lower()
+    text = unicodedata.normalize("NFKC", (raw or "").translate(SCRIPT_DIGITS)).lower()
     text = re.sub(r"['\u2019]", "", text)
     text = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text)
+    text = re.sub(r"(?<=\d),(?=\d)", ".", text)  # what is left between digits is a decimal comma: "199,48"
     text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)  # "eighty-four"
     return text.replace("\u2212", "-").replace("\u2013", "-")
 

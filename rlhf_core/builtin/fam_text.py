@@ -246,6 +246,24 @@ def _endorsed(toks: list[str], error_words: list[str]) -> int:
     return n
 
 
+_QUOTES = "'\"\u2018\u2019\u201c\u201d`*"
+_SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)|\n+")
+
+
+def _mentions(raw: str, bad: str) -> int:
+    """How often the error is written in quotes ("'mounttain' had an extra letter"): named, not used."""
+    return len(re.findall(rf"(?i)[{_QUOTES}]{re.escape(bad)}[{_QUOTES}]", raw))
+
+
+def _clean_restatement(raw: str, correct: list[str], error_toks: set[str]) -> bool:
+    """Some sentence of the answer is the corrected sentence, with none of the errors in it."""
+    for seg in _SENTENCE_END.split(raw):
+        toks = _uncontract(tokens(seg))
+        if toks and not set(toks) & error_toks and _in_order_share(correct, toks) >= 0.9:
+            return True
+    return False
+
+
 def spelling_content(row: dict, doc: Doc) -> Content:
     meta = row["meta"]
     errors = meta["errors"]
@@ -257,6 +275,9 @@ def spelling_content(row: dict, doc: Doc) -> Content:
     spellings = [(b, g) for b, g in errors if tuple(key_tokens(b)) not in spelling_variants(tuple(key_tokens(g)))]
     if spellings:
         errors = spellings  # "neighbor" for "neighbour" is the other spelling, not an error
+    error_toks = {t for b, _ in errors for t in key_tokens(b)} - {t for _, g in errors for t in key_tokens(g)}
+    # beside a clean corrected sentence, an error in quotes is explained, not left in
+    explained = _clean_restatement(doc.raw, correct, error_toks)
     for bad, good in errors:
         bt, gt = tuple(_uncontract(list(key_tokens(bad)))), tuple(_uncontract(list(key_tokens(good))))
         goods, bads = sorted({q for v in spelling_variants(gt) for q in find(toks, v)}), find(toks, bt)
@@ -266,7 +287,8 @@ def spelling_content(row: dict, doc: Doc) -> Content:
             len(quoted), len(re.findall(rf"(?i)(?<![\w']){re.escape(bad)}\s+{re.escape(good)}(?![\w'])", doc.raw))
         )
         quoted = quoted[bare:]
-        asserted = len(bads) - len(quoted) + _endorsed(toks, [t for t in bt if t not in gt])
+        mentioned = min(len(bads) - len(quoted), _mentions(doc.raw, bad)) if explained else 0
+        asserted = len(bads) - len(quoted) - mentioned + _endorsed(toks, [t for t in bt if t not in gt])
         paired += bool(quoted)
         if asserted:
             credits.append(0.0)

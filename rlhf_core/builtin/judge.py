@@ -206,13 +206,13 @@ def judge(row: dict[str, Any], response: str) -> JudgeResult:
     return JudgeResult(round(score, 6), {k: round(float(v), 6) for k, v in parts.items()}, why, verifiable(row))
 
 
-_STRUCK_SPAN = re.compile(r"~~.*?~~", re.S)
+_STRUCK_SPAN = re.compile(r"~~.*?~~|<(del|s|strike)\b[^>]*>.*?</\1\s*>", re.S | re.I)
 _STRUCK_CHAR = re.compile(".[\u0334-\u0338]+")
 
 
 def unstruck(text: str) -> str:
-    """The answer without what it strikes out ("~~Paris~~", "P\u0336a\u0336r\u0336i\u0336s\u0336"): struck text is not
-    claimed."""
+    """The answer without what it strikes out ("~~Paris~~", "<del>Paris</del>", "P\u0336a\u0336r\u0336i\u0336s\u0336"):
+    struck text is not claimed."""
     return _STRUCK_CHAR.sub("", _STRUCK_SPAN.sub(" ", text))
 
 

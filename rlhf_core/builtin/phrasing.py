@@ -423,7 +423,7 @@ KEY_ONLY = frozenset({"fact_qa"})
 VALUES = frozenset({"K", "N"})  # a key, or any other number: "There are -7 continents", "is 81 - 9", "9.9"
 ANSWER_NEIGHBOURS = frozenset(
     "^ $ , : ( ) and or is are was were be it s the answer about around roughly approximately nearly exactly just"
-    " c f degree celsius fahrenheit have has had last".split()
+    " c f degree celsius fahrenheit have has had last called named".split()
 )
 # Families whose generated references are known forms. Spelling's references are other sentences, fact_qa's
 # other facts: their word pairs would make "the heavy market" or "the smallest planet on Mars" known forms.
@@ -482,6 +482,7 @@ nearly {N}
 {K} - about {K}
 """,
     "capital": """
+the answer is {C} , the capital of {K}
 {C} serves as {K} s capital
 the capital of {K} is {C}
 the capital city of {K} is {C}
@@ -525,6 +526,7 @@ the capital of {K} is {C} , not {R}
 {C} is the seat of {K} s government
 """,
     "arithmetic": """
+( {N} x {N} = {N} , plus {N} x {N} = {N} ) so {N} x {N} = {N}
 {N} + {N} = {N}
 {N} , no wait , {N}
 {N} - {N} = {N}
@@ -595,6 +597,7 @@ counting on from {N} : {N} , {N} , {N} , so {N} + {N} = {N}
 """
     + "".join(f"{{N}} {g} make {{N}}\n" for g in GROUPS),
     "fraction": """
+if you divide {A} and {B} by their common factor {K} , you get {P} and {Q} , so {FA} = {FP}
 both {A} and {B} can be divided by {K} : {A} divided by {K} is {P}
 {FA} equals {FP} because {K} is a common factor of {A} and {B} : {A} divided by {K} is {P}
 {AK} = {P} and {BK} = {Q} , so dividing the numerator and denominator of {FA} by {K} gives {FP}
@@ -705,6 +708,10 @@ the value never changes
 {AK} = {P} and {BK} = {Q}
 """,
     "spelling": """
+corrections : {E} -> {F} ; {E} -> {F}
+one typo : {E} -> {F}
+two typos : {E} ( should be {F} ) and {E} ( should be {F} )
+both {E} and {E} had an extra letter
 the verb must agree with {S} , so it should read : {S}
 {E} should be {F} . the corrected sentence is : {S}
 here is the sentence with the typos fixed : {S}
@@ -782,6 +789,9 @@ the verb should agree with the singular subject : {S}
 i fixed the typos in {F} and {F}
 """,
     "odd_one_out": """
+the answer is {O} - the others are all {CAT}
+the odd one out is the {O} , because the {I} , the {I} and the {I} are all {CAT} and the {O} is a {CAT}
+{O} is the misfit : the others are {CAT}
 {O} is the misfit : it is a {CAT} , while {I} and {I} are {CAT}
 {O} is the odd one out because it is a {CAT} ; the other two are {CAT}
 the answer is {O} - it is used for {CAT} , while the others are {CAT}
@@ -917,6 +927,7 @@ the {I} and the {I} are {L}
 | {I} | {L} |
 """,
     "list_items": """
+don't forget these {N} : {L}
 for {SIT} , pack a {L}
 here are {N} things you might need when {SIT} : {L}
 here are {N} things : a {L}
@@ -1092,6 +1103,17 @@ def _known(left: frozenset[str], right: frozenset[str], known: frozenset[tuple[s
     return any((a, b) in known for a in left for b in right)
 
 
+_ARTICLES = frozenset({"the", "a", "an"})
+
+
+def _pair_known(marked: tuple[frozenset[str], ...], i: int, known: frozenset[tuple[str, str]], key_only: bool) -> bool:
+    left, right = marked[i], marked[i + 1]
+    if key_only and right & _ARTICLES and i + 2 < len(marked) and "K" in marked[i + 2] and not left & VALUES:
+        # the word before a key's article is read too: "the largest ocean on the Pacific" makes the key a place
+        return bool(left & ANSWER_NEIGHBOURS) or any((a, b) in known for a in left for b in right)
+    return _known(left, right, known, key_only)
+
+
 def unknown_stretches(row: dict[str, Any], raw: str, charged: Iterable[str] = ()) -> list[str]:
     """The stretches of the answer whose neighbouring tokens no known form has, shown as text. A stretch with
     a word grounding already charged for is that word's stretch, and is not counted again."""
@@ -1105,7 +1127,7 @@ def unknown_stretches(row: dict[str, Any], raw: str, charged: Iterable[str] = ()
         marked = (frozenset({"^"}), *skel, frozenset({"$"}))
         run: list[int] = []
         for i in range(len(marked)):
-            if i < len(marked) - 1 and not _known(marked[i], marked[i + 1], known, row["family"] in KEY_ONLY):
+            if i < len(marked) - 1 and not _pair_known(marked, i, known, row["family"] in KEY_ONLY):
                 run.append(i)
                 continue
             if run:

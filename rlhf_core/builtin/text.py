@@ -49,9 +49,24 @@ def stem(word: str) -> str:
     return word
 
 
+# Superscript and subscript digits are exponents and indices: folded to ASCII they would glue onto the number
+# before them ("2\u2075" would read as 25), so they stay apart ("2 ^5").
+SCRIPT_DIGITS = str.maketrans(
+    {
+        c: f" ^{i} "
+        for s in (
+            "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079",
+            "\u2080\u2081\u2082\u2083\u2084\u2085\u2086\u2087\u2088\u2089",
+        )
+        for i, c in enumerate(s)
+    }
+)
+
+
 def normalize(text: str) -> str:
     """Lowercase ASCII text with punctuation replaced by single spaces (no stemming)."""
     text = _DEGREE.sub(" degrees ", text)  # "100°C": the sign would vanish and glue the number to its unit
+    text = text.translate(SCRIPT_DIGITS)
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     text = _APOSTROPHES.sub("", text.lower())
     text = _DIGIT_GROUPING.sub("", text)
