@@ -970,8 +970,10 @@ OPTIONAL_LOGS_OF_FIXTURE = {
 }
 
 
-def test_a_run_moved_only_when_the_low_end_of_its_kl_interval_is_far_from_sft(tmp_path):
-    """Two seeds, one that stayed at SFT and one that moved: the mean KL clears the bar, its interval does not."""
+def test_a_run_moved_only_when_every_seed_is_far_from_sft(tmp_path):
+    """Two seeds, one that stayed at SFT and one that moved: the mean KL clears the bar, the seed at SFT does
+    not. Then both seeds move, one much further: the run moved, although the lower end of the mean's interval
+    is under the bar (moving further must never count as staying)."""
     import numpy as np
 
     from rlhf_core import verdicts as V
@@ -989,9 +991,16 @@ def test_a_run_moved_only_when_the_low_end_of_its_kl_interval_is_far_from_sft(tm
     ph.metrics["ppo"].setdefault("trained", {})["differs_from_sft"] = 0.9
     assert ph.metrics["ppo"]["kl"] >= MOVED_KL
     plain = R.trained_table(study).set_index("algo").loc["ppo"]
-    assert plain["moved"] is True and np.isnan(plain["kl_lo"])
+    assert plain["moved"] is False and np.isnan(plain["kl_lo"])
     row = R.trained_table(study, V.Knobs(n_boot=500)).set_index("algo").loc["ppo"]
     assert row["kl_lo"] < MOVED_KL <= row["kl_to_sft"] <= row["kl_hi"] and row["moved"] is False
+
+    ph.answers.loc[rows, "kl"] = np.where(ph.answers.loc[rows, "seed"] == 0, 0.02, 0.6) + rng.uniform(
+        0, 1e-3, rows.sum()
+    )
+    ph.metrics["ppo"]["kl"] = float(ph.answers.loc[rows, "kl"].mean())
+    row = R.trained_table(study, V.Knobs(n_boot=500)).set_index("algo").loc["ppo"]
+    assert row["kl_lo"] < MOVED_KL and row["moved"] is True
 
 
 def test_prompts_without_gold_show_a_dash_and_say_why(tmp_path, monkeypatch):

@@ -323,12 +323,12 @@ def headline(study: Study, trained: pd.DataFrame, vs: pd.DataFrame, claims: Sequ
     elif not stuck:
         s1 = (
             f"All {len(runs) - len(unknown)} RL runs measured moved away from SFT (held-out KL >= {MOVED_KL} "
-            f"nats/token at the lower end of its interval, and at least {100 * MOVED_SHARE:.0f}% of answers changed)."
+            f"nats/token on every seed, and at least {100 * MOVED_SHARE:.0f}% of answers changed)."
         )
     else:
         s1 = (
             f"{len(runs) - len(stuck) - len(unknown)} of {len(runs)} RL runs moved away from SFT (held-out KL >= "
-            f"{MOVED_KL} nats/token at the lower end of its interval, and at least {100 * MOVED_SHARE:.0f}% of "
+            f"{MOVED_KL} nats/token on every seed, and at least {100 * MOVED_SHARE:.0f}% of "
             f"answers changed); {'; '.join(stuck)} "
             f"did not, so {'it is' if len(stuck) == 1 else 'they are'} too close to SFT to compare."
         )

@@ -300,9 +300,9 @@ def trained_markdown(study: Study, k: V.Knobs | None = None, ci: float = 0.95) -
         f"\nKL: mean per-token KL(policy || SFT) over the held-out answers (SFT is also every algorithm's "
         f"reference), with its interval over seeds and prompts: a wide one means the seeds' runs landed far "
         f"apart (the seeds table shows each). Answers ≠ SFT: share of held-out answers that differ from SFT's "
-        f"answer to the same prompt on the same random stream. Moved = KL (the lower end of its interval, where "
-        f"there is one) >= {MOVED_KL} and >= {100 * MOVED_SHARE:.0f}% of answers differ; an algorithm that did "
-        f"not move cannot be compared with the others.\n"
+        f"answer to the same prompt on the same random stream. Moved = KL >= {MOVED_KL} on every seed and >= "
+        f"{100 * MOVED_SHARE:.0f}% of answers differ; an algorithm that did not move cannot be compared with the "
+        f"others.\n"
     )
     return md + note, df
 

@@ -209,10 +209,19 @@ def changes_table(study: Study) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["setting", *[p.name for p in study.phases]], dtype=object)
 
 
-# An algorithm "moved" when its held-out answers are this far from SFT's (per-token KL, nats) and at least
-# this share of them differ from SFT's answer on the same random stream.
+# An algorithm "moved" when its held-out answers are this far from SFT's (per-token KL, nats) on every seed, and
+# at least this share of them differ from SFT's answer on the same random stream. Every seed, not the lower end
+# of the mean's interval: that end falls when one seed moves further than the others, so a run could stop
+# counting as moved by moving more.
 MOVED_KL = 0.01
 MOVED_SHARE = 0.5
+
+
+def _seed_means(values: pd.Series) -> list[float]:
+    """Each seed's mean of per-(seed, prompt) values; the one overall mean when there are no seeds."""
+    if isinstance(values.index, pd.MultiIndex) and "seed" in values.index.names:
+        return [float(v) for v in values.groupby(level="seed").mean().dropna()]
+    return [float(values.mean())] if len(values.dropna()) else []
 
 
 def trained_table(study: Study, k: V.Knobs | None = None) -> pd.DataFrame:
@@ -224,9 +233,12 @@ def trained_table(study: Study, k: V.Knobs | None = None) -> pd.DataFrame:
             m = ph.metrics.get(a) or {}
             t = m.get("trained") or {}
             kl, share = _num(m.get("kl")), _num(t.get("differs_from_sft"))
-            kl_iv = V.NAN
-            if k is not None and "kl" in ph.answers:
-                kl_iv = V.seeded_ci(V.per_prompt(ph.answers, a, "kl"), n_boot=k.n_boot, ci=k.ci, seed=k.seed)
+            kl_iv, seed_kls = V.NAN, [kl]
+            if "kl" in ph.answers:
+                per = V.per_prompt(ph.answers, a, "kl")
+                seed_kls = _seed_means(per) or seed_kls
+                if k is not None:
+                    kl_iv = V.seeded_ci(per, n_boot=k.n_boot, ci=k.ci, seed=k.seed)
             diag = {
                 "ppo": [("explained var. (2nd half)", t.get("explained_variance_2nd_half"))],
                 "grpo": [("collapsed groups", t.get("collapsed_share"))],
@@ -236,7 +248,7 @@ def trained_table(study: Study, k: V.Knobs | None = None) -> pd.DataFrame:
                     ("void pairs", t.get("void_share")),
                 ],
             }[a]
-            far = kl if math.isnan(kl_iv.lo) else kl_iv.lo  # with an interval, its lower end must be far enough
+            far = min(seed_kls)  # the seed that moved least must be far enough
             moved = None if math.isnan(kl) or math.isnan(share) else bool(far >= MOVED_KL and share >= MOVED_SHARE)
             rows.append(
                 {
