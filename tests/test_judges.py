@@ -755,3 +755,25 @@ def test_a_quoted_error_beside_a_clean_correction_is_explained():
     assert judge(row, "The 'mounttain' 'villagge' was covered with snow.").score == 0.0
     assert judge(row, "The mounttain villagge was covered with snow. 'mounttain' 'villagge'").score == 0.0
     assert judge(row, f"{fixed} But 'mounttain' is the right spelling.").score <= 0.1
+
+
+def test_cross_products_and_a_shared_decimal_are_whole_reasons():
+    """Round 13's paraphrases: cross-multiplication and both fractions at one decimal prove the equivalence
+    without naming k. The adversary's versions: the wrong products (straight across), a false product, a
+    decimal of another value, or a rounding tie, each with "cross products are equal" said anyway."""
+    from rlhf_core.builtin.judge import generated_row
+
+    for seed in range(60):
+        row = generated_row("fraction", seed)
+        m = row["meta"]
+        a, b, p, q = m["a"], m["b"], m["p"], m["q"]
+        d = round(p / q, 6)
+        tail = f"; since the cross products are equal, {a}/{b} and {p}/{q} are equivalent."
+        assert judge(row, f"{a} x {q} = {a * q} and {b} x {p} = {b * p}{tail}").score >= 0.9
+        assert judge(row, f"Both equal {d:g}: {a}/{b} = {d:g} and {p}/{q} = {d:g}.").score >= 0.9
+        assert judge(row, f"{a} x {p} = {a * p} and {b} x {q} = {b * q}{tail}").score <= 0.1
+        assert judge(row, f"{a} x {q} = {a * q} and {b} x {p} = {b * p + 1}{tail}").score <= 0.1
+        wrong = round(p / q + 0.1, 6)
+        assert judge(row, f"Both equal {wrong:g}: {a}/{b} = {wrong:g} and {p}/{q} = {wrong:g}.").score <= 0.1
+    quarter = STUDY["4/16 = 1/4 explain"]
+    assert judge(quarter, "Both equal 0.3: 4/16 = 0.3 and 1/4 = 0.3.").score <= 0.1  # a tie is no rounding

@@ -439,14 +439,40 @@ _SMALL_NUMBER = re.compile(r"\b(?:" + "|".join(_SMALL) + r")\b")
 _SCALE_BY_ONE = re.compile(r"(?:\bby|\btimes|[x*\u00d7\u00b7])\s*(\d+)\s*/\s*(\d+)")
 
 
-def _fraction_claims(text: str) -> list[tuple[int, int]]:
-    """Fractions the response names, leaving out those that are the left side of a computation ("16/4 = 4")."""
+def _fraction_claims(text: str, keep: tuple[tuple[int, int], ...] = ()) -> list[tuple[int, int]]:
+    """Fractions the response names, leaving out those that are the left side of a computation ("16/4 = 4"),
+    unless they are one of `keep` (the row's own fractions: "4/16 = 0.25" names 4/16 by its value)."""
     out = []
     for m in _FRACTION.finditer(text):
-        if _COMPUTATION.match(text, m.end()):
+        f = (int(m[1] or m[3]), int(m[2] or m[4]))
+        if _COMPUTATION.match(text, m.end()) and f not in keep:
             continue
-        out.append((int(m[1] or m[3]), int(m[2] or m[4])))
+        out.append(f)
     return out
+
+
+def _rounding(x: float) -> float:
+    """Half a unit in the last decimal written: "1/7 = 0.142857" is true to the digits it gives."""
+    digits = len(f"{x:.10g}".partition(".")[2])
+    return 1e-9 if not digits else 0.5 * 10.0**-digits * (1 - 1e-6)  # a tie ("1/4 = 0.3") is not rounding
+
+
+def _evaluated(text: str) -> set[tuple[int, int]]:
+    """Fractions written equal to their own value as a decimal ("4/16 = 0.25")."""
+    out = set()
+    for m in _FRACTION.finditer(text):
+        x, y = int(m[1] or m[3]), int(m[2] or m[4])
+        c = _COMPUTATION.match(text, m.end())
+        written = float(re.findall(r"\d+(?:\.\d+)?", c[0])[0]) if c else math.nan
+        if y and abs(written - x / y) < _rounding(written):
+            out.add((x, y))
+    return out
+
+
+def _cross_products(eqs: list, a: int, b: int, p: int, q: int) -> bool:
+    """Cross-multiplication written out: a x q and b x p, both true and equal ("4 x 4 = 16 and 16 x 1 = 16")."""
+    products = {frozenset(e[0]) for e in eqs if not e[3] and e[1] == ["x"] and abs(e[0][0] * e[0][1] - e[2]) < 1e-9}
+    return a * q == b * p and frozenset((a, q)) in products and frozenset((b, p)) in products
 
 
 # "multiply ... 6/16 by 2 ... 3/8": a stated operation must turn the first fraction into the next other one.
@@ -493,7 +519,7 @@ def fraction_content(row: dict, doc: Doc) -> Content:
     a, b, p, q, k = m["a"], m["b"], m["p"], m["q"], m["k"]
     text = normalize_math(doc.raw)
     value = p / q
-    fracs = _fraction_claims(text)
+    fracs = _fraction_claims(text, keep=((a, b), (p, q)))
     # a fraction of another value is a false claim, but not a form of 1 used to scale ("multiply by 5/5")
     scale = {(int(m[1]), int(m[1])) for m in _SCALE_BY_ONE.finditer(text) if m[1] == m[2]}
     other = [f for f in fracs if f[1] == 0 or (abs(f[0] / f[1] - value) > 1e-9 and f not in scale)]
@@ -501,7 +527,9 @@ def fraction_content(row: dict, doc: Doc) -> Content:
     stream = math_stream(doc.raw)
     eqs = equations(stream)
     false_eq = [
-        e for e in eqs if (_evaluate(e[0], e[1]) is not None and abs(_evaluate(e[0], e[1]) - e[2]) > 1e-9) != e[3]
+        e
+        for e in eqs
+        if (_evaluate(e[0], e[1]) is not None and abs(_evaluate(e[0], e[1]) - e[2]) > _rounding(e[2])) != e[3]
     ]
     nums = [v for kind, v in stream if kind == "num"]
     named = (p, q) in fracs and ((a, b) in fracs or (a in nums and b in nums))
@@ -515,12 +543,23 @@ def fraction_content(row: dict, doc: Doc) -> Content:
     )
     factor_named = [int(x) for x in _FACTOR_NAMED.findall(text)]
     factored, factored_wrong = _factored(text, a, b, p, q, k)
+    # both fractions shown equal to the same decimal, or the cross products: a whole proof without naming k
+    crossed = _cross_products(eqs, a, b, p, q)
+    whole = {(a, b), (p, q)} <= _evaluated(text) or crossed
     factor = float(
-        k in by or k in factor_named or bool(steps) or decimal or factored or (bool(middle) and bool(by) and not bad_by)
+        k in by
+        or k in factor_named
+        or bool(steps)
+        or decimal
+        or factored
+        or whole
+        or (bool(middle) and bool(by) and not bad_by)
     )
     # "dividing both 4 and 44 by 4": the two parts named by their numbers
     parts_by = re.search(rf"\b(?:{a:d}\s+and\s+{b:d}|{b:d}\s+and\s+{a:d})\b(?:\s+[a-z]+){{0,3}}?\s+by\s+{k:d}\b", text)
-    num_den = float(doc.has_any(NUM_DEN_WORDS) or both_steps or factored or doc.has("both numbers") or bool(parts_by))
+    num_den = float(
+        doc.has_any(NUM_DEN_WORDS) or both_steps or factored or whole or doc.has("both numbers") or bool(parts_by)
+    )
     denied = doc.has_any(DENIALS)
     why: dict[str, str] = {}
     false = []
@@ -536,6 +575,8 @@ def fraction_content(row: dict, doc: Doc) -> Content:
     if bad_by:
         false.append(f"'by {bad_by[0]}' does not turn {a}/{b} into {p}/{q} (the factor is {k})")
     false += _wrong_operations(text)
+    if re.search(r"\bcross\b", text) and not crossed:
+        false.append(f"cross-multiplication without the true products {a} x {q} and {b} x {p}")
     if factored_wrong:
         false.append(f"a factored form that is not {a}/{b}")
     content = 0.0 if false else (0.1 * named + factor * (0.6 + 0.3 * num_den)) * (1.0 if named else 0.3)

@@ -80,7 +80,7 @@ TASK_WORDS: dict[str, str] = {
         divisor cancel cancels cancelling canceling simplify simplifies simplified simplifying reduce reduces
         reduced reducing lowest terms simplest form equivalent equal equals same value share shares give gives
         giving get leave leaves leaving turn turns halve halving halved both each go goes into value change
-        changes never half""",
+        changes never half cross product products decimal""",
     "list_items": """need needs needed bring pack take want useful essential essentials item items thing things
         list youll you will forget remember dont camp camping spare portable some any might bring""",
     "odd_one_out": """odd out one whereas unlike rest others other two three fit fits belong belongs stand stands

@@ -597,6 +597,13 @@ counting on from {N} : {N} , {N} , {N} , so {N} + {N} = {N}
 """
     + "".join(f"{{N}} {g} make {{N}}\n" for g in GROUPS),
     "fraction": """
+{A} x {Q} = {N} and {B} x {P} = {N}
+{A} x {Q} = {B} and {B} x {P} = {B}
+{A} x {Q} = {B} x {P} = {N}
+since the cross products are equal , {FA} and {FP} are equivalent
+the cross products are equal , so {FA} = {FP}
+both equal {N} : {FA} = {N} and {FP} = {N}
+{FA} = {N} and {FP} = {N} , so they are equivalent
 if you divide {A} and {B} by their common factor {K} , you get {P} and {Q} , so {FA} = {FP}
 both {A} and {B} can be divided by {K} : {A} divided by {K} is {P}
 {FA} equals {FP} because {K} is a common factor of {A} and {B} : {A} divided by {K} is {P}
